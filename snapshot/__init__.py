@@ -1,0 +1,1 @@
+"""snap: system images for Numba."""

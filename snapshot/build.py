@@ -1,0 +1,264 @@
+"""Build: recorded specializations -> ONE LLVM module -> ONE PIC object -> ONE image.
+
+Stages, one direction: `plan` decides what is served and why not (pure data),
+`merge_modules` links the code libraries into one module, `finish_module`
+resolves recursion placeholders and gives every definition the image-unique
+prefix, `emit_object` runs the backend, and `linker.link` writes the ELF with
+the manifest and payload embedded.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import llvmlite.binding as ll
+
+import linker
+
+from . import numba_seam as seam
+from .fingerprint import (Unfingerprintable, canonical_options, closure_fingerprint,
+                          code_fingerprint, file_digest, host_cpu, machine_fingerprint)
+from .manifest import (MANIFEST_SECTION, PAYLOAD_SECTION, Dep, Entry, Manifest, Skipped,
+                       Source)
+from .payload import dumps_entry
+
+Progress = Callable[[str], None]
+
+
+class BuildError(Exception):
+    """The image cannot be built; the message says why."""
+
+
+@dataclass
+class Planned:
+    spec: seam.Specialization
+    entry: Entry
+    blob: bytes                        # pickled payload of this entry
+    modules: list = field(default_factory=list)  # LLVM modules that carry its code
+
+
+@dataclass
+class BuildResult:
+    image: bytes
+    manifest: Manifest
+    internal: int                      # Numba-internal helpers compiled into callers
+    timings: dict[str, float]
+
+
+# ------------------------------------------------------------------ planning
+def _defined(module) -> set[str]:
+    return {f.name for f in module.functions if not f.is_declaration}
+
+
+def plan(specs: list[seam.Specialization], libraries: list
+         ) -> tuple[list[Planned], list[Skipped], int, dict[str, str]]:
+    """Decide what the image serves; every other specialization gets a reason."""
+    # name -> library that defines it externally (wrapper libraries of ufunc loops)
+    by_symbol: dict[str, Any] = {}
+    for lib in libraries:
+        try:
+            mod = seam.library_module(lib)
+        except Exception:
+            continue
+        for name in _defined(mod):
+            by_symbol.setdefault(name, lib)
+    user_specs = [s for s in specs if not s.module.startswith("numba.")]
+    mangled_to_spec = {s.mangled: s for s in user_specs if s.py_func is not None}
+
+    planned: list[Planned] = []
+    skipped: list[Skipped] = []
+    files: dict[str, str] = {}
+    internal = 0
+    seen: set[tuple] = set()
+    for spec in specs:
+        if spec.internal:
+            internal += 1
+            continue
+        if spec.reason is not None:
+            skipped.append(Skipped(spec.module, spec.qualname, spec.signature, spec.reason))
+            continue
+        try:
+            closure = closure_fingerprint(spec.py_func)
+        except Unfingerprintable as e:
+            skipped.append(Skipped(spec.module, spec.qualname, spec.signature, f"closure: {e}"))
+            continue
+        options = canonical_options(spec.options)
+        if spec.kind == "dufunc":
+            options += ";identity=" + repr(spec.extra.get("identity"))
+        key = (spec.kind, spec.module, spec.qualname, options, closure, spec.signature)
+        if key in seen:
+            continue
+        seen.add(key)
+        modules = [seam.library_module(spec.library)]
+        symbols = {"function": spec.mangled, "env": spec.env_name}
+        defined = _defined(modules[0])
+        if spec.kind == "dufunc":
+            loop_lib = by_symbol.get(spec.loop)
+            if loop_lib is None:
+                skipped.append(Skipped(spec.module, spec.qualname, spec.signature,
+                                       "ufunc loop wrapper not found"))
+                continue
+            modules.append(seam.library_module(loop_lib))
+            symbols["loop"] = spec.loop
+        else:
+            symbols["wrapper"] = spec.wrapper
+            if spec.cfunc in defined:
+                symbols["cfunc"] = spec.cfunc
+        envs = set()
+        for m in modules:
+            envs.update(seam.referenced_envs(m))
+        try:
+            blob = dumps_entry(spec, sorted(envs))
+        except Exception as e:  # noqa: BLE001 - any pickling failure means "not servable"
+            skipped.append(Skipped(spec.module, spec.qualname, spec.signature,
+                                   f"cannot record types/constants: {type(e).__name__}: {e}"))
+            continue
+        callees = [d for name in defined
+                   if (d := mangled_to_spec.get(name)) is not None and d is not spec]
+        deps = sorted({(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees})
+        entry = Entry(
+            kind=spec.kind, module=spec.module, qualname=spec.qualname, options=options,
+            closure=closure, code=code_fingerprint(spec.py_func.__code__),
+            signature=spec.signature, symbols=symbols, envs=sorted(envs),
+            deps=[Dep(*d) for d in deps], parfors=spec.parfors,
+        )
+        planned.append(Planned(spec, entry, blob, modules))
+        for s in [spec, *callees]:
+            files.setdefault(s.module, s.py_func.__code__.co_filename)
+    planned.sort(key=lambda p: (p.entry.module, p.entry.qualname, p.entry.options,
+                                p.entry.closure or "", p.entry.signature, p.entry.kind))
+    skipped.sort(key=lambda s: (s.module, s.qualname, s.signature, s.reason))
+    return planned, skipped, internal, files
+
+
+# ------------------------------------------------------------------ modules
+def merge_modules(planned: list[Planned]):
+    """Link every library's module into one (the IR linker merges linkonce_odr copies)."""
+    big = ll.parse_assembly("")
+    first = planned[0].modules[0]
+    big.triple = first.triple
+    big.data_layout = first.data_layout
+    entry_names = set()
+    for p in planned:
+        entry_names.update(p.entry.symbols.values())
+    done: set[int] = set()
+    have: set[str] = set()
+    for p in planned:
+        for mod in p.modules:
+            if id(mod) in done:
+                continue
+            done.add(id(mod))
+            clone = mod.clone()
+            for gv in list(clone.functions) + list(clone.global_variables):
+                if gv.is_declaration:
+                    continue
+                if gv.name in have:
+                    # Already linked from another library: keep that copy.
+                    if gv.linkage == ll.Linkage.external:
+                        gv.linkage = "linkonce_odr"
+                elif gv.name in entry_names and gv.linkage != ll.Linkage.common:
+                    # Cache-loaded libraries mark everything linkonce_odr; the IR
+                    # linker would drop unreferenced entry points.
+                    gv.linkage = "external"
+            have.update(gv.name for gv in list(clone.functions) + list(clone.global_variables)
+                        if not gv.is_declaration)
+            big.link_in(clone)
+    return big
+
+
+def _resolve_recursion_placeholders(big) -> None:
+    """Numba's `.numba.unresolved$X` pointer globals become `@X` (they are filled at run time in the JIT)."""
+    defined = _defined(big)
+    lines = []
+    for gv in big.global_variables:
+        if gv.name.startswith(seam.UNRESOLVED_PREFIX) and gv.is_declaration:
+            target = gv.name[len(seam.UNRESOLVED_PREFIX):]
+            if target not in defined:
+                raise BuildError(f"recursive call target {target!r} is not in the image")
+            lines.append(f'declare void @"{target}"()')
+            lines.append(f'@"{gv.name}" = internal global ptr @"{target}"')
+    if lines:
+        patch = ll.parse_assembly("\n".join(lines))
+        patch.triple = big.triple
+        patch.data_layout = big.data_layout
+        big.link_in(patch)
+
+
+def finish_module(big, prefix: str, exported: set[str]) -> None:
+    """Prefix every global definition, make it strong, and hide what need not be exported.
+
+    The prefix keeps image symbols distinct from same-named code the JIT may
+    compile later in the process (Numba's mangled names repeat across processes).
+    """
+    _resolve_recursion_placeholders(big)
+    for gv in list(big.functions) + list(big.global_variables):
+        if gv.is_declaration or gv.linkage in (ll.Linkage.internal, ll.Linkage.private):
+            continue
+        name = gv.name
+        gv.linkage = "external"
+        gv.name = prefix + name
+        gv.visibility = "default" if name in exported else "hidden"
+
+
+def make_target_machine(cpu: str = "host"):
+    """The backend for image code: PIC, default code model, same CPU tuning as the JIT."""
+    from numba.core.codegen import get_host_cpu_features
+    ll.initialize_native_target()
+    ll.initialize_native_asmprinter()
+    target = ll.Target.from_triple(ll.get_process_triple())
+    if cpu != "host":
+        raise BuildError(f"unsupported --cpu {cpu!r} (only 'host' is implemented)")
+    from numba.core import config
+    return target.create_target_machine(cpu=ll.get_host_cpu_name(), features=get_host_cpu_features(),
+                                        opt=config.OPT, reloc="pic", codemodel="default")
+
+
+# ------------------------------------------------------------------ driver
+def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: str = "host",
+                build_info: dict | None = None, progress: Progress = lambda s: None) -> BuildResult:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    progress("collecting")
+    planned, skipped, internal, files = plan(specs, libraries)
+    if not planned:
+        raise BuildError("the workload compiled nothing the image can serve"
+                         + (f" ({len(skipped)} specialization(s) left to the JIT)" if skipped else ""))
+    entries = [p.entry for p in planned]
+    for i, e in enumerate(entries):
+        e.payload = i
+    fingerprint = {**machine_fingerprint(), "numba_config": seam.numba_config()}
+    cpu_name, features = host_cpu()
+    cpu_info = {"target": cpu, "name": cpu_name, "features": sorted(features)}
+    # The prefix is a pure function of what the image holds: reproducible, yet unique per image.
+    ident = hashlib.blake2b(digest_size=6)
+    for e in entries:
+        ident.update(repr((e.kind, e.module, e.qualname, e.options, e.closure, e.code, e.signature)).encode())
+    prefix = f"_snap{ident.hexdigest()}_"
+    for e in entries:
+        e.symbols = {role: prefix + name for role, name in e.symbols.items()}
+        e.envs = [prefix + n for n in e.envs]
+    sources = [Source(m, files[m], file_digest(files[m])) for m in sorted(files)]
+    manifest = Manifest(fingerprint=fingerprint, cpu=cpu_info, prefix=prefix, entries=entries,
+                        skipped=skipped, sources=sources, build=dict(build_info or {}))
+    timings["collect"] = time.perf_counter() - t0
+
+    progress("code generation")
+    t = time.perf_counter()
+    big = merge_modules(planned)
+    exported = {name[len(prefix):] for e in entries for name in list(e.symbols.values()) + e.envs}
+    finish_module(big, prefix, exported)
+    big.verify()
+    obj = make_target_machine(cpu).emit_object(big)
+    timings["codegen"] = time.perf_counter() - t
+
+    progress("linking")
+    t = time.perf_counter()
+    payload = pickle.dumps([p.blob for p in planned], protocol=4)
+    image = linker.link([obj], sections={MANIFEST_SECTION: manifest.to_bytes(),
+                                         PAYLOAD_SECTION: payload})
+    timings["link"] = time.perf_counter() - t
+    return BuildResult(image=image, manifest=manifest, internal=internal, timings=timings)

@@ -1,0 +1,201 @@
+"""Stable fingerprints: of code, closures, target options, source files, and the machine.
+
+Why not ``marshal.dumps(code)`` or ``hash()``: neither is stable across processes
+(marshal interns refs by identity, ``hash`` of str is salted). Why not ``co_code``
+alone: it misses edits to constants (``x + 1`` -> ``x + 100``). Everything here is
+a pure function of its input that gives the same hex string in every process.
+"""
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import types as pytypes
+from functools import lru_cache
+from typing import Any, Iterator
+
+# Bump when the fingerprint algorithm changes: old images then read as stale.
+ALGORITHM = "1"
+
+
+def _h() -> "hashlib._Hash":
+    return hashlib.blake2b(digest_size=16)
+
+
+def code_fingerprint(code: pytypes.CodeType) -> str:
+    """Recursive fingerprint of a code object: bytecode, constants, names, nested code.
+
+    Line numbers and file names are left out on purpose: moving a function or
+    renaming its file does not change what Numba compiles from it.
+    """
+    h = _h()
+    _feed_code(h, code)
+    return h.hexdigest()
+
+
+def _feed_code(h, code: pytypes.CodeType) -> None:
+    h.update(b"code(")
+    h.update(code.co_code)
+    for attr in ("co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_flags"):
+        h.update(str(getattr(code, attr)).encode())
+    for names in (code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars):
+        h.update(repr(names).encode())
+    for const in code.co_consts:
+        if isinstance(const, pytypes.CodeType):
+            _feed_code(h, const)
+        else:
+            h.update(_const_repr(const))
+    h.update(b")")
+
+
+def _const_repr(const: Any) -> bytes:
+    # Constants of code objects are immutable literals; repr is stable for all of
+    # them except frozensets (iteration order follows the salted str hash).
+    if isinstance(const, frozenset):
+        return b"frozenset" + repr(sorted(map(repr, const))).encode()
+    if isinstance(const, tuple):
+        return b"(" + b",".join(_const_repr(c) for c in const) + b")"
+    return (type(const).__name__ + ":" + repr(const)).encode()
+
+
+class Unfingerprintable(Exception):
+    """A value whose identity cannot be captured stably (so the entry stays on the JIT)."""
+
+
+def value_fingerprint(value: Any) -> str:
+    """Fingerprint of a closure cell or default value that Numba freezes into code."""
+    h = _h()
+    _feed_value(h, value, depth=0)
+    return h.hexdigest()
+
+
+def _feed_value(h, v: Any, depth: int) -> None:
+    if depth > 20:
+        raise Unfingerprintable("nesting too deep")
+    if v is None or isinstance(v, (bool, int, float, complex, str, bytes)):
+        h.update((type(v).__name__ + ":" + repr(v)).encode())
+        return
+    if isinstance(v, (tuple, list)):
+        h.update(type(v).__name__.encode() + b"[")
+        for x in v:
+            _feed_value(h, x, depth + 1)
+        h.update(b"]")
+        return
+    mod = type(v).__module__
+    if mod == "numpy" or mod.startswith("numpy."):
+        import numpy as np
+        if isinstance(v, np.ndarray):
+            h.update(f"ndarray:{v.dtype.str}:{v.shape}".encode())
+            h.update(np.ascontiguousarray(v).tobytes() if v.dtype.kind not in "OV" else repr(v.tolist()).encode())
+            return
+        if isinstance(v, (np.generic, np.dtype)):
+            h.update(f"{type(v).__name__}:{v!r}".encode())
+            return
+    if isinstance(v, pytypes.FunctionType):
+        h.update(f"fn:{v.__module__}.{v.__qualname__}:".encode())
+        _feed_code(h, v.__code__)
+        for cell in v.__closure__ or ():
+            _feed_value(h, cell.cell_contents, depth + 1)
+        return
+    py_func = getattr(v, "py_func", None)
+    if isinstance(py_func, pytypes.FunctionType):  # a Numba dispatcher
+        h.update(f"jit:{type(v).__name__}:{canonical_options(getattr(v, 'targetoptions', {}))}:".encode())
+        _feed_value(h, py_func, depth + 1)
+        return
+    if isinstance(v, (pytypes.ModuleType, type)):
+        h.update(f"{type(v).__name__}:{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', v.__name__)}".encode())
+        return
+    if mod.startswith("numba.core.types") or mod.startswith("numba.core.typing"):
+        h.update(f"nbtype:{v}".encode())
+        return
+    raise Unfingerprintable(f"cannot fingerprint a {type(v).__module__}.{type(v).__qualname__}")
+
+
+def closure_fingerprint(func: pytypes.FunctionType) -> str | None:
+    """Fingerprint of the closure contents, ``None`` for a plain function.
+
+    Two closures made by one factory share a qualname but Numba compiles each
+    with its own frozen cell values, so the cells are part of the identity.
+    """
+    cells = func.__closure__
+    if not cells:
+        return None
+    try:
+        return value_fingerprint(tuple(c.cell_contents for c in cells))
+    except ValueError:  # empty cell
+        raise Unfingerprintable("closure has an empty cell") from None
+
+
+def canonical_options(options: Any) -> str:
+    """A stable text for target options (dicts and sets sorted, objects by repr)."""
+    if isinstance(options, dict):
+        return "{" + ",".join(f"{k}={canonical_options(options[k])}" for k in sorted(options)) + "}"
+    if isinstance(options, (set, frozenset)):
+        return "{" + ",".join(sorted(canonical_options(x) for x in options)) + "}"
+    if isinstance(options, (list, tuple)):
+        return "[" + ",".join(canonical_options(x) for x in options) + "]"
+    return repr(options)
+
+
+def file_digest(path: str) -> str | None:
+    """Content hash of a source file, or None when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+    except OSError:
+        return None
+
+
+def iter_code_objects(code: pytypes.CodeType) -> Iterator[pytypes.CodeType]:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, pytypes.CodeType):
+            yield from iter_code_objects(const)
+
+
+def source_fingerprints(path: str) -> dict[str, str] | None:
+    """Fingerprint of every function in a source file, by qualname, WITHOUT importing it.
+
+    Compiling a file does not execute it; this is how ``snap check`` and the
+    runtime tell which functions of an edited file actually changed.
+    """
+    try:
+        with open(path, "rb") as f:
+            src = f.read()
+        top = compile(src, path, "exec", dont_inherit=True)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    out: dict[str, str] = {}
+    for code in iter_code_objects(top):
+        qual = getattr(code, "co_qualname", code.co_name)
+        # Two defs of one qualname (e.g. if/else branches): keep both, ambiguity -> not equal
+        fp = code_fingerprint(code)
+        out[qual] = fp if out.get(qual, fp) == fp else "ambiguous"
+    return out
+
+
+@lru_cache(maxsize=None)
+def machine_fingerprint() -> dict[str, str]:
+    """What an image's native code and Numba ABI depend on in this process."""
+    import llvmlite
+    import llvmlite.binding as ll
+    import numba
+    import numpy
+    return {
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "python_abi": sys.implementation.cache_tag or "",
+        "numba": numba.__version__,
+        "llvmlite": llvmlite.__version__,
+        "numpy": numpy.__version__,
+        "machine": platform.machine(),
+        "system": sys.platform,
+        "llvm_triple": ll.get_process_triple(),
+    }
+
+
+def host_cpu() -> tuple[str, frozenset[str]]:
+    """Host CPU name and the set of enabled features, as LLVM sees them."""
+    import llvmlite.binding as ll
+    name = ll.get_host_cpu_name()
+    feats = ll.get_host_cpu_features()
+    return name, frozenset(f for f, on in feats.items() if on)

@@ -1,0 +1,77 @@
+"""Per-entry payload: the Numba types and environment constants an entry needs at install.
+
+Numba types are pickled (their typecodes are per process and are re-interned on
+load). A jitted function referenced from a type (a dispatcher-typed argument) or
+a constant is stored as a reference (module, qualname) and resolved against the
+live dispatcher at install time: unpickling a dispatcher would build a new one
+that never matches the user's.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from numba.core import serialize
+
+
+class UnresolvedReference(Exception):
+    """A referenced jitted function does not exist (yet) in this process."""
+
+
+@dataclass
+class EntryPayload:
+    args: tuple
+    return_type: Any
+    envs: dict[str, tuple[str, list]]   # original env name -> (module name, consts)
+
+
+class _Pickler(serialize.NumbaPickler):
+    def persistent_id(self, obj):
+        from numba.core.dispatcher import Dispatcher
+        if isinstance(obj, Dispatcher):
+            f = obj.py_func
+            if "<locals>" in f.__qualname__:
+                raise pickle.PicklingError(
+                    f"refers to {f.__module__}.{f.__qualname__}, a jitted function made "
+                    "inside another function (cannot be found by name)")
+            return ("dispatcher", f.__module__, f.__qualname__)
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    def persistent_load(self, pid):
+        kind, module, qualname = pid
+        obj: Any = sys.modules.get(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part, None)
+        if obj is None or not hasattr(obj, "py_func"):
+            raise UnresolvedReference(f"{module}.{qualname}")
+        return obj
+
+
+def dumps_entry(spec, env_names: list[str]) -> bytes:
+    from . import numba_seam as seam
+    envs = {}
+    for name in env_names:
+        env = seam.lookup_environment(name)
+        if env is None:
+            continue
+        envs[name] = (env.globals.get("__name__", spec.module), seam.env_consts(env))
+    payload = EntryPayload(args=spec.args, return_type=spec.return_type, envs=envs)
+    buf = io.BytesIO()
+    _Pickler(buf, protocol=4).dump(payload)
+    data = buf.getvalue()
+    loads_entry(data, probe=True)  # fail at build time, not at run time
+    return data
+
+
+def loads_entry(data: bytes, probe: bool = False) -> EntryPayload:
+    try:
+        return _Unpickler(io.BytesIO(data)).load()
+    except UnresolvedReference:
+        if probe:
+            return None  # type: ignore[return-value]  (refs resolve in the user's process)
+        raise

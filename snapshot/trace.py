@@ -1,0 +1,102 @@
+"""Trace: the child process of ``snap create``.
+
+Runs the workload as ``__main__`` with the recorder installed in Numba, then
+builds the image from the live compile results (they hold the optimized LLVM
+modules; nothing is re-typed or re-optimized) and writes it to the path the
+parent gave. Progress and the final summary go to the parent as JSON lines on a
+dedicated file descriptor, so the workload's own stdout/stderr pass through.
+
+Exit codes: 0 ok, 2 workload failed, 3 build failed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import runpy
+import sys
+import time
+import traceback
+
+
+class Events:
+    def __init__(self, fd: int | None) -> None:
+        self._f = os.fdopen(fd, "w", buffering=1) if fd is not None else None
+
+    def send(self, event: str, **data) -> None:
+        if self._f is not None:
+            self._f.write(json.dumps({"event": event, **data}) + "\n")
+
+
+def run_workload(path: str, argv: list[str]) -> int | str | None:
+    """Run a workload like ``python path argv...``; return its exit status (None = finished)."""
+    sys.argv = [path, *argv]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    try:
+        runpy.run_path(path, run_name="__main__")
+    except SystemExit as e:
+        return e.code
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m snapshot.trace")
+    ap.add_argument("--workload", action="append", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--cpu", default="host")
+    ap.add_argument("--events-fd", type=int)
+    ap.add_argument("args", nargs="*")
+    ns = ap.parse_args(argv)
+    events = Events(ns.events_fd)
+
+    from . import numba_seam as seam
+    recorder = seam.Recorder()
+    recorder.install()
+    t0 = time.perf_counter()
+    for workload in ns.workload:
+        events.send("stage", name="workload", detail=workload)
+        try:
+            status = run_workload(workload, ns.args)
+        except BaseException as e:  # noqa: BLE001 - report any failure of user code
+            tb = traceback.format_exception(type(e), e, e.__traceback__)
+            sys.stderr.write("".join(tb))
+            events.send("error", stage="workload",
+                        message=f"workload {workload} raised {type(e).__name__}: {e}")
+            return 2
+        if status not in (None, 0):
+            events.send("error", stage="workload",
+                        message=f"workload {workload} exited with status {status}")
+            return 2
+    workload_time = time.perf_counter() - t0
+    recorder.uninstall()
+
+    from .build import BuildError, build_image
+    try:
+        specs = [seam.specialization(r) for r in recorder.records]
+        result = build_image(specs, recorder.libraries, cpu=ns.cpu,
+                             build_info={"workloads": [os.path.basename(w) for w in ns.workload]},
+                             progress=lambda s: events.send("stage", name=s))
+        with open(ns.out, "wb") as f:
+            f.write(result.image)
+            f.flush()
+            os.fsync(f.fileno())
+    except BuildError as e:
+        events.send("error", stage="build", message=str(e))
+        return 3
+    except Exception as e:  # noqa: BLE001 - a bug or an unsupported input: say what and where
+        sys.stderr.write(traceback.format_exc())
+        events.send("error", stage="build", message=f"{type(e).__name__}: {e}")
+        return 3
+    m = result.manifest
+    events.send("summary",
+                entries=[{"function": f"{e.module}.{e.qualname}", "signature": e.signature,
+                          "kind": e.kind} for e in m.entries],
+                skipped=[{"function": f"{s.module}.{s.qualname}", "signature": s.signature,
+                          "reason": s.reason} for s in m.skipped],
+                internal=result.internal, size=len(result.image),
+                workload_time=workload_time, timings=result.timings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
