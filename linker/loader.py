@@ -1,0 +1,257 @@
+"""Open, verify and load images written by ``link``.
+
+``ImageFile`` reads the file once through one descriptor and checks it without
+executing anything; ``load`` dlopens *that descriptor* (``/proc/self/fd/N``),
+so the bytes verified are the bytes mapped even if the path is replaced by a
+rename meanwhile.  The import table is then filled from the image directory
+(found with one ``dlsym``), import fixups written, the table made read-only
+and constructors run -- in that order, which is why constructors are not
+left to ld.so.  Images are never dlclosed.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import zlib
+from collections.abc import Callable
+from functools import cached_property
+
+import numpy as np
+
+from . import elf, imagedir
+from .errors import LinkError
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_dlopen = _libc.dlopen
+_dlopen.restype, _dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
+_dlsym = _libc.dlsym
+_dlsym.restype, _dlsym.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p]
+_dlerror = _libc.dlerror
+_dlerror.restype, _dlerror.argtypes = ctypes.c_char_p, []
+_mprotect = _libc.mprotect
+_mprotect.restype, _mprotect.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+PROT_READ = 1
+_VOIDFN = ctypes.CFUNCTYPE(None)
+
+_lock = threading.Lock()
+_loaded: dict[int, "LoadedImage"] = {}      # dlopen handle -> image (dlopen dedups by inode)
+
+Resolver = Callable[[str], "int | None"]
+
+
+def _fail(path: str, msg: str) -> LinkError:
+    return LinkError(f"{path}: {msg}")
+
+
+class ImageFile:
+    """An image opened from disk but not loaded: safe on untrusted files (never executes or dlopens)."""
+
+    def __init__(self, path: str, fd: int, data: bytes, verify: bool) -> None:
+        self.path, self._fd, self._data = str(path), fd, data
+        self._parse(verify)
+
+    @classmethod
+    def open(cls, path, *, verify: bool = True) -> "ImageFile":
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            with open(fd, "rb", closefd=False) as f:
+                data = f.read()
+            return cls(os.fspath(path), fd, data, verify)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    # -- structure checks -------------------------------------------------------------
+    def _parse(self, verify: bool) -> None:
+        data, path = self._data, self.path
+        n = len(data)
+        if n == 0:
+            raise _fail(path, "empty file, not a snap image")
+        if n < elf.EHDR.itemsize or data[:4] != elf.ELFMAG:
+            raise _fail(path, "not an ELF file, not a snap image")
+        if data[4] != elf.ELFCLASS64 or data[5] != elf.ELFDATA2LSB:
+            raise _fail(path, "not a 64-bit little-endian ELF file, not a snap image")
+        eh = np.frombuffer(data, elf.EHDR, 1)[0]
+        if int(eh["type"]) != elf.ET_DYN or int(eh["machine"]) != elf.EM_X86_64:
+            raise _fail(path, f"not an x86-64 shared object (e_type={int(eh['type'])}, "
+                              f"e_machine={int(eh['machine'])}), not a snap image")
+        shoff, shnum, shstrndx = int(eh["shoff"]), int(eh["shnum"]), int(eh["shstrndx"])
+        phoff, phnum = int(eh["phoff"]), int(eh["phnum"])
+        if int(eh["shentsize"]) != elf.SHDR.itemsize or shoff + shnum * elf.SHDR.itemsize > n or shnum == 0:
+            raise _fail(path, f"truncated or corrupt: section headers at {shoff:#x} x{shnum} "
+                              f"do not fit in {n} bytes")
+        if phoff + phnum * elf.PHDR.itemsize > n:
+            raise _fail(path, "truncated or corrupt: program headers do not fit in the file")
+        sh = np.frombuffer(data, elf.SHDR, shnum, shoff)
+        ends = sh["offset"].astype(np.int64) + np.where(sh["type"] == elf.SHT_NOBITS, 0, sh["size"]).astype(np.int64)
+        if (ends > n).any():
+            raise _fail(path, f"truncated or corrupt: a section runs past the end of the file ({n} bytes)")
+        if not 0 < shstrndx < shnum:
+            raise _fail(path, "corrupt: bad section name table index")
+        s = sh[shstrndx]
+        shstr = data[int(s["offset"]):int(s["offset"]) + int(s["size"])]
+        self._shdrs = sh
+        self._names = [elf.cstr(shstr, int(x)) if x < len(shstr) else "" for x in sh["name"]]
+        self._by_name = {nm: i for i, nm in enumerate(self._names) if i}
+        di = self._by_name.get(imagedir.SECTION)
+        d = None
+        if di is not None:
+            off = int(sh[di]["offset"])
+            d = imagedir.unpack(data[off:off + int(sh[di]["size"])])
+        if d is None or d["dir_addr"] != int(sh[di]["addr"]) or d["dir_addr"] != int(sh[di]["offset"]):
+            raise _fail(path, "not a snap image (no image directory; not written by snap's linker)")
+        for k in ("names_addr", "fixups_addr", "ctors_addr", "sectab_addr"):
+            if d[k] > n:
+                raise _fail(path, f"corrupt image directory ({k})")
+        if d["names_addr"] + d["names_size"] > n or d["sectab_addr"] + d["n_sections"] * imagedir.SECTAB.itemsize > n:
+            raise _fail(path, "corrupt image directory")
+        self._dir = d
+        if verify:
+            crc_at = d["dir_addr"] + imagedir.CRC_OFFSET
+            mv = memoryview(data)
+            crc = zlib.crc32(mv[crc_at + 4:], zlib.crc32(b"\0\0\0\0", zlib.crc32(mv[:crc_at])))
+            if crc != d["crc"]:
+                raise _fail(path, f"checksum mismatch (file {d['crc']:#010x}, computed {crc:#010x}): "
+                                  "the image is corrupt or was modified")
+        names = data[d["names_addr"]:d["names_addr"] + d["names_size"]]
+        self.imports: list[str] = [x.decode() for x in names.split(b"\0")[:-1]] if names else []
+        if len(self.imports) != d["n_imports"]:
+            raise _fail(path, "corrupt image directory (import names)")
+        self.sections: dict[str, int] = {nm: int(sh[i]["size"]) for i, nm in enumerate(self._names) if i}
+
+    # -- queries ----------------------------------------------------------------------
+    def section(self, name: str) -> memoryview:
+        i = self._by_name[name]
+        s = self._shdrs[i]
+        if int(s["type"]) == elf.SHT_NOBITS:
+            return memoryview(bytes(int(s["size"])))
+        off = int(s["offset"])
+        return memoryview(self._data)[off:off + int(s["size"])]
+
+    @cached_property
+    def exports(self) -> dict[str, int]:
+        sh = self._shdrs
+        idx = np.flatnonzero(sh["type"] == elf.SHT_DYNSYM)
+        if not len(idx):
+            return {}
+        ds = sh[idx[0]]
+        strs = self.section(self._names[int(ds["link"])]).tobytes()
+        syms = np.frombuffer(self.section(self._names[int(idx[0])]), elf.SYM)[1:]
+        return {elf.cstr(strs, int(nm)): int(sz) for nm, sz in zip(syms["name"], syms["size"])}
+
+    # -- loading ----------------------------------------------------------------------
+    def load(self, resolve: Resolver) -> "LoadedImage":
+        if self._fd < 0:
+            raise _fail(self.path, "image file is closed")
+        handle = _dlopen(f"/proc/self/fd/{self._fd}".encode(), os.RTLD_NOW | os.RTLD_LOCAL)
+        if not handle:
+            err = _dlerror()
+            raise _fail(self.path, f"dlopen failed: {err.decode(errors='replace') if err else '?'}")
+        with _lock:
+            img = _loaded.get(handle)
+            if img is not None:
+                return img
+            dir_addr = _dlsym(handle, imagedir.SYMBOL.encode())
+            if not dir_addr:
+                raise _fail(self.path, f"loaded, but {imagedir.SYMBOL} is missing")
+            img = LoadedImage(self.path, handle, dir_addr - self._dir["dir_addr"], self._dir, self.imports)
+            img._fill(resolve)
+            _loaded[handle] = img
+            img._run_ctors()
+            return img
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> "ImageFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class LoadedImage:
+    """A dlopened image whose import table is filled and read-only."""
+
+    def __init__(self, path: str, handle: int, base: int, d: dict[str, int], imports: list[str]) -> None:
+        self.path, self._handle, self.base, self._dir = path, handle, base, d
+        self.imports = list(imports)
+
+    def _fill(self, resolve: Resolver) -> None:
+        d, base = self._dir, self.base
+        vals, missing = [], []
+        for name in self.imports:
+            v = resolve(name)
+            if v is None:
+                v = _dlsym(None, name.encode())
+            if not v:
+                missing.append(name)
+                v = 0
+            vals.append(v)
+        if missing:
+            missing.sort()
+            raise _fail(self.path, f"{len(missing)} unresolved import(s): {', '.join(missing)}")
+        if not vals:
+            return
+        arr = np.array(vals, np.uint64)
+        ctypes.memmove(base + d["slots_addr"], arr.ctypes.data, 8 * len(arr))
+        if d["n_fixups"]:
+            fx = np.frombuffer(ctypes.string_at(base + d["fixups_addr"], d["n_fixups"] * imagedir.FIXUP.itemsize),
+                               imagedir.FIXUP)
+            fv = (arr[fx["slot"]] + fx["addend"].astype(np.uint64)).astype("<u8")
+            if d["fixups_aligned"]:
+                lo, hi = int(fx["addr"].min()), int(fx["addr"].max()) + 8
+                mem = np.ctypeslib.as_array((ctypes.c_uint64 * ((hi - lo) // 8)).from_address(base + lo))
+                mem[(fx["addr"] - lo) // 8] = fv
+            else:
+                for a, v in zip(fx["addr"].tolist(), fv.tolist()):
+                    ctypes.c_uint64.from_address(base + a).value = v
+        if d["region_size"] and _mprotect(base + d["region_addr"], d["region_size"], PROT_READ) != 0:
+            e = ctypes.get_errno()
+            raise _fail(self.path, f"mprotect of the import table failed: {os.strerror(e)}")
+
+    def _run_ctors(self) -> None:
+        d, base = self._dir, self.base
+        if not d["n_ctors"]:
+            return
+        slots = np.frombuffer(ctypes.string_at(base + d["ctors_addr"], 8 * d["n_ctors"]), "<u8")
+        for s in slots.tolist():
+            fn = ctypes.c_uint64.from_address(base + s).value
+            if fn not in (0, 0xFFFFFFFFFFFFFFFF):
+                _VOIDFN(fn)()
+
+    def address(self, name: str) -> int:
+        a = _dlsym(self._handle, name.encode())
+        if not a:
+            raise KeyError(name)
+        return a
+
+    @cached_property
+    def _sections(self) -> dict[str, tuple[int, int]]:
+        d, base = self._dir, self.base
+        n = d["n_sections"]
+        tab = np.frombuffer(ctypes.string_at(base + d["sectab_addr"], n * imagedir.SECTAB.itemsize), imagedir.SECTAB)
+        return {ctypes.string_at(base + int(t["name_addr"]), int(t["name_len"])).decode():
+                (base + int(t["addr"]), int(t["size"])) for t in tab}
+
+    def section(self, name: str) -> memoryview:
+        addr, size = self._sections[name]
+        return memoryview((ctypes.c_char * size).from_address(addr)).cast("B").toreadonly()
+
+    def __repr__(self) -> str:
+        return f"<LoadedImage {self.path!r} at {self.base:#x}, {len(self.imports)} imports>"
+
+
+def load(path, resolve: Resolver) -> LoadedImage:
+    """Open, verify and load an image: ``ImageFile.open(path).load(resolve)``."""
+    with ImageFile.open(path) as f:
+        return f.load(resolve)
