@@ -136,7 +136,7 @@ def link(objects: Sequence[bytes], *, sections: Mapping[str, bytes] = {}) -> byt
     n_got_rel = int((res.t_kind[rs.got_tids] == DEF).sum())
     n_dyn64 = int(((rs.type == elf.R_X86_64_64) & (kind == DEF)).sum())
     n_fix = int(((rs.type == elf.R_X86_64_64) & (kind == relocs.IMP)).sum())
-    n_rel = n_imp + n_got_rel + n_dyn64
+    n_rel = n_imp + n_got_rel + n_dyn64 + n_fix       # unfilled fixups point at the trap too
     reladyn.size = 24 * n_rel
     imp_names = b"".join(n.encode() + b"\0" for n in res.imports)
     user_names = b"".join(n.encode() + b"\0" for n, _ in user)
@@ -190,8 +190,10 @@ def link(objects: Sequence[bytes], *, sections: Mapping[str, bytes] = {}) -> byt
     got_slot = got.addr + 8 * np.arange(len(rs.got_tids), dtype=np.int64)
     relocs.put(buf, got_slot, gval, 8)
     relocs.put(buf, slot_addr, np.full(n_imp, trap_addr, np.int64), 8)
-    rel_off = np.concatenate([slot_addr, got_slot[gk == DEF], ap.rel_off])
-    rel_add = np.concatenate([np.full(n_imp, trap_addr, np.int64), gval[gk == DEF], ap.rel_add])
+    relocs.put(buf, ap.fix_off, np.full(n_fix, trap_addr, np.int64), 8)
+    rel_off = np.concatenate([slot_addr, got_slot[gk == DEF], ap.rel_off, ap.fix_off])
+    rel_add = np.concatenate([np.full(n_imp, trap_addr, np.int64), gval[gk == DEF], ap.rel_add,
+                              np.full(n_fix, trap_addr, np.int64)])
     o = np.argsort(rel_off, kind="stable")
     rela = np.zeros(n_rel, elf.RELA)
     rela["offset"], rela["info"], rela["addend"] = rel_off[o], elf.R_X86_64_RELATIVE, rel_add[o]

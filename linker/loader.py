@@ -84,8 +84,8 @@ class ImageFile:
         if phoff + phnum * elf.PHDR.itemsize > n:
             raise _fail(path, "truncated or corrupt: program headers do not fit in the file")
         sh = np.frombuffer(data, elf.SHDR, shnum, shoff)
-        ends = sh["offset"].astype(np.int64) + np.where(sh["type"] == elf.SHT_NOBITS, 0, sh["size"]).astype(np.int64)
-        if (ends > n).any():
+        ends = sh["offset"].astype(np.int64) + sh["size"].astype(np.int64)
+        if ((ends > n) & (sh["type"] != elf.SHT_NOBITS)).any():
             raise _fail(path, f"truncated or corrupt: a section runs past the end of the file ({n} bytes)")
         if not 0 < shstrndx < shnum:
             raise _fail(path, "corrupt: bad section name table index")
@@ -144,7 +144,10 @@ class ImageFile:
     def load(self, resolve: Resolver) -> "LoadedImage":
         if self._fd < 0:
             raise _fail(self.path, "image file is closed")
-        handle = _dlopen(f"/proc/self/fd/{self._fd}".encode(), os.RTLD_NOW | os.RTLD_LOCAL)
+        # glibc identifies loaded objects by name first: "/proc/self/fd/N" must never be reused for
+        # another file, so dlopen a private duplicate of the descriptor that stays open for good.
+        lfd = os.dup(self._fd)
+        handle = _dlopen(f"/proc/self/fd/{lfd}".encode(), os.RTLD_NOW | os.RTLD_LOCAL)
         if not handle:
             err = _dlerror()
             raise _fail(self.path, f"dlopen failed: {err.decode(errors='replace') if err else '?'}")
@@ -203,14 +206,14 @@ class LoadedImage:
         if not vals:
             return
         arr = np.array(vals, np.uint64)
-        ctypes.memmove(base + d["slots_addr"], arr.ctypes.data, 8 * len(arr))
+        ctypes.memmove(base + d["slots_addr"], arr.tobytes(), 8 * len(arr))
         if d["n_fixups"]:
             fx = np.frombuffer(ctypes.string_at(base + d["fixups_addr"], d["n_fixups"] * imagedir.FIXUP.itemsize),
                                imagedir.FIXUP)
             fv = (arr[fx["slot"]] + fx["addend"].astype(np.uint64)).astype("<u8")
             if d["fixups_aligned"]:
                 lo, hi = int(fx["addr"].min()), int(fx["addr"].max()) + 8
-                mem = np.ctypeslib.as_array((ctypes.c_uint64 * ((hi - lo) // 8)).from_address(base + lo))
+                mem = np.frombuffer((ctypes.c_uint64 * ((hi - lo) // 8)).from_address(base + lo), np.uint64)
                 mem[(fx["addr"] - lo) // 8] = fv
             else:
                 for a, v in zip(fx["addr"].tolist(), fv.tolist()):
