@@ -180,7 +180,7 @@ def _resolve_recursion_placeholders(big) -> None:
             if target not in defined:
                 raise BuildError(f"recursive call target {target!r} is not in the image")
             lines.append(f'declare void @"{target}"()')
-            lines.append(f'@"{gv.name}" = internal global ptr @"{target}"')
+            lines.append(f'@"{gv.name}" = global ptr @"{target}"')
     if lines:
         patch = ll.parse_assembly("\n".join(lines))
         patch.triple = big.triple

@@ -287,3 +287,191 @@ def make_entry_point(module_name: str, qualname: str, address: int, env, keepali
     return _dynfunc.make_function(mod, qualname.split(".")[-1],
                                   "compiled wrapper for %r (from snap image)" % qualname,
                                   address, env, keepalive)
+
+
+class ImageLibrary:
+    """Stands in for a CodeLibrary whose code lives in the image.
+
+    New JIT code that calls an image function links against this: it provides a
+    forwarder definition of the original mangled name that calls the (prefixed)
+    image symbol, whose address is registered with llvmlite's symbol table.
+    First-class function use asks it for the ``cfunc.`` wrapper address.
+    """
+    has_dynamic_globals = False
+    _finalized = True
+
+    def __init__(self, name: str, addresses: dict[str, int], prefix: str, fndesc, targetctx) -> None:
+        self._name = name
+        self._addresses = addresses          # original symbol name -> run-time address
+        self._prefix = prefix
+        self._fndesc = fndesc
+        self._targetctx = targetctx
+        self._reload_init: set = set()
+        self._linking_module = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def codegen(self):
+        return self._targetctx.codegen()
+
+    def _ensure_finalized(self) -> None:
+        pass
+
+    def finalize(self) -> None:
+        pass
+
+    def get_pointer_to_function(self, name: str) -> int:
+        return self._addresses.get(name, 0)
+
+    def _get_module_for_linking(self):
+        if self._linking_module is None:
+            from llvmlite import ir
+            fndesc = self._fndesc
+            fnty = self._targetctx.call_conv.get_function_type(fndesc.restype, fndesc.argtypes)
+            target = self._prefix + fndesc.mangled_name
+            ll.add_symbol(target, self._addresses[fndesc.mangled_name])
+            mod = ir.Module(name=f"snap_forwarder_{fndesc.mangled_name}")
+            decl = ir.Function(mod, fnty, target)
+            fwd = ir.Function(mod, fnty, fndesc.mangled_name)
+            fwd.linkage = "linkonce_odr"
+            b = ir.IRBuilder(fwd.append_basic_block())
+            b.ret(b.call(decl, fwd.args, tail=True))
+            self._linking_module = ll.parse_assembly(str(mod))
+        return self._linking_module
+
+    def get_llvm_str(self) -> str:
+        return f"; code of {self._fndesc.mangled_name} is in a snap image (no IR kept)"
+
+    def get_asm_str(self) -> str:
+        return self.get_llvm_str()
+
+    def __repr__(self) -> str:
+        return f"<ImageLibrary {self._name!r}>"
+
+
+def make_fndesc(module_name: str, qualname: str, mangled: str, env_name: str, args: tuple,
+                return_type, argnames: tuple):
+    """A FunctionDescriptor good for calling the image function from new JIT code."""
+    from numba.core import funcdesc
+    fd = funcdesc.PythonFunctionDescriptor.__new__(funcdesc.PythonFunctionDescriptor)
+    fd.native = True
+    fd.modname = module_name
+    fd.qualname = qualname
+    fd.unique_name = mangled
+    fd.doc = ""
+    fd.typemap = None
+    fd.calltypes = None
+    fd.args = argnames
+    fd.kws = ()
+    fd.restype = return_type
+    fd.argtypes = tuple(args)
+    fd.mangled_name = mangled
+    fd.env_name = env_name
+    fd.global_dict = None
+    fd.inline = False
+    fd.noalias = False
+    fd.abi_tags = ()
+    fd.uid = None
+    return fd
+
+
+def make_compile_result(owner, *, fndesc, library, env, entry_point, args, return_type, parfors):
+    from numba.core import compiler, typing
+    from numba.core.typing.templates import Signature  # noqa: F401
+    sig = typing.signature(return_type, *args)
+    targetctx = owner.targetdescr.target_context
+    return compiler.compile_result(
+        target_context=targetctx, typing_context=targetctx.typing_context,
+        library=library, environment=env, entry_point=entry_point, fndesc=fndesc,
+        type_annotation="(from snap image)", signature=sig, objectmode=False, lifted=(),
+        typing_error=None, call_helper=None, metadata={"snap": True},
+        reload_init=[], referenced_envs=[])
+
+
+def install_dispatcher_overload(disp, cres) -> None:
+    """What Dispatcher.compile does on a cache hit, minus the cache."""
+    disp.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+    disp.add_overload(cres)
+
+
+def install_dufunc_loop(dufunc, cres, loop_address: int) -> None:
+    from numba.np.numpy_support import as_dtype
+    sig = cres.signature
+    dtypenums = [as_dtype(a).num for a in sig.args] + [as_dtype(sig.return_type).num]
+    dufunc._add_loop(int(loop_address), dtypenums)
+    dufunc._keepalive.append((loop_address, cres.library, cres.environment))
+    dufunc._lower_me.libs.append(cres.library)
+    dufunc._dispatcher.overloads[sig] = cres
+
+
+def dispatcher_argnames(disp) -> tuple:
+    import inspect
+    try:
+        return tuple(inspect.signature(disp.py_func).parameters)
+    except (TypeError, ValueError):
+        return ()
+
+
+class RuntimeHooks:
+    """Calls back into the runtime when dispatchers are created and before they compile."""
+
+    def __init__(self, on_create: Callable[[Any, str], None],
+                 on_compile: Callable[[Any, tuple], None]) -> None:
+        self.on_create = on_create
+        self.on_compile = on_compile
+        self._undo: list[Callable[[], None]] = []
+
+    def install(self) -> None:
+        from numba.core import dispatcher
+        from numba.np.ufunc import dufunc
+        hooks = self
+
+        def init(orig, self, *a, **kw):
+            orig(self, *a, **kw)
+            hooks.on_create(self, "dispatcher")
+
+        def compile_(orig, self, sig):
+            hooks.on_compile(self, sig)
+            return orig(self, sig)
+
+        def dufunc_init(orig, self, *a, **kw):
+            orig(self, *a, **kw)
+            hooks.on_create(self, "dufunc")
+
+        def dufunc_compile(orig, self, argtys, return_type=None):
+            hooks.on_compile(self, argtys)
+            return orig(self, argtys, return_type)
+
+        self._wrap(dispatcher.Dispatcher, "__init__", init)
+        self._wrap(dispatcher.Dispatcher, "compile", compile_)
+        self._wrap(dufunc.DUFunc, "_initialize", dufunc_init)
+        self._wrap(dufunc.DUFunc, "_compile_for_argtys", dufunc_compile)
+
+    def _wrap(self, owner, name, hook) -> None:
+        orig = owner.__dict__[name]
+
+        @functools.wraps(orig)
+        def wrapper(*args, **kw):
+            return hook(orig, *args, **kw)
+
+        setattr(owner, name, wrapper)
+        self._undo.append(lambda: setattr(owner, name, orig))
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+
+def normalize_args(sig) -> tuple:
+    from numba.core import sigutils
+    args, _ = sigutils.normalize_signature(sig)
+    return tuple(args)
+
+
+def is_nested_compile() -> bool:
+    """True while Numba is already compiling something (a miss inside a miss)."""
+    from numba.core.compiler_lock import global_compiler_lock
+    return global_compiler_lock.is_locked()

@@ -1,0 +1,120 @@
+"""``snap create``: run the workload in a child process and write the image atomically.
+
+The child (`snapshot.trace`) does the work; this side validates inputs, shows
+progress, and commits the result: the image is written to a temporary file in
+the output's directory, verified, then renamed over the output. A failed,
+raising or interrupted workload or build leaves no file at the output path.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .errors import SnapError
+
+
+@dataclass
+class CreateReport:
+    output: str
+    entries: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    internal: int = 0
+    size: int = 0
+    seconds: float = 0.0
+    workload_seconds: float = 0.0
+    timings: dict = field(default_factory=dict)
+
+
+def _check_inputs(workloads: list[str], output: str) -> None:
+    if not workloads:
+        raise SnapError("no workload given (use --workload FILE)")
+    for w in workloads:
+        if not os.path.exists(w):
+            raise SnapError(f"workload {w!r} does not exist")
+        if not os.path.isfile(w):
+            raise SnapError(f"workload {w!r} is not a file")
+    if os.path.isdir(output):
+        raise SnapError(f"output {output!r} is a directory; give a file name such as {os.path.join(output, 'image.so')!r}")
+    parent = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(parent):
+        raise SnapError(f"cannot write {output!r}: directory {parent!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise SnapError(f"cannot write {output!r}: directory {parent!r} is not writable")
+
+
+def create(workloads: list[str], output: str, args: list[str] | None = None, *, cpu: str = "host",
+           on_stage: Callable[[str, str], None] = lambda name, detail: None) -> CreateReport:
+    """Build an image from workloads; raise SnapError (with nothing written) on any failure."""
+    _check_inputs(workloads, output)
+    t0 = time.perf_counter()
+    out_abs = os.path.abspath(output)
+    tmp = os.path.join(os.path.dirname(out_abs), f".{os.path.basename(out_abs)}.{os.getpid()}.tmp")
+    rfd, wfd = os.pipe()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAP_")}
+    cmd = [sys.executable, "-m", "snapshot.trace", "--out", tmp, "--cpu", cpu, "--events-fd", str(wfd)]
+    for w in workloads:
+        cmd += ["--workload", w]
+    cmd += ["--", *(args or [])]
+    report = CreateReport(output=output)
+    error: str | None = None
+    proc = None
+    try:
+        proc = subprocess.Popen(cmd, pass_fds=(wfd,), env=env, stdin=subprocess.DEVNULL)
+        os.close(wfd)
+        wfd = -1
+        with os.fdopen(rfd, "r") as events:
+            rfd = -1
+            for line in events:
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                if ev.get("event") == "stage":
+                    on_stage(ev.get("name", ""), ev.get("detail", ""))
+                elif ev.get("event") == "error":
+                    error = ev.get("message")
+                elif ev.get("event") == "summary":
+                    report.entries = ev["entries"]
+                    report.skipped = ev["skipped"]
+                    report.internal = ev["internal"]
+                    report.size = ev["size"]
+                    report.workload_seconds = ev["workload_time"]
+                    report.timings = ev["timings"]
+        rc = proc.wait()
+        if rc != 0:
+            if rc < 0:
+                error = error or f"the build process was killed by signal {signal.Signals(-rc).name}"
+            raise SnapError(error or f"the build process failed with exit status {rc}")
+        _verify(tmp)
+        os.replace(tmp, out_abs)
+    except BaseException:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        raise
+    finally:
+        for fd in (rfd, wfd):
+            if fd >= 0:
+                os.close(fd)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _verify(path: str) -> None:
+    """The image about to be published parses and passes its checksum."""
+    import linker
+    from .manifest import MANIFEST_SECTION, Manifest, ManifestError
+    try:
+        img = linker.ImageFile.open(path)
+        Manifest.from_bytes(img.section(MANIFEST_SECTION))
+        img.close()
+    except (linker.LinkError, ManifestError, KeyError, OSError) as e:
+        raise SnapError(f"the built image failed verification: {e}") from None

@@ -1,0 +1,71 @@
+"""Is an image entry still the code the user has now?
+
+The unit of the fast path is the source file: if every file an entry's code
+came from still has the digest recorded at build time, the entry is fresh and
+no code object is fingerprinted. If a file changed, the functions involved are
+compared one by one (the edited file is compiled, never executed), so editing
+one function does not throw away its neighbours, and the warning can name it.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types as pytypes
+
+from .fingerprint import code_fingerprint, file_digest, source_fingerprints
+from .manifest import Dep, Entry, Manifest
+
+
+def current_file(module: str) -> str | None:
+    mod = sys.modules.get(module)
+    path = getattr(mod, "__file__", None)
+    if isinstance(path, str):
+        return path
+    if module == "__main__":
+        return None
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None and spec.has_location else None
+
+
+class Freshness:
+    def __init__(self, manifest: Manifest) -> None:
+        self._recorded = {s.module: s.digest for s in manifest.sources}
+        self._unchanged: dict[str, bool] = {}
+        self._fps: dict[str, dict[str, str] | None] = {}
+
+    def _module_unchanged(self, module: str) -> bool:
+        ok = self._unchanged.get(module)
+        if ok is None:
+            path = current_file(module)
+            recorded = self._recorded.get(module)
+            ok = bool(path and recorded and file_digest(path) == recorded)
+            self._unchanged[module] = ok
+        return ok
+
+    def _function_fp(self, module: str, qualname: str) -> str | None:
+        path = current_file(module)
+        if path is None:
+            return None
+        if path not in self._fps:
+            self._fps[path] = source_fingerprints(path)
+        fps = self._fps[path]
+        return fps.get(qualname) if fps else None
+
+    def stale_function(self, entry: Entry, py_func: pytypes.FunctionType) -> str | None:
+        """Name of the function (the entry's own or a callee) that changed, or None."""
+        if not (self._module_unchanged(entry.module)
+                and py_func.__code__.co_filename == current_file(entry.module)):
+            if code_fingerprint(py_func.__code__) != entry.code:
+                return f"{entry.module}.{entry.qualname}"
+        for dep in entry.deps:
+            if not self._dep_fresh(dep):
+                return f"{dep.module}.{dep.qualname}"
+        return None
+
+    def _dep_fresh(self, dep: Dep) -> bool:
+        if self._module_unchanged(dep.module):
+            return True
+        return self._function_fp(dep.module, dep.qualname) == dep.code

@@ -1,0 +1,64 @@
+"""Run a program from an image: ``snap run`` and ``python -m snapshot``.
+
+The program runs in this process as ``__main__`` with its own ``sys.argv``;
+it sees the same exit code and tracebacks as under ``python app.py`` (frames
+of this launcher are cut from tracebacks). The image settings are exported as
+environment variables so that child processes start from the image too.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import sys
+
+USAGE = "run a Python program from a snap system image"
+
+
+def run_program(app: str, args: list[str], *, sysimage: str | None, strict: bool = False,
+                report: str | None = None) -> int:
+    if not os.path.isfile(app):
+        sys.stderr.write(f"snap: cannot open program {app!r}: no such file\n")
+        return 2
+    if sysimage is not None:
+        os.environ["SNAP_SYSIMAGE"] = os.path.abspath(sysimage)
+    if strict:
+        os.environ["SNAP_STRICT"] = "1"
+    if report:
+        os.environ["SNAP_REPORT"] = os.path.abspath(report)
+    from . import startup
+    startup.install_from_env()
+    app_path = os.path.abspath(app)   # as the interpreter does for `python app.py`
+    sys.argv = [app, *args]
+    sys.path[0] = os.path.dirname(app_path)
+    try:
+        runpy.run_path(app_path, run_name="__main__")
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: BLE001 - report like the interpreter would
+        tb = e.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != app_path:
+            tb = tb.tb_next
+        e.__traceback__ = tb or e.__traceback__
+        sys.excepthook(type(e), e, e.__traceback__)
+        return 130 if isinstance(e, KeyboardInterrupt) else 1
+    return 0
+
+
+def parser(prog: str) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=prog, description=USAGE)
+    ap.add_argument("--sysimage", "-J", metavar="IMAGE",
+                    help="image built by `snap create` (default: $SNAP_SYSIMAGE)")
+    ap.add_argument("--strict", action="store_true",
+                    help="a miss, stale entry or refused image is an error")
+    ap.add_argument("--report-misses", metavar="FILE",
+                    help="append every JIT compilation that still happens to FILE (JSON lines)")
+    ap.add_argument("program", help="the Python program to run")
+    ap.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
+    return ap
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m snapshot") -> int:
+    ns = parser(prog).parse_args(argv)
+    return run_program(ns.program, ns.args, sysimage=ns.sysimage, strict=ns.strict,
+                       report=ns.report_misses)

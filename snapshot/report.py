@@ -1,0 +1,54 @@
+"""What ``snap create`` shows: progress while it works, a summary when done."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from rich.console import Console
+from rich.table import Table
+
+from .create import CreateReport
+
+STAGES = {"workload": "running workload", "collecting": "collecting specializations",
+          "code generation": "generating code", "linking": "linking"}
+
+
+@contextmanager
+def stage_printer(console: Console, quiet: bool) -> Iterator[Callable[[str, str], None]]:
+    if quiet:
+        yield lambda name, detail: None
+        return
+    with console.status("starting") as status:
+        def on_stage(name: str, detail: str) -> None:
+            text = STAGES.get(name, name) + (f" [dim]{detail}[/]" if detail else "")
+            console.log(text, highlight=False)
+            status.update(text)
+        yield on_stage
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def print_summary(console: Console, rep: CreateReport) -> None:
+    table = Table(title=f"snap image {rep.output}", show_lines=False)
+    table.add_column("function")
+    table.add_column("signature")
+    table.add_column("served")
+    for e in rep.entries:
+        table.add_row(e["function"], e["signature"], "[green]image[/]")
+    for s in rep.skipped:
+        table.add_row(s["function"], s["signature"], f"[yellow]JIT[/]: {s['reason']}")
+    console.print(table)
+    console.print(
+        f"[bold]{len(rep.entries)}[/] specialization(s) served by the image, "
+        f"[bold]{len(rep.skipped)}[/] left to the JIT"
+        + (f", {rep.internal} internal helper(s) compiled into their callers" if rep.internal else "")
+        + f"; image {_size(rep.size)}; built in {rep.seconds:.2f} s "
+        f"(workload {rep.workload_seconds:.2f} s"
+        + "".join(f", {k} {v:.2f} s" for k, v in rep.timings.items()) + ")",
+        highlight=False)

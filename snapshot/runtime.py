@@ -1,0 +1,257 @@
+"""Run: activate an image in this process and serve dispatchers from it.
+
+Activation (once): open and verify the file, read the manifest, check the
+fingerprint against this process, ``dlopen`` and fill the import table. Then
+every dispatcher, when it is created, gets its image entries installed (a dict
+lookup when it has none). No compilation, no per-function cache validation.
+Anything the image does not serve falls back to Numba's JIT; misses can be
+reported (JSON lines) or, in strict mode, made errors.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import linker
+
+from . import numba_seam as seam
+from .errors import SnapError, SnapStrictError, SnapWarning
+from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, host_cpu, machine_fingerprint
+from .freshness import Freshness
+from .manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, Manifest, ManifestError
+from .payload import UnresolvedReference, loads_entry
+
+
+def incompatibilities(manifest: Manifest) -> list[str]:
+    """Why this process cannot run the image's code (empty list: it can)."""
+    problems = []
+    here = {**machine_fingerprint(), "numba_config": seam.numba_config()}
+    for key in sorted(set(manifest.fingerprint) | set(here)):
+        want, have = manifest.fingerprint.get(key), here.get(key)
+        if want != have:
+            if isinstance(want, dict) and isinstance(have, dict):
+                diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+                problems.append(f"numba config differs: " + ", ".join(
+                    f"{k}={want.get(k)} (image) vs {have.get(k)} (here)" for k in diff))
+            else:
+                problems.append(f"{key} {want} (image) vs {have} (here)")
+    _, features = host_cpu()
+    missing = sorted(set(manifest.cpu.get("features", [])) - features)
+    if missing:
+        problems.append(f"this CPU lacks features the image needs: {', '.join(missing)}")
+    return problems
+
+
+@dataclass
+class _Pending:
+    owner: Any
+    entries: list[Entry] = field(default_factory=list)
+
+
+class Runtime:
+    """An activated image."""
+
+    def __init__(self, path: str, *, strict: bool = False, report: str | None = None) -> None:
+        self.path = path
+        self.strict = strict
+        self._report_path = report
+        self._lock = threading.RLock()
+        self.installed = 0
+        self.activation_seconds = 0.0
+        t0 = time.perf_counter()
+        try:
+            image = linker.ImageFile.open(path)
+        except (linker.LinkError, OSError) as e:
+            raise SnapError(f"cannot use image {path}: {e}") from None
+        try:
+            self.manifest = Manifest.from_bytes(image.section(MANIFEST_SECTION))
+            blobs = image.section(PAYLOAD_SECTION)
+        except (KeyError, ManifestError) as e:
+            raise SnapError(f"cannot use image {path}: {e}") from None
+        problems = incompatibilities(self.manifest)
+        if problems:
+            raise SnapError(f"image {path} was built for another environment: " + "; ".join(problems))
+        seam.register_runtime_symbols(parfors=any(e.parfors for e in self.manifest.entries))
+        try:
+            self.loaded = image.load(seam.resolve_symbol)
+        except linker.LinkError as e:
+            raise SnapError(f"cannot load image {path}: {e}") from None
+        try:
+            self._blobs: list[bytes] = pickle.loads(blobs)
+        except Exception as e:  # noqa: BLE001 - a corrupted payload must not crash the program
+            raise SnapError(f"cannot use image {path}: corrupted payload ({type(e).__name__})") from None
+        self._by_func: dict[tuple[str, str], list[Entry]] = {}
+        for e in self.manifest.entries:
+            self._by_func.setdefault(e.key(), []).append(e)
+        self._fresh = Freshness(self.manifest)
+        self._pending: dict[int, _Pending] = {}
+        self._warned: set[str] = set()
+        self.activation_seconds = time.perf_counter() - t0
+
+    # ---------------------------------------------------------------- hooks
+    def on_create(self, owner, kind: str) -> None:
+        py_func = owner.py_func if kind == "dispatcher" else owner._dispatcher.py_func
+        entries = self._by_func.get((py_func.__module__, py_func.__qualname__))
+        if not entries:
+            return
+        with self._lock:
+            matching = self._matching(owner, kind, py_func, entries)
+            if matching:
+                self._install_all(owner, kind, matching)
+
+    def on_compile(self, owner, sig) -> None:
+        """Before Numba compiles: install deferred entries, then report a real miss."""
+        with self._lock:
+            pending = self._pending.get(id(owner))
+            if pending is not None and pending.owner is owner:
+                del self._pending[id(owner)]
+                kind = "dufunc" if hasattr(owner, "_dispatcher") else "dispatcher"
+                self._install_all(owner, kind, pending.entries)
+        if seam.is_nested_compile():
+            return
+        try:
+            args = seam.normalize_args(sig) if not isinstance(sig, tuple) else tuple(sig)
+        except Exception:  # noqa: BLE001 - never break a compile over reporting
+            return
+        overloads = owner.overloads if hasattr(owner, "overloads") else owner._dispatcher.overloads
+        if any(tuple(getattr(k, "args", k)) == args for k in overloads):
+            return
+        self._miss(owner, args)
+
+    # ---------------------------------------------------------------- install
+    def _matching(self, owner, kind: str, py_func, entries: list[Entry]) -> list[Entry]:
+        options = canonical_options(dict(owner.targetoptions or {}))
+        if kind == "dufunc":
+            options += ";identity=" + repr(owner.identity)
+        out = []
+        closure: Any = ...
+        for e in entries:
+            if e.kind != kind or e.options != options:
+                continue
+            if closure is ...:
+                try:
+                    closure = closure_fingerprint(py_func)
+                except Unfingerprintable:
+                    closure = "?"
+            if e.closure != closure:
+                continue
+            stale = self._fresh.stale_function(e, py_func)
+            if stale is not None:
+                self._stale(stale, e)
+                continue
+            out.append(e)
+        return out
+
+    def _install_all(self, owner, kind: str, entries: list[Entry]) -> None:
+        deferred = []
+        for e in entries:
+            try:
+                self._install(owner, kind, e)
+            except UnresolvedReference:
+                deferred.append(e)
+        if deferred:
+            self._pending[id(owner)] = _Pending(owner, deferred)
+
+    def _install(self, owner, kind: str, e: Entry) -> None:
+        data = loads_entry(self._blobs[e.payload])
+        prefix = self.manifest.prefix
+        addr = self.loaded.address
+        envs = {}
+        for env_sym in e.envs:
+            name = env_sym[len(prefix):]
+            module_name, consts = data.envs.get(name, (e.module, []))
+            env = seam.make_environment(module_name, consts, name)
+            seam.set_env_slot(addr(env_sym), env)
+            envs[name] = env
+        mangled = e.symbols["function"][len(prefix):]
+        env_name = e.symbols["env"][len(prefix):]
+        env = envs.get(env_name) or seam.make_environment(e.module, [], env_name)
+        addresses = {role_sym[len(prefix):]: addr(role_sym) for role_sym in e.symbols.values()}
+        fndesc = seam.make_fndesc(e.module, e.qualname, mangled, env_name, data.args,
+                                  data.return_type, seam.dispatcher_argnames(
+                                      owner if kind == "dispatcher" else owner._dispatcher))
+        targetctx = (owner if kind == "dispatcher" else owner._dispatcher).targetdescr.target_context
+        library = seam.ImageLibrary(f"{e.module}.{e.qualname}", addresses, prefix, fndesc, targetctx)
+        if kind == "dispatcher":
+            entry_point = seam.make_entry_point(e.module, e.qualname, addr(e.symbols["wrapper"]),
+                                                env, (library, self.loaded))
+            cres = seam.make_compile_result(owner, fndesc=fndesc, library=library, env=env,
+                                            entry_point=entry_point, args=data.args,
+                                            return_type=data.return_type, parfors=e.parfors)
+            seam.install_dispatcher_overload(owner, cres)
+        else:
+            cres = seam.make_compile_result(owner._dispatcher, fndesc=fndesc, library=library, env=env,
+                                            entry_point=None, args=data.args,
+                                            return_type=data.return_type, parfors=e.parfors)
+            seam.install_dufunc_loop(owner, cres, addr(e.symbols["loop"]))
+        self.installed += 1
+
+    # ---------------------------------------------------------------- misses
+    def _stale(self, function: str, e: Entry) -> None:
+        msg = (f"snap: {function} changed since the image {os.path.basename(self.path)} was built; "
+               f"{e.module}.{e.qualname}{e.signature} will be JIT-compiled")
+        self._record("stale", f"{e.module}.{e.qualname}", e.signature, f"{function} changed")
+        if self.strict:
+            raise SnapStrictError(msg + " (strict mode)")
+        if function not in self._warned:
+            self._warned.add(function)
+            warnings.warn(msg, SnapWarning, stacklevel=4)
+
+    def _miss(self, owner, args: tuple) -> None:
+        py_func = owner.py_func if hasattr(owner, "py_func") else owner._dispatcher.py_func
+        name = f"{py_func.__module__}.{py_func.__qualname__}"
+        sig = "(" + ", ".join(map(str, args)) + ")"
+        self._record("not in image", name, sig, "not in image")
+        if self.strict:
+            raise SnapStrictError(f"snap: {name}{sig} is not in the image {self.path} (strict mode)")
+
+    def _record(self, kind: str, function: str, signature: str, reason: str) -> None:
+        record_jit(self._report_path, kind, function, signature, reason)
+
+
+def record_jit(report: str | None, kind: str, function: str, signature: str, reason: str) -> None:
+    """Append one JSON line to the miss report (appends are atomic across worker processes)."""
+    if not report:
+        return
+    line = json.dumps({"event": "jit", "kind": kind, "function": function,
+                       "signature": signature, "reason": reason, "pid": os.getpid()})
+    try:
+        with open(report, "a") as f:
+            f.write(line + "\n")
+    except OSError:
+        pass
+
+
+_active: Runtime | None = None
+_hooks: seam.RuntimeHooks | None = None
+
+
+def activate(path: str, *, strict: bool = False, report: str | None = None) -> Runtime | None:
+    """Activate an image in this process; on a bad image warn and return None (or raise if strict)."""
+    global _active, _hooks
+    if _active is not None:
+        return _active
+    try:
+        rt = Runtime(path, strict=strict, report=report)
+    except SnapError as e:
+        if report:
+            record_jit(report, "refused", "*", "*", str(e))
+        if strict:
+            raise SnapStrictError(f"{e} (strict mode)") from None
+        warnings.warn(f"snap: {e}; running on the JIT", SnapWarning, stacklevel=2)
+        return None
+    _active = rt
+    _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile)
+    _hooks.install()
+    return rt
+
+
+def active() -> Runtime | None:
+    return _active

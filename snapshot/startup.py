@@ -1,0 +1,58 @@
+"""Start-up hook: ``SNAP_SYSIMAGE=my.so python app.py``.
+
+Installed as a ``.pth`` line that imports this module only when SNAP_SYSIMAGE is
+set, so ordinary interpreters pay nothing. Activation waits until the program
+imports numba (a program that never does never opens the image), and the
+variables are inherited by child processes (multiprocessing workers included).
+
+  SNAP_SYSIMAGE=path   image to start from
+  SNAP_STRICT=1        a miss, stale entry or refused image is an error
+  SNAP_REPORT=file     append every JIT compilation that still happens (JSON lines)
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _activate() -> None:
+    from .runtime import activate
+    activate(os.environ["SNAP_SYSIMAGE"], strict=_flag("SNAP_STRICT"),
+             report=os.environ.get("SNAP_REPORT") or None)
+
+
+class _AfterNumbaImport:
+    """A meta-path finder that runs activation right after ``import numba`` completes."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "numba":
+            return None
+        import importlib.util
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_activate(module):
+            exec_module(module)
+            _activate()
+
+        spec.loader.exec_module = exec_then_activate
+        return spec
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+def install_from_env() -> None:
+    if not os.environ.get("SNAP_SYSIMAGE"):
+        return
+    if "numba" in sys.modules:
+        _activate()
+    elif not any(isinstance(f, _AfterNumbaImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterNumbaImport())
