@@ -107,6 +107,11 @@ define i64 @has_maybe(i64 %x) {
   %r = zext i1 %c to i64
   ret i64 %r
 }
+define i64 @is_counter(ptr %p) {
+  %c = icmp eq ptr %p, @counter
+  %r = zext i1 %c to i64
+  ret i64 %r
+}
 define i64 @fact(i64 %n) {
   %c = icmp sle i64 %n, 1
   br i1 %c, label %base, label %rec
@@ -219,6 +224,8 @@ def test_mutable_global_and_bss(loaded):
     assert call(img, "bump", 2) == 2
     assert call(img, "bump", 3) == 5
     assert ctypes.c_int64.from_address(img.address("counter")).value == 5
+    assert call(img, "is_counter", img.address("counter")) == 1       # non-relaxable GOT use: GOT entry
+    assert call(img, "is_counter", img.address("counter") + 8) == 0
     assert call(img, "bss_rw", 1000, 7) == 0
     assert call(img, "bss_rw", 1000, 8) == 7
 
