@@ -17,14 +17,14 @@ SYMBOL = "__snap_image_dir"
 SECTION = ".snap.dir"
 # magic, version, crc32, then u64: dir_addr, n_imports, slots_addr, names_addr, names_size,
 # region_addr, region_size, n_fixups, fixups_addr, fixups_aligned, n_ctors, ctors_addr,
-# n_sections, sectab_addr
-HEADER = struct.Struct("<8sII14Q")
+# n_sections, sectab_addr, weak_addr (one byte per import: 1 = weak, may stay unresolved)
+HEADER = struct.Struct("<8sII15Q")
 CRC_OFFSET = 12
 FIXUP = np.dtype([("addr", "<u8"), ("slot", "<u8"), ("addend", "<i8")])
 SECTAB = np.dtype([("name_addr", "<u8"), ("name_len", "<u8"), ("addr", "<u8"), ("size", "<u8")])
 FIELDS = ("dir_addr", "n_imports", "slots_addr", "names_addr", "names_size", "region_addr",
           "region_size", "n_fixups", "fixups_addr", "fixups_aligned", "n_ctors", "ctors_addr",
-          "n_sections", "sectab_addr")
+          "n_sections", "sectab_addr", "weak_addr")
 
 
 def unpack(raw: bytes) -> dict[str, int] | None:

@@ -110,12 +110,12 @@ def link(objects: Sequence[bytes], *, sections: Mapping[str, bytes] = {}) -> byt
             bss.add(sec)
         elif _is_eh(sec):
             ehf.add(sec)
+        elif fl & W and not (_RELRO_NAMES.match(sec.name) or sec.type in _ARRAY_TYPES):
+            data.add(sec)               # truly mutable: import fixups here are written, never protected
         elif sec.gid in rs.fixup_secs:
-            impdata.add(sec)
-        elif _RELRO_NAMES.match(sec.name) or sec.type in _ARRAY_TYPES or (not fl & W and sec.gid in rs.dyn_secs):
-            relro.add(sec)
-        elif fl & W:
-            data.add(sec)
+            impdata.add(sec)            # read-only after the loader wrote its import fixups
+        elif fl & W or sec.gid in rs.dyn_secs:
+            relro.add(sec)              # read-only after ld.so applied its RELATIVE relocations
         else:
             rodata.add(sec)
         if _CTOR_NAMES.match(sec.name):
@@ -145,7 +145,8 @@ def link(objects: Sequence[bytes], *, sections: Mapping[str, bytes] = {}) -> byt
     d_ctor = d_fix + imagedir.FIXUP.itemsize * n_fix
     d_sect = d_ctor + 8 * len(ctors)
     d_unames = d_sect + imagedir.SECTAB.itemsize * len(user)
-    sdir.size = d_unames + len(user_names)
+    d_weak = d_unames + len(user_names)
+    sdir.size = d_weak + n_imp
     n_fde = sum(len(v) for v in fde_offsets.values())
     ehhdr.size = ehframe.HDR_HEADER_SIZE + 8 * n_fde
     ehf.size += 4                                           # zero terminator
@@ -263,13 +264,14 @@ def link(objects: Sequence[bytes], *, sections: Mapping[str, bytes] = {}) -> byt
     head = imagedir.HEADER.pack(imagedir.MAGIC, imagedir.VERSION, 0, sdir.addr, n_imp, slots.addr,
                                 sdir.addr + d_names, len(imp_names), region_addr, region_size, n_fix,
                                 sdir.addr + d_fix, int(bool((ap.fix_off % 8 == 0).all())), len(ctors),
-                                sdir.addr + d_ctor, len(user), sdir.addr + d_sect)
+                                sdir.addr + d_ctor, len(user), sdir.addr + d_sect, sdir.addr + d_weak)
     _put(buf, sdir.addr, head)
     _put(buf, sdir.addr + d_names, imp_names)
     _put(buf, sdir.addr + d_fix, fix.tobytes())
     _put(buf, sdir.addr + d_ctor, ctor_slots.tobytes())
     _put(buf, sdir.addr + d_sect, sectab.tobytes())
     _put(buf, sdir.addr + d_unames, user_names)
+    _put(buf, sdir.addr + d_weak, bytes(res.weak_imports))
 
     # Non-allocated tail: .symtab .strtab .shstrtab, section headers.
     extra_locals = [("__snap_trap", elf.STT_FUNC, trap_addr, layout.TRAP_SIZE, stubs.index)]

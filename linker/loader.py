@@ -116,8 +116,9 @@ class ImageFile:
                                   "the image is corrupt or was modified")
         names = data[d["names_addr"]:d["names_addr"] + d["names_size"]]
         self.imports: list[str] = [x.decode() for x in names.split(b"\0")[:-1]] if names else []
-        if len(self.imports) != d["n_imports"]:
+        if len(self.imports) != d["n_imports"] or d["weak_addr"] + d["n_imports"] > n:
             raise _fail(path, "corrupt image directory (import names)")
+        self._weak = data[d["weak_addr"]:d["weak_addr"] + d["n_imports"]]
         self.sections: dict[str, int] = {nm: int(sh[i]["size"]) for i, nm in enumerate(self._names) if i}
 
     # -- queries ----------------------------------------------------------------------
@@ -158,7 +159,8 @@ class ImageFile:
             dir_addr = _dlsym(handle, imagedir.SYMBOL.encode())
             if not dir_addr:
                 raise _fail(self.path, f"loaded, but {imagedir.SYMBOL} is missing")
-            img = LoadedImage(self.path, handle, dir_addr - self._dir["dir_addr"], self._dir, self.imports)
+            img = LoadedImage(self.path, handle, dir_addr - self._dir["dir_addr"], self._dir, self.imports,
+                              self._weak)
             img._fill(resolve)
             _loaded[handle] = img
             img._run_ctors()
@@ -185,19 +187,22 @@ class ImageFile:
 class LoadedImage:
     """A dlopened image whose import table is filled and read-only."""
 
-    def __init__(self, path: str, handle: int, base: int, d: dict[str, int], imports: list[str]) -> None:
+    def __init__(self, path: str, handle: int, base: int, d: dict[str, int], imports: list[str],
+                 weak: bytes) -> None:
         self.path, self._handle, self.base, self._dir = path, handle, base, d
         self.imports = list(imports)
+        self._weak = weak
 
     def _fill(self, resolve: Resolver) -> None:
         d, base = self._dir, self.base
         vals, missing = [], []
-        for name in self.imports:
+        for name, weak in zip(self.imports, self._weak):
             v = resolve(name)
             if v is None:
                 v = _dlsym(None, name.encode())
             if not v:
-                missing.append(name)
+                if not weak:
+                    missing.append(name)
                 v = 0
             vals.append(v)
         if missing:

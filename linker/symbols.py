@@ -2,8 +2,8 @@
 
 Every symbol reference in every object is mapped to a *target id* (tid); the
 target table says what the tid is: a definition in a kept input section
-(DEF: section gid + offset), an absolute value (ABS, also unresolved weak
-references -> 0), an import-table entry (IMP) or a symbol in a discarded
+(DEF: section gid + offset), an absolute value (ABS), an import-table entry
+(IMP; weak references become weak imports, 0 if unresolved) or a symbol in a discarded
 section (BAD, an error if a kept relocation uses it).  Globals get tids
 ``0..G-1`` in first-seen order; each object's locals follow.
 """
@@ -48,6 +48,7 @@ class Resolution:
     sections: list[InputSection]            # kept input sections, index = gid
     globals: list[Global]
     imports: list[str]
+    weak_imports: list[bool]                # per import: only weak references
     tid: list[np.ndarray]                   # per object: symbol index -> target id
     t_kind: np.ndarray
     t_sec: np.ndarray                       # section gid for DEF
@@ -139,6 +140,8 @@ def resolve(objects: list[ObjectFile]) -> Resolution:
                 if bind != elf.STB_WEAK:
                     g.strong_ref = True
                 continue
+            if typ == elf.STT_GNU_IFUNC:
+                raise LinkError(f"{obj.name}: symbol {name!r} is an IFUNC (STT_GNU_IFUNC); not supported")
             s = syms[i]
             value, size = int(s["value"]), int(s["size"])
             if kind == "common":
@@ -174,6 +177,7 @@ def resolve(objects: list[ObjectFile]) -> Resolution:
                 g.type = elf.STT_OBJECT
 
     imports: list[str] = []
+    weak_imports: list[bool] = []
     ng = len(gl)
     kinds = np.empty(ng, np.int8)
     secs = np.full(ng, -1, np.int64)
@@ -184,13 +188,14 @@ def resolve(objects: list[ObjectFile]) -> Resolution:
                 kinds[k], vals[k] = ABS, g.value
             else:
                 kinds[k], secs[k], vals[k] = DEF, g.sec.gid, g.value
-        elif g.strong_ref:
-            if g.visibility in (elf.STV_HIDDEN, elf.STV_INTERNAL):
+        elif g.visibility in (elf.STV_HIDDEN, elf.STV_INTERNAL):
+            if g.strong_ref:
                 raise LinkError(f"{g.first_ref.name}: undefined hidden symbol {g.name!r}")
+            kinds[k], vals[k] = ABS, 0      # hidden weak reference nobody defines
+        else:
             kinds[k], vals[k] = IMP, len(imports)
             imports.append(g.name)
-        else:
-            kinds[k], vals[k] = ABS, 0      # weak reference nobody defines
+            weak_imports.append(not g.strong_ref)   # a weak import may stay unresolved (-> 0)
 
     tids, local_base = [], []
     k_parts, s_parts, v_parts = [kinds], [secs], [vals]
@@ -208,5 +213,5 @@ def resolve(objects: list[ObjectFile]) -> Resolution:
         tids.append(np.concatenate([base + np.arange(nl, dtype=np.int64), gids]))
         local_base.append(base)
         base += nl
-    return Resolution(objects, sections, gl, imports, tids, np.concatenate(k_parts),
+    return Resolution(objects, sections, gl, imports, weak_imports, tids, np.concatenate(k_parts),
                       np.concatenate(s_parts), np.concatenate(v_parts), local_base)

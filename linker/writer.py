@@ -55,7 +55,7 @@ def symtab(res: Resolution, sec_addr: np.ndarray, sec_out: np.ndarray,
         keep = (typ != elf.STT_SECTION) & (np.arange(nl) > 0) & (s["name"] > 0)
         keep &= (kind == DEF) | (typ == elf.STT_FILE) | (obj.sym_shndx[:nl] == elf.SHN_ABS)
         out_idx = np.where(kind == DEF, sec_out[np.maximum(gid, 0)], elf.SHN_ABS)
-        keep &= out_idx > 0          # e.g. symbols in .eh_frame pieces are not named
+        keep &= out_idx > 0
         r = s[keep].copy()
         r["name"] = s["name"][keep] + strbase[obj.index]
         r["value"] = np.where(kind == DEF, sec_addr[np.maximum(gid, 0)] + res.t_val[tids], s["value"])[keep]

@@ -22,6 +22,7 @@ $shared = comdat any
 @maybe = extern_weak global i64
 @ctor_ran = global i64 0
 @fptable = constant [3 x ptr] [ptr @add_b, ptr @imported_fn, ptr @square]
+@mut_fp = global ptr @imported_fn
 @llvm.global_ctors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 65535, ptr @ctor, ptr null }]
 
 declare i64 @add_b(i64)
@@ -95,6 +96,12 @@ define i64 @call_via_table(i64 %i, i64 %x) {
   %p = getelementptr [3 x ptr], ptr @fptable, i64 0, i64 %i
   %f = load ptr, ptr %p
   %r = call i64 %f(i64 %x)
+  ret i64 %r
+}
+define i64 @call_mut_fp(i64 %x) {
+  %f = load ptr, ptr @mut_fp
+  %r = call i64 %f(i64 %x)
+  store ptr @square, ptr @mut_fp
   ret i64 %r
 }
 define i64 @read_ext(i64 %x) {
@@ -242,6 +249,8 @@ def test_imports_data_fixups_and_ctor(loaded):
     assert call(img, "call_via_table", 2, 4) == 16
     assert call(img, "has_maybe", 0) == 0                      # unresolved weak -> 0
     assert call(img, "call_imported", 2) == 7                  # through the stub
+    assert call(img, "call_mut_fp", 3) == 9                    # import fixup in writable .data
+    assert call(img, "call_mut_fp", 3) == 9                    # (now points at square)
 
 
 def test_string_constant_and_sections(loaded, image_bytes, tmp_path):
@@ -254,7 +263,7 @@ def test_string_constant_and_sections(loaded, image_bytes, tmp_path):
         img.section("nope")
     with pytest.raises(KeyError):
         img.address("no_such_symbol")
-    assert sorted(img.imports) == ["ext_data", "imported_fn"]
+    assert sorted(img.imports) == ["ext_data", "imported_fn", "maybe"]
 
 
 def test_import_table_is_read_only_after_load(loaded, tmp_path):
@@ -283,7 +292,7 @@ def test_image_file_reads_without_loading(image_bytes, tmp_path):
     with linker.ImageFile.open(path) as f:
         assert f.section("snap.manifest").tobytes() == b'{"version": 1}'
         assert f.sections["snap.extra"] == 3 and ".text" in f.sections and ".symtab" in f.sections
-        assert sorted(f.imports) == ["ext_data", "imported_fn"]
+        assert sorted(f.imports) == ["ext_data", "imported_fn", "maybe"]
         assert f.exports["square"] > 0 and f.exports["table"] == 32
         assert "shared" in f.exports and "printf" not in f.exports
         with pytest.raises(KeyError):
@@ -400,6 +409,18 @@ define i64 @read_buf(i64 %i) {
         assert f.exports["buf"] == 128 * 8 and "hid" not in f.exports
     assert call(img, "get_hid") == 41
     assert call(img, "read_buf", 3) == 41
+
+
+def test_weak_import_resolved_when_available(tmp_path):
+    ir = "@maybe = extern_weak global i64\n" \
+         "define i64 @get() {\n  %c = icmp ne ptr @maybe, null\n  br i1 %c, label %y, label %n\n" \
+         "y:\n  %v = load i64, ptr @maybe\n  ret i64 %v\nn:\n  ret i64 -1\n}"
+    obj = emit(ir)
+    value = I64(77)
+    img = linker.load(link_and_check([obj], tmp_path / "w1.so"), {"maybe": ctypes.addressof(value)}.get)
+    assert call(img, "get") == 77
+    img = linker.load(link_and_check([obj], tmp_path / "w2.so"), lambda name: None)
+    assert call(img, "get") == -1
 
 
 def test_empty_link_and_no_imports(tmp_path):
