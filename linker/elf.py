@@ -98,3 +98,13 @@ def cstr(blob: bytes, off: int) -> str:
     """NUL-terminated string at ``off`` (names are ASCII in practice; be lenient)."""
     end = blob.find(b"\0", off)
     return blob[off:end if end >= 0 else len(blob)].decode("utf-8", "replace")
+
+
+def rela_columns(rels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(offset, info, addend) of many RELA arrays concatenated; via plain u8 views because
+    concatenating structured arrays costs a field promotion per array."""
+    if not rels:
+        z = np.zeros(0, np.uint64)
+        return z, z, z.view(np.int64)
+    flat = np.concatenate([r.view("<u8") for r in rels]).reshape(-1, 3)
+    return flat[:, 0], flat[:, 1], flat[:, 2].view(np.int64)

@@ -63,7 +63,7 @@ def link(objects: Sequence[bytes], *, sections: Mapping[str, bytes] = {}) -> byt
             raise LinkError(f"{g.obj.name}: symbol {g.name!r} is reserved for the linker")
 
     # .eh_frame pieces and the relocation sets of every kept section.
-    relas: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    relas: dict[int, np.ndarray] = {}
     fde_offsets: dict[int, list[int]] = {}
     for sec in res.sections:
         if sec.index < 0:
@@ -72,11 +72,11 @@ def link(objects: Sequence[bytes], *, sections: Mapping[str, bytes] = {}) -> byt
         if _is_eh(sec):
             piece = ehframe.split(bytes(sec.data), rel if rel is not None else np.zeros(0, elf.RELA),
                                   res.tid[sec.obj.index], res, sec.where)
-            sec.data, sec.size, sec.align = memoryview(piece.data), len(piece.data), 4
+            sec.data, sec.size, sec.align, sec.file_offset = memoryview(piece.data), len(piece.data), 4, -1
             fde_offsets[sec.gid] = piece.fde_offsets
             rel = piece.relas
         if rel is not None:
-            relas[sec.gid] = (rel, res.tid[sec.obj.index])
+            relas[sec.gid] = rel
     rs = relocs.scan(res, res.sections, relas)
 
     # Output sections.

@@ -26,6 +26,7 @@ class InputSection:
     align: int
     size: int
     data: memoryview | None          # None for SHT_NOBITS
+    file_offset: int = -1             # where ``data`` is in the object file (-1: synthetic)
     gid: int = -1                     # index in the link's global section list
     group: str | None = None          # COMDAT signature, if in a group
     discarded: bool = False
@@ -125,34 +126,36 @@ def parse_object(data: bytes, index: int) -> ObjectFile:
 
     obj = ObjectFile(index, name, data, shdrs, names)
     mv = memoryview(data)
+    # Plain lists: per-section work then costs list indexing, not numpy scalar access.
+    types, flags, offs = shdrs["type"].tolist(), shdrs["flags"].tolist(), shdrs["offset"].tolist()
+    sizes, links, infos = shdrs["size"].tolist(), shdrs["link"].tolist(), shdrs["info"].tolist()
+    aligns = shdrs["addralign"].tolist()
 
     def blob(i: int) -> memoryview:
-        off = int(shdrs[i]["offset"])
-        return mv[off:off + int(shdrs[i]["size"])]
+        return mv[offs[i]:offs[i] + sizes[i]]
 
-    symtab_idx = [i for i in range(shnum) if shdrs[i]["type"] == elf.SHT_SYMTAB]
+    symtab_idx = [i for i, t in enumerate(types) if t == elf.SHT_SYMTAB]
     if len(symtab_idx) > 1:
         raise _fail(name, "more than one symbol table")
     xindex = None
-    for i in range(shnum):
-        t = int(shdrs[i]["type"])
+    for i, t in enumerate(types):
         if t == elf.SHT_SYMTAB_SHNDX:
             xindex = np.frombuffer(blob(i), "<u4")
-        if int(shdrs[i]["flags"]) & elf.SHF_TLS:
+        if flags[i] & elf.SHF_TLS:
             raise _fail(name, f"section {names[i]!r} is thread-local (SHF_TLS); TLS is not supported")
         if t == elf.SHT_REL:
             raise _fail(name, f"section {names[i]!r}: REL relocations are not supported (x86-64 uses RELA)")
     if symtab_idx:
         si = symtab_idx[0]
         sh = shdrs[si]
-        if int(sh["entsize"]) not in (0, elf.SYM.itemsize) or int(sh["size"]) % elf.SYM.itemsize:
+        if int(sh["entsize"]) not in (0, elf.SYM.itemsize) or sizes[si] % elf.SYM.itemsize:
             raise _fail(name, "malformed symbol table")
         obj.syms = np.frombuffer(blob(si), elf.SYM)
-        link = int(sh["link"])
+        link = links[si]
         if not 0 < link < shnum:
             raise _fail(name, "symbol table has no string table")
         obj.strtab = bytes(blob(link))
-        obj.first_global = int(sh["info"])
+        obj.first_global = infos[si]
         shndx = obj.syms["shndx"].astype(np.int64)
         if xindex is not None and len(xindex) >= len(shndx):
             shndx = np.where(shndx == elf.SHN_XINDEX, xindex[:len(shndx)].astype(np.int64), shndx)
@@ -169,49 +172,63 @@ def parse_object(data: bytes, index: int) -> ObjectFile:
             raise _fail(name, "bad first-global index in symbol table")
 
     nsyms = len(obj.syms)
-    for i in range(shnum):
-        sh = shdrs[i]
-        t = int(sh["type"])
+    rela_secs: list[int] = []
+    for i, t in enumerate(types):
         if t == elf.SHT_RELA:
-            tgt = int(sh["info"])
+            tgt = infos[i]
             if not 0 < tgt < shnum:
                 raise _fail(name, f"relocation section {names[i]!r} targets bad section index {tgt}")
-            if int(sh["size"]) % elf.RELA.itemsize:
+            if sizes[i] % elf.RELA.itemsize:
                 raise _fail(name, f"relocation section {names[i]!r} has a partial entry")
-            if not symtab_idx or int(sh["link"]) != symtab_idx[0]:
+            if not symtab_idx or links[i] != symtab_idx[0]:
                 raise _fail(name, f"relocation section {names[i]!r} does not use the symbol table")
-            rel = np.frombuffer(blob(i), elf.RELA)
-            symi = rel["info"] >> np.uint64(32)
-            if len(rel) and int(symi.max()) >= nsyms:
-                raise _fail(name, f"relocation section {names[i]!r} references symbol index "
-                                  f"{int(symi.max())} >= {nsyms}")
-            tsize = int(shdrs[tgt]["size"])
-            if len(rel) and int(rel["offset"].max()) >= tsize:
-                j = int(np.argmax(rel["offset"]))
-                raise _fail(name, f"section {names[tgt]!r}: relocation at offset {int(rel['offset'][j]):#x} "
-                                  f"is past the section end ({tsize:#x})")
-            obj.relas[tgt] = rel
+            obj.relas[tgt] = np.frombuffer(blob(i), elf.RELA)
+            rela_secs.append(i)
         elif t == elf.SHT_GROUP:
-            words = np.frombuffer(blob(i), "<u4")
-            if len(words) == 0 or not symtab_idx or int(sh["info"]) >= nsyms:
+            words = np.frombuffer(blob(i), "<u4").tolist()
+            if len(words) == 0 or not symtab_idx or infos[i] >= nsyms:
                 raise _fail(name, f"malformed section group {names[i]!r}")
-            members = [int(w) for w in words[1:]]
+            members = words[1:]
             if any(not 0 < m < shnum for m in members):
                 raise _fail(name, f"section group {names[i]!r} has a bad member index")
-            if int(words[0]) & elf.GRP_COMDAT:
-                obj.groups.append((obj.sym_name(int(sh["info"])), members))
-        elif t not in _DROPPED_TYPES and int(sh["flags"]) & elf.SHF_ALLOC:
-            align = max(1, int(sh["addralign"]))
+            if words[0] & elf.GRP_COMDAT:
+                obj.groups.append((obj.sym_name(infos[i]), members))
+        elif t not in _DROPPED_TYPES and flags[i] & elf.SHF_ALLOC:
+            align = max(1, aligns[i])
             if align & (align - 1):
                 raise _fail(name, f"section {names[i]!r} has non-power-of-two alignment {align}")
-            if int(sh["flags"]) & elf.SHF_X86_64_LARGE:
+            if flags[i] & elf.SHF_X86_64_LARGE:
                 raise _fail(name, f"section {names[i]!r} is a large-code-model section (SHF_X86_64_LARGE); "
                                   "emit with codemodel='default'")
-            obj.sections[i] = InputSection(
-                obj, i, names[i], t, int(sh["flags"]), align, int(sh["size"]),
-                None if t == elf.SHT_NOBITS else blob(i))
+            obj.sections[i] = InputSection(obj, i, names[i], t, flags[i], align, sizes[i],
+                                           None if t == elf.SHT_NOBITS else blob(i), offs[i])
+    _check_relocations(obj, rela_secs, sizes, infos)
     for sig, members in obj.groups:
         for m in members:
             if m in obj.sections:
                 obj.sections[m].group = sig
     return obj
+
+
+def _check_relocations(obj: ObjectFile, rela_secs: list[int], sizes: list[int], infos: list[int]) -> None:
+    """Symbol indices and offsets of all relocations, checked in one vectorised pass."""
+    if not rela_secs:
+        return
+    rels = [obj.relas[infos[i]] for i in rela_secs]
+    counts = [len(r) for r in rels]
+    roff, rinfo, _ = elf.rela_columns(rels)
+    owner = np.repeat(np.arange(len(rela_secs)), counts)
+    symi = (rinfo >> np.uint64(32)).astype(np.int64)
+    limit = np.repeat(np.array([sizes[infos[i]] for i in rela_secs], np.int64), counts)
+    off = roff.astype(np.int64)
+    for bad, what in (((symi >= len(obj.syms)), "sym"), ((off >= limit) | (off < 0), "off")):
+        idx = np.flatnonzero(bad)
+        if not len(idx):
+            continue
+        j = int(idx[0])
+        rs = rela_secs[int(owner[j])]
+        if what == "sym":
+            raise _fail(obj.name, f"relocation section {obj.section_names[rs]!r} references symbol index "
+                                  f"{int(symi[j])} >= {len(obj.syms)}")
+        raise _fail(obj.name, f"section {obj.section_names[infos[rs]]!r}: relocation at offset {int(off[j]):#x} "
+                              f"is past the section end ({int(limit[j]):#x})")

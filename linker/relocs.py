@@ -60,30 +60,38 @@ def _reject(res: Resolution, gid: int, off: int, tid: int, rtype: int) -> LinkEr
     return LinkError(f"{at}: {why}")
 
 
-def scan(res: Resolution, sections: list, relas: dict[int, tuple[np.ndarray, np.ndarray]]) -> Relocs:
-    """``relas``: gid -> (RELA array, symbol-index -> tid map of its object)."""
-    parts = []
-    for gid in sorted(relas):
-        rel, tidmap = relas[gid]
-        if not len(rel):
-            continue
-        sec = sections[gid]
-        off = rel["offset"].astype(np.int64)
-        rtype = (rel["info"] & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        tid = tidmap[(rel["info"] >> np.uint64(32)).astype(np.int64)]
-        if sec.data is None:
-            raise LinkError(f"{sec.where}: relocations in a NOBITS section")
-        relax = np.zeros(len(rel), bool)
-        cand = np.isin(rtype, RELAXABLE) & (off >= 2) & (res.t_kind[tid] == DEF)
-        if cand.any():
-            raw = np.frombuffer(sec.data, np.uint8)
-            relax[cand] = raw[off[cand] - 2] == MOV
-        parts.append((np.full(len(rel), gid, np.int64), off, rtype, rel["addend"].astype(np.int64), tid, relax))
-    if parts:
-        gid, off, rtype, add, tid, relax = (np.concatenate(c) for c in zip(*parts))
+def scan(res: Resolution, sections: list, relas: dict[int, np.ndarray]) -> Relocs:
+    """``relas``: gid -> RELA array of that section (symbol indices of its object)."""
+    gids = [g for g in sorted(relas) if len(relas[g])]
+    for g in gids:
+        if sections[g].data is None:
+            raise LinkError(f"{sections[g].where}: relocations in a NOBITS section")
+    if gids:
+        counts = np.array([len(relas[g]) for g in gids], np.int64)
+        roff, rinfo, radd = elf.rela_columns([relas[g] for g in gids])
+        gid = np.repeat(np.array(gids, np.int64), counts)
+        off = roff.astype(np.int64)
+        rtype = (rinfo & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        # Symbol index -> target id through one flat table of every object's map.
+        tid_base = np.cumsum([0] + [len(t) for t in res.tid])
+        alltids = np.concatenate(res.tid) if res.tid else np.zeros(0, np.int64)
+        obj_of = np.array([sections[g].obj.index for g in gids], np.int64)
+        tid = alltids[np.repeat(tid_base[obj_of], counts) + (rinfo >> np.uint64(32)).astype(np.int64)]
+        add = radd.copy()
     else:
         gid = off = rtype = add = tid = np.zeros(0, np.int64)
-        relax = np.zeros(0, bool)
+    # GOTPCRELX on a `mov` whose target is ours becomes `lea`: look at the opcode byte in the input.
+    relax = np.zeros(len(tid), bool)
+    cand = np.flatnonzero(((rtype == elf.R_X86_64_GOTPCRELX) | (rtype == elf.R_X86_64_REX_GOTPCRELX))
+                          & (off >= 2) & (res.t_kind[tid] == DEF))
+    if len(cand):
+        file_off = np.array([s.file_offset for s in sections], np.int64)
+        obj_idx = np.array([s.obj.index for s in sections], np.int64)
+        cgid = gid[cand]
+        for oi in np.unique(obj_idx[cgid]).tolist():
+            m = (obj_idx[cgid] == oi) & (file_off[cgid] >= 0)
+            raw = np.frombuffer(res.objects[oi].data, np.uint8)
+            relax[cand[m]] = raw[file_off[cgid[m]] + off[cand[m]] - 2] == MOV
     kind = res.t_kind[tid]
 
     def first(mask: np.ndarray) -> int | None:
