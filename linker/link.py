@@ -310,7 +310,7 @@ def link(objects: Sequence[bytes], *, sections: Mapping[str, bytes] = {}) -> byt
         (elf.PT_DYNAMIC, elf.PF_R | elf.PF_W, dyn.addr, dyn.size),
         (elf.PT_GNU_RELRO, elf.PF_R, rw.start, relro_end - rw.start),
         (elf.PT_GNU_EH_FRAME, elf.PF_R, ehhdr.addr, ehhdr.size),
-        (elf.PT_GNU_STACK, elf.PF_R | elf.PF_W, 0, 0)])
+        (elf.PT_GNU_STACK, elf.PF_R | elf.PF_W, 0, 0)], file_size)
     eh = writer.elf_header(len(segs) + extra_ph, shoff, len(allsecs) + 1, shstr_s.index)
     _put(buf, 0, eh + ph)
 

@@ -136,10 +136,13 @@ class ImageFile:
         idx = np.flatnonzero(sh["type"] == elf.SHT_DYNSYM)
         if not len(idx):
             return {}
-        ds = sh[idx[0]]
-        strs = self.section(self._names[int(ds["link"])]).tobytes()
-        syms = np.frombuffer(self.section(self._names[int(idx[0])]), elf.SYM)[1:]
-        return {elf.cstr(strs, int(nm)): int(sz) for nm, sz in zip(syms["name"], syms["size"])}
+        try:
+            ds = sh[idx[0]]
+            strs = self.section(self._names[int(ds["link"])]).tobytes()
+            syms = np.frombuffer(self.section(self._names[int(idx[0])]), elf.SYM)[1:]
+        except (IndexError, KeyError, ValueError) as e:
+            raise _fail(self.path, f"corrupt dynamic symbol table ({e})") from None
+        return {elf.cstr(strs, nm): sz for nm, sz in zip(syms["name"].tolist(), syms["size"].tolist())}
 
     # -- loading ----------------------------------------------------------------------
     def load(self, resolve: Resolver) -> "LoadedImage":

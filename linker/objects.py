@@ -193,10 +193,12 @@ def parse_object(data: bytes, index: int) -> ObjectFile:
                 raise _fail(name, f"section group {names[i]!r} has a bad member index")
             if words[0] & elf.GRP_COMDAT:
                 obj.groups.append((obj.sym_name(infos[i]), members))
-        elif t not in _DROPPED_TYPES and flags[i] & elf.SHF_ALLOC:
+        elif t not in _DROPPED_TYPES and flags[i] & elf.SHF_ALLOC and not flags[i] & elf.SHF_EXCLUDE:
             align = max(1, aligns[i])
             if align & (align - 1):
                 raise _fail(name, f"section {names[i]!r} has non-power-of-two alignment {align}")
+            if align > elf.PAGE:
+                raise _fail(name, f"section {names[i]!r} wants alignment {align} > page size {elf.PAGE}")
             if flags[i] & elf.SHF_X86_64_LARGE:
                 raise _fail(name, f"section {names[i]!r} is a large-code-model section (SHF_X86_64_LARGE); "
                                   "emit with codemodel='default'")

@@ -94,14 +94,14 @@ def symtab(res: Resolution, sec_addr: np.ndarray, sec_out: np.ndarray,
     return allsyms.tobytes(), strtab.bytes(), first_global
 
 
-def program_headers(segs: list[Segment], extra: list[tuple[int, int, int, int]]) -> bytes:
-    """PT_LOAD per segment, then (type, flags, addr, size) extras."""
+def program_headers(segs: list[Segment], extra: list[tuple[int, int, int, int]], file_size: int) -> bytes:
+    """PT_LOAD per segment, then (type, flags, addr, size) extras (file size clipped to the image)."""
     ph = np.zeros(len(segs) + len(extra), elf.PHDR)
     for k, s in enumerate(segs):
         ph[k] = (elf.PT_LOAD, s.flags, s.start, s.start, s.start, s.file_end - s.start,
                  s.mem_end - s.start, elf.PAGE)
     for k, (t, f, a, n) in enumerate(extra, len(segs)):
-        ph[k] = (t, f, a, a, a, n, n, 1 if t == elf.PT_GNU_STACK else 8)
+        ph[k] = (t, f, a, a, a, max(0, min(n, file_size - a)), n, 8)
         if t == elf.PT_GNU_RELRO:
             ph[k]["align"] = 1
         if t == elf.PT_GNU_STACK:

@@ -114,6 +114,11 @@ define i64 @has_maybe(i64 %x) {
   %r = zext i1 %c to i64
   ret i64 %r
 }
+define double @scale(double %x) {
+  %a = fmul double %x, 3.25
+  %b = fadd double %a, 0.125
+  ret double %b
+}
 define i64 @is_counter(ptr %p) {
   %c = icmp eq ptr %p, @counter
   %r = zext i1 %c to i64
@@ -224,6 +229,8 @@ def test_constant_table_jump_table_recursion(loaded):
     assert [call(img, "use_table", i) for i in range(4)] == [10, 20, 30, 40]
     assert [call(img, "jt", i) for i in range(7)] == [100, 201, 302, 403, 504, 605, -1]
     assert call(img, "fact", 10) == 3628800
+    scale = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(img.address("scale"))   # .rodata.cst8
+    assert scale(2.0) == 6.625
 
 
 def test_mutable_global_and_bss(loaded):
@@ -421,6 +428,30 @@ def test_weak_import_resolved_when_available(tmp_path):
     assert call(img, "get") == 77
     img = linker.load(link_and_check([obj], tmp_path / "w2.so"), lambda name: None)
     assert call(img, "get") == -1
+
+
+def test_constructor_priorities(tmp_path):
+    ir = """
+@x = global i64 0
+@llvm.global_ctors = appending global [2 x { i32, ptr, ptr }] [
+  { i32, ptr, ptr } { i32 65535, ptr @late, ptr null }, { i32, ptr, ptr } { i32 101, ptr @early, ptr null }]
+define void @early() {
+  %v = load i64, ptr @x
+  %m = mul i64 %v, 10
+  %a = add i64 %m, 1
+  store i64 %a, ptr @x
+  ret void
+}
+define void @late() {
+  %v = load i64, ptr @x
+  %m = mul i64 %v, 10
+  %a = add i64 %m, 2
+  store i64 %a, ptr @x
+  ret void
+}
+"""
+    img = linker.load(link_and_check([emit(ir)], tmp_path / "ctors.so"), lambda name: None)
+    assert I64.from_address(img.address("x")).value == 12
 
 
 def test_empty_link_and_no_imports(tmp_path):
