@@ -1,7 +1,7 @@
 """Open, verify and load images written by ``link``.
 
 ``ImageFile`` reads the file once through one descriptor and checks it without
-executing anything; ``load`` dlopens *that descriptor* (``/proc/self/fd/N``),
+executing anything; ``load`` dlopens *that descriptor* (``/proc/<pid>/fd/N``),
 so the bytes verified are the bytes mapped even if the path is replaced by a
 rename meanwhile.  The import table is then filled from the image directory
 (found with one ``dlsym``), import fixups written, the table made read-only
@@ -148,10 +148,11 @@ class ImageFile:
     def load(self, resolve: Resolver) -> "LoadedImage":
         if self._fd < 0:
             raise _fail(self.path, "image file is closed")
-        # glibc identifies loaded objects by name first: "/proc/self/fd/N" must never be reused for
+        # glibc identifies loaded objects by name first: the fd path must never be reused for
         # another file, so dlopen a private duplicate of the descriptor that stays open for good.
         lfd = os.dup(self._fd)
-        handle = _dlopen(f"/proc/self/fd/{lfd}".encode(), os.RTLD_NOW | os.RTLD_LOCAL)
+        # /proc/<pid>/..., not /proc/self/...: the name stays valid for debuggers reading link_map.
+        handle = _dlopen(f"/proc/{os.getpid()}/fd/{lfd}".encode(), os.RTLD_NOW | os.RTLD_LOCAL)
         if not handle:
             err = _dlerror()
             raise _fail(self.path, f"dlopen failed: {err.decode(errors='replace') if err else '?'}")

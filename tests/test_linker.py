@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import ctypes
+import os
+import shutil
 import signal
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
 import linker
-from linker_util import addr, check_image, emit, link_and_check, run_python
+from linker_util import ROOT, addr, check_image, emit, link_and_check, run_python
 
 I64 = ctypes.c_int64
 FN1 = ctypes.CFUNCTYPE(I64, I64)
@@ -378,6 +383,28 @@ def test_unwind_through_image_frames(tmp_path):
     assert res == "42"
     assert len(inside) == 2, r.stdout                 # probe and outer frames both found
     assert int(n) > inside[-1] + 3, r.stdout          # and the unwinder got past them into libffi/python
+
+
+@pytest.mark.skipif(not shutil.which("gdb"), reason="gdb not installed")
+def test_gdb_names_image_frames(tmp_path):
+    path = link_and_check([emit(UNWIND)], tmp_path / "g.so")
+    script = tmp_path / "g.py"
+    script.write_text(textwrap.dedent(f"""
+        import ctypes, os, signal, linker
+        @ctypes.CFUNCTYPE(None)
+        def cb():
+            os.kill(os.getpid(), signal.SIGTRAP)
+        img = linker.load({str(path)!r}, {{"cb": ctypes.cast(cb, ctypes.c_void_p).value}}.get)
+        ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(img.address("outer"))(1)
+    """))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run(["gdb", "-q", "-batch", "-nx", "-ex", "run", "-ex", "bt", "--args", sys.executable,
+                        str(script)], capture_output=True, text=True, env=env, timeout=120)
+    if "ptrace" in r.stderr.lower() or "SIGTRAP" not in r.stdout:
+        pytest.skip(f"gdb cannot run the child here: {r.stderr[-300:]}")
+    frames = [ln for ln in r.stdout.splitlines() if ln.startswith("#")]
+    assert any(" probe () from /proc/" in ln for ln in frames), r.stdout
+    assert any(" outer () from /proc/" in ln for ln in frames), r.stdout
 
 
 def test_gnu_hash_lets_dlsym_find_every_export(tmp_path):
