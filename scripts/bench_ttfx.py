@@ -1,0 +1,335 @@
+"""Time to first result (TTFX) of fresh processes: JIT, Numba's cache, a snap image, and the floor.
+
+Run with the virtualenv's interpreter (the one snap is installed in):
+
+    .venv/bin/python scripts/bench_ttfx.py [--runs 7] [--only kmeans|micro]
+
+Two programs: the shipped example (examples/kmeans) and a micro workload
+(4 small @njit functions, written to a temporary directory). Each is started
+as a fresh process in these modes:
+
+  a  cold JIT       python app.py                       (empty NUMBA_CACHE_DIR, no cache=True)
+  b  Numba cache    python app.py with cache=True        (NUMBA_CACHE_DIR populated beforehand)
+  c  image          snap run --sysimage IMG app.py
+  c' image (env)    SNAP_SYSIMAGE=IMG python app.py      (the .pth start-up hook)
+  d  floor          python app.py --warmup               (same imports; the timed call is the
+                                                          second, already compiled one)
+
+Runs are interleaved (a, b, c, c', d, a, b, ...) and medians reported. Measured:
+
+  time to first result  launch of the process (taken here, just before it is
+                        spawned) -> the app has its first result. For the floor:
+                        launch -> imports done, plus the already-compiled call.
+  first-call phase      the first call itself, timed inside the app (the floor:
+                        the second call).
+  import numba          inside the app; with an image this includes activation,
+                        whose own time (snapshot.runtime.active().activation_seconds)
+                        is reported separately.
+
+The programs select cache=True through an environment variable read at import
+(KMEANS_NUMBA_CACHE / MICRO_NUMBA_CACHE), so every mode runs the same files.
+Targets (issue 3): image <= 1.15 x floor (TTFX); first-call phase cache/image >= 50x.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+SNAP = os.path.join(BIN, "snap")
+
+MODES = [
+    ("a", "cold JIT"),
+    ("b", "Numba cache=True, warm"),
+    ("c", "image: snap run --sysimage"),
+    ("c_env", "image: SNAP_SYSIMAGE="),
+    ("d", "floor: compiled 2nd call"),
+]
+
+# --------------------------------------------------------------------------- micro workload
+MICRO_LIB = '''\
+"""Four small jitted functions (the micro workload of scripts/bench_ttfx.py)."""
+import os
+
+import numpy as np
+from numba import njit
+
+CACHE = os.environ.get("MICRO_NUMBA_CACHE", "") not in ("", "0")
+
+
+@njit(cache=CACHE)
+def hypot2(a, b):
+    return (a * a + b * b) ** 0.5
+
+
+@njit(cache=CACHE)
+def total(x):
+    s = 0.0
+    for v in x:
+        s += v
+    return s
+
+
+@njit(cache=CACHE)
+def scaled(x, k):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = x[i] * k
+    return out
+
+
+@njit(cache=CACHE)
+def norm(x):
+    return total(scaled(x, 2.0)) + hypot2(3.0, 4.0)
+'''
+
+MICRO_APP = '''\
+"""Micro app: calls the four functions once; prints results and a TIMING line."""
+import sys
+import time
+
+T_APP = time.perf_counter()
+E_APP = time.time()
+import numba  # noqa: E402
+T_NUMBA = time.perf_counter()
+import numpy as np  # noqa: E402
+import micro_lib as m  # noqa: E402
+T_IMPORTS = time.perf_counter()
+
+
+def run():
+    x = np.arange(100.0)
+    return [m.hypot2(3.0, 4.0), m.total(x), float(m.scaled(x, 0.5).sum()), m.norm(x)]
+
+
+if "--warmup" in sys.argv:
+    run()
+t0 = time.perf_counter()
+result = run()
+t1 = time.perf_counter()
+e1 = time.time()
+print("  result", result)
+rt = sys.modules.get("snapshot.runtime")
+image = rt.active() if rt is not None else None
+if "--timing-json" in sys.argv:
+    import json
+    print("TIMING " + json.dumps({
+        "app_start_epoch": E_APP, "first_result_epoch": e1,
+        "import_numba_s": T_NUMBA - T_APP, "imports_s": T_IMPORTS - T_APP,
+        "first_call_s": t1 - t0, "warmup": "--warmup" in sys.argv,
+        "activation_s": image.activation_seconds if image is not None else None,
+        "installed": image.installed if image is not None else None,
+    }))
+'''
+
+MICRO_WORKLOAD = '''\
+import runpy, os
+runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "micro_app.py"), run_name="__main__")
+'''
+
+
+class Program:
+    def __init__(self, name: str, directory: str, app: str, workload: str, cache_var: str) -> None:
+        self.name = name
+        self.dir = directory
+        self.app = os.path.join(directory, app)
+        self.workload = os.path.join(directory, workload)
+        self.cache_var = cache_var
+        self.image = ""
+        self.cache_dir = ""
+
+
+def make_programs(tmp: str, only: str | None) -> list[Program]:
+    progs = []
+    if only in (None, "kmeans"):
+        d = os.path.join(ROOT, "examples", "kmeans")
+        progs.append(Program("kmeans example", d, "app.py", "workload.py", "KMEANS_NUMBA_CACHE"))
+    if only in (None, "micro"):
+        d = os.path.join(tmp, "micro")
+        os.makedirs(d)
+        for fname, text in (("micro_lib.py", MICRO_LIB), ("micro_app.py", MICRO_APP),
+                            ("micro_workload.py", MICRO_WORKLOAD)):
+            with open(os.path.join(d, fname), "w") as f:
+                f.write(text)
+        progs.append(Program("micro (4 @njit)", d, "micro_app.py", "micro_workload.py",
+                             "MICRO_NUMBA_CACHE"))
+    return progs
+
+
+# --------------------------------------------------------------------------- running
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SNAP_") and k not in ("KMEANS_NUMBA_CACHE", "MICRO_NUMBA_CACHE",
+                                                      "NUMBA_CACHE_DIR", "PYTHONPATH")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def spawn(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, str]:
+    """Run a fresh process; return (launch epoch, stdout). Fails loudly on a non-zero exit."""
+    launch = time.time()
+    p = subprocess.run(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
+    return launch, p.stdout + ("\n[stderr]\n" + p.stderr if p.stderr.strip() else "")
+
+
+def parse(out: str) -> tuple[dict, list[str]]:
+    lines = out.splitlines()
+    timing = [json.loads(l[len("TIMING "):]) for l in lines if l.startswith("TIMING ")]
+    if not timing:
+        raise SystemExit(f"no TIMING line in output:\n{out}")
+    results = [l for l in lines if l.startswith("  ") and not l.startswith("  served")]
+    return timing[0], results
+
+
+def run_mode(prog: Program, mode: str, tmp: str) -> dict:
+    env = base_env()
+    cmd = [sys.executable, prog.app, "--timing-json"]
+    if mode == "a":
+        env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="cold-", dir=tmp)
+    elif mode == "b":
+        env["NUMBA_CACHE_DIR"] = prog.cache_dir
+        env[prog.cache_var] = "1"
+    elif mode == "c":
+        env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="img-", dir=tmp)
+        cmd = [SNAP, "run", "--sysimage", prog.image, prog.app, "--timing-json"]
+    elif mode == "c_env":
+        env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="img-", dir=tmp)
+        env["SNAP_SYSIMAGE"] = prog.image
+    elif mode == "d":
+        env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="floor-", dir=tmp)
+        cmd.append("--warmup")
+    launch, out = spawn(cmd, env, prog.dir)
+    t, results = parse(out)
+    if mode == "d":
+        # imports done (same imports as every mode) + the already-compiled call
+        ttfx = (t["app_start_epoch"] + t["imports_s"] - launch) + t["first_call_s"]
+    else:
+        ttfx = t["first_result_epoch"] - launch
+    if mode.startswith("c") and t["activation_s"] is None:
+        raise SystemExit(f"{prog.name}: the image was not used in mode {mode}:\n{out}")
+    return {"ttfx": ttfx, "first_call": t["first_call_s"], "import_numba": t["import_numba_s"],
+            "activation": t["activation_s"], "results": results}
+
+
+def prepare(prog: Program, tmp: str, log) -> None:
+    """Build the image, populate Numba's cache, and check that the image really serves."""
+    prog.image = os.path.join(tmp, prog.name.split()[0] + ".so")
+    env = base_env()
+    env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="build-", dir=tmp)
+    log(f"  building image for {prog.name} ...")
+    t0 = time.perf_counter()
+    p = subprocess.run([SNAP, "create", "-q", "--workload", prog.workload, "--output", prog.image],
+                       env=env, cwd=prog.dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"snap create failed for {prog.name}:\n{p.stdout}")
+    log(f"    {os.path.getsize(prog.image) / 1024:.0f} KiB in {time.perf_counter() - t0:.1f} s")
+    # Numba's cache, populated by one run with cache=True
+    prog.cache_dir = tempfile.mkdtemp(prefix="numba-cache-", dir=tmp)
+    env = base_env()
+    env["NUMBA_CACHE_DIR"] = prog.cache_dir
+    env[prog.cache_var] = "1"
+    spawn([sys.executable, prog.app, "--timing-json"], env, prog.dir)
+    n = sum(len(fs) for _, _, fs in os.walk(prog.cache_dir))
+    log(f"    Numba cache populated: {n} files")
+    # strict mode: any compilation at all (a miss, a stale entry) is an error
+    env = base_env()
+    env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="strict-", dir=tmp)
+    _, out = spawn([SNAP, "run", "--strict", "--sysimage", prog.image, prog.app, "--timing-json"],
+                   env, prog.dir)
+    t, _ = parse(out)
+    log(f"    strict run from the image: {t['installed']} entries installed, no JIT compilation")
+
+
+# --------------------------------------------------------------------------- report
+def fmt_s(x: float) -> str:
+    return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", "-n", type=int, default=7, help="runs per mode (default 7)")
+    ap.add_argument("--only", choices=["kmeans", "micro"], help="benchmark one program only")
+    ap.add_argument("--json", metavar="FILE", help="also write all measurements to FILE")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ns = ap.parse_args()
+    if not os.path.exists(SNAP):
+        raise SystemExit(f"{SNAP} not found: run this with the interpreter of the virtualenv snap is "
+                         "installed in (e.g. .venv/bin/python scripts/bench_ttfx.py)")
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    tmp = tempfile.mkdtemp(prefix="snap-bench-")
+    try:
+        progs = make_programs(tmp, ns.only)
+        log("preparing")
+        for prog in progs:
+            prepare(prog, tmp, log)
+        data: dict[str, dict[str, list[dict]]] = {p.name: {m: [] for m, _ in MODES} for p in progs}
+        for i in range(ns.runs):
+            log(f"round {i + 1}/{ns.runs}")
+            for prog in progs:
+                for mode, _ in MODES:
+                    data[prog.name][mode].append(run_mode(prog, mode, tmp))
+        report(progs, data, ns.runs)
+        if ns.json:
+            with open(ns.json, "w") as f:
+                json.dump({"runs": ns.runs, "python": sys.version.split()[0], "data": {
+                    p: {m: [{k: v for k, v in r.items() if k != "results"} for r in rs]
+                        for m, rs in d.items()} for p, d in data.items()}}, f, indent=1)
+    finally:
+        if ns.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def report(progs: list[Program], data: dict, runs: int) -> None:
+    import numba
+    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+    print()
+    print(f"Fresh-process time to first result, median of {runs} interleaved runs "
+          f"(numba {numba.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs).")
+    print()
+    print("| program | mode | time to first result | first-call phase | import numba |")
+    print("|---|---|--:|--:|--:|")
+    for prog in progs:
+        d = data[prog.name]
+        for mode, label in MODES:
+            rs = d[mode]
+            imp = fmt_s(med(rs, "import_numba"))
+            if mode.startswith("c"):
+                imp += f" (activation {fmt_s(med(rs, 'activation'))})"
+            print(f"| {prog.name} | ({mode.replace('_env', chr(39))}) {label} | {fmt_s(med(rs, 'ttfx'))} "
+                  f"| {fmt_s(med(rs, 'first_call'))} | {imp} |")
+    print()
+    for prog in progs:
+        d = data[prog.name]
+        c, c_env, dd = med(d["c"], "ttfx"), med(d["c_env"], "ttfx"), med(d["d"], "ttfx")
+        a, b = med(d["a"], "ttfx"), med(d["b"], "ttfx")
+        fb, fc = med(d["b"], "first_call"), med(d["c"], "first_call")
+        ok1 = "ok" if c / dd <= 1.15 else "MISSED"
+        ok2 = "ok" if fb / fc >= 50 else "MISSED"
+        print(f"- {prog.name}: image/floor TTFX (c)/(d) = {c / dd:.2f} (SNAP_SYSIMAGE: {c_env / dd:.2f}; "
+              f"target <= 1.15: {ok1}); first-call phase cache/image (b)/(c) = {fb / fc:.0f}x "
+              f"(target >= 50x: {ok2}); TTFX cold/image (a)/(c) = {a / c:.1f}x, cache/image (b)/(c) = {b / c:.1f}x")
+        ref = d["a"][0]["results"]
+        same = all(r["results"] == ref for rs in d.values() for r in rs)
+        print(f"  results identical in every run and mode: {'yes' if same else 'NO'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# snap in one minute, on a fresh machine (needs python3 with venv + pip, and gcc):
+#   1. create a virtualenv (.venv, reused if present) and install snap into it;
+#   2. build a system image from the k-means example's training workload;
+#   3. run the example app without the image (Numba JIT-compiles everything)
+#      and from the image (no compilation), and compare the time to first result.
+# Usage: bash scripts/demo.sh          (SNAP_VENV=dir to use another virtualenv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${SNAP_VENV:-.venv}
+EXAMPLE=examples/kmeans
+# (not kmeans.so: a file named like a module next to it would shadow kmeans.py on import)
+IMAGE=$EXAMPLE/kmeans-image.so
+
+# The comparison must start from nothing: no image inherited from the caller,
+# no Numba on-disk cache switched on for the example.
+unset SNAP_SYSIMAGE SNAP_STRICT SNAP_REPORT KMEANS_NUMBA_CACHE
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+step "virtualenv $VENV with snap installed"
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+PY=$ROOT/$VENV/bin/python
+PIPLOG=$(mktemp)
+if ! { "$PY" -m pip install -q --disable-pip-version-check --upgrade pip &&
+       "$PY" -m pip install -q --disable-pip-version-check . ; } >"$PIPLOG" 2>&1; then
+    cat "$PIPLOG"; rm -f "$PIPLOG"
+    echo "demo: installing snap into $VENV failed (output above)" >&2
+    exit 1
+fi
+rm -f "$PIPLOG"
+"$PY" -c 'import numba, llvmlite, sys; print(f"python {sys.version.split()[0]}, numba {numba.__version__}, llvmlite {llvmlite.__version__}")'
+
+step "snap create: run $EXAMPLE/workload.py once, link what it compiled into $IMAGE"
+"$VENV/bin/snap" create --workload "$EXAMPLE/workload.py" --output "$IMAGE"
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# Run the app; show its output (without the machine-readable line); keep the timing.
+run_app() {   # run_app NAME CMD...
+    local name=$1; shift
+    "$@" "$EXAMPLE/app.py" --timing-json >"$TMP/$name.out"
+    grep -v '^TIMING ' "$TMP/$name.out" | sed 's/^/    /'
+}
+
+step "without the image: python $EXAMPLE/app.py (Numba compiles at first call)"
+run_app jit "$PY"
+
+step "with the image: snap run --sysimage $IMAGE $EXAMPLE/app.py"
+run_app image "$VENV/bin/snap" run --sysimage "$IMAGE"
+
+step "summary"
+"$PY" - "$TMP/jit.out" "$TMP/image.out" <<'EOF'
+import json
+import sys
+
+def load(path):
+    lines = open(path).read().splitlines()
+    timing = next(json.loads(l[len("TIMING "):]) for l in lines if l.startswith("TIMING "))
+    results = [l for l in lines if l.startswith("  ") and not l.startswith("  served")]
+    return timing, results
+
+(jit, jit_res), (img, img_res) = load(sys.argv[1]), load(sys.argv[2])
+
+def ttfx(t):   # process start -> first result (from the app's own start if /proc is unavailable)
+    return t["first_result_epoch"] - (t["process_start_epoch"] or t["app_start_epoch"])
+
+a, b = ttfx(jit), ttfx(img)
+print(f"    time to first result without image: {a:7.3f} s   (first call {jit['first_call_s']:.3f} s)")
+if img["activation_s"] is None:
+    print("    the image was NOT used (see the warning above)")
+    sys.exit(1)
+print(f"    time to first result with image:    {b:7.3f} s   (first call {img['first_call_s']:.3f} s, "
+      f"image activation {img['activation_s'] * 1000:.0f} ms)")
+print(f"    speed-up: {a / b:.1f}x; results identical: {'yes' if jit_res == img_res else 'NO'}")
+sys.exit(0 if jit_res == img_res else 1)
+EOF
