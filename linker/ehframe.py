@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import elf
 from .errors import LinkError
 from .symbols import BAD, Resolution
 

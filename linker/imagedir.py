@@ -8,8 +8,11 @@ computed from the directory's own address).  It also holds the image checksum.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from .elf import align_up
 
 MAGIC = b"SNAPIMG\x01"
 VERSION = 1
@@ -37,3 +40,49 @@ def unpack(raw: bytes) -> dict[str, int] | None:
     d = dict(zip(FIELDS, vals))
     d["crc"] = crc
     return d
+
+
+@dataclass
+class DirPlan:
+    """Size and internal offsets of the directory, known before addresses are."""
+    imports: list[str]
+    weak: list[bool]
+    n_fixups: int
+    n_ctors: int
+    user_names: list[str]
+    off: dict[str, int] = field(default_factory=dict)
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        self.import_blob = b"".join(n.encode() + b"\0" for n in self.imports)
+        self.user_blob = b"".join(n.encode() + b"\0" for n in self.user_names)
+        o = self.off
+        o["names"] = HEADER.size
+        o["fixups"] = align_up(o["names"] + len(self.import_blob), 8)
+        o["ctors"] = o["fixups"] + FIXUP.itemsize * self.n_fixups
+        o["sectab"] = o["ctors"] + 8 * self.n_ctors
+        o["unames"] = o["sectab"] + SECTAB.itemsize * len(self.user_names)
+        o["weak"] = o["unames"] + len(self.user_blob)
+        self.size = o["weak"] + len(self.imports)
+
+    def build(self, addr: int, *, slots_addr: int, region: tuple[int, int], fixups: np.ndarray,
+              ctor_slots: np.ndarray, user_sections: list[tuple[int, int]]) -> bytes:
+        """The directory bytes (checksum field zero) for a directory placed at ``addr``."""
+        o = self.off
+        sectab = np.zeros(len(self.user_names), SECTAB)
+        name_addr = addr + o["unames"]
+        for k, (name, (a, n)) in enumerate(zip(self.user_names, user_sections)):
+            ln = len(name.encode())
+            sectab[k] = (name_addr, ln, a, n)
+            name_addr += ln + 1
+        aligned = int(bool((fixups["addr"] % 8 == 0).all()))
+        out = bytearray(self.size)
+        out[:HEADER.size] = HEADER.pack(
+            MAGIC, VERSION, 0, addr, len(self.imports), slots_addr, addr + o["names"], len(self.import_blob),
+            region[0], region[1], self.n_fixups, addr + o["fixups"], aligned, self.n_ctors, addr + o["ctors"],
+            len(self.user_names), addr + o["sectab"], addr + o["weak"])
+        for key, blob in (("names", self.import_blob), ("fixups", fixups.tobytes()),
+                          ("ctors", ctor_slots.astype("<u8").tobytes()), ("sectab", sectab.tobytes()),
+                          ("unames", self.user_blob), ("weak", bytes(self.weak))):
+            out[o[key]:o[key] + len(blob)] = blob
+        return bytes(out)

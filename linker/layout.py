@@ -11,12 +11,14 @@ keeps the writer and the loader trivial.  Segment order::
 """
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import elf
+from .elf import PAGE, align_up
 from .objects import InputSection
 
 
@@ -86,67 +88,88 @@ def assign_addresses(segments: list[Segment], header_size: int) -> int:
     return segments[-1].file_end
 
 
-# --- GNU hash ---------------------------------------------------------------------------
-
-def gnu_hashes(names: list[bytes]) -> np.ndarray:
-    """dl_new_hash of every name, computed column by column over a padded byte matrix."""
-    n = len(names)
-    if not n:
-        return np.zeros(0, np.uint32)
-    lens = np.fromiter(map(len, names), np.int64, n)
-    flat = np.frombuffer(b"".join(names), np.uint8)
-    mat = np.zeros((n, int(lens.max())), np.uint32)
-    starts = np.cumsum(lens) - lens
-    rows = np.repeat(np.arange(n), lens)
-    mat[rows, np.arange(len(flat)) - np.repeat(starts, lens)] = flat
-    h = np.full(n, 5381, np.uint32)
-    for c in range(mat.shape[1]):
-        live = c < lens
-        h[live] = h[live] * np.uint32(33) + mat[live, c]
-    return h
+_RELRO_NAMES = re.compile(r"^\.(data\.rel\.ro|ctors|dtors|init_array|fini_array|preinit_array)(\.|$)")
+_ARRAY_TYPES = {elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY}
 
 
-@dataclass
-class GnuHash:
-    order: np.ndarray      # permutation of the exported names into dynsym order
-    nbuckets: int
-    maskwords: int
-    hashes: np.ndarray     # in dynsym order
+def is_eh_frame(sec: InputSection) -> bool:
+    return sec.name == ".eh_frame" or sec.type == elf.SHT_X86_64_UNWIND
 
-    @classmethod
-    def plan(cls, names: list[bytes]) -> "GnuHash":
-        h = gnu_hashes(names)
-        n = len(names)
-        nb = max(1, n // 4)
-        mw = 1
-        while mw < max(1, n * 12 // 64):
-            mw *= 2
-        order = np.argsort(h % np.uint32(nb), kind="stable")
-        return cls(order, nb, mw, h[order])
+
+class Outputs:
+    """Every output section, in file order, and which input section goes where."""
+
+    def __init__(self, user: list[tuple[str, bytes]]) -> None:
+        A, W, X, PB = elf.SHF_ALLOC, elf.SHF_WRITE, elf.SHF_EXECINSTR, elf.SHT_PROGBITS
+        self.dynsym = OutSection(".dynsym", elf.SHT_DYNSYM, A, 8, entsize=24, info=1, keep_empty=True)
+        self.dynstr = OutSection(".dynstr", elf.SHT_STRTAB, A, 1, keep_empty=True)
+        self.dynsym.link = self.dynstr
+        self.gnuhash = OutSection(".gnu.hash", elf.SHT_GNU_HASH, A, 8, link=self.dynsym, keep_empty=True)
+        self.reladyn = OutSection(".rela.dyn", elf.SHT_RELA, A, 8, link=self.dynsym, entsize=24)
+        self.rodata = OutSection(".rodata", PB, A)
+        self.dir = OutSection(".snap.dir", PB, A, 8, keep_empty=True)
+        self.users = [OutSection(n, PB, A, 16, size=len(b), keep_empty=True) for n, b in user]
+        self.ehhdr = OutSection(".eh_frame_hdr", PB, A, 4, keep_empty=True)
+        self.ehframe = OutSection(".eh_frame", PB, A, 8, keep_empty=True)
+        self.text = OutSection(".text", PB, A | X, 16)
+        self.stubs = OutSection(".snap.stubs", PB, A | X, 16, keep_empty=True)
+        self.relro = OutSection(".data.rel.ro", PB, A | W)
+        self.got = OutSection(".got", PB, A | W, 8)
+        self.dynamic = OutSection(".dynamic", elf.SHT_DYNAMIC, A | W, 8, link=self.dynstr, entsize=16,
+                                  keep_empty=True)
+        self.slots = OutSection(".snap.imports", PB, A | W, 8, page_start=True)
+        self.impdata = OutSection(".snap.importdata", PB, A | W, 8)
+        self.data = OutSection(".data", PB, A | W, page_start=True)
+        self.bss = OutSection(".bss", elf.SHT_NOBITS, A | W, page_start=True)
+        self.segments = [
+            Segment(elf.PF_R, [self.dynsym, self.dynstr, self.gnuhash, self.reladyn, self.rodata, self.dir,
+                               *self.users, self.ehhdr, self.ehframe]),
+            Segment(elf.PF_R | elf.PF_X, [self.text, self.stubs]),
+            Segment(elf.PF_R | elf.PF_W, [self.relro, self.got, self.dynamic, self.slots, self.impdata,
+                                          self.data, self.bss])]
+        self.with_inputs = [self.text, self.rodata, self.relro, self.impdata, self.data, self.bss, self.ehframe]
+
+    def place(self, sec: InputSection, has_fixups: bool, has_dynrel: bool) -> None:
+        fl = sec.flags
+        relro_named = bool(_RELRO_NAMES.match(sec.name)) or sec.type in _ARRAY_TYPES
+        if fl & elf.SHF_EXECINSTR:
+            self.text.add(sec)
+        elif sec.type == elf.SHT_NOBITS:
+            self.bss.add(sec)
+        elif is_eh_frame(sec):
+            self.ehframe.add(sec)
+        elif fl & elf.SHF_WRITE and not relro_named:
+            self.data.add(sec)          # truly mutable: import fixups here are written, never protected
+        elif has_fixups:
+            self.impdata.add(sec)       # read-only once the loader wrote its import fixups
+        elif fl & elf.SHF_WRITE or has_dynrel:
+            self.relro.add(sec)         # read-only once ld.so applied its RELATIVE relocations
+        else:
+            self.rodata.add(sec)
+
+    def input_addresses(self, n_inputs: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per input section gid: address and output section index."""
+        addr = np.zeros(n_inputs, np.int64)
+        index = np.zeros(n_inputs, np.int64)
+        for out in self.with_inputs:
+            for m, off in zip(out.members, out.offsets):
+                addr[m.gid] = out.addr + off
+                index[m.gid] = out.index
+        return addr, index
 
     @property
-    def size(self) -> int:
-        return 16 + 8 * self.maskwords + 4 * self.nbuckets + 4 * len(self.hashes)
+    def relro_end(self) -> int:
+        """RELRO runs from the RW segment start to the first page that must stay writable for now."""
+        after = [s for s in (self.slots, self.data, self.bss) if s.present]
+        return after[0].addr if after else self.dynamic.end
 
-    def build(self, symoffset: int = 1) -> bytes:
-        h = self.hashes.astype(np.uint64)
-        n = len(h)
-        shift2 = 26
-        bloom = np.zeros(self.maskwords, np.uint64)
-        word = (h // np.uint64(64)) % np.uint64(self.maskwords)
-        bits = (np.uint64(1) << (h % np.uint64(64))) | (np.uint64(1) << ((h >> np.uint64(shift2)) % np.uint64(64)))
-        np.bitwise_or.at(bloom, word.astype(np.int64), bits)
-        bucket_of = (self.hashes % np.uint32(self.nbuckets)).astype(np.int64)
-        buckets = np.zeros(self.nbuckets, np.uint32)
-        if n:
-            firsts = np.flatnonzero(np.r_[True, bucket_of[1:] != bucket_of[:-1]])
-            buckets[bucket_of[firsts]] = firsts + symoffset
-        chain = self.hashes & np.uint32(0xFFFFFFFE)
-        if n:
-            lasts = np.flatnonzero(np.r_[bucket_of[1:] != bucket_of[:-1], True])
-            chain[lasts] |= np.uint32(1)
-        head = struct.pack("<IIII", self.nbuckets, symoffset, self.maskwords, shift2)
-        return head + bloom.astype("<u8").tobytes() + buckets.astype("<u4").tobytes() + chain.astype("<u4").tobytes()
+    @property
+    def import_region(self) -> tuple[int, int]:
+        """(address, size) the loader makes read-only after filling the table and fixups."""
+        if not self.slots.present:
+            return 0, 0
+        end = max(self.slots.end, self.impdata.end if self.impdata.present else 0)
+        return self.slots.addr, align_up(end, PAGE) - self.slots.addr
 
 
 # --- import stubs and the trap ----------------------------------------------------------
@@ -182,7 +205,3 @@ def stubs(base: int, slot_addr: np.ndarray) -> bytes:
     stub_addr = base + TRAP_SIZE + STUB_SIZE * np.arange(n, dtype=np.int64)
     st[:, 2:6] = (slot_addr - (stub_addr + 6)).astype("<i4").view(np.uint8).reshape(n, 4)
     return out.tobytes()
-
-
-def dynamic(entries: list[tuple[int, int]]) -> bytes:
-    return b"".join(struct.pack("<qQ", t, v) for t, v in entries + [(elf.DT_NULL, 0)])
