@@ -66,8 +66,9 @@ def plan(specs: list[seam.Specialization], libraries: list
             continue
         for name in _defined(mod):
             by_symbol.setdefault(name, lib)
-    user_specs = [s for s in specs if not s.module.startswith("numba.")]
-    mangled_to_spec = {s.mangled: s for s in user_specs if s.py_func is not None}
+    # Callees are tracked only outside numba itself (its code is pinned by the fingerprint).
+    by_library = {id(s.library): s for s in specs
+                  if not s.module.startswith("numba.") and s.py_func is not None}
 
     planned: list[Planned] = []
     skipped: list[Skipped] = []
@@ -117,8 +118,8 @@ def plan(specs: list[seam.Specialization], libraries: list
             skipped.append(Skipped(spec.module, spec.qualname, spec.signature,
                                    f"cannot record types/constants: {type(e).__name__}: {e}"))
             continue
-        callees = [d for name in defined
-                   if (d := mangled_to_spec.get(name)) is not None and d is not spec]
+        callees = [d for lib in seam.linked_libraries(spec.library)
+                   if (d := by_library.get(id(lib))) is not None and d is not spec]
         deps = sorted({(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees})
         entry = Entry(
             kind=spec.kind, module=spec.module, qualname=spec.qualname, options=options,

@@ -48,7 +48,7 @@ def _app():
             with stage_printer(err, quiet) as on_stage:
                 rep = do_create(workload, output, list(ctx.args), cpu=cpu, on_stage=on_stage)
         except SnapError as e:
-            err.print(f"[bold red]snap create failed:[/] {e}", highlight=False)
+            err.print(f"[bold red]snap create failed:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(1)
         except KeyboardInterrupt:
             err.print("[bold red]snap create interrupted[/]: no image written")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import runpy
 import sys
 
 USAGE = "run a Python program from a snap system image"
@@ -28,21 +27,45 @@ def run_program(app: str, args: list[str], *, sysimage: str | None, strict: bool
         os.environ["SNAP_REPORT"] = os.path.abspath(report)
     from . import startup
     startup.install_from_env()
-    app_path = os.path.abspath(app)   # as the interpreter does for `python app.py`
-    sys.argv = [app, *args]
-    sys.path[0] = os.path.dirname(app_path)
     try:
-        runpy.run_path(app_path, run_name="__main__")
+        exec_script(app, args)
     except SystemExit:
         raise
     except BaseException as e:  # noqa: BLE001 - report like the interpreter would
-        tb = e.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename != app_path:
-            tb = tb.tb_next
-        e.__traceback__ = tb or e.__traceback__
-        sys.excepthook(type(e), e, e.__traceback__)
+        print_user_traceback(e, app)
         return 130 if isinstance(e, KeyboardInterrupt) else 1
     return 0
+
+
+def exec_script(path: str, args: list[str]) -> None:
+    """Run a script as ``__main__`` exactly like ``python path args...`` would set it up.
+
+    Not ``runpy.run_path``: it rewrites ``sys.argv[0]`` to the absolute path.
+    """
+    import importlib.machinery
+    import types
+    app_path = os.path.abspath(path)   # the interpreter makes __file__ absolute too
+    with open(app_path, "rb") as f:
+        code = compile(f.read(), app_path, "exec", dont_inherit=True)
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=app_path, __cached__=None, __package__=None, __spec__=None,
+                         __loader__=importlib.machinery.SourceFileLoader("__main__", app_path),
+                         __builtins__=__builtins__)
+    sys.argv = [path, *args]
+    sys.path[0] = os.path.dirname(app_path)
+    _launcher_main = sys.modules.get("__main__")   # keep our own __main__ alive meanwhile
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
+
+
+def print_user_traceback(e: BaseException, path: str) -> None:
+    """Print a traceback that starts at the script's frame, as the interpreter would."""
+    app_path = os.path.abspath(path)
+    tb = e.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != app_path:
+        tb = tb.tb_next
+    e.__traceback__ = tb or e.__traceback__
+    sys.excepthook(type(e), e, e.__traceback__)
 
 
 def parser(prog: str) -> argparse.ArgumentParser:

@@ -136,7 +136,16 @@ class Specialization:
 
     @property
     def signature(self) -> str:
-        return "(%s) -> %s" % (", ".join(map(str, self.args)), self.return_type)
+        return "(%s) -> %s" % (", ".join(map(type_str, self.args)), type_str(self.return_type))
+
+
+def type_str(t) -> str:
+    """Readable and stable text of a Numba type (no object addresses)."""
+    from numba.core import types
+    if isinstance(t, types.Dispatcher):
+        f = t.dispatcher.py_func
+        return f"dispatcher({f.__module__}.{f.__qualname__})"
+    return str(t)
 
 
 def specialization(rec: Recorded) -> Specialization:
@@ -156,6 +165,9 @@ def specialization(rec: Recorded) -> Specialization:
         wrapper=fndesc.llvm_cpython_wrapper_name, cfunc=fndesc.llvm_cfunc_wrapper_name,
         env_name=fndesc.env_name, parfors=bool(cres.reload_init),
     )
+    spec.extra["fndesc"] = {"modname": fndesc.modname, "qualname": fndesc.qualname,
+                            "uid": fndesc.uid, "abi_tags": tuple(fndesc.abi_tags),
+                            "argnames": tuple(fndesc.args)}
     if rec.kind == "dufunc":
         spec.wrapper = None
         spec.loop = "__ufunc__." + fndesc.llvm_func_name
@@ -198,6 +210,22 @@ def library_module(library) -> Any:
     if library._shared_module is not None and not any(not f.is_declaration for f in mod.functions):
         mod = library._shared_module
     return mod
+
+
+def linked_libraries(library) -> list:
+    """Every library whose code was linked into ``library`` (transitively).
+
+    This is the callee graph as Numba saw it before inlining, so a callee that
+    was inlined away still counts as a dependency of its callers.
+    """
+    seen: dict[int, Any] = {}
+    stack = list(getattr(library, "_linking_libraries", ()))
+    while stack:
+        lib = stack.pop()
+        if id(lib) not in seen:
+            seen[id(lib)] = lib
+            stack.extend(getattr(lib, "_linking_libraries", ()))
+    return list(seen.values())
 
 
 def referenced_envs(module) -> list[str]:
@@ -352,19 +380,22 @@ class ImageLibrary:
         return f"<ImageLibrary {self._name!r}>"
 
 
-def make_fndesc(module_name: str, qualname: str, mangled: str, env_name: str, args: tuple,
-                return_type, argnames: tuple):
-    """A FunctionDescriptor good for calling the image function from new JIT code."""
+def make_fndesc(ident: dict, mangled: str, env_name: str, args: tuple, return_type):
+    """A FunctionDescriptor good for calling the image function from new JIT code.
+
+    ``ident`` holds what Numba's mangler used (module, qualname, uid, ABI tags):
+    recursive JIT calls recompute the callee's mangled name from it.
+    """
     from numba.core import funcdesc
     fd = funcdesc.PythonFunctionDescriptor.__new__(funcdesc.PythonFunctionDescriptor)
     fd.native = True
-    fd.modname = module_name
-    fd.qualname = qualname
+    fd.modname = ident["modname"]
+    fd.qualname = ident["qualname"]
     fd.unique_name = mangled
     fd.doc = ""
     fd.typemap = None
     fd.calltypes = None
-    fd.args = argnames
+    fd.args = ident["argnames"]
     fd.kws = ()
     fd.restype = return_type
     fd.argtypes = tuple(args)
@@ -373,8 +404,8 @@ def make_fndesc(module_name: str, qualname: str, mangled: str, env_name: str, ar
     fd.global_dict = None
     fd.inline = False
     fd.noalias = False
-    fd.abi_tags = ()
-    fd.uid = None
+    fd.abi_tags = ident["abi_tags"]
+    fd.uid = ident["uid"]
     return fd
 
 
@@ -407,14 +438,6 @@ def install_dufunc_loop(dufunc, cres, loop_address: int) -> None:
     dufunc._dispatcher.overloads[sig] = cres
 
 
-def dispatcher_argnames(disp) -> tuple:
-    import inspect
-    try:
-        return tuple(inspect.signature(disp.py_func).parameters)
-    except (TypeError, ValueError):
-        return ()
-
-
 class RuntimeHooks:
     """Calls back into the runtime when dispatchers are created and before they compile."""
 
@@ -422,10 +445,12 @@ class RuntimeHooks:
                  on_compile: Callable[[Any, tuple], None]) -> None:
         self.on_create = on_create
         self.on_compile = on_compile
+        self.image_functions: dict[str, int] = {}   # original mangled name -> image address
+        self._keepalive: list = []
         self._undo: list[Callable[[], None]] = []
 
     def install(self) -> None:
-        from numba.core import dispatcher
+        from numba.core import codegen, dispatcher
         from numba.np.ufunc import dufunc
         hooks = self
 
@@ -445,6 +470,20 @@ class RuntimeHooks:
             hooks.on_compile(self, argtys)
             return orig(self, argtys, return_type)
 
+        def scan_unresolved(orig, self, module, engine):
+            # A JIT function recursing into a specialization served by the image:
+            # Numba leaves a pointer placeholder that it only fills from JIT-defined
+            # symbols; point it at the image code instead of the abort stub.
+            for gv in module.global_variables:
+                if gv.name.startswith(UNRESOLVED_PREFIX) and not engine.is_symbol_defined(gv.name):
+                    addr = hooks.image_functions.get(gv.name[len(UNRESOLVED_PREFIX):])
+                    if addr:
+                        cell = ctypes.c_void_p(addr)
+                        hooks._keepalive.append(cell)
+                        engine.add_global_mapping(gv, ctypes.addressof(cell))
+            return orig(self, module, engine)
+
+        self._wrap(codegen.RuntimeLinker, "scan_unresolved_symbols", scan_unresolved)
         self._wrap(dispatcher.Dispatcher, "__init__", init)
         self._wrap(dispatcher.Dispatcher, "compile", compile_)
         self._wrap(dufunc.DUFunc, "_initialize", dufunc_init)

@@ -26,6 +26,7 @@ class EntryPayload:
     args: tuple
     return_type: Any
     envs: dict[str, tuple[str, list]]   # original env name -> (module name, consts)
+    fndesc: dict[str, Any]              # modname, qualname, uid, abi_tags, argnames: what mangling needs
 
 
 class _Pickler(serialize.NumbaPickler):
@@ -60,7 +61,8 @@ def dumps_entry(spec, env_names: list[str]) -> bytes:
         if env is None:
             continue
         envs[name] = (env.globals.get("__name__", spec.module), seam.env_consts(env))
-    payload = EntryPayload(args=spec.args, return_type=spec.return_type, envs=envs)
+    fd = spec.extra["fndesc"]
+    payload = EntryPayload(args=spec.args, return_type=spec.return_type, envs=envs, fndesc=fd)
     buf = io.BytesIO()
     _Pickler(buf, protocol=4).dump(payload)
     data = buf.getvalue()

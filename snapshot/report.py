@@ -51,4 +51,4 @@ def print_summary(console: Console, rep: CreateReport) -> None:
         + f"; image {_size(rep.size)}; built in {rep.seconds:.2f} s "
         f"(workload {rep.workload_seconds:.2f} s"
         + "".join(f", {k} {v:.2f} s" for k, v in rep.timings.items()) + ")",
-        highlight=False)
+        highlight=False, soft_wrap=True)

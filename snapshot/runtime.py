@@ -174,9 +174,9 @@ class Runtime:
         env_name = e.symbols["env"][len(prefix):]
         env = envs.get(env_name) or seam.make_environment(e.module, [], env_name)
         addresses = {role_sym[len(prefix):]: addr(role_sym) for role_sym in e.symbols.values()}
-        fndesc = seam.make_fndesc(e.module, e.qualname, mangled, env_name, data.args,
-                                  data.return_type, seam.dispatcher_argnames(
-                                      owner if kind == "dispatcher" else owner._dispatcher))
+        if _hooks is not None:
+            _hooks.image_functions[mangled] = addresses[mangled]
+        fndesc = seam.make_fndesc(data.fndesc, mangled, env_name, data.args, data.return_type)
         targetctx = (owner if kind == "dispatcher" else owner._dispatcher).targetdescr.target_context
         library = seam.ImageLibrary(f"{e.module}.{e.qualname}", addresses, prefix, fndesc, targetctx)
         if kind == "dispatcher":
@@ -207,7 +207,7 @@ class Runtime:
     def _miss(self, owner, args: tuple) -> None:
         py_func = owner.py_func if hasattr(owner, "py_func") else owner._dispatcher.py_func
         name = f"{py_func.__module__}.{py_func.__qualname__}"
-        sig = "(" + ", ".join(map(str, args)) + ")"
+        sig = "(" + ", ".join(map(seam.type_str, args)) + ")"
         self._record("not in image", name, sig, "not in image")
         if self.strict:
             raise SnapStrictError(f"snap: {name}{sig} is not in the image {self.path} (strict mode)")

@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import runpy
 import sys
 import time
 import traceback
+
+from .launch import exec_script, print_user_traceback
 
 
 class Events:
@@ -30,10 +31,8 @@ class Events:
 
 def run_workload(path: str, argv: list[str]) -> int | str | None:
     """Run a workload like ``python path argv...``; return its exit status (None = finished)."""
-    sys.argv = [path, *argv]
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     try:
-        runpy.run_path(path, run_name="__main__")
+        exec_script(path, argv)
     except SystemExit as e:
         return e.code
     return None
@@ -58,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             status = run_workload(workload, ns.args)
         except BaseException as e:  # noqa: BLE001 - report any failure of user code
-            tb = traceback.format_exception(type(e), e, e.__traceback__)
-            sys.stderr.write("".join(tb))
+            print_user_traceback(e, workload)
             events.send("error", stage="workload",
                         message=f"workload {workload} raised {type(e).__name__}: {e}")
             return 2

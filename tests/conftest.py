@@ -1,0 +1,66 @@
+"""Shared fixtures: run `snap` and programs as a user would, in subprocesses."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APPS = ROOT / "tests" / "apps"
+BIN = Path(sys.executable).parent
+
+
+def snap_exe() -> str:
+    exe = BIN / "snap"
+    if not exe.exists():
+        found = shutil.which("snap")
+        if found is None:
+            pytest.fail("the `snap` command is not installed (run scripts/test.sh)")
+        return found
+    return str(exe)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SNAP_", "SNAPTEST_", "NUMBA_"))}
+    env["COLUMNS"] = "200"   # rich: no wrapping inside messages the tests look for
+    env.update(extra)
+    return env
+
+
+def run(cmd: list[str], *, cwd: Path | str = APPS, env: dict | None = None,
+        timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, env=env if env is not None else clean_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def snap(*args: str, **kw) -> subprocess.CompletedProcess:
+    return run([snap_exe(), *args], **kw)
+
+
+def assert_ok(p: subprocess.CompletedProcess) -> None:
+    assert p.returncode == 0, f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+
+
+@pytest.fixture(scope="session")
+def kinds_image(tmp_path_factory) -> Path:
+    """An image built by `snap create` from tests/apps/kinds_workload.py."""
+    out = tmp_path_factory.mktemp("img") / "kinds.so"
+    p = snap("create", "-w", "kinds_workload.py", "-o", str(out))
+    assert_ok(p)
+    assert out.exists()
+    return out
+
+
+@pytest.fixture(scope="session")
+def kinds_reference() -> dict[str, str]:
+    """Plain-JIT output of the kinds app (the ground truth for image runs)."""
+    base = run([sys.executable, "kinds_app.py"])
+    extra = run([sys.executable, "kinds_app.py", "--extra"])
+    assert_ok(base)
+    assert_ok(extra)
+    return {"base": base.stdout, "extra": extra.stdout}

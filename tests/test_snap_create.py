@@ -1,0 +1,88 @@
+"""snap create: the image appears atomically, or not at all with a clear message."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import APPS, clean_env, snap, snap_exe
+
+
+def _no_leftovers(directory: Path) -> None:
+    assert [p.name for p in directory.iterdir()] == []
+
+
+@pytest.mark.parametrize("source, message", [
+    (None, "does not exist"),
+    ("raise RuntimeError('workload boom')\n", "raised RuntimeError: workload boom"),
+    ("import sys\nsys.exit(3)\n", "exited with status 3"),
+    ("import numba\nx = 1\n", "compiled nothing"),
+    ("import numba\n@numba.njit\ndef f(x):\n    return x\nf(1\n", "SyntaxError"),
+])
+def test_failing_workload_leaves_no_file(tmp_path, source, message):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    workload = tmp_path / "w.py"
+    if source is not None:
+        workload.write_text(source)
+    p = snap("create", "-w", str(workload), "-o", str(out_dir / "img.so"))
+    assert p.returncode != 0
+    assert message in p.stderr
+    assert "snap create failed" in p.stderr
+    _no_leftovers(out_dir)
+
+
+def test_output_that_is_a_directory_or_in_a_missing_directory(tmp_path):
+    p = snap("create", "-w", str(APPS / "kinds_workload.py"), "-o", str(tmp_path))
+    assert p.returncode != 0 and "is a directory" in p.stderr
+    p = snap("create", "-w", str(APPS / "kinds_workload.py"), "-o", str(tmp_path / "no" / "img.so"))
+    assert p.returncode != 0 and "does not exist" in p.stderr
+
+
+def test_interrupted_build_leaves_no_file(tmp_path):
+    workload = tmp_path / "slow.py"
+    workload.write_text("import time, numba\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.Popen([snap_exe(), "create", "-q", "-w", str(workload), "-o", str(out_dir / "img.so")],
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "interrupted" in err
+    _no_leftovers(out_dir)
+
+
+def test_summary_lists_served_and_jit_entries_with_reasons(tmp_path):
+    workload = tmp_path / "w.py"
+    workload.write_text(
+        "import numba\n"
+        "@numba.njit\n"
+        "def served(x):\n    return x + 1\n"
+        "@numba.jit(forceobj=True)\n"
+        "def objmode(x):\n    return x + 1\n"
+        "served(1); objmode(1)\n")
+    out = tmp_path / "img.so"
+    p = snap("create", "-w", str(workload), "-o", str(out), env=clean_env(COLUMNS="200"))
+    assert p.returncode == 0, p.stderr
+    assert out.exists()
+    assert "__main__.served" in p.stderr and "image" in p.stderr
+    assert "__main__.objmode" in p.stderr and "object mode" in p.stderr
+    assert "1 specialization(s) served by the image, 1 left to the JIT" in p.stderr
+
+
+def test_workload_gets_its_own_argv_and_cwd(tmp_path):
+    workload = tmp_path / "w.py"
+    workload.write_text(
+        "import os, sys, numba\n"
+        "assert sys.argv[1:] == ['--n', '3'], sys.argv\n"
+        f"assert os.getcwd() == {str(tmp_path)!r}, os.getcwd()\n"
+        "numba.njit(lambda x: x)(1)\n")
+    p = snap("create", "-w", "w.py", "-o", "img.so", "--", "--n", "3", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "img.so").exists()
