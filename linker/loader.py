@@ -115,7 +115,10 @@ class ImageFile:
                 raise _fail(path, f"checksum mismatch (file {d['crc']:#010x}, computed {crc:#010x}): "
                                   "the image is corrupt or was modified")
         names = data[d["names_addr"]:d["names_addr"] + d["names_size"]]
-        self.imports: list[str] = [x.decode() for x in names.split(b"\0")[:-1]] if names else []
+        try:
+            self.imports: list[str] = [x.decode() for x in names.split(b"\0")[:-1]] if names else []
+        except UnicodeDecodeError:
+            raise _fail(path, "corrupt image directory (import names)") from None
         if len(self.imports) != d["n_imports"] or d["weak_addr"] + d["n_imports"] > n:
             raise _fail(path, "corrupt image directory (import names)")
         self._weak = data[d["weak_addr"]:d["weak_addr"] + d["n_imports"]]

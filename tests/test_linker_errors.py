@@ -198,3 +198,25 @@ def test_image_file_never_loads(image, tmp_path):
         assert f.imports == ["ext"]
     with open("/proc/self/maps") as maps:
         assert str(p) not in maps.read()
+
+
+def test_image_file_survives_random_corruption(image, tmp_path):
+    """Unverified opening of damaged files: a LinkError or a consistent view, never another exception."""
+    import random
+    rnd = random.Random(5)
+    path = tmp_path / "fz.so"
+    for _ in range(300):
+        d = bytearray(image)
+        for _ in range(rnd.randint(1, 4)):
+            lo, hi = rnd.choice([(0, 64), (64, 500), (len(d) - 1400, len(d)), (0, len(d))])
+            d[rnd.randrange(lo, hi)] = rnd.randrange(256)
+        if rnd.random() < 0.2:
+            d = d[:rnd.randrange(len(d))]
+        path.write_bytes(bytes(d))
+        try:
+            with linker.ImageFile.open(path, verify=False) as f:
+                f.exports, f.imports
+                for name in f.sections:
+                    f.section(name)
+        except linker.LinkError:
+            pass
