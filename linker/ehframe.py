@@ -69,6 +69,13 @@ def _cie_fde_encoding(b: bytes, o: int, end: int, where: str) -> int:
 
 def split(data: bytes, relas: np.ndarray, tids: np.ndarray, res: Resolution, where: str) -> EhPiece:
     """Filter one input `.eh_frame`; ``tids`` maps the object's symbol indices to targets."""
+    try:
+        return _split(data, relas, tids, res, where)
+    except (IndexError, ValueError, struct.error) as e:
+        raise LinkError(f"{where}: malformed .eh_frame ({e})") from None
+
+
+def _split(data: bytes, relas: np.ndarray, tids: np.ndarray, res: Resolution, where: str) -> EhPiece:
     records: list[tuple[int, int, bool, int]] = []      # (offset, total length, is_cie, cie_offset)
     o, n = 0, len(data)
     while o + 4 <= n:

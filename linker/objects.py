@@ -111,6 +111,9 @@ def parse_object(data: bytes, index: int) -> ObjectFile:
     if not 0 < shstrndx < shnum:
         raise _fail(name, f"bad section name table index {shstrndx}")
 
+    huge = np.flatnonzero((shdrs["offset"] >= 1 << 48) | (shdrs["size"] >= 1 << 48))
+    if len(huge):
+        raise _fail(name, f"corrupt: section [{int(huge[0])}] has an impossible offset or size")
     ends = shdrs["offset"].astype(np.int64) + np.where(shdrs["type"] == elf.SHT_NOBITS, 0,
                                                        shdrs["size"]).astype(np.int64)
     bad = np.nonzero(ends > len(data))[0]
@@ -140,7 +143,7 @@ def parse_object(data: bytes, index: int) -> ObjectFile:
     xindex = None
     for i, t in enumerate(types):
         if t == elf.SHT_SYMTAB_SHNDX:
-            xindex = np.frombuffer(blob(i), "<u4")
+            xindex = np.frombuffer(blob(i)[:sizes[i] & ~3], "<u4")
         if flags[i] & elf.SHF_TLS:
             raise _fail(name, f"section {names[i]!r} is thread-local (SHF_TLS); TLS is not supported")
         if t == elf.SHT_REL:
@@ -163,6 +166,10 @@ def parse_object(data: bytes, index: int) -> ObjectFile:
         bad = np.nonzero((shndx >= shnum) & (shndx < elf.SHN_LORESERVE))[0]
         if len(bad):
             raise _fail(name, f"symbol {obj.sym_name(int(bad[0]))!r} has bad section index {int(shndx[bad[0]])}")
+        insec = (shndx > 0) & (shndx < shnum)
+        past = np.flatnonzero(insec & (obj.syms["value"] > shdrs["size"][np.where(insec, shndx, 0)]))
+        if len(past):
+            raise _fail(name, f"symbol {obj.sym_name(int(past[0]))!r} lies past the end of its section")
         if len(obj.strtab) and (obj.syms["name"] >= len(obj.strtab)).any():
             raise _fail(name, "symbol name offset past end of string table")
         tls = np.nonzero((obj.syms["info"] & 0xF) == elf.STT_TLS)[0]
@@ -185,6 +192,8 @@ def parse_object(data: bytes, index: int) -> ObjectFile:
             obj.relas[tgt] = np.frombuffer(blob(i), elf.RELA)
             rela_secs.append(i)
         elif t == elf.SHT_GROUP:
+            if sizes[i] % 4:
+                raise _fail(name, f"malformed section group {names[i]!r}")
             words = np.frombuffer(blob(i), "<u4").tolist()
             if len(words) == 0 or not symtab_idx or infos[i] >= nsyms:
                 raise _fail(name, f"malformed section group {names[i]!r}")

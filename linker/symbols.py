@@ -144,6 +144,8 @@ def resolve(objects: list[ObjectFile]) -> Resolution:
                 raise LinkError(f"{obj.name}: symbol {name!r} is an IFUNC (STT_GNU_IFUNC); not supported")
             s = syms[i]
             value, size = int(s["value"]), int(s["size"])
+            if value >= 1 << 63:
+                value -= 1 << 64            # absolute values are addresses modulo 2**64
             if kind == "common":
                 if g.defined:
                     continue
@@ -206,7 +208,7 @@ def resolve(objects: list[ObjectFile]) -> Resolution:
         inrange = (sh > 0) & (sh < len(sm))
         gid = np.where(inrange, sm[np.where(inrange, sh, 0)], -3)
         lk = np.where(sh == elf.SHN_ABS, ABS, np.where(sh == 0, ABS, np.where(gid >= 0, DEF, BAD)))
-        lv = np.where(sh == 0, 0, obj.syms["value"][:nl].astype(np.int64))
+        lv = np.where(sh == 0, 0, obj.syms["value"][:nl].astype(np.uint64).view(np.int64))
         k_parts.append(lk.astype(np.int8))
         s_parts.append(np.where(lk == DEF, gid, -1))
         v_parts.append(lv)

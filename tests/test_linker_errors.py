@@ -220,3 +220,18 @@ def test_image_file_survives_random_corruption(image, tmp_path):
                     f.section(name)
         except linker.LinkError:
             pass
+
+
+def test_link_survives_random_corruption():
+    """Damaged objects: a LinkError or a successful link, never another exception."""
+    import random
+    obj = emit(SIMPLE + "\n$c = comdat any\ndefine linkonce_odr i64 @c(i64 %x) comdat {\n  ret i64 %x\n}")
+    rnd = random.Random(11)
+    for _ in range(400):
+        d = bytearray(obj)
+        for _ in range(rnd.randint(1, 3)):
+            d[rnd.randrange(len(d))] = rnd.randrange(256)
+        try:
+            linker.link([bytes(d)])
+        except linker.LinkError:
+            pass
