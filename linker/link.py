@@ -57,7 +57,8 @@ def link(objects: Sequence[bytes], *, sections: Mapping[str, bytes] = {}) -> byt
     out.ehframe.size += 4                                    # zero terminator
     out.stubs.size = layout.TRAP_SIZE + layout.STUB_SIZE * n_imp
     out.got.size = 8 * len(rs.got_tids)
-    out.got.keep_empty = bool(np.isin(rs.type, [elf.R_X86_64_GOTOFF64, elf.R_X86_64_GOTPC32]).any())
+    out.got.keep_empty = res.got_tid >= 0 or bool(np.isin(rs.type, [elf.R_X86_64_GOTOFF64,
+                                                                    elf.R_X86_64_GOTPC32]).any())
     out.slots.size = 8 * n_imp
     out.dynamic.size = dynamic.dynamic_size(n_rel)
 

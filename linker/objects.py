@@ -208,9 +208,6 @@ def parse_object(data: bytes, index: int) -> ObjectFile:
                 raise _fail(name, f"section {names[i]!r} has non-power-of-two alignment {align}")
             if align > elf.PAGE:
                 raise _fail(name, f"section {names[i]!r} wants alignment {align} > page size {elf.PAGE}")
-            if flags[i] & elf.SHF_X86_64_LARGE:
-                raise _fail(name, f"section {names[i]!r} is a large-code-model section (SHF_X86_64_LARGE); "
-                                  "emit with codemodel='default'")
             obj.sections[i] = InputSection(obj, i, names[i], t, flags[i], align, sizes[i],
                                            None if t == elf.SHT_NOBITS else blob(i), offs[i])
     _check_relocations(obj, rela_secs, sizes, infos)

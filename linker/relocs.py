@@ -152,6 +152,7 @@ def apply(buf: np.ndarray, r: Relocs, res: Resolution, sec_addr: np.ndarray,
     tval = res.t_val[r.tid]
     tsec = res.t_sec[r.tid]
     S = np.where(kind == DEF, sec_addr[np.maximum(tsec, 0)] + tval, np.where(kind == ABS, tval, 0))
+    S[r.tid == res.got_tid] = got_addr
     imp = np.where(kind == IMP, tval, 0)
     A = r.addend
     t = r.type

@@ -18,6 +18,7 @@ from .errors import LinkError
 from .objects import InputSection, ObjectFile
 
 DEF, ABS, IMP, BAD = 0, 1, 2, 3
+GOT_SYMBOL = "_GLOBAL_OFFSET_TABLE_"
 
 
 @dataclass(eq=False)
@@ -54,6 +55,7 @@ class Resolution:
     t_sec: np.ndarray                       # section gid for DEF
     t_val: np.ndarray                       # offset in section (DEF), value (ABS), import index (IMP)
     local_base: list[int] = field(default_factory=list)
+    got_tid: int = -1                       # `_GLOBAL_OFFSET_TABLE_`, if referenced: the .got address
 
     def describe(self, tid: int) -> str:
         """Human name of a target for error messages."""
@@ -180,6 +182,7 @@ def resolve(objects: list[ObjectFile]) -> Resolution:
 
     imports: list[str] = []
     weak_imports: list[bool] = []
+    got_tid = -1
     ng = len(gl)
     kinds = np.empty(ng, np.int8)
     secs = np.full(ng, -1, np.int64)
@@ -190,6 +193,8 @@ def resolve(objects: list[ObjectFile]) -> Resolution:
                 kinds[k], vals[k] = ABS, g.value
             else:
                 kinds[k], secs[k], vals[k] = DEF, g.sec.gid, g.value
+        elif g.name == GOT_SYMBOL:
+            kinds[k], got_tid = ABS, k      # value patched in by the relocation pass
         elif g.visibility in (elf.STV_HIDDEN, elf.STV_INTERNAL):
             if g.strong_ref:
                 raise LinkError(f"{g.first_ref.name}: undefined hidden symbol {g.name!r}")
@@ -216,4 +221,4 @@ def resolve(objects: list[ObjectFile]) -> Resolution:
         local_base.append(base)
         base += nl
     return Resolution(objects, sections, gl, imports, weak_imports, tids, np.concatenate(k_parts),
-                      np.concatenate(s_parts), np.concatenate(v_parts), local_base)
+                      np.concatenate(s_parts), np.concatenate(v_parts), local_base, got_tid)

@@ -481,6 +481,25 @@ define void @late() {
     assert I64.from_address(img.address("x")).value == 12
 
 
+def test_medium_code_model_gotoff(tmp_path):
+    """codemodel='medium': large data sections, R_X86_64_GOTPC32 to _GLOBAL_OFFSET_TABLE_, GOTOFF64."""
+    ir = """
+@big = internal global [20000 x i64] zeroinitializer
+@tab = internal constant [3 x i64] [i64 1, i64 2, i64 3]
+define i64 @f(i64 %i, i64 %v) {
+  %p = getelementptr [20000 x i64], ptr @big, i64 0, i64 %i
+  %o = load i64, ptr %p
+  store i64 %v, ptr %p
+  %q = getelementptr [3 x i64], ptr @tab, i64 0, i64 1
+  %t = load i64, ptr %q
+  %r = add i64 %o, %t
+  ret i64 %r
+}
+"""
+    img = linker.load(link_and_check([emit(ir, codemodel="medium")], tmp_path / "m.so"), lambda name: None)
+    assert [call(img, "f", 19999, 5), call(img, "f", 19999, 6), call(img, "f", 3, 1)] == [2, 7, 2]
+
+
 def test_empty_link_and_no_imports(tmp_path):
     path = link_and_check([], tmp_path / "e.so", sections={"snap.manifest": b"x"})
     img = linker.load(path, lambda name: None)
