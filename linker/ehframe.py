@@ -106,7 +106,7 @@ def _split(data: bytes, relas: np.ndarray, tids: np.ndarray, res: Resolution, wh
         keep[k] = by_off.get(off + 8, 0) != BAD
         if keep[k] and enc_of[cie] != DW_EH_PE_pcrel_sdata4:
             raise LinkError(f"{where}: FDE pointer encoding {enc_of[cie]:#x} is not supported "
-                            f"(need pcrel|sdata4 as LLVM emits for PIC)")
+                            "(need pcrel|sdata4, as LLVM emits for reloc='pic', codemodel='default')")
     out = bytearray()
     new_off: dict[int, int] = {}
     fdes: list[int] = []

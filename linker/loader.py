@@ -48,8 +48,9 @@ class ImageFile:
     """An image opened from disk but not loaded: safe on untrusted files (never executes or dlopens)."""
 
     def __init__(self, path: str, fd: int, data: bytes, verify: bool) -> None:
-        self.path, self._fd, self._data = str(path), fd, data
+        self.path, self._fd, self._data = str(path), -1, data
         self._parse(verify)
+        self._fd = fd                   # owned (closed by close/__del__) only once the file checked out
 
     @classmethod
     def open(cls, path, *, verify: bool = True) -> "ImageFile":
