@@ -34,7 +34,7 @@ _mprotect.restype, _mprotect.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c
 PROT_READ = 1
 _VOIDFN = ctypes.CFUNCTYPE(None)
 
-_lock = threading.Lock()
+_lock = threading.RLock()                    # re-entrant: resolve() or a constructor may load
 _loaded: dict[int, "LoadedImage"] = {}      # dlopen handle -> image (dlopen dedups by inode)
 
 Resolver = Callable[[str], "int | None"]

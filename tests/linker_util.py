@@ -43,6 +43,14 @@ def check_image(so: bytes, path: Path) -> Path:
     assert binary is not None, "LIEF could not parse the image"
     ok, msg = lief.ELF.check_layout(binary)
     assert ok, f"LIEF check_layout: {msg}"
+    S = lief.ELF.Segment.TYPE
+    seg = {s.type: s for s in binary.segments}
+    assert {S.LOAD, S.DYNAMIC, S.GNU_RELRO, S.GNU_EH_FRAME, S.GNU_STACK} <= set(seg)
+    assert not seg[S.GNU_STACK].has(lief.ELF.Segment.FLAGS.X), "executable stack"
+    assert not any(s.has(lief.ELF.Segment.FLAGS.X) and s.has(lief.ELF.Segment.FLAGS.W) for s in binary.segments)
+    assert binary.has_section(".eh_frame_hdr") and binary.has_section(".symtab")
+    assert {str(e.tag).split(".")[-1] for e in binary.dynamic_entries} >= {"GNU_HASH", "SYMTAB", "STRTAB"}
+    assert not [e for e in binary.dynamic_entries if str(e.tag).split(".")[-1] in ("INIT", "INIT_ARRAY", "NEEDED")]
     if shutil.which("readelf"):
         r = subprocess.run(["readelf", "-W", "-a", str(path)], capture_output=True, text=True)
         bad = [ln for ln in (r.stdout + r.stderr).splitlines()

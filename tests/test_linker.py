@@ -506,6 +506,15 @@ def test_empty_link_and_no_imports(tmp_path):
     assert img.imports == [] and img.section("snap.manifest").tobytes() == b"x"
 
 
+def test_closed_image_file_cannot_load(image_bytes, tmp_path):
+    path = tmp_path / "closed.so"
+    path.write_bytes(image_bytes)
+    f = linker.ImageFile.open(path)
+    f.close()
+    with pytest.raises(linker.LinkError, match="closed"):
+        f.load(Env().resolve)
+
+
 def test_load_twice_returns_the_same_image(image_bytes, tmp_path):
     path = tmp_path / "twice.so"
     path.write_bytes(image_bytes)
