@@ -9,8 +9,8 @@ the manifest and payload embedded.
 from __future__ import annotations
 
 import hashlib
-import io
 import pickle
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -38,7 +38,9 @@ class Planned:
     spec: seam.Specialization
     entry: Entry
     blob: bytes                        # pickled payload of this entry
-    modules: list = field(default_factory=list)  # LLVM modules that carry its code
+    modules: list                      # LLVM modules that carry its code
+    raw_symbols: dict[str, str]        # role -> symbol as Numba named it
+    raw_envs: list[str]
 
 
 @dataclass
@@ -49,12 +51,34 @@ class BuildResult:
     timings: dict[str, float]
 
 
+class StableNames:
+    """Replaces process addresses embedded in symbol names by counters (reproducible builds).
+
+    Numba names array-expression kernels after their object's address
+    (``__numba_array_expr_0x7f...``). The replacement keeps the length, so the
+    Itanium length prefixes of mangled names stay valid.
+    """
+    _HEX = re.compile(r"0x[0-9a-f]{6,}")
+
+    def __init__(self) -> None:
+        self._map: dict[str, str] = {}
+
+    def __call__(self, name: str) -> str:
+        return self._HEX.sub(self._sub, name) if "0x" in name else name
+
+    def _sub(self, m: re.Match) -> str:
+        addr = m.group(0)
+        if addr not in self._map:
+            self._map[addr] = "0x" + format(len(self._map), "x").rjust(len(addr) - 2, "0")
+        return self._map[addr]
+
+
 # ------------------------------------------------------------------ planning
 def _defined(module) -> set[str]:
     return {f.name for f in module.functions if not f.is_declaration}
 
 
-def plan(specs: list[seam.Specialization], libraries: list
+def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
          ) -> tuple[list[Planned], list[Skipped], int, dict[str, str]]:
     """Decide what the image serves; every other specialization gets a reason."""
     # name -> library that defines it externally (wrapper libraries of ufunc loops)
@@ -113,7 +137,7 @@ def plan(specs: list[seam.Specialization], libraries: list
         for m in modules:
             envs.update(seam.referenced_envs(m))
         try:
-            blob = dumps_entry(spec, sorted(envs))
+            blob = dumps_entry(spec, sorted(envs), names)
         except Exception as e:  # noqa: BLE001 - any pickling failure means "not servable"
             skipped.append(Skipped(spec.module, spec.qualname, spec.signature,
                                    f"cannot record types/constants: {type(e).__name__}: {e}"))
@@ -127,7 +151,7 @@ def plan(specs: list[seam.Specialization], libraries: list
             signature=spec.signature, symbols=symbols, envs=sorted(envs),
             deps=[Dep(*d) for d in deps], parfors=spec.parfors,
         )
-        planned.append(Planned(spec, entry, blob, modules))
+        planned.append(Planned(spec, entry, blob, modules, dict(symbols), sorted(envs)))
         for s in [spec, *callees]:
             files.setdefault(s.module, s.py_func.__code__.co_filename)
     planned.sort(key=lambda p: (p.entry.module, p.entry.qualname, p.entry.options,
@@ -189,7 +213,7 @@ def _resolve_recursion_placeholders(big) -> None:
         big.link_in(patch)
 
 
-def finish_module(big, prefix: str, exported: set[str]) -> None:
+def finish_module(big, prefix: str, exported: set[str], names: StableNames) -> None:
     """Prefix every global definition, make it strong, and hide what need not be exported.
 
     The prefix keeps image symbols distinct from same-named code the JIT may
@@ -201,7 +225,7 @@ def finish_module(big, prefix: str, exported: set[str]) -> None:
             continue
         name = gv.name
         gv.linkage = "external"
-        gv.name = prefix + name
+        gv.name = prefix + names(name)
         gv.visibility = "default" if name in exported else "hidden"
 
 
@@ -224,7 +248,8 @@ def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: str =
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     progress("collecting")
-    planned, skipped, internal, files = plan(specs, libraries)
+    names = StableNames()
+    planned, skipped, internal, files = plan(specs, libraries, names)
     if not planned:
         raise BuildError("the workload compiled nothing the image can serve"
                          + (f" ({len(skipped)} specialization(s) left to the JIT)" if skipped else ""))
@@ -240,8 +265,8 @@ def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: str =
         ident.update(repr((e.kind, e.module, e.qualname, e.options, e.closure, e.code, e.signature)).encode())
     prefix = f"_snap{ident.hexdigest()}_"
     for e in entries:
-        e.symbols = {role: prefix + name for role, name in e.symbols.items()}
-        e.envs = [prefix + n for n in e.envs]
+        e.symbols = {role: prefix + names(name) for role, name in e.symbols.items()}
+        e.envs = [prefix + names(n) for n in e.envs]
     sources = [Source(m, files[m], file_digest(files[m])) for m in sorted(files)]
     manifest = Manifest(fingerprint=fingerprint, cpu=cpu_info, prefix=prefix, entries=entries,
                         skipped=skipped, sources=sources, build=dict(build_info or {}))
@@ -250,8 +275,8 @@ def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: str =
     progress("code generation")
     t = time.perf_counter()
     big = merge_modules(planned)
-    exported = {name[len(prefix):] for e in entries for name in list(e.symbols.values()) + e.envs}
-    finish_module(big, prefix, exported)
+    exported = {n for p in planned for n in list(p.raw_symbols.values()) + p.raw_envs}
+    finish_module(big, prefix, exported, names)
     big.verify()
     obj = make_target_machine(cpu).emit_object(big)
     timings["codegen"] = time.perf_counter() - t

@@ -89,6 +89,24 @@ class Recorder:
                 rec.records.append(Recorded(self, cres, "dufunc"))
             return cres
 
+        # Reproducible builds: Numba puts object addresses into symbol names and
+        # type names (array-expression kernels, dispatcher-typed arguments). In
+        # the training process they become first-seen counters instead.
+        seen: dict[int, int] = {}
+        keep: list = []
+
+        def stable_hex(value: int) -> str:
+            return "0x%x" % seen.setdefault(value, len(seen))
+
+        def dispatcher_repr(orig, self):
+            keep.append(self)
+            return "%s(<function %s #%d>)" % (type(self).__name__, self.py_func.__qualname__,
+                                             seen.setdefault(id(self), len(seen)))
+
+        from numba.np.ufunc import array_exprs
+        array_exprs.hex = stable_hex
+        self._undo.append(lambda: delattr(array_exprs, "hex"))
+        self._wrap(dispatcher._DispatcherBase, "__repr__", dispatcher_repr)
         self._wrap(dispatcher._DispatcherBase, "add_overload", add_overload)
         self._wrap(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module)
         self._wrap(dufunc.DUFunc, "_compile_for_argtys", compile_for_argtys)

@@ -53,14 +53,14 @@ class _Unpickler(pickle.Unpickler):
         return obj
 
 
-def dumps_entry(spec, env_names: list[str]) -> bytes:
+def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
     from . import numba_seam as seam
     envs = {}
     for name in env_names:
         env = seam.lookup_environment(name)
         if env is None:
             continue
-        envs[name] = (env.globals.get("__name__", spec.module), seam.env_consts(env))
+        envs[rename(name)] = (env.globals.get("__name__", spec.module), seam.env_consts(env))
     fd = spec.extra["fndesc"]
     payload = EntryPayload(args=spec.args, return_type=spec.return_type, envs=envs, fndesc=fd)
     buf = io.BytesIO()

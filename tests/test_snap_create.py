@@ -86,3 +86,26 @@ def test_workload_gets_its_own_argv_and_cwd(tmp_path):
     p = snap("create", "-w", "w.py", "-o", "img.so", "--", "--n", "3", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "img.so").exists()
+
+
+def test_builds_are_reproducible(tmp_path):
+    """Same inputs, two separate build processes: byte-identical images (no addresses,
+    temp paths, timestamps or dict-order noise)."""
+    workload = tmp_path / "w.py"
+    workload.write_text(
+        "import numpy as np, numba\n"
+        "@numba.njit\n"
+        "def inc(x):\n    return x + 1\n"
+        "@numba.njit\n"
+        "def apply(f, a):\n    return f(a[0]) + (a * 2 + 1).sum()\n"   # dispatcher arg + array expr
+        "def make(k):\n"
+        "    @numba.njit\n"
+        "    def scale(x):\n        return x * k\n"
+        "    return scale\n"
+        "apply(inc, np.ones(3)); make(2.0)(1.0); make(3.0)(1.0)\n")
+    images = []
+    for name in ("a.so", "b.so"):
+        p = snap("create", "-q", "-w", str(workload), "-o", str(tmp_path / name))
+        assert p.returncode == 0, p.stderr
+        images.append((tmp_path / name).read_bytes())
+    assert images[0] == images[1]
