@@ -79,3 +79,10 @@ print(f"    time to first result with image:    {b:7.3f} s   (first call {img['f
 print(f"    speed-up: {a / b:.1f}x; results identical: {'yes' if jit_res == img_res else 'NO'}")
 sys.exit(0 if jit_res == img_res else 1)
 EOF
+
+cat <<EOF
+
+Next: the same image through the start-up hook, command line unchanged:
+    SNAP_SYSIMAGE=$IMAGE $VENV/bin/python $EXAMPLE/app.py
+Edit a function in $EXAMPLE/kmeans.py and run again: it and its callers JIT-compile, with one warning.
+EOF
