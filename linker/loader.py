@@ -159,6 +159,7 @@ class ImageFile:
         handle = _dlopen(f"/proc/{os.getpid()}/fd/{lfd}".encode(), os.RTLD_NOW | os.RTLD_LOCAL)
         if not handle:
             err = _dlerror()
+            os.close(lfd)
             raise _fail(self.path, f"dlopen failed: {err.decode(errors='replace') if err else '?'}")
         with _lock:
             img = _loaded.get(handle)
