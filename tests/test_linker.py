@@ -506,6 +506,29 @@ def test_empty_link_and_no_imports(tmp_path):
     assert img.imports == [] and img.section("snap.manifest").tobytes() == b"x"
 
 
+def test_load_uses_the_verified_file_even_if_the_path_is_replaced(tmp_path):
+    path = tmp_path / "live.so"
+    one = linker.link([emit("define i64 @which() {\n  ret i64 1\n}")], sections={"snap.manifest": b"one"})
+    two = linker.link([emit("define i64 @which() {\n  ret i64 2\n}")], sections={"snap.manifest": b"two"})
+    path.write_bytes(one)
+    with linker.ImageFile.open(path) as f:
+        (tmp_path / "new.so").write_bytes(two)
+        (tmp_path / "new.so").rename(path)              # atomic replacement, as a rebuild would do
+        img = f.load(lambda name: None)
+    assert call(img, "which") == 1 and img.section("snap.manifest").tobytes() == b"one"
+    assert img.path == str(path)
+
+
+def test_resolver_wins_over_dlsym(tmp_path):
+    ir = "declare i64 @labs(i64)\ndefine i64 @f(i64 %x) {\n  %r = call i64 @labs(i64 %x)\n  ret i64 %r\n}"
+    path = link_and_check([emit(ir)], tmp_path / "r.so")
+    mine = FN1(lambda x: x * 100)
+    img = linker.load(path, {"labs": addr(mine)}.get)
+    assert call(img, "f", -2) == -200                  # ours, not libc's labs
+    img2 = linker.load(link_and_check([emit(ir)], tmp_path / "r2.so"), lambda name: None)
+    assert call(img2, "f", -2) == 2                    # fallback: dlsym(RTLD_DEFAULT, "labs")
+
+
 def test_closed_image_file_cannot_load(image_bytes, tmp_path):
     path = tmp_path / "closed.so"
     path.write_bytes(image_bytes)
