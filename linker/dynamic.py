@@ -16,21 +16,26 @@ from .symbols import Global
 
 
 def gnu_hashes(names: list[bytes]) -> np.ndarray:
-    """dl_new_hash of every name, computed column by column over a padded byte matrix."""
+    """dl_new_hash (h = h*33 + c) of every name, one vector step per character position.
+
+    Names are visited longest first, so the names still going at position c are a prefix."""
     n = len(names)
     if not n:
         return np.zeros(0, np.uint32)
     lens = np.fromiter(map(len, names), np.int64, n)
-    flat = np.frombuffer(b"".join(names), np.uint8)
-    mat = np.zeros((n, int(lens.max())), np.uint32)
+    flat = np.frombuffer(b"".join(names), np.uint8).astype(np.uint32)
     starts = np.cumsum(lens) - lens
-    rows = np.repeat(np.arange(n), lens)
-    mat[rows, np.arange(len(flat)) - np.repeat(starts, lens)] = flat
+    order = np.argsort(-lens, kind="stable")
+    slens, sstarts = lens[order], starts[order]
     h = np.full(n, 5381, np.uint32)
-    for c in range(mat.shape[1]):
-        live = c < lens
-        h[live] = h[live] * np.uint32(33) + mat[live, c]
-    return h
+    live = n
+    for c in range(int(slens[0]) if n else 0):
+        while live and slens[live - 1] <= c:
+            live -= 1
+        h[:live] = h[:live] * np.uint32(33) + flat[sstarts[:live] + c]
+    out = np.empty(n, np.uint32)
+    out[order] = h
+    return out
 
 
 @dataclass

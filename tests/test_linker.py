@@ -545,3 +545,17 @@ def test_load_twice_returns_the_same_image(image_bytes, tmp_path):
     a = linker.load(path, env.resolve)
     b = linker.load(path, env.resolve)
     assert a is b
+
+
+def test_gnu_hash_function_matches_reference():
+    import random
+    from linker.dynamic import gnu_hashes
+
+    def ref(name: bytes) -> int:
+        h = 5381
+        for c in name:
+            h = (h * 33 + c) & 0xFFFFFFFF
+        return h
+    rnd = random.Random(3)
+    names = [bytes(rnd.randrange(1, 256) for _ in range(rnd.randrange(0, 400))) for _ in range(500)] + [b""]
+    assert gnu_hashes(names).tolist() == [ref(n) for n in names]
