@@ -12,14 +12,15 @@ import hashlib
 import pickle
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import llvmlite.binding as ll
 
 import linker
 
-from . import numba_seam as seam
+from . import numba_seam
+from .numba_seam import record as seam
 from .fingerprint import (Unfingerprintable, canonical_options, closure_fingerprint,
                           code_fingerprint, file_digest, host_cpu, machine_fingerprint)
 from .manifest import (MANIFEST_SECTION, PAYLOAD_SECTION, Dep, Entry, Manifest, Skipped,
@@ -200,8 +201,8 @@ def _resolve_recursion_placeholders(big) -> None:
     defined = _defined(big)
     lines = []
     for gv in big.global_variables:
-        if gv.name.startswith(seam.UNRESOLVED_PREFIX) and gv.is_declaration:
-            target = gv.name[len(seam.UNRESOLVED_PREFIX):]
+        if gv.name.startswith(numba_seam.UNRESOLVED_PREFIX) and gv.is_declaration:
+            target = gv.name[len(numba_seam.UNRESOLVED_PREFIX):]
             if target not in defined:
                 raise BuildError(f"recursive call target {target!r} is not in the image")
             lines.append(f'declare void @"{target}"()')
@@ -256,7 +257,7 @@ def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: str =
     entries = [p.entry for p in planned]
     for i, e in enumerate(entries):
         e.payload = i
-    fingerprint = {**machine_fingerprint(), "numba_config": seam.numba_config()}
+    fingerprint = {**machine_fingerprint(), "numba_config": numba_seam.numba_config()}
     cpu_name, features = host_cpu()
     cpu_info = {"target": cpu, "name": cpu_name, "features": sorted(features)}
     # The prefix is a pure function of what the image holds: reproducible, yet unique per image.

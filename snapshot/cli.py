@@ -4,7 +4,7 @@
 program, and ~150 ms of CLI imports would eat the start-up the image saves.
 """
 import sys
-from typing import List, Optional
+from typing import List
 
 RUN_HELP = "Run a Python program from a system image (same as python -m snapshot)."
 

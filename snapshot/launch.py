@@ -53,9 +53,12 @@ def exec_script(path: str, args: list[str]) -> None:
                          __builtins__=__builtins__)
     sys.argv = [path, *args]
     sys.path[0] = os.path.dirname(app_path)
-    _launcher_main = sys.modules.get("__main__")   # keep our own __main__ alive meanwhile
+    launcher_main = sys.modules.get("__main__")   # keep our own __main__ alive meanwhile
     sys.modules["__main__"] = main
-    exec(code, main.__dict__)
+    try:
+        exec(code, main.__dict__)
+    finally:
+        del launcher_main
 
 
 def print_user_traceback(e: BaseException, path: str) -> None:

@@ -54,7 +54,7 @@ class _Unpickler(pickle.Unpickler):
 
 
 def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
-    from . import numba_seam as seam
+    from .numba_seam import record as seam
     envs = {}
     for name in env_names:
         env = seam.lookup_environment(name)

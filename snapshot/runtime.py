@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import sys
 import threading
 import time
 import warnings
@@ -21,7 +20,8 @@ from typing import Any
 
 import linker
 
-from . import numba_seam as seam
+from . import numba_seam
+from .numba_seam import install as seam
 from .errors import SnapError, SnapStrictError, SnapWarning
 from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, host_cpu, machine_fingerprint
 from .freshness import Freshness
@@ -32,13 +32,13 @@ from .payload import UnresolvedReference, loads_entry
 def incompatibilities(manifest: Manifest) -> list[str]:
     """Why this process cannot run the image's code (empty list: it can)."""
     problems = []
-    here = {**machine_fingerprint(), "numba_config": seam.numba_config()}
+    here = {**machine_fingerprint(), "numba_config": numba_seam.numba_config()}
     for key in sorted(set(manifest.fingerprint) | set(here)):
         want, have = manifest.fingerprint.get(key), here.get(key)
         if want != have:
             if isinstance(want, dict) and isinstance(have, dict):
                 diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
-                problems.append(f"numba config differs: " + ", ".join(
+                problems.append("numba config differs: " + ", ".join(
                     f"{k}={want.get(k)} (image) vs {have.get(k)} (here)" for k in diff))
             else:
                 problems.append(f"{key} {want} (image) vs {have} (here)")
@@ -184,12 +184,12 @@ class Runtime:
                                                 env, (library, self.loaded))
             cres = seam.make_compile_result(owner, fndesc=fndesc, library=library, env=env,
                                             entry_point=entry_point, args=data.args,
-                                            return_type=data.return_type, parfors=e.parfors)
+                                            return_type=data.return_type)
             seam.install_dispatcher_overload(owner, cres)
         else:
             cres = seam.make_compile_result(owner._dispatcher, fndesc=fndesc, library=library, env=env,
                                             entry_point=None, args=data.args,
-                                            return_type=data.return_type, parfors=e.parfors)
+                                            return_type=data.return_type)
             seam.install_dufunc_loop(owner, cres, addr(e.symbols["loop"]))
         self.installed += 1
 
@@ -207,7 +207,7 @@ class Runtime:
     def _miss(self, owner, args: tuple) -> None:
         py_func = owner.py_func if hasattr(owner, "py_func") else owner._dispatcher.py_func
         name = f"{py_func.__module__}.{py_func.__qualname__}"
-        sig = "(" + ", ".join(map(seam.type_str, args)) + ")"
+        sig = "(" + ", ".join(map(numba_seam.type_str, args)) + ")"
         self._record("not in image", name, sig, "not in image")
         if self.strict:
             raise SnapStrictError(f"snap: {name}{sig} is not in the image {self.path} (strict mode)")

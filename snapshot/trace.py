@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = ap.parse_args(argv)
     events = Events(ns.events_fd)
 
-    from . import numba_seam as seam
+    from .numba_seam import record as seam
     recorder = seam.Recorder()
     recorder.install()
     t0 = time.perf_counter()

@@ -1,10 +1,8 @@
 """snap create: the image appears atomically, or not at all with a clear message."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest

@@ -96,7 +96,6 @@ def test_edited_function_is_not_served_and_warns_once(kinds_image, tmp_path):
 
 
 def test_unchanged_functions_of_an_edited_file_are_still_served(kinds_image, tmp_path, kinds_reference):
-    work = _edited_copy(tmp_path, "# unused marker\n", "# unused marker\n") if False else None
     work = _edited_copy(tmp_path, '"""Jitted functions', '"""Edited docstring. Jitted functions')
     p = launch("snap run", kinds_image, "kinds_app.py", cwd=work, env=FORBID)
     assert_ok(p)

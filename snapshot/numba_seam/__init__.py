@@ -1,0 +1,64 @@
+"""The ONE place that touches Numba internals (supported: numba 0.68.x).
+
+Everything else in snapshot/ works on plain records, so a Numba upgrade is a
+change to this package (and its tests), not a hunt through the code:
+
+* ``record``  (trace side): hooks that see every specialization and code
+  library, and extraction of what the build needs from a compile result;
+* ``install`` (runtime side): hooks on dispatcher creation and compilation, and
+  the pieces that put an image function into a dispatcher without compiling.
+
+This module itself stays cheap to import: the runtime path imports it.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+SUPPORTED_NUMBA = ("0.68",)
+
+ENV_PREFIX = "_ZN08NumbaEnv"
+UNRESOLVED_PREFIX = ".numba.unresolved$"
+
+
+def wrap_method(owner: Any, name: str, hook: Callable, undo: list) -> None:
+    """Replace ``owner.name`` by ``hook(orig, *args)``; push the way back onto ``undo``."""
+    orig = owner.__dict__[name]
+
+    @functools.wraps(orig)
+    def wrapper(*args, **kw):
+        return hook(orig, *args, **kw)
+
+    setattr(owner, name, wrapper)
+    undo.append(lambda: setattr(owner, name, orig))
+
+
+def compiler_entry_points() -> list[tuple[Any, str]]:
+    """(owner, attribute) of every way Numba can start compiling native code."""
+    from numba.core import codegen, compiler, dispatcher
+    from numba.np.ufunc import ufuncbuilder
+    return [
+        (compiler, "compile_extra"),
+        (compiler, "compile_ir"),
+        (dispatcher._FunctionCompiler, "_compile_core"),
+        (ufuncbuilder.UFuncDispatcher, "_compile_core"),
+        (codegen.CPUCodeLibrary, "finalize"),
+    ]
+
+
+def numba_config() -> dict[str, Any]:
+    """The Numba settings that change generated code (part of the image fingerprint)."""
+    from numba.core import config
+    names = ("OPT", "LOOP_VECTORIZE", "SLP_VECTORIZE", "ENABLE_AVX", "CPU_NAME", "CPU_FEATURES",
+             "BOUNDSCHECK", "FASTMATH", "DEBUGINFO_DEFAULT", "NRT_STATS", "DISABLE_JIT",
+             "LLVM_REFPRUNE_PASS", "USE_LLVMLITE_MEMORY_MANAGER", "THREADING_LAYER")
+    return {n: str(getattr(config, n, None)) for n in names}
+
+
+def type_str(t) -> str:
+    """Readable and stable text of a Numba type (no object addresses)."""
+    from numba.core import types
+    if isinstance(t, types.Dispatcher):
+        f = t.dispatcher.py_func
+        return f"dispatcher({f.__module__}.{f.__qualname__})"
+    return str(t)

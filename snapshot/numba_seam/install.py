@@ -1,0 +1,264 @@
+"""Installation (runtime side): serve image code from dispatchers without compiling."""
+from __future__ import annotations
+
+import ctypes
+from typing import Any, Callable
+
+import llvmlite.binding as ll
+
+from . import UNRESOLVED_PREFIX, wrap_method
+
+
+def register_runtime_symbols(parfors: bool) -> None:
+    """Make every helper the image imports resolvable by name, without compiling.
+
+    Mirrors what ``rtsys.initialize`` (minus compiling the NRT module, which the
+    image carries itself), ``_load_global_helpers`` and the threading layer do.
+    """
+    from numba.core import base  # noqa: F401  (registers PyExc_*, numba_* on import of a context)
+    from numba.core.runtime import _nrt_python as _nrt
+    base._load_global_helpers()
+    for py_name, addr in _nrt.c_helpers.items():
+        ll.add_symbol(py_name if py_name.startswith("_") else "NRT_" + py_name, addr)
+    from numba import _helperlib
+    from numba.core import intrinsics
+    for fname in intrinsics.INTR_MATH:
+        ll.add_symbol(fname, _helperlib.c_helpers[fname])
+    if parfors:
+        from numba.np.ufunc import parallel
+        parallel._launch_threads()
+
+
+def resolve_symbol(name: str) -> int | None:
+    """Address of an image import: llvmlite's symbol table, then a few lazily made ones."""
+    addr = ll.address_of_symbol(name)
+    if addr:
+        return addr
+    if name.startswith("_numba_hashsecret_"):
+        from numba.cpython import hashing  # noqa: F401  (injects the hash secret symbols)
+        return ll.address_of_symbol(name) or None
+    return None
+
+
+def make_environment(module_name: str, consts: list, env_name: str):
+    """An Environment like Numba's own rebuild, but without importing modules.
+
+    Importing here could start arbitrary imports during activation (e.g. numba.np
+    internals pull in scipy); a module not yet imported gets a minimal globals
+    dict, which only object-mode code (never served) would read.
+    """
+    import sys
+    from numba.core.environment import Environment
+    existing = Environment._memo.get(env_name)
+    if existing is not None:
+        return existing
+    mod = sys.modules.get(module_name)
+    env = Environment(mod.__dict__ if mod is not None else {"__name__": module_name})
+    env.consts[:] = consts
+    env.env_name = env_name
+    Environment._memo[env_name] = env
+    return env
+
+
+def set_env_slot(address: int, env) -> None:
+    ctypes.c_void_p.from_address(address).value = id(env)
+
+
+def make_entry_point(module_name: str, qualname: str, address: int, env, keepalive: tuple):
+    """The Python-callable object Numba stores as ``cres.entry_point``."""
+    import sys
+    from numba import _dynfunc
+    from numba.core.utils import _dynamic_module
+    mod = sys.modules.get(module_name, _dynamic_module)
+    return _dynfunc.make_function(mod, qualname.split(".")[-1],
+                                  "compiled wrapper for %r (from snap image)" % qualname,
+                                  address, env, keepalive)
+
+
+class ImageLibrary:
+    """Stands in for a CodeLibrary whose code lives in the image.
+
+    New JIT code that calls an image function links against this: it provides a
+    forwarder definition of the original mangled name that calls the (prefixed)
+    image symbol, whose address is registered with llvmlite's symbol table.
+    First-class function use asks it for the ``cfunc.`` wrapper address.
+    """
+    has_dynamic_globals = False
+    _finalized = True
+
+    def __init__(self, name: str, addresses: dict[str, int], prefix: str, fndesc, targetctx) -> None:
+        self._name = name
+        self._addresses = addresses          # original symbol name -> run-time address
+        self._prefix = prefix
+        self._fndesc = fndesc
+        self._targetctx = targetctx
+        self._reload_init: set = set()
+        self._linking_module = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def codegen(self):
+        return self._targetctx.codegen()
+
+    def _ensure_finalized(self) -> None:
+        pass
+
+    def finalize(self) -> None:
+        pass
+
+    def get_pointer_to_function(self, name: str) -> int:
+        return self._addresses.get(name, 0)
+
+    def _get_module_for_linking(self):
+        if self._linking_module is None:
+            from llvmlite import ir
+            fndesc = self._fndesc
+            fnty = self._targetctx.call_conv.get_function_type(fndesc.restype, fndesc.argtypes)
+            target = self._prefix + fndesc.mangled_name
+            ll.add_symbol(target, self._addresses[fndesc.mangled_name])
+            mod = ir.Module(name=f"snap_forwarder_{fndesc.mangled_name}")
+            decl = ir.Function(mod, fnty, target)
+            fwd = ir.Function(mod, fnty, fndesc.mangled_name)
+            fwd.linkage = "linkonce_odr"
+            b = ir.IRBuilder(fwd.append_basic_block())
+            b.ret(b.call(decl, fwd.args, tail=True))
+            self._linking_module = ll.parse_assembly(str(mod))
+        return self._linking_module
+
+    def get_llvm_str(self) -> str:
+        return f"; code of {self._fndesc.mangled_name} is in a snap image (no IR kept)"
+
+    def get_asm_str(self) -> str:
+        return self.get_llvm_str()
+
+    def __repr__(self) -> str:
+        return f"<ImageLibrary {self._name!r}>"
+
+
+def make_fndesc(ident: dict, mangled: str, env_name: str, args: tuple, return_type):
+    """A FunctionDescriptor good for calling the image function from new JIT code.
+
+    ``ident`` holds what Numba's mangler used (module, qualname, uid, ABI tags):
+    recursive JIT calls recompute the callee's mangled name from it.
+    """
+    from numba.core import funcdesc
+    fd = funcdesc.PythonFunctionDescriptor.__new__(funcdesc.PythonFunctionDescriptor)
+    fd.native = True
+    fd.modname = ident["modname"]
+    fd.qualname = ident["qualname"]
+    fd.unique_name = mangled
+    fd.doc = ""
+    fd.typemap = None
+    fd.calltypes = None
+    fd.args = ident["argnames"]
+    fd.kws = ()
+    fd.restype = return_type
+    fd.argtypes = tuple(args)
+    fd.mangled_name = mangled
+    fd.env_name = env_name
+    fd.global_dict = None
+    fd.inline = False
+    fd.noalias = False
+    fd.abi_tags = ident["abi_tags"]
+    fd.uid = ident["uid"]
+    return fd
+
+
+def make_compile_result(owner, *, fndesc, library, env, entry_point, args, return_type):
+    from numba.core import compiler, typing
+    sig = typing.signature(return_type, *args)
+    targetctx = owner.targetdescr.target_context
+    return compiler.compile_result(
+        target_context=targetctx, typing_context=targetctx.typing_context,
+        library=library, environment=env, entry_point=entry_point, fndesc=fndesc,
+        type_annotation="(from snap image)", signature=sig, objectmode=False, lifted=(),
+        typing_error=None, call_helper=None, metadata={"snap": True},
+        reload_init=[], referenced_envs=[])
+
+
+def install_dispatcher_overload(disp, cres) -> None:
+    """What Dispatcher.compile does on a cache hit, minus the cache."""
+    disp.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+    disp.add_overload(cres)
+
+
+def install_dufunc_loop(dufunc, cres, loop_address: int) -> None:
+    from numba.np.numpy_support import as_dtype
+    sig = cres.signature
+    dtypenums = [as_dtype(a).num for a in sig.args] + [as_dtype(sig.return_type).num]
+    dufunc._add_loop(int(loop_address), dtypenums)
+    dufunc._keepalive.append((loop_address, cres.library, cres.environment))
+    dufunc._lower_me.libs.append(cres.library)
+    dufunc._dispatcher.overloads[sig] = cres
+
+
+class RuntimeHooks:
+    """Calls back into the runtime when dispatchers are created and before they compile."""
+
+    def __init__(self, on_create: Callable[[Any, str], None],
+                 on_compile: Callable[[Any, tuple], None]) -> None:
+        self.on_create = on_create
+        self.on_compile = on_compile
+        self.image_functions: dict[str, int] = {}   # original mangled name -> image address
+        self._keepalive: list = []
+        self._undo: list[Callable[[], None]] = []
+
+    def install(self) -> None:
+        from numba.core import codegen, dispatcher
+        from numba.np.ufunc import dufunc
+        hooks = self
+
+        def init(orig, self, *a, **kw):
+            orig(self, *a, **kw)
+            hooks.on_create(self, "dispatcher")
+
+        def compile_(orig, self, sig):
+            hooks.on_compile(self, sig)
+            return orig(self, sig)
+
+        def dufunc_init(orig, self, *a, **kw):
+            orig(self, *a, **kw)
+            hooks.on_create(self, "dufunc")
+
+        def dufunc_compile(orig, self, argtys, return_type=None):
+            hooks.on_compile(self, argtys)
+            return orig(self, argtys, return_type)
+
+        def scan_unresolved(orig, self, module, engine):
+            # A JIT function recursing into a specialization served by the image:
+            # Numba leaves a pointer placeholder that it only fills from JIT-defined
+            # symbols; point it at the image code instead of the abort stub.
+            for gv in module.global_variables:
+                if gv.name.startswith(UNRESOLVED_PREFIX) and not engine.is_symbol_defined(gv.name):
+                    addr = hooks.image_functions.get(gv.name[len(UNRESOLVED_PREFIX):])
+                    if addr:
+                        cell = ctypes.c_void_p(addr)
+                        hooks._keepalive.append(cell)
+                        engine.add_global_mapping(gv, ctypes.addressof(cell))
+            return orig(self, module, engine)
+
+        wrap_method(codegen.RuntimeLinker, "scan_unresolved_symbols", scan_unresolved, self._undo)
+        wrap_method(dispatcher.Dispatcher, "__init__", init, self._undo)
+        wrap_method(dispatcher.Dispatcher, "compile", compile_, self._undo)
+        wrap_method(dufunc.DUFunc, "_initialize", dufunc_init, self._undo)
+        wrap_method(dufunc.DUFunc, "_compile_for_argtys", dufunc_compile, self._undo)
+
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+
+def normalize_args(sig) -> tuple:
+    from numba.core import sigutils
+    args, _ = sigutils.normalize_signature(sig)
+    return tuple(args)
+
+
+def is_nested_compile() -> bool:
+    """True while Numba is already compiling something (a miss inside a miss)."""
+    from numba.core.compiler_lock import global_compiler_lock
+    return global_compiler_lock.is_locked()

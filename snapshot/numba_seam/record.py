@@ -1,0 +1,196 @@
+"""Recording (trace side): see every specialization, extract what the build needs."""
+from __future__ import annotations
+
+import types as pytypes
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import wrap_method, ENV_PREFIX, type_str
+
+
+@dataclass
+class Recorded:
+    """A compile result as it was produced, plus whose it is."""
+    owner: Any            # the Dispatcher / DUFunc / LiftedCode that compiled it
+    cres: Any
+    kind: str             # "dispatcher" | "dufunc"
+
+
+class Recorder:
+    """Wraps Numba's add_overload and library finalization while a workload runs."""
+
+    def __init__(self) -> None:
+        self.records: list[Recorded] = []
+        self.libraries: list[Any] = []
+        self._undo: list[Callable[[], None]] = []
+
+    def install(self) -> None:
+        from numba.core import codegen, dispatcher
+        from numba.np.ufunc import dufunc
+
+        rec = self
+
+        def add_overload(orig, self, cres):
+            rec.records.append(Recorded(self, cres, "dispatcher"))
+            return orig(self, cres)
+
+        def finalize_final_module(orig, self):
+            rec.libraries.append(self)
+            return orig(self)
+
+        def compile_for_argtys(orig, self, argtys, return_type=None):
+            cres = orig(self, argtys, return_type)
+            if cres is not None and (not rec.records or rec.records[-1].cres is not cres):
+                rec.records.append(Recorded(self, cres, "dufunc"))
+            return cres
+
+        # Reproducible builds: Numba puts object addresses into symbol names and
+        # type names (array-expression kernels, dispatcher-typed arguments). In
+        # the training process they become first-seen counters instead.
+        seen: dict[int, int] = {}
+        keep: list = []
+
+        def stable_hex(value: int) -> str:
+            return "0x%x" % seen.setdefault(value, len(seen))
+
+        def dispatcher_repr(orig, self):
+            keep.append(self)
+            return "%s(<function %s #%d>)" % (type(self).__name__, self.py_func.__qualname__,
+                                             seen.setdefault(id(self), len(seen)))
+
+        from numba.np.ufunc import array_exprs
+        array_exprs.hex = stable_hex
+        self._undo.append(lambda: delattr(array_exprs, "hex"))
+        wrap_method(dispatcher._DispatcherBase, "__repr__", dispatcher_repr, self._undo)
+        wrap_method(dispatcher._DispatcherBase, "add_overload", add_overload, self._undo)
+        wrap_method(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module, self._undo)
+        wrap_method(dufunc.DUFunc, "_compile_for_argtys", compile_for_argtys, self._undo)
+
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+
+# --------------------------------------------------------------------------
+# extraction
+# --------------------------------------------------------------------------
+@dataclass
+class Specialization:
+    """What the build needs to know about one compiled specialization."""
+    kind: str
+    owner: Any
+    py_func: pytypes.FunctionType | None
+    module: str
+    qualname: str
+    options: dict
+    args: tuple
+    return_type: Any
+    library: Any
+    environment: Any
+    mangled: str
+    wrapper: str | None        # CPython wrapper symbol (dispatchers)
+    cfunc: str | None          # C wrapper symbol, for first-class function use
+    env_name: str
+    loop: str | None = None    # ufunc loop symbol (dufunc)
+    parfors: bool = False
+    internal: bool = False     # a Numba-internal helper only ever called from compiled code
+    reason: str | None = None  # why it cannot be served (None = servable)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def signature(self) -> str:
+        return "(%s) -> %s" % (", ".join(map(type_str, self.args)), type_str(self.return_type))
+
+
+def specialization(rec: Recorded) -> Specialization:
+    from numba.core import dispatcher as nbdisp
+    cres, owner = rec.cres, rec.owner
+    fndesc = cres.fndesc
+    py_func = getattr(owner, "py_func", None)
+    if py_func is None and rec.kind == "dufunc":
+        py_func = owner._dispatcher.py_func
+    options = dict(getattr(owner, "targetoptions", {}) or {})
+    module = getattr(py_func, "__module__", None) or fndesc.modname
+    qualname = getattr(py_func, "__qualname__", None) or fndesc.qualname
+    spec = Specialization(
+        kind=rec.kind, owner=owner, py_func=py_func, module=module, qualname=qualname,
+        options=options, args=tuple(cres.signature.args), return_type=cres.signature.return_type,
+        library=cres.library, environment=cres.environment, mangled=fndesc.mangled_name,
+        wrapper=fndesc.llvm_cpython_wrapper_name, cfunc=fndesc.llvm_cfunc_wrapper_name,
+        env_name=fndesc.env_name, parfors=bool(cres.reload_init),
+    )
+    spec.extra["fndesc"] = {"modname": fndesc.modname, "qualname": fndesc.qualname,
+                            "uid": fndesc.uid, "abi_tags": tuple(fndesc.abi_tags),
+                            "argnames": tuple(fndesc.args)}
+    if rec.kind == "dufunc":
+        spec.wrapper = None
+        spec.loop = "__ufunc__." + fndesc.llvm_func_name
+        spec.extra["identity"] = owner.identity
+    spec.reason = _unservable_reason(rec, spec, nbdisp)
+    return spec
+
+
+def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | None:
+    cres, owner = rec.cres, rec.owner
+    if isinstance(owner, nbdisp.LiftedCode):
+        return "lifted loop or with-block (object mode)"
+    if cres.objectmode:
+        return "object mode"
+    if cres.lifted:
+        return "contains lifted code (object mode loops or objmode blocks)"
+    mod = library_module(cres.library)
+    defined = {f.name for f in mod.functions if not f.is_declaration}
+    if rec.kind == "dispatcher" and spec.wrapper not in defined:
+        spec.internal = True
+        return "internal helper (compiled into its callers, never called from Python)"
+    if cres.library.has_dynamic_globals:
+        return "code embeds process addresses (dynamic globals)"
+    if cres.environment is not None and not cres.environment.can_cache():
+        return "environment of a dynamically created function"
+    if spec.py_func is None:
+        return "no Python function"
+    if type(owner).__module__.startswith("numba.experimental.jitclass"):
+        return "jitclass method"
+    return None
+
+
+def library_module(library) -> Any:
+    """The LLVM module holding a library's code (handles cache-loaded libraries).
+
+    Libraries loaded from Numba's disk cache have an empty ``_final_module``;
+    their IR is in ``_shared_module`` with every definition ``linkonce_odr``.
+    """
+    mod = library._final_module
+    if library._shared_module is not None and not any(not f.is_declaration for f in mod.functions):
+        mod = library._shared_module
+    return mod
+
+
+def linked_libraries(library) -> list:
+    """Every library whose code was linked into ``library`` (transitively).
+
+    This is the callee graph as Numba saw it before inlining, so a callee that
+    was inlined away still counts as a dependency of its callers.
+    """
+    seen: dict[int, Any] = {}
+    stack = list(getattr(library, "_linking_libraries", ()))
+    while stack:
+        lib = stack.pop()
+        if id(lib) not in seen:
+            seen[id(lib)] = lib
+            stack.extend(getattr(lib, "_linking_libraries", ()))
+    return list(seen.values())
+
+
+def referenced_envs(module) -> list[str]:
+    return sorted(g.name for g in module.global_variables if g.name.startswith(ENV_PREFIX))
+
+
+def env_consts(env) -> list:
+    return list(env.consts) if env is not None else []
+
+
+def lookup_environment(name: str):
+    from numba.core.environment import lookup_environment as _lookup
+    return _lookup(name)
