@@ -78,9 +78,9 @@ class Runtime:
         problems = incompatibilities(self.manifest)
         if problems:
             raise SnapError(f"image {path} was built for another environment: " + "; ".join(problems))
-        seam.register_runtime_symbols(parfors=any(e.parfors for e in self.manifest.entries))
+        seam.prepare_runtime(parfors=any(e.parfors for e in self.manifest.entries))
         try:
-            self.loaded = image.load(seam.resolve_symbol)
+            self.loaded = image.load(seam.make_resolver())
         except linker.LinkError as e:
             raise SnapError(f"cannot load image {path}: {e}") from None
         try:

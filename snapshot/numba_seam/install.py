@@ -9,35 +9,50 @@ import llvmlite.binding as ll
 from . import UNRESOLVED_PREFIX, wrap_method
 
 
-def register_runtime_symbols(parfors: bool) -> None:
-    """Make every helper the image imports resolvable by name, without compiling.
+def prepare_runtime(parfors: bool) -> None:
+    """What the image's code needs from Numba's runtime, without compiling anything.
 
-    Mirrors what ``rtsys.initialize`` (minus compiling the NRT module, which the
-    image carries itself), ``_load_global_helpers`` and the threading layer do.
+    ``rtsys.initialize`` would JIT-compile the NRT module: the image carries its
+    own copy. The threading layer is started only for images with parfors.
     """
-    from numba.core import base  # noqa: F401  (registers PyExc_*, numba_* on import of a context)
-    from numba.core.runtime import _nrt_python as _nrt
-    base._load_global_helpers()
-    for py_name, addr in _nrt.c_helpers.items():
-        ll.add_symbol(py_name if py_name.startswith("_") else "NRT_" + py_name, addr)
-    from numba import _helperlib
-    from numba.core import intrinsics
-    for fname in intrinsics.INTR_MATH:
-        ll.add_symbol(fname, _helperlib.c_helpers[fname])
     if parfors:
         from numba.np.ufunc import parallel
         parallel._launch_threads()
 
 
-def resolve_symbol(name: str) -> int | None:
-    """Address of an image import: llvmlite's symbol table, then a few lazily made ones."""
-    addr = ll.address_of_symbol(name)
-    if addr:
-        return addr
-    if name.startswith("_numba_hashsecret_"):
-        from numba.cpython import hashing  # noqa: F401  (injects the hash secret symbols)
+def make_resolver() -> Callable[[str], int | None]:
+    """Name -> address for the image's imports, straight from Numba's helper tables.
+
+    Registering the ~400 helpers into llvmlite's symbol table one call at a time
+    (what a JIT process does) costs ~10 ms; the image needs a few dozen and can
+    read them from the same tables. What is not there (libc, libm, the C API,
+    the threading layer, the hash secret) is looked up in llvmlite's table, then
+    by the loader with dlsym.
+    """
+    import builtins
+
+    from numba import _dynfunc, _helperlib
+    from numba.core.runtime import _nrt_python
+    table: dict[str, int] = dict(_helperlib.c_helpers)          # libm replacements: plain names
+    for helpers in (_helperlib.c_helpers, _dynfunc.c_helpers):
+        table.update(("numba_" + k, v) for k, v in helpers.items())
+    table.update((k if k.startswith("_") else "NRT_" + k, v) for k, v in _nrt_python.c_helpers.items())
+    table["_Py_NoneStruct"] = id(None)
+
+    def resolve(name: str) -> int | None:
+        addr = table.get(name)
+        if addr is not None:
+            return addr
+        if name.startswith("PyExc_"):
+            # Numba means the exception object itself, not libpython's pointer variable.
+            obj = getattr(builtins, name[6:], None)
+            if isinstance(obj, type) and issubclass(obj, BaseException):
+                return id(obj)
+        if name.startswith("_numba_hashsecret_"):
+            from numba.cpython import hashing  # noqa: F401  (registers the hash secret symbols)
         return ll.address_of_symbol(name) or None
-    return None
+
+    return resolve
 
 
 def make_environment(module_name: str, consts: list, env_name: str):
