@@ -175,13 +175,15 @@ def base_env() -> dict[str, str]:
 
 
 def spawn(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, str]:
-    """Run a fresh process; return (launch epoch, stdout). Fails loudly on a non-zero exit."""
+    """Run a fresh process; return (launch epoch, stdout). Fails loudly on a non-zero exit
+    and on a snap warning (a refused image or a stale entry would make the numbers meaningless)."""
     launch = time.time()
     p = subprocess.run(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
-    return launch, p.stdout + ("\n[stderr]\n" + p.stderr if p.stderr.strip() else "")
+    if p.returncode != 0 or "SnapWarning" in p.stderr:
+        raise SystemExit(f"command {'failed (%d)' % p.returncode if p.returncode else 'warned'}: "
+                         f"{' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
+    return launch, p.stdout
 
 
 def parse(out: str) -> tuple[dict, list[str]]:
