@@ -162,17 +162,31 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
 
 
 # ------------------------------------------------------------------ modules
+def _defined_in(module, name: str) -> bool:
+    for getter in (module.get_function, module.get_global_variable):
+        try:
+            return not getter(name).is_declaration
+        except NameError:
+            continue
+    return False
+
+
 def merge_modules(planned: list[Planned]):
-    """Link every library's module into one (the IR linker merges linkonce_odr copies)."""
+    """Link every library's module into one (the IR linker merges linkonce_odr copies).
+
+    Entry points are made ``external`` in the first module that defines them:
+    cache-loaded libraries mark everything ``linkonce_odr``, and the IR linker
+    drops unreferenced linkonce definitions. A definition the merged module
+    already has is demoted to ``linkonce_odr`` so the first copy wins.
+    """
     big = ll.parse_assembly("")
     first = planned[0].modules[0]
     big.triple = first.triple
     big.data_layout = first.data_layout
     entry_names = set()
     for p in planned:
-        entry_names.update(p.entry.symbols.values())
+        entry_names.update(p.raw_symbols.values())
     done: set[int] = set()
-    have: set[str] = set()
     for p in planned:
         for mod in p.modules:
             if id(mod) in done:
@@ -180,18 +194,13 @@ def merge_modules(planned: list[Planned]):
             done.add(id(mod))
             clone = mod.clone()
             for gv in list(clone.functions) + list(clone.global_variables):
-                if gv.is_declaration:
+                if gv.is_declaration or gv.linkage == ll.Linkage.common:
                     continue
-                if gv.name in have:
-                    # Already linked from another library: keep that copy.
+                if _defined_in(big, gv.name):
                     if gv.linkage == ll.Linkage.external:
                         gv.linkage = "linkonce_odr"
-                elif gv.name in entry_names and gv.linkage != ll.Linkage.common:
-                    # Cache-loaded libraries mark everything linkonce_odr; the IR
-                    # linker would drop unreferenced entry points.
+                elif gv.name in entry_names:
                     gv.linkage = "external"
-            have.update(gv.name for gv in list(clone.functions) + list(clone.global_variables)
-                        if not gv.is_declaration)
             big.link_in(clone)
     return big
 

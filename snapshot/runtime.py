@@ -156,6 +156,8 @@ class Runtime:
                 self._install(owner, kind, e)
             except UnresolvedReference:
                 deferred.append(e)
+            except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
+                self._unusable(e, exc)
         if deferred:
             self._pending[id(owner)] = _Pending(owner, deferred)
 
@@ -194,6 +196,14 @@ class Runtime:
         self.installed += 1
 
     # ---------------------------------------------------------------- misses
+    def _unusable(self, e: Entry, exc: Exception) -> None:
+        msg = (f"snap: cannot install {e.module}.{e.qualname}{e.signature} from the image "
+               f"{os.path.basename(self.path)} ({type(exc).__name__}: {exc}); it will be JIT-compiled")
+        self._record("unusable", f"{e.module}.{e.qualname}", e.signature, f"{type(exc).__name__}: {exc}")
+        if self.strict:
+            raise SnapStrictError(msg + " (strict mode)") from exc
+        warnings.warn(msg, SnapWarning, stacklevel=4)
+
     def _stale(self, function: str, e: Entry) -> None:
         msg = (f"snap: {function} changed since the image {os.path.basename(self.path)} was built; "
                f"{e.module}.{e.qualname}{e.signature} will be JIT-compiled")

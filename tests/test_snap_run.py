@@ -182,3 +182,50 @@ def test_bad_image_warns_and_program_runs_on_jit(kinds_image, kinds_reference, t
     assert p.stdout == kinds_reference["base"]
     assert "SnapWarning" in p.stderr and "running on the JIT" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+CACHED_LIB = '''
+import numpy as np
+from numba import njit, prange
+
+@njit(cache=True)
+def g(x):
+    return x * 3.0
+
+@njit(cache=True)
+def f(a):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += g(a[i])
+    return s
+
+@njit(cache=True, parallel=True)
+def p(a):
+    s = 0.0
+    for i in prange(a.shape[0]):
+        s += a[i]
+    return s
+'''
+CACHED_APP = "import snaptest_forbid\nimport numpy as np, clib\nprint(clib.f(np.ones(5)), clib.p(np.ones(7)))\n"
+
+
+def test_cache_true_functions_with_a_warm_numba_cache(tmp_path):
+    """A workload whose functions load from Numba's cache is still fully served,
+    and an edit to a callee is still detected (the trace compiles afresh)."""
+    shutil.copy(APPS / "snaptest_forbid.py", tmp_path)
+    (tmp_path / "clib.py").write_text(CACHED_LIB)
+    (tmp_path / "capp.py").write_text(CACHED_APP)
+    env = clean_env(NUMBA_CACHE_DIR=str(tmp_path / "nbcache"))
+    warm = run([sys.executable, "capp.py"], cwd=tmp_path, env=env)
+    assert_ok(warm)
+    assert warm.stdout == "15.0 7.0\n"
+    p = snap("create", "-q", "-w", "capp.py", "-o", "c.so", cwd=tmp_path, env=env)
+    assert_ok(p)
+    served = snap("run", "--sysimage", "c.so", "capp.py", cwd=tmp_path, env={**env, **FORBID})
+    assert_ok(served)
+    assert served.stdout == "15.0 7.0\n"
+    (tmp_path / "clib.py").write_text(CACHED_LIB.replace("x * 3.0", "x * 4.0"))
+    edited = snap("run", "--sysimage", "c.so", "capp.py", cwd=tmp_path, env=env)
+    assert_ok(edited)
+    assert edited.stdout == "20.0 7.0\n"
+    assert "clib.g changed" in edited.stderr

@@ -25,7 +25,7 @@ class Recorder:
         self._undo: list[Callable[[], None]] = []
 
     def install(self) -> None:
-        from numba.core import codegen, dispatcher
+        from numba.core import caching, codegen, dispatcher
         from numba.np.ufunc import dufunc
 
         rec = self
@@ -57,6 +57,14 @@ class Recorder:
             keep.append(self)
             return "%s(<function %s #%d>)" % (type(self).__name__, self.py_func.__qualname__,
                                              seen.setdefault(id(self), len(seen)))
+
+        def no_cache_load(orig, self, sig, target_context):
+            # Compile everything afresh in the training run: cache-loaded libraries
+            # carry no callee graph (needed to tell when an entry is stale) and
+            # keep only linkonce copies of their code.
+            return None
+
+        wrap_method(caching.Cache, "load_overload", no_cache_load, self._undo)
 
         from numba.np.ufunc import array_exprs
         array_exprs.hex = stable_hex
