@@ -15,6 +15,7 @@ __all__ = ["link", "load", "ImageFile", "LoadedImage", "LinkError"]
 
 def __getattr__(name: str):
     if name == "link":
-        from .link import link
+        from .driver import link
+        globals()["link"] = link        # cache: later lookups no longer reach __getattr__
         return link
     raise AttributeError(f"module 'linker' has no attribute {name!r}")

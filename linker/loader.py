@@ -164,6 +164,10 @@ class ImageFile:
         with _lock:
             img = _loaded.get(handle)
             if img is not None:
+                if img._dir["crc"] != self._dir["crc"]:     # glibc matched the inode of an older load
+                    raise _fail(self.path, "a different image from the same file (same inode) is already "
+                                           "loaded in this process; write new images to a new file and "
+                                           "rename it into place")
                 return img
             dir_addr = _dlsym(handle, imagedir.SYMBOL.encode())
             if not dir_addr:

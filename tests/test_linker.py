@@ -529,6 +529,19 @@ def test_resolver_wins_over_dlsym(tmp_path):
     assert call(img2, "f", -2) == 2                    # fallback: dlsym(RTLD_DEFAULT, "labs")
 
 
+def test_rewriting_a_loaded_image_in_place_is_detected(tmp_path):
+    path = tmp_path / "inplace.so"
+    path.write_bytes(linker.link([emit("define i64 @v() {\n  ret i64 1\n}")]))
+    img = linker.load(path, lambda name: None)
+    assert call(img, "v") == 1
+    new = linker.link([emit("define i64 @v() {\n  ret i64 2\n}")])
+    with open(path, "r+b") as f:           # same inode, same size: only the contents change
+        f.write(new)
+    # glibc hands back the old handle (same inode); the loader must notice the contents differ.
+    with pytest.raises(linker.LinkError, match="same inode"):
+        linker.load(path, lambda name: None)
+
+
 def test_closed_image_file_cannot_load(image_bytes, tmp_path):
     path = tmp_path / "closed.so"
     path.write_bytes(image_bytes)
@@ -559,3 +572,16 @@ def test_gnu_hash_function_matches_reference():
     rnd = random.Random(3)
     names = [bytes(rnd.randrange(1, 256) for _ in range(rnd.randrange(0, 400))) for _ in range(500)] + [b""]
     assert gnu_hashes(names).tolist() == [ref(n) for n in names]
+
+
+def test_package_api_and_lazy_writer():
+    r = run_python("""
+        import sys, linker
+        assert "linker.driver" not in sys.modules       # loading-only processes skip the writer
+        from linker import ImageFile, LinkError, LoadedImage, load
+        a = linker.link([]); b = linker.link([])        # callable every time, not just the first
+        from linker import link
+        assert a == b == link([]) and callable(linker.link)
+        print("ok")
+    """)
+    assert r.stdout.strip() == "ok"
