@@ -64,14 +64,20 @@ def test_summary_lists_served_and_jit_entries_with_reasons(tmp_path):
         "def served(x):\n    return x + 1\n"
         "@numba.jit(forceobj=True)\n"
         "def objmode(x):\n    return x + 1\n"
-        "served(1); objmode(1)\n")
+        "@numba.cfunc('float64(float64)')\n"
+        "def cf(x):\n    return x * 2\n"
+        "@numba.njit\n"
+        "def gen(n):\n    yield n\n"
+        "served(1); objmode(1); list(gen(2))\n")
     out = tmp_path / "img.so"
     p = snap("create", "-w", str(workload), "-o", str(out), env=clean_env(COLUMNS="200"))
     assert p.returncode == 0, p.stderr
     assert out.exists()
     assert "__main__.served" in p.stderr and "image" in p.stderr
     assert "__main__.objmode" in p.stderr and "object mode" in p.stderr
-    assert "1 specialization(s) served by the image, 1 left to the JIT" in p.stderr
+    assert "__main__.cf" in p.stderr and "cfunc (not served yet" in p.stderr
+    assert "__main__.gen" in p.stderr and "generator (not served yet)" in p.stderr
+    assert "1 specialization(s) served by the image, 3 left to the JIT" in p.stderr
 
 
 def test_workload_gets_its_own_argv_and_cwd(tmp_path):

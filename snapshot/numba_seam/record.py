@@ -69,6 +69,13 @@ class Recorder:
         from numba.np.ufunc import array_exprs
         array_exprs.hex = stable_hex
         self._undo.append(lambda: delattr(array_exprs, "hex"))
+        def cfunc_compile(orig, self):
+            cres = orig(self)
+            rec.records.append(Recorded(self, cres, "cfunc"))
+            return cres
+
+        from numba.core import ccallback
+        wrap_method(ccallback.CFunc, "_compile_uncached", cfunc_compile, self._undo)
         wrap_method(dispatcher._DispatcherBase, "__repr__", dispatcher_repr, self._undo)
         wrap_method(dispatcher._DispatcherBase, "add_overload", add_overload, self._undo)
         wrap_method(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module, self._undo)
@@ -118,6 +125,8 @@ def specialization(rec: Recorded) -> Specialization:
     py_func = getattr(owner, "py_func", None)
     if py_func is None and rec.kind == "dufunc":
         py_func = owner._dispatcher.py_func
+    if py_func is None and rec.kind == "cfunc":
+        py_func = owner._pyfunc
     options = dict(getattr(owner, "targetoptions", {}) or {})
     module = getattr(py_func, "__module__", None) or fndesc.modname
     qualname = getattr(py_func, "__qualname__", None) or fndesc.qualname
@@ -140,7 +149,10 @@ def specialization(rec: Recorded) -> Specialization:
 
 
 def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | None:
+    from numba.core import types
     cres, owner = rec.cres, rec.owner
+    if rec.kind == "cfunc":
+        return "cfunc (not served yet: its address is taken at decoration)"
     if isinstance(owner, nbdisp.LiftedCode):
         return "lifted loop or with-block (object mode)"
     if cres.objectmode:
@@ -152,6 +164,11 @@ def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | Non
     if rec.kind == "dispatcher" and spec.wrapper not in defined:
         spec.internal = True
         return "internal helper (compiled into its callers, never called from Python)"
+    sig_types = (*spec.args, spec.return_type)
+    if any(isinstance(t, (types.ClassInstanceType, types.ClassType)) for t in sig_types):
+        return "jitclass (not served yet: class types are rebuilt per process)"
+    if isinstance(spec.return_type, types.Generator):
+        return "generator (not served yet)"
     if cres.library.has_dynamic_globals:
         return "code embeds process addresses (dynamic globals)"
     if cres.environment is not None and not cres.environment.can_cache():
