@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# snap in one minute, on a fresh machine (needs python3 with venv + pip, and gcc):
+# snap in one minute, on a fresh machine (needs python3 with venv + pip):
 #   1. create a virtualenv (.venv, reused if present) and install snap into it;
 #   2. build a system image from the k-means example's training workload;
 #   3. run the example app without the image (Numba JIT-compiles everything)
