@@ -304,8 +304,17 @@ def report(progs: list[Program], data: dict, runs: int, load_before, load_after)
     import numba
     med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
     print()
+    try:
+        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "snapshot", "linker"],
+                               text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
+        commit += "+changes" if commit and dirty else ""
+    except OSError:
+        commit = ""
     print(f"Fresh-process time to first result, median of {runs} interleaved runs "
-          f"(numba {numba.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+          f"({'snap ' + commit + ', ' if commit else ''}"
+          f"numba {numba.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           f"load average {load_before[0]:.1f} before / {load_after[0]:.1f} after).")
     print()
     print("| program | mode | time to first result | first-call phase | import numba |")
