@@ -79,6 +79,7 @@ class Runtime:
         if problems:
             raise SnapError(f"image {path} was built for another environment: " + "; ".join(problems))
         seam.prepare_runtime(parfors=any(e.parfors for e in self.manifest.entries))
+        seam.lighten_array_typeof()
         try:
             self.loaded = image.load(seam.make_resolver())
         except linker.LinkError as e:
