@@ -270,6 +270,11 @@ class RuntimeHooks:
 
         def dufunc_compile(orig, self, argtys, return_type=None):
             hooks.on_compile(self, argtys)
+            # An eager @vectorize signature the image already installed: done
+            # (Numba would warn about compiling a loop it already has).
+            for sig, cres in self._dispatcher.overloads.items():
+                if sig.args == tuple(argtys) and isinstance(cres.library, ImageLibrary):
+                    return cres
             return orig(self, argtys, return_type)
 
         def scan_unresolved(orig, self, module, engine):

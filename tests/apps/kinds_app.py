@@ -28,6 +28,7 @@ def results():
     d = k.make_dict(4)
     yield "dict", sorted(d.items()), k.sum_dict(d)
     yield "vpoly", k.vpoly(x, x).tolist()
+    yield "veager", k.veager(x, 1.0).tolist(), k.veager(np.arange(3), np.arange(3)).tolist()
     yield "apply", k.apply(k.square, x).tolist()
     yield "closures", k.scale2(5.0), k.scale3(5.0)
     yield "fib", k.fib(15)

@@ -130,3 +130,8 @@ def call_fc(f, x):
 @njit("int64(int64, int64)")
 def eager_mul(a, b):
     return a * b
+
+
+@vectorize(["float64(float64, float64)", "int64(int64, int64)"])
+def veager(x, y):
+    return 2 * x - y
