@@ -20,9 +20,10 @@ import llvmlite.binding as ll
 import linker
 
 from . import numba_seam
+from .cpu import CpuTarget
 from .numba_seam import record as seam
 from .fingerprint import (Unfingerprintable, canonical_options, closure_fingerprint,
-                          code_fingerprint, file_digest, host_cpu, machine_fingerprint)
+                          code_fingerprint, file_digest, machine_fingerprint)
 from .manifest import (MANIFEST_SECTION, PAYLOAD_SECTION, Dep, Entry, Manifest, Skipped,
                        Source)
 from .payload import dumps_entry
@@ -239,21 +240,18 @@ def finish_module(big, prefix: str, exported: set[str], names: StableNames) -> N
         gv.visibility = "default" if name in exported else "hidden"
 
 
-def make_target_machine(cpu: str = "host"):
-    """The backend for image code: PIC, default code model, same CPU tuning as the JIT."""
-    from numba.core.codegen import get_host_cpu_features
+def make_target_machine(cpu: CpuTarget):
+    """The backend for image code: PIC, default code model, the CPU the JIT optimized for."""
+    from numba.core import config
     ll.initialize_native_target()
     ll.initialize_native_asmprinter()
     target = ll.Target.from_triple(ll.get_process_triple())
-    if cpu != "host":
-        raise BuildError(f"unsupported --cpu {cpu!r} (only 'host' is implemented)")
-    from numba.core import config
-    return target.create_target_machine(cpu=ll.get_host_cpu_name(), features=get_host_cpu_features(),
+    return target.create_target_machine(cpu=cpu.name, features=cpu.features,
                                         opt=config.OPT, reloc="pic", codemodel="default")
 
 
 # ------------------------------------------------------------------ driver
-def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: str = "host",
+def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: CpuTarget,
                 build_info: dict | None = None, progress: Progress = lambda s: None) -> BuildResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -267,8 +265,7 @@ def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: str =
     for i, e in enumerate(entries):
         e.payload = i
     fingerprint = {**machine_fingerprint(), "numba_config": numba_seam.numba_config()}
-    cpu_name, features = host_cpu()
-    cpu_info = {"target": cpu, "name": cpu_name, "features": sorted(features)}
+    cpu_info = {"target": cpu.option, "name": cpu.name, "features": sorted(cpu.required)}
     # The prefix is a pure function of what the image holds: reproducible, yet unique per image.
     ident = hashlib.blake2b(digest_size=6)
     for e in entries:

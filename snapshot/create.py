@@ -52,6 +52,9 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
            on_stage: Callable[[str, str], None] = lambda name, detail: None) -> CreateReport:
     """Build an image from workloads; raise SnapError (with nothing written) on any failure."""
     _check_inputs(workloads, output)
+    if cpu != "host":
+        from .cpu import resolve
+        resolve(cpu)   # an unknown name fails here, before the workload runs
     t0 = time.perf_counter()
     out_abs = os.path.abspath(output)
     tmp = os.path.join(os.path.dirname(out_abs), f".{os.path.basename(out_abs)}.{os.getpid()}.tmp")

@@ -48,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     ns = ap.parse_args(argv)
     events = Events(ns.events_fd)
 
+    from . import cpu
+    from .errors import SnapError
+    try:
+        target = cpu.resolve(ns.cpu)
+    except SnapError as e:
+        events.send("error", stage="build", message=str(e))
+        return 3
+    cpu.configure_numba(target)
     from .numba_seam import record as seam
     recorder = seam.Recorder()
     recorder.install()
@@ -71,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     from .build import BuildError, build_image
     try:
         specs = [seam.specialization(r) for r in recorder.records]
-        result = build_image(specs, recorder.libraries, cpu=ns.cpu,
+        result = build_image(specs, recorder.libraries, cpu=target,
                              build_info={"workloads": [os.path.basename(w) for w in ns.workload]},
                              progress=lambda s: events.send("stage", name=s))
         with open(ns.out, "wb") as f:

@@ -113,3 +113,31 @@ def test_builds_are_reproducible(tmp_path):
         assert p.returncode == 0, p.stderr
         images.append((tmp_path / name).read_bytes())
     assert images[0] == images[1]
+
+
+def test_portable_cpu_target_is_served_here_and_records_its_features(tmp_path):
+    import json
+    import sys
+
+    import linker
+    from conftest import run
+    (tmp_path / "lib.py").write_text("import numba\n@numba.njit\ndef f(a):\n    return (a * 2.0).sum()\n")
+    (tmp_path / "w.py").write_text("import numpy as np, lib\nprint(lib.f(np.arange(4.0)))\n")
+    p = snap("create", "-q", "--cpu", "x86-64-v2", "-w", "w.py", "-o", "v2.so", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    manifest = json.loads(bytes(linker.ImageFile.open(tmp_path / "v2.so").section("snap.manifest"))[8:])
+    assert manifest["cpu"]["target"] == "x86-64-v2"
+    assert "sse4.2" in manifest["cpu"]["features"] and "avx" not in manifest["cpu"]["features"]
+    (tmp_path / "app.py").write_text("import snaptest_forbid\n" + (tmp_path / "w.py").read_text())
+    (tmp_path / "snaptest_forbid.py").write_text((APPS / "snaptest_forbid.py").read_text())
+    served = run([sys.executable, "app.py"], cwd=tmp_path,
+                 env=clean_env(SNAP_SYSIMAGE="v2.so", SNAPTEST_FORBID_COMPILE="1"))
+    assert served.returncode == 0, served.stderr
+    assert served.stdout == "12.0\n"
+
+
+def test_unknown_cpu_target_is_a_clear_error(tmp_path):
+    p = snap("create", "--cpu", "pentium-9000", "-w", str(APPS / "kinds_workload.py"), "-o", str(tmp_path / "x.so"))
+    assert p.returncode != 0
+    assert "unknown --cpu 'pentium-9000'" in p.stderr
+    assert not (tmp_path / "x.so").exists()

@@ -49,7 +49,9 @@ def compiler_entry_points() -> list[tuple[Any, str]]:
 def numba_config() -> dict[str, Any]:
     """The Numba settings that change generated code (part of the image fingerprint)."""
     from numba.core import config
-    names = ("OPT", "LOOP_VECTORIZE", "SLP_VECTORIZE", "ENABLE_AVX", "CPU_NAME", "CPU_FEATURES",
+    # CPU_NAME / CPU_FEATURES are not here: the image records its CPU target and
+    # the features it requires, which is what decides whether it can run here.
+    names = ("OPT", "LOOP_VECTORIZE", "SLP_VECTORIZE", "ENABLE_AVX",
              "BOUNDSCHECK", "FASTMATH", "DEBUGINFO_DEFAULT", "NRT_STATS", "DISABLE_JIT",
              "LLVM_REFPRUNE_PASS", "USE_LLVMLITE_MEMORY_MANAGER", "THREADING_LAYER")
     return {n: str(getattr(config, n, None)) for n in names}

@@ -1,0 +1,54 @@
+"""CPU targets for images: what code is generated for, and what a machine needs to run it.
+
+``host`` is the build machine (fastest code; runs only where every feature of
+the build CPU is present). The x86-64 micro-architecture levels of the psABI
+give portable images; the loader refuses an image whose required features the
+machine lacks, so an image never dies of an illegal instruction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import SnapError
+
+# x86-64 psABI micro-architecture levels, as LLVM feature names.
+_V1 = ("64bit", "cmov", "cx8", "fxsr", "mmx", "sse", "sse2")
+_V2 = _V1 + ("cx16", "popcnt", "sahf", "sse3", "sse4.1", "sse4.2", "ssse3")
+_V3 = _V2 + ("avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe", "xsave")
+_V4 = _V3 + ("avx512bw", "avx512cd", "avx512dq", "avx512f", "avx512vl")
+LEVELS = {"generic": ("x86-64", _V1), "x86-64": ("x86-64", _V1), "x86-64-v2": ("x86-64-v2", _V2),
+          "x86-64-v3": ("x86-64-v3", _V3), "x86-64-v4": ("x86-64-v4", _V4)}
+CHOICES = ("host", *LEVELS)
+
+
+@dataclass(frozen=True)
+class CpuTarget:
+    option: str                  # what the user asked for
+    name: str                    # LLVM CPU name
+    features: str                # LLVM feature string ("" = the CPU's defaults)
+    required: frozenset[str]     # features a machine must have to run the code
+
+
+def resolve(option: str) -> CpuTarget:
+    from .fingerprint import host_cpu
+    if option == "host":
+        from numba.core.codegen import get_host_cpu_features
+        name, feats = host_cpu()
+        return CpuTarget("host", name, get_host_cpu_features(), feats)
+    if option in LEVELS:
+        name, feats = LEVELS[option]
+        return CpuTarget(option, name, "", frozenset(feats))
+    raise SnapError(f"unknown --cpu {option!r}; choose one of: {', '.join(CHOICES)}")
+
+
+def configure_numba(target: CpuTarget) -> None:
+    """Make Numba's JIT optimize and generate code for ``target`` (trace process only).
+
+    Setting it before anything compiles means the optimizer's cost models and the
+    backend both see the target CPU, not the build machine's.
+    """
+    if target.option == "host":
+        return
+    from numba.core import config
+    config.CPU_NAME = target.name
+    config.CPU_FEATURES = target.features
