@@ -56,6 +56,50 @@ def _app():
         if not quiet:
             print_summary(err, rep)
 
+    @app.command()
+    def info(
+        image: str = typer.Argument(..., metavar="IMAGE", help="Image file (any file: nothing in it is run)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
+    ) -> None:
+        """Show what an image holds: fingerprint, CPU, build options, entries with code sizes,
+        skipped specializations, imports, ELF sections and segments.
+
+        Safe on an untrusted file: nothing is dlopened, unpickled or imported.
+        """
+        from .inspect_image import info_dict, read_info
+        try:
+            inf = read_info(image)
+        except SnapError as e:
+            _fail(err, "snap info", e)
+        if as_json:
+            _print_json(info_dict(inf))
+        else:
+            _render_info(inf)
+
+    @app.command()
+    def check(
+        image: str = typer.Argument(..., metavar="IMAGE", help="Image file."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
+        deep: bool = typer.Option(False, "--deep", help="Also verify the checksum and the ELF structure "
+                                                        "(LIEF check_layout, segments, exported symbols)."),
+    ) -> None:
+        """Would IMAGE serve here? Compares Python/numba/llvmlite/numpy versions, numba config and
+        CPU features with this machine, and every entry with the current source files.
+
+        Exit code 0 only if the image would be used and every entry is fresh. Source files are
+        read and compiled, never executed; the image is never loaded.
+        """
+        from .inspect_image import check_dict, check_image
+        try:
+            rep = check_image(image, deep=deep)
+        except SnapError as e:
+            _fail(err, "snap check", e)
+        if as_json:
+            _print_json(check_dict(rep))
+        else:
+            _render_check(rep)
+        raise typer.Exit(0 if rep.ok else 1)
+
     @app.command(help=RUN_HELP, context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                                                  "help_option_names": []})
     def run(ctx: typer.Context) -> None:
@@ -64,3 +108,132 @@ def _app():
         raise typer.Exit(run_main(list(ctx.args), prog="snap run"))
 
     return app
+
+
+# ------------------------------------------------------------ info / check output
+def _fail(console, what: str, e: Exception):
+    import typer
+    from rich.markup import escape
+    msg = " ".join(str(e).split())         # one line, whatever the file contained
+    console.print(f"[bold red]{what} failed:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _print_json(doc) -> None:
+    import json
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def _size(n: int) -> str:
+    from .report import _size as size
+    return size(n)
+
+
+def _render_info(inf) -> None:
+    from rich.console import Console
+    from rich.markup import escape as esc
+    from rich.table import Table
+
+    out = Console(highlight=False, soft_wrap=False)
+    fp = dict(inf.fingerprint)
+    config = fp.pop("numba_config", {})
+    head = Table(title=f"snap image {esc(inf.path)}", show_header=False, title_justify="left")
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("file size", f"{inf.file_size} bytes ({_size(inf.file_size)})")
+    head.add_row("format", str(inf.format))
+    for k in sorted(fp):
+        head.add_row(esc(str(k)), esc(str(fp[k])))
+    if isinstance(config, dict):
+        head.add_row("numba config", esc(", ".join(f"{k}={v}" for k, v in sorted(config.items()))))
+    cpu = inf.cpu
+    feats = cpu.get("features") if isinstance(cpu.get("features"), list) else []
+    head.add_row("CPU target", esc(str(cpu.get("target"))))
+    head.add_row("CPU name", esc(str(cpu.get("name"))))
+    head.add_row(f"CPU features required ({len(feats)})", esc(" ".join(map(str, feats))))
+    for k in sorted(inf.build):
+        v = inf.build[k]
+        head.add_row(f"build {esc(str(k))}", esc(", ".join(map(str, v)) if isinstance(v, list) else str(v)))
+    head.add_row("symbol prefix", esc(inf.prefix))
+    head.add_row("native code", f"{inf.code_size} bytes in {len(inf.entries)} entries")
+    head.add_row("payload", f"{inf.payload_size} bytes (pickled types/constants; not read by info)")
+    out.print(head)
+
+    t = Table(title=f"entries served by the image ({len(inf.entries)})", title_justify="left")
+    for c in ("function", "signature", "kind"):
+        t.add_column(c)
+    t.add_column("code bytes", justify="right")
+    for e in inf.entries:
+        kind = e.kind + (" parallel" if e.parfors else "")
+        t.add_row(esc(e.function), esc(e.signature), esc(kind), str(e.size))
+    out.print(t)
+    if inf.skipped:
+        t = Table(title=f"left to the JIT ({len(inf.skipped)})", title_justify="left")
+        for c in ("function", "signature", "reason"):
+            t.add_column(c)
+        for s in inf.skipped:
+            t.add_row(esc(s["function"]), esc(s["signature"]), esc(s["reason"]))
+        out.print(t)
+    t = Table(title=f"sources ({len(inf.sources)})", title_justify="left")
+    for c in ("module", "path", "digest"):
+        t.add_column(c)
+    for s in inf.sources:
+        t.add_row(esc(str(s.get("module"))), esc(str(s.get("path"))), esc(str(s.get("digest"))))
+    out.print(t)
+    t = Table(title=f"ELF sections ({len(inf.sections)}, read by LIEF)", title_justify="left")
+    for c, j in (("name", "left"), ("type", "left"), ("flags", "left"), ("address", "right"),
+                 ("offset", "right"), ("size", "right")):
+        t.add_column(c, justify=j)
+    for s in inf.sections:
+        t.add_row(esc(s.name), s.type, s.flags, f"{s.address:#x}", f"{s.offset:#x}", str(s.size))
+    out.print(t)
+    t = Table(title=f"ELF segments ({len(inf.segments)})", title_justify="left")
+    for c, j in (("type", "left"), ("flags", "left"), ("address", "right"), ("mem size", "right"),
+                 ("offset", "right"), ("file size", "right")):
+        t.add_column(c, justify=j)
+    for g in inf.segments:
+        t.add_row(g.type, g.flags, f"{g.address:#x}", str(g.memsize), f"{g.offset:#x}", str(g.filesize))
+    out.print(t)
+    out.print(f"[bold]imports ({len(inf.imports)})[/], filled at load time: "
+              + esc(", ".join(inf.imports)), soft_wrap=True)
+
+
+def _render_check(rep) -> None:
+    from rich.console import Console
+    from rich.markup import escape as esc
+    from rich.table import Table
+
+    out = Console(highlight=False, soft_wrap=False)
+    mark = lambda ok: "[green]ok[/]" if ok else "[bold red]DIFFERS[/]"  # noqa: E731
+    t = Table(title=f"environment: image {esc(rep.path)} vs here", title_justify="left")
+    for c in ("", "image", "here", ""):
+        t.add_column(c)
+    for item in rep.environment:
+        t.add_row(esc(item.name), esc(str(item.image)), esc(str(item.here)), mark(item.ok))
+    cpu = rep.cpu
+    t.add_row("CPU", esc(f"{cpu['image']} ({cpu['target']})"), esc(str(cpu["here"])), "")
+    missing = cpu["missing"]
+    t.add_row("CPU features", f"{cpu['required']} required",
+              esc("missing: " + " ".join(missing)) if missing else "all present", mark(not missing))
+    out.print(t)
+    t = Table(title=f"entries against the current sources ({len(rep.entries)})", title_justify="left")
+    for c in ("function", "signature", "status"):
+        t.add_column(c)
+    for e in rep.entries:
+        if e.status == "fresh":
+            status = "[green]fresh[/]"
+        elif e.status == "stale":
+            status = "[bold red]stale[/]: " + esc(", ".join(e.changed)) + " changed"
+        else:
+            status = "[yellow]source missing[/]: " + esc(", ".join(e.missing))
+        t.add_row(esc(e.function), esc(e.signature), status)
+    out.print(t)
+    if rep.deep is not None:
+        t = Table(title="verification (--deep)", title_justify="left")
+        for c in ("check", "result", "detail"):
+            t.add_column(c)
+        for c in rep.deep:
+            t.add_row(esc(c.name), "[green]ok[/]" if c.ok else "[bold red]FAILED[/]", esc(c.detail))
+        out.print(t)
+    colour = "green" if rep.ok else "bold red"
+    out.print(f"[{colour}]{esc(rep.summary)}[/]", soft_wrap=True)
