@@ -85,4 +85,6 @@ cat <<EOF
 Next: the same image through the start-up hook, command line unchanged:
     SNAP_SYSIMAGE=$IMAGE $VENV/bin/python $EXAMPLE/app.py
 Edit a function in $EXAMPLE/kmeans.py and run again: it and its callers JIT-compile, with one warning.
+What the image holds, and whether it would serve here:
+    $VENV/bin/snap info $IMAGE;  $VENV/bin/snap check $IMAGE
 EOF
