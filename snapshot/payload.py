@@ -14,9 +14,6 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from numba.core import serialize
-
-
 class UnresolvedReference(Exception):
     """A referenced jitted function does not exist (yet) in this process."""
 
@@ -29,17 +26,26 @@ class EntryPayload:
     fndesc: dict[str, Any]              # modname, qualname, uid, abi_tags, argnames: what mangling needs
 
 
-class _Pickler(serialize.NumbaPickler):
-    def persistent_id(self, obj):
-        from numba.core.dispatcher import Dispatcher
-        if isinstance(obj, Dispatcher):
-            f = obj.py_func
-            if "<locals>" in f.__qualname__:
-                raise pickle.PicklingError(
-                    f"refers to {f.__module__}.{f.__qualname__}, a jitted function made "
-                    "inside another function (cannot be found by name)")
-            return ("dispatcher", f.__module__, f.__qualname__)
-        return None
+def _pickler(buf: io.BytesIO):
+    """Numba's pickler (cloudpickle for functions by value) + dispatchers by reference.
+
+    Made on demand: this module is imported on the start-up path, before numba.
+    """
+    from numba.core import serialize
+    from numba.core.dispatcher import Dispatcher
+
+    class Pickler(serialize.NumbaPickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Dispatcher):
+                f = obj.py_func
+                if "<locals>" in f.__qualname__:
+                    raise pickle.PicklingError(
+                        f"refers to {f.__module__}.{f.__qualname__}, a jitted function made "
+                        "inside another function (cannot be found by name)")
+                return ("dispatcher", f.__module__, f.__qualname__)
+            return None
+
+    return Pickler(buf, protocol=4)
 
 
 class _Unpickler(pickle.Unpickler):
@@ -64,7 +70,7 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
     fd = spec.extra["fndesc"]
     payload = EntryPayload(args=spec.args, return_type=spec.return_type, envs=envs, fndesc=fd)
     buf = io.BytesIO()
-    _Pickler(buf, protocol=4).dump(payload)
+    _pickler(buf).dump(payload)
     data = buf.getvalue()
     loads_entry(data, probe=True)  # fail at build time, not at run time
     return data

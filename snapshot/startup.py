@@ -20,9 +20,21 @@ def _flag(name: str) -> bool:
 
 
 def _activate() -> None:
-    from .runtime import activate
-    activate(os.environ["SNAP_SYSIMAGE"], strict=_flag("SNAP_STRICT"),
-             report=os.environ.get("SNAP_REPORT") or None)
+    from .errors import SnapStrictError
+    try:
+        from .runtime import activate
+        activate(os.environ["SNAP_SYSIMAGE"], strict=_flag("SNAP_STRICT"),
+                 report=os.environ.get("SNAP_REPORT") or None)
+    except SnapStrictError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever went wrong, the program must still run
+        import warnings
+
+        from .errors import SnapWarning
+        if _flag("SNAP_STRICT"):
+            raise
+        warnings.warn(f"snap: could not activate {os.environ['SNAP_SYSIMAGE']}: "
+                      f"{type(e).__name__}: {e}; running on the JIT", SnapWarning, stacklevel=2)
 
 
 class _AfterNumbaImport:
