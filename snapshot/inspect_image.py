@@ -14,6 +14,7 @@ dicts. The CLI (``snapshot/cli.py``) only renders them.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -83,7 +84,52 @@ def _open(path: str, *, verify: bool = True) -> _Opened:
         raise ImageReadError(f"{path}: {e}") from None
     except Exception as e:  # noqa: BLE001
         raise ImageReadError(f"{path}: corrupted manifest ({type(e).__name__}: {e})") from None
+    problem = _type_problem(manifest)
+    if problem:
+        raise ImageReadError(f"{path}: corrupted manifest ({problem})")
     return _Opened(path, data, image, manifest, checksum_error)
+
+
+def _type_problem(m: Manifest) -> str | None:
+    """What in a decoded manifest has the wrong type (the JSON is untrusted), or None."""
+    def strs(obj, names, what):
+        for n in names:
+            if not isinstance(getattr(obj, n), str):
+                return f"{what}.{n} is not a string"
+        return None
+    if not isinstance(m.prefix, str):
+        return "prefix is not a string"
+    for e in m.entries:
+        p = strs(e, ("kind", "module", "qualname", "options", "code", "signature"), "entry")
+        if p:
+            return p
+        if not isinstance(e.symbols, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                       for k, v in e.symbols.items()):
+            return "entry.symbols is not a map of strings"
+        if not isinstance(e.envs, list) or not all(isinstance(v, str) for v in e.envs):
+            return "entry.envs is not a list of strings"
+        for d in e.deps:
+            p = strs(d, ("module", "qualname", "code"), "dep")
+            if p:
+                return p
+    for sk in m.skipped:
+        p = strs(sk, ("module", "qualname", "signature", "reason"), "skipped")
+        if p:
+            return p
+    for so in m.sources:
+        p = strs(so, ("module", "path"), "source")
+        if p or not (so.digest is None or isinstance(so.digest, str)):
+            return p or "source.digest is not a string"
+    feats = m.cpu.get("features", [])
+    if not isinstance(feats, list) or not all(isinstance(f, str) for f in feats):
+        return "cpu.features is not a list of strings"
+    for k, v in m.fingerprint.items():
+        if isinstance(v, dict):
+            if not all(isinstance(x, str) for x in v.values()):
+                return f"fingerprint.{k} is not a map of strings"
+        elif not isinstance(v, str):
+            return f"fingerprint.{k} is not a string"
+    return None
 
 
 def _lief_parse(data: bytes):
@@ -105,6 +151,18 @@ def _code_size(entry, exports: dict[str, int]) -> int:
 
 def _s(x: Any) -> str:
     return x if isinstance(x, str) else str(x)
+
+
+def _text(x: Any) -> str:
+    """A name read from the ELF file (LIEF returns bytes for names that are not UTF-8)."""
+    if isinstance(x, (bytes, bytearray)):
+        return bytes(x).decode("utf-8", "backslashreplace")
+    return _s(x)
+
+
+def _enum_name(v: Any) -> str:
+    s = str(v)
+    return s.rsplit(".", 1)[-1]
 
 
 # -------------------------------------------------------------------- info
@@ -159,11 +217,6 @@ class ImageInfo:
     code_size: int
 
 
-def _enum_name(v: Any) -> str:
-    s = str(v)
-    return s.rsplit(".", 1)[-1]
-
-
 def _sec_flags(flags: int) -> str:
     return "".join(c for bit, c in ((0x2, "A"), (0x1, "W"), (0x4, "X")) if flags & bit)
 
@@ -188,12 +241,17 @@ def read_info(path: str) -> ImageInfo:
                          symbols={_s(k): _s(v) for k, v in dict(e.symbols).items()},
                          deps=[f"{_s(d.module)}.{_s(d.qualname)}" for d in e.deps])
                for e in m.entries]
-    sections = [SectionInfo(s.name, _enum_name(s.type), int(s.virtual_address), int(s.offset), int(s.size),
-                            _sec_flags(int(s.flags)))
-                for s in b.sections if s.name]
-    segments = [SegmentInfo(_enum_name(g.type), _seg_flags(int(g.flags)), int(g.virtual_address),
-                            int(g.virtual_size), int(g.file_offset), int(g.physical_size))
-                for g in b.segments]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # LIEF warns on enum values it does not know
+            sections = [SectionInfo(_text(s.name), _enum_name(s.type), int(s.virtual_address), int(s.offset),
+                                    int(s.size), _sec_flags(int(s.flags)))
+                        for s in b.sections if s.name]
+            segments = [SegmentInfo(_enum_name(g.type), _seg_flags(int(g.flags)), int(g.virtual_address),
+                                    int(g.virtual_size), int(g.file_offset), int(g.physical_size))
+                        for g in b.segments]
+    except Exception as e:  # noqa: BLE001
+        raise ImageReadError(f"{op.path}: LIEF cannot read the ELF headers ({type(e).__name__}: {e})") from None
     return ImageInfo(
         path=op.path, file_size=len(op.data), format=m.format, fingerprint=m.fingerprint, cpu=m.cpu,
         build=m.build, prefix=m.prefix, entries=entries,
@@ -374,7 +432,10 @@ def check_image(path: str, *, deep: bool = False) -> CheckReport:
     m = op.manifest
     deep_checks = _deep_checks(op) if deep else None
     from .runtime import incompatibilities      # the runtime's own verdict, so check and run agree
-    problems = list(incompatibilities(m))
+    try:
+        problems = list(incompatibilities(m))
+    except Exception as e:  # noqa: BLE001 - an odd manifest must give a verdict, not a traceback
+        problems = [f"cannot compare the fingerprint ({type(e).__name__}: {e})"]
     environment, cpu = _environment(m)
     sources = _Sources(m)
     entries = [_entry_status(e, sources) for e in m.entries]
@@ -411,7 +472,6 @@ def check_dict(rep: CheckReport) -> dict[str, Any]:
 # -------------------------------------------------------------------- deep
 def _deep_checks(op: _Opened) -> list[DeepCheck]:
     """Full verification: checksum, LIEF parse and layout, sections in segments, directory, exports."""
-    from linker import imagedir
     out: list[DeepCheck] = []
     add = lambda name, ok, detail="": out.append(DeepCheck(name, bool(ok), detail))  # noqa: E731
     add("structure (snap linker reader)", True, f"{len(op.image.sections)} sections, {len(op.image.imports)} imports")
@@ -422,7 +482,18 @@ def _deep_checks(op: _Opened) -> list[DeepCheck]:
     add("LIEF parse", b is not None, "" if b is not None else "LIEF cannot parse this file as ELF")
     if b is None:
         return out
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # LIEF warns on enum values it does not know
+            _lief_checks(op, b, add)
+    except Exception as e:  # noqa: BLE001 - a hostile file must give a report, not a traceback
+        add("LIEF reading", False, f"{type(e).__name__}: {e}")
+    return out
+
+
+def _lief_checks(op: _Opened, b, add) -> None:
     import lief
+    from linker import imagedir
     try:
         ok, msg = lief.ELF.check_layout(b)
     except Exception as e:  # noqa: BLE001
@@ -451,11 +522,11 @@ def _deep_checks(op: _Opened) -> list[DeepCheck]:
             home = g
             break
         if home is None:
-            bad.append(f"{s.name} not covered by a LOAD segment")
+            bad.append(f"{_text(s.name)} not covered by a LOAD segment")
             continue
         gf = int(home.flags)
         if (flags & 0x1 and not gf & 2) or (flags & 0x4 and not gf & 1):
-            bad.append(f"{s.name} ({_sec_flags(flags)}) in a {_seg_flags(gf)} segment")
+            bad.append(f"{_text(s.name)} ({_sec_flags(flags)}) in a {_seg_flags(gf)} segment")
     add("segments cover sections", not bad, "; ".join(bad) or f"{len(loads)} LOAD segments")
     types = {_enum_name(g.type) for g in b.segments}
     need = {"DYNAMIC", "GNU_STACK"}
@@ -490,7 +561,7 @@ def _deep_checks(op: _Opened) -> list[DeepCheck]:
     add("manifest and payload sections", not agree, "; ".join(agree) or "present, both readers agree")
 
     # every entry's symbols exported with a non-zero size (read by LIEF, independently of the linker)
-    lief_exports = {s.name: int(s.size) for s in b.dynamic_symbols if s.name and int(s.shndx) != 0}
+    lief_exports = {_text(s.name): int(s.size) for s in b.dynamic_symbols if s.name and int(s.shndx) != 0}
     problems = []
     n = 0
     for e in op.manifest.entries:
@@ -503,4 +574,3 @@ def _deep_checks(op: _Opened) -> list[DeepCheck]:
                 problems.append(f"{e.module}.{e.qualname}{e.signature}: {sym_name} has size 0")
     shown = "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
     add("entry symbols exported", not problems, shown or f"{n} symbols of {len(op.manifest.entries)} entries")
-    return out
