@@ -164,7 +164,7 @@ def _render_info(inf) -> None:
         t.add_column(c)
     t.add_column("code bytes", justify="right")
     for e in inf.entries:
-        kind = e.kind + (" parallel" if e.parfors else "")
+        kind = e.kind + (" parallel" if e.parfors else "") + (f" closure {e.closure[:8]}" if e.closure else "")
         t.add_row(esc(e.function), esc(e.signature), esc(kind), str(e.size))
     out.print(t)
     if inf.skipped:
@@ -209,7 +209,8 @@ def _render_check(rep) -> None:
     for c in ("", "image", "here", ""):
         t.add_column(c)
     for item in rep.environment:
-        t.add_row(esc(item.name), esc(str(item.image)), esc(str(item.here)), mark(item.ok))
+        shown = ["(absent)" if v is None else esc(str(v)) for v in (item.image, item.here)]
+        t.add_row(esc(item.name), *shown, mark(item.ok))
     cpu = rep.cpu
     t.add_row("CPU", esc(f"{cpu['image']} ({cpu['target']})"), esc(str(cpu["here"])), "")
     missing = cpu["missing"]

@@ -174,6 +174,7 @@ class EntryInfo:
     size: int                   # bytes of native code: sum of the ELF sizes of its code symbols
     parfors: bool
     options: str
+    closure: str | None         # fingerprint of the closure cells (tells closures of one factory apart)
     symbols: dict[str, str]
     deps: list[str]
 
@@ -238,6 +239,7 @@ def read_info(path: str) -> ImageInfo:
         raise ImageReadError(str(e) if str(e).startswith(op.path) else f"{op.path}: {e}") from None
     entries = [EntryInfo(function=f"{_s(e.module)}.{_s(e.qualname)}", signature=_s(e.signature), kind=_s(e.kind),
                          size=_code_size(e, exports), parfors=bool(e.parfors), options=_s(e.options),
+                         closure=None if e.closure is None else _s(e.closure),
                          symbols={_s(k): _s(v) for k, v in dict(e.symbols).items()},
                          deps=[f"{_s(d.module)}.{_s(d.qualname)}" for d in e.deps])
                for e in m.entries]
