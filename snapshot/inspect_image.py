@@ -75,18 +75,23 @@ def _open(path: str, *, verify: bool = True) -> _Opened:
             raise
         checksum_error = str(e)
     try:
-        raw = image.section(MANIFEST_SECTION)
-    except KeyError:
-        raise ImageReadError(f"{path}: not a snap image (no {MANIFEST_SECTION} section)") from None
-    try:
-        manifest = Manifest.from_bytes(raw)
-    except ManifestError as e:
-        raise ImageReadError(f"{path}: {e}") from None
-    except Exception as e:  # noqa: BLE001
-        raise ImageReadError(f"{path}: corrupted manifest ({type(e).__name__}: {e})") from None
-    problem = _type_problem(manifest)
-    if problem:
-        raise ImageReadError(f"{path}: corrupted manifest ({problem})")
+        try:
+            raw = image.section(MANIFEST_SECTION)
+        except KeyError:
+            raise ImageReadError(f"{path}: not a snap image (no {MANIFEST_SECTION} section)") from None
+        try:
+            manifest = Manifest.from_bytes(raw)
+        except ManifestError as e:
+            raise ImageReadError(f"{path}: {e}") from None
+        except Exception as e:  # noqa: BLE001
+            raise ImageReadError(f"{path}: corrupted manifest ({type(e).__name__}: {e})") from None
+        problem = _type_problem(manifest)
+        if problem:
+            raise ImageReadError(f"{path}: corrupted manifest ({problem})")
+    except ImageReadError:
+        if checksum_error:      # the root cause: the file was damaged or edited
+            raise ImageReadError(checksum_error) from None
+        raise
     return _Opened(path, data, image, manifest, checksum_error)
 
 
