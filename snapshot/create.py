@@ -29,6 +29,7 @@ class CreateReport:
     seconds: float = 0.0
     workload_seconds: float = 0.0
     timings: dict = field(default_factory=dict)
+    miss_problems: list[str] = field(default_factory=list)   # --add-misses lines not compiled
 
 
 def _check_inputs(workloads: list[str], output: str) -> None:
@@ -49,9 +50,13 @@ def _check_inputs(workloads: list[str], output: str) -> None:
 
 
 def create(workloads: list[str], output: str, args: list[str] | None = None, *, cpu: str = "host",
+           add_misses: list[str] = (),
            on_stage: Callable[[str, str], None] = lambda name, detail: None) -> CreateReport:
     """Build an image from workloads; raise SnapError (with nothing written) on any failure."""
     _check_inputs(workloads, output)
+    for report in add_misses:
+        if not os.path.isfile(report):
+            raise SnapError(f"miss report {report!r} does not exist")
     if cpu != "host":
         from .cpu import resolve
         resolve(cpu)   # an unknown name fails here, before the workload runs
@@ -63,6 +68,8 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
     cmd = [sys.executable, "-m", "snapshot.trace", "--out", tmp, "--cpu", cpu, "--events-fd", str(wfd)]
     for w in workloads:
         cmd += ["--workload", w]
+    for report in add_misses:
+        cmd += ["--add-misses", os.path.abspath(report)]
     cmd += ["--", *(args or [])]
     report = CreateReport(output=output)
     error: str | None = None
@@ -89,6 +96,7 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
                     report.size = ev["size"]
                     report.workload_seconds = ev["workload_time"]
                     report.timings = ev["timings"]
+                    report.miss_problems = ev.get("miss_problems", [])
         rc = proc.wait()
         if rc != 0:
             if rc < 0:

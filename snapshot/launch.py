@@ -19,6 +19,18 @@ def run_program(app: str, args: list[str], *, sysimage: str | None, strict: bool
     if not os.path.isfile(app):
         sys.stderr.write(f"snap: cannot open program {app!r}: no such file\n")
         return 2
+    if sysimage is None and not os.environ.get("SNAP_SYSIMAGE"):
+        # Inside a project: its [tool.snap] image and strictness are the defaults.
+        from .errors import SnapError
+        from .project import load
+        try:
+            config = load()
+        except SnapError as e:
+            sys.stderr.write(f"snap: {e}\n")
+            return 2
+        if config.output is not None:
+            sysimage = config.output
+            strict = strict or config.strict
     if sysimage is not None:
         os.environ["SNAP_SYSIMAGE"] = os.path.abspath(sysimage)
     if strict:

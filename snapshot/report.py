@@ -44,6 +44,8 @@ def print_summary(console: Console, rep: CreateReport) -> None:
     for s in rep.skipped:
         table.add_row(s["function"], s["signature"], f"[yellow]JIT[/]: {s['reason']}")
     console.print(table)
+    for problem in rep.miss_problems:
+        console.print(f"[yellow]miss not added[/]: {problem}", highlight=False, soft_wrap=True)
     console.print(
         f"[bold]{len(rep.entries)}[/] specialization(s) served by the image, "
         f"[bold]{len(rep.skipped)}[/] left to the JIT"

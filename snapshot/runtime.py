@@ -26,7 +26,7 @@ from .errors import SnapError, SnapStrictError, SnapWarning
 from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, host_cpu, machine_fingerprint
 from .freshness import Freshness
 from .manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, Manifest, ManifestError
-from .payload import UnresolvedReference, loads_entry
+from .payload import UnresolvedReference, dumps_types, loads_entry
 
 
 def incompatibilities(manifest: Manifest) -> list[str]:
@@ -94,10 +94,32 @@ class Runtime:
         self._fresh = Freshness(self.manifest)
         self._pending: dict[int, _Pending] = {}
         self._warned: set[str] = set()
+        self._stale_by_func: dict[tuple[str, str], str] = {}   # function -> the one that changed
+        self._skipped = {(s.module, s.qualname): s.reason for s in self.manifest.skipped}
         self.activation_seconds = time.perf_counter() - t0
 
     # ---------------------------------------------------------------- hooks
     def on_create(self, owner, kind: str) -> None:
+        self._guarded(self._on_create, owner, kind)
+
+    def on_compile(self, owner, sig) -> None:
+        self._guarded(self._on_compile, owner, sig)
+
+    def _guarded(self, hook, owner, arg) -> None:
+        """A failure inside snap must never break the user's program: warn, let the JIT work."""
+        try:
+            hook(owner, arg)
+        except SnapStrictError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            if self.strict:
+                raise
+            if "internal" not in self._warned:
+                self._warned.add("internal")
+                warnings.warn(f"snap: internal error ({type(e).__name__}: {e}); the JIT takes over "
+                              "for what the image could not serve", SnapWarning, stacklevel=4)
+
+    def _on_create(self, owner, kind: str) -> None:
         py_func = owner.py_func if kind == "dispatcher" else owner._dispatcher.py_func
         entries = self._by_func.get((py_func.__module__, py_func.__qualname__))
         if not entries:
@@ -107,7 +129,7 @@ class Runtime:
             if matching:
                 self._install_all(owner, kind, matching)
 
-    def on_compile(self, owner, sig) -> None:
+    def _on_compile(self, owner, sig) -> None:
         """Before Numba compiles: install deferred entries, then report a real miss."""
         with self._lock:
             pending = self._pending.get(id(owner))
@@ -200,7 +222,6 @@ class Runtime:
     def _unusable(self, e: Entry, exc: Exception) -> None:
         msg = (f"snap: cannot install {e.module}.{e.qualname}{e.signature} from the image "
                f"{os.path.basename(self.path)} ({type(exc).__name__}: {exc}); it will be JIT-compiled")
-        self._record("unusable", f"{e.module}.{e.qualname}", e.signature, f"{type(exc).__name__}: {exc}")
         if self.strict:
             raise SnapStrictError(msg + " (strict mode)") from exc
         warnings.warn(msg, SnapWarning, stacklevel=4)
@@ -208,7 +229,7 @@ class Runtime:
     def _stale(self, function: str, e: Entry) -> None:
         msg = (f"snap: {function} changed since the image {os.path.basename(self.path)} was built; "
                f"{e.module}.{e.qualname}{e.signature} will be JIT-compiled")
-        self._record("stale", f"{e.module}.{e.qualname}", e.signature, f"{function} changed")
+        self._stale_by_func[e.key()] = function
         if self.strict:
             raise SnapStrictError(msg + " (strict mode)")
         if function not in self._warned:
@@ -217,22 +238,59 @@ class Runtime:
 
     def _miss(self, owner, args: tuple) -> None:
         py_func = owner.py_func if hasattr(owner, "py_func") else owner._dispatcher.py_func
-        name = f"{py_func.__module__}.{py_func.__qualname__}"
+        key = (py_func.__module__, py_func.__qualname__)
+        name = "%s:%s" % key
         sig = "(" + ", ".join(map(numba_seam.type_str, args)) + ")"
-        self._record("not in image", name, sig, "not in image")
+        if key in self._stale_by_func:
+            kind, reason = "stale", f"{self._stale_by_func[key]} changed"
+        elif key in self._skipped:
+            kind, reason = "not servable", self._skipped[key]
+        elif key in self._by_func:
+            kind, reason = "not in image", "signature not in the image"
+        else:
+            kind, reason = "not in image", "function not in the image"
+        record_jit(self._report_path, kind, name, sig, reason, args)
         if self.strict:
-            raise SnapStrictError(f"snap: {name}{sig} is not in the image {self.path} (strict mode)")
-
-    def _record(self, kind: str, function: str, signature: str, reason: str) -> None:
-        record_jit(self._report_path, kind, function, signature, reason)
+            raise SnapStrictError(f"snap: {name.replace(':', '.')}{sig} is not in the image "
+                                  f"{self.path} (strict mode)")
 
 
-def record_jit(report: str | None, kind: str, function: str, signature: str, reason: str) -> None:
-    """Append one JSON line to the miss report (appends are atomic across worker processes)."""
+class _RefusedImageReporter:
+    """With a refused image and a miss report: every compilation is recorded as 'refused'."""
+
+    def __init__(self, report: str, why: str) -> None:
+        self.report, self.why = report, why
+
+    def on_create(self, owner, kind: str) -> None:
+        pass
+
+    def on_compile(self, owner, sig) -> None:
+        if seam.is_nested_compile():
+            return
+        py_func = owner.py_func if hasattr(owner, "py_func") else owner._dispatcher.py_func
+        args = seam.normalize_args(sig) if not isinstance(sig, tuple) else tuple(sig)
+        record_jit(self.report, "refused", f"{py_func.__module__}:{py_func.__qualname__}",
+                   "(" + ", ".join(map(numba_seam.type_str, args)) + ")", self.why, args)
+
+
+def record_jit(report: str | None, kind: str, function: str, signature: str, reason: str,
+               args: tuple | None = None) -> None:
+    """Append one JSON line to the miss report (appends are atomic across worker processes).
+
+    ``types`` (the argument types, pickled) lets ``snap create --add-misses`` compile
+    exactly this specialization in the next build.
+    """
     if not report:
         return
-    line = json.dumps({"event": "jit", "kind": kind, "function": function,
-                       "signature": signature, "reason": reason, "pid": os.getpid()})
+    module, _, qualname = function.partition(":")
+    doc = {"event": "jit", "kind": kind, "function": function.replace(":", "."), "module": module,
+           "qualname": qualname, "signature": signature, "reason": reason, "pid": os.getpid()}
+    if args is not None:
+        try:
+            doc["types"] = dumps_types(args)
+        except Exception:  # noqa: BLE001 - the readable part is still worth reporting
+            pass
+    line = json.dumps(doc)
     try:
         with open(report, "a") as f:
             f.write(line + "\n")
@@ -252,11 +310,13 @@ def activate(path: str, *, strict: bool = False, report: str | None = None) -> R
     try:
         rt = Runtime(path, strict=strict, report=report)
     except SnapError as e:
-        if report:
-            record_jit(report, "refused", "*", "*", str(e))
         if strict:
             raise SnapStrictError(f"{e} (strict mode)") from None
         warnings.warn(f"snap: {e}; running on the JIT", SnapWarning, stacklevel=2)
+        if report:
+            reporter = _RefusedImageReporter(report, str(e))
+            _hooks = seam.RuntimeHooks(reporter.on_create, reporter.on_compile)
+            _hooks.install()
         return None
     _active = rt
     _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile)

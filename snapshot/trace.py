@@ -29,12 +29,18 @@ class Events:
             self._f.write(json.dumps({"event": event, **data}) + "\n")
 
 
-def run_workload(path: str, argv: list[str]) -> int | str | None:
-    """Run a workload like ``python path argv...``; return its exit status (None = finished)."""
+def run_workload(path: str, argv: list[str], mains: list) -> int | str | None:
+    """Run a workload like ``python path argv...``; return its exit status (None = finished).
+
+    Its ``__main__`` module is kept in ``mains``: misses of ``__main__`` functions
+    are resolved there.
+    """
     try:
         exec_script(path, argv)
     except SystemExit as e:
         return e.code
+    finally:
+        mains.append(sys.modules["__main__"])
     return None
 
 
@@ -44,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--cpu", default="host")
     ap.add_argument("--events-fd", type=int)
+    ap.add_argument("--add-misses", action="append", default=[])
     ap.add_argument("args", nargs="*")
     ns = ap.parse_args(argv)
     events = Events(ns.events_fd)
@@ -60,10 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     recorder = seam.Recorder()
     recorder.install()
     t0 = time.perf_counter()
+    mains: list = []
     for workload in ns.workload:
         events.send("stage", name="workload", detail=workload)
         try:
-            status = run_workload(workload, ns.args)
+            status = run_workload(workload, ns.args, mains)
         except BaseException as e:  # noqa: BLE001 - report any failure of user code
             print_user_traceback(e, workload)
             events.send("error", stage="workload",
@@ -73,6 +81,16 @@ def main(argv: list[str] | None = None) -> int:
             events.send("error", stage="workload",
                         message=f"workload {workload} exited with status {status}")
             return 2
+    from .misses import fold
+    problems: list[str] = []
+    for report in ns.add_misses:
+        events.send("stage", name="misses", detail=report)
+        try:
+            folded = fold(report, mains)
+        except SnapError as e:
+            events.send("error", stage="misses", message=str(e))
+            return 2
+        problems += folded.problems
     workload_time = time.perf_counter() - t0
     recorder.uninstall()
 
@@ -99,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                           "kind": e.kind} for e in m.entries],
                 skipped=[{"function": f"{s.module}.{s.qualname}", "signature": s.signature,
                           "reason": s.reason} for s in m.skipped],
-                internal=result.internal, size=len(result.image),
+                internal=result.internal, size=len(result.image), miss_problems=problems,
                 workload_time=workload_time, timings=result.timings)
     return 0
 

@@ -1,0 +1,89 @@
+"""``[tool.snap]`` in a project's pyproject.toml: defaults for ``snap create`` and ``snap run``.
+
+    [tool.snap]
+    workloads = ["scripts/train.py"]   # run in order, paths relative to pyproject.toml
+    output = "build/app.so"            # the image (snap create writes it, snap run uses it)
+    cpu = "x86-64-v3"                  # default "host"
+    strict = false                     # snap run: misses are errors
+    args = ["--small"]                 # passed to every workload
+    add-misses = ["misses.jsonl"]      # fold these miss reports into every build
+
+Command-line options win over the file; relative paths are relative to the file.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SnapError
+
+KEYS = {"workloads", "output", "cpu", "strict", "args", "add-misses"}
+
+
+@dataclass
+class ProjectConfig:
+    path: Path | None = None            # the pyproject.toml it came from
+    workloads: list[str] = field(default_factory=list)
+    output: str | None = None
+    cpu: str | None = None
+    strict: bool = False
+    args: list[str] = field(default_factory=list)
+    add_misses: list[str] = field(default_factory=list)
+
+
+def find_pyproject(start: str | os.PathLike = ".") -> Path | None:
+    here = Path(start).resolve()
+    for d in (here, *here.parents):
+        candidate = d / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(start: str | os.PathLike = ".") -> ProjectConfig:
+    """The [tool.snap] table of the nearest pyproject.toml (empty config if none)."""
+    path = find_pyproject(start)
+    if path is None:
+        return ProjectConfig()
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise SnapError(f"cannot read {path}: {e}") from None
+    table = doc.get("tool", {}).get("snap")
+    if table is None:
+        return ProjectConfig(path=path)
+    if not isinstance(table, dict):
+        raise SnapError(f"{path}: [tool.snap] must be a table")
+    unknown = sorted(set(table) - KEYS)
+    if unknown:
+        raise SnapError(f"{path}: unknown key(s) in [tool.snap]: {', '.join(unknown)} "
+                        f"(known: {', '.join(sorted(KEYS))})")
+    base = path.parent
+
+    def strings(key: str) -> list[str]:
+        value = table.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SnapError(f"{path}: [tool.snap] {key} must be a list of strings")
+        return value
+
+    def rel(p: str) -> str:
+        return str(base / p)
+
+    for key in ("output", "cpu"):
+        if key in table and not isinstance(table[key], str):
+            raise SnapError(f"{path}: [tool.snap] {key} must be a string")
+    if "strict" in table and not isinstance(table["strict"], bool):
+        raise SnapError(f"{path}: [tool.snap] strict must be true or false")
+    return ProjectConfig(
+        path=path, workloads=[rel(w) for w in strings("workloads")],
+        output=rel(table["output"]) if "output" in table else None, cpu=table.get("cpu"),
+        strict=table.get("strict", False), args=strings("args"),
+        add_misses=[rel(m) for m in strings("add-misses")])
