@@ -4,7 +4,7 @@
 program, and ~150 ms of CLI imports would eat the start-up the image saves.
 """
 import sys
-from typing import List
+from typing import List, Optional
 
 RUN_HELP = "Run a Python program from a system image (same as python -m snapshot)."
 
@@ -32,24 +32,42 @@ def _app():
     @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
     def create(
         ctx: typer.Context,
-        workload: List[str] = typer.Option(..., "--workload", "-w", help="Python script to run as __main__ (repeatable)."),
-        output: str = typer.Option(..., "--output", "-o", help="Image file to write (atomically)."),
-        cpu: str = typer.Option("host", "--cpu", help="CPU to generate code for."),
+        workload: Optional[List[str]] = typer.Option(
+            None, "--workload", "-w", help="Python script to run as __main__ (repeatable). "
+                                           "Default: [tool.snap] workloads of pyproject.toml."),
+        output: Optional[str] = typer.Option(
+            None, "--output", "-o", help="Image file to write (atomically). Default: [tool.snap] output."),
+        cpu: Optional[str] = typer.Option(
+            None, "--cpu", help="CPU to generate code for: host (default; this machine's features), "
+                                "generic, x86-64, x86-64-v2, x86-64-v3 or x86-64-v4 (portable)."),
+        add_misses: Optional[List[str]] = typer.Option(
+            None, "--add-misses", help="Miss report (snap run --report-misses) whose specializations "
+                                       "are compiled into this image too (repeatable)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary."),
     ) -> None:
         """Build an image: run WORKLOAD in a child process, collect every specialization
         Numba compiled, link their native code into ONE shared library.
 
-        Arguments after `--` are passed to the workload as its sys.argv[1:].
+        Arguments after `--` are passed to the workload as its sys.argv[1:]. Inside a
+        project, options default to its pyproject.toml [tool.snap] table.
         """
         from .create import create as do_create
+        from .project import load
         from .report import print_summary, stage_printer
         try:
+            config = load()
+            workloads = workload or config.workloads
+            out = output or config.output
+            if not workloads or not out:
+                raise SnapError("give --workload and --output (or set workloads and output in "
+                                "[tool.snap] of pyproject.toml)")
+            args = list(ctx.args) or config.args
+            misses = (add_misses or []) + config.add_misses
             with stage_printer(err, quiet) as on_stage:
-                rep = do_create(workload, output, list(ctx.args), cpu=cpu, on_stage=on_stage)
+                rep = do_create(workloads, out, args, cpu=cpu or config.cpu or "host",
+                                add_misses=misses, on_stage=on_stage)
         except SnapError as e:
-            err.print(f"[bold red]snap create failed:[/] {e}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1)
+            _fail(err, "snap create", e)
         except KeyboardInterrupt:
             err.print("[bold red]snap create interrupted[/]: no image written")
             raise typer.Exit(130)

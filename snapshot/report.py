@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .create import CreateReport
@@ -40,12 +41,12 @@ def print_summary(console: Console, rep: CreateReport) -> None:
     table.add_column("signature")
     table.add_column("served")
     for e in rep.entries:
-        table.add_row(e["function"], e["signature"], "[green]image[/]")
+        table.add_row(escape(e["function"]), escape(e["signature"]), "[green]image[/]")
     for s in rep.skipped:
-        table.add_row(s["function"], s["signature"], f"[yellow]JIT[/]: {s['reason']}")
+        table.add_row(escape(s["function"]), escape(s["signature"]), f"[yellow]JIT[/]: {escape(s['reason'])}")
     console.print(table)
     for problem in rep.miss_problems:
-        console.print(f"[yellow]miss not added[/]: {problem}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]miss not added[/]: {escape(problem)}", highlight=False, soft_wrap=True)
     console.print(
         f"[bold]{len(rep.entries)}[/] specialization(s) served by the image, "
         f"[bold]{len(rep.skipped)}[/] left to the JIT"
