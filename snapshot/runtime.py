@@ -39,7 +39,8 @@ def incompatibilities(manifest: Manifest) -> list[str]:
             if isinstance(want, dict) and isinstance(have, dict):
                 diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
                 problems.append("numba config differs: " + ", ".join(
-                    f"{k}={want.get(k)} (image) vs {have.get(k)} (here)" for k in diff))
+                    f"{k}={want.get(k, '(absent)')} (image) vs {have.get(k, '(absent)')} (here)"
+                    for k in diff))
             else:
                 problems.append(f"{key} {want} (image) vs {have} (here)")
     _, features = host_cpu()

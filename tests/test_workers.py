@@ -28,6 +28,7 @@ import mlib
 
 
 def task(n):
+    import snaptest_forbid  # noqa: F401  (loky pickles __main__ functions by value)
     import snapshot.runtime as r
     rt = r.active()
     return mlib.work(n), rt is not None and rt.installed > 0
@@ -40,6 +41,8 @@ if __name__ == "__main__":
             print(method, pool.map(task, [10, 20]))
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as ex:
         print("executor", list(ex.map(task, [5, 6])))
+    from joblib import Parallel, delayed
+    print("loky", Parallel(n_jobs=2, backend="loky")(delayed(task)(n) for n in (10, 20)))
 '''
 
 EXPECTED = """main 285
@@ -47,6 +50,7 @@ spawn [(285, True), (2470, True)]
 forkserver [(285, True), (2470, True)]
 fork [(285, True), (2470, True)]
 executor [(30, True), (55, True)]
+loky [(285, True), (2470, True)]
 """
 
 
