@@ -21,16 +21,26 @@ ENV_PREFIX = "_ZN08NumbaEnv"
 UNRESOLVED_PREFIX = ".numba.unresolved$"
 
 
-def wrap_method(owner: Any, name: str, hook: Callable, undo: list) -> None:
-    """Replace ``owner.name`` by ``hook(orig, *args)``; push the way back onto ``undo``."""
-    orig = owner.__dict__[name]
+class Patches:
+    """Method replacements on Numba classes, undone together (tests and the trace use undo)."""
 
-    @functools.wraps(orig)
-    def wrapper(*args, **kw):
-        return hook(orig, *args, **kw)
+    def __init__(self) -> None:
+        self._undo: list[Callable[[], None]] = []
 
-    setattr(owner, name, wrapper)
-    undo.append(lambda: setattr(owner, name, orig))
+    def wrap(self, owner: Any, name: str, hook: Callable) -> None:
+        """Replace ``owner.name`` by ``hook(orig, *args, **kw)``."""
+        orig = owner.__dict__[name]
+
+        @functools.wraps(orig)
+        def wrapper(*args, **kw):
+            return hook(orig, *args, **kw)
+
+        setattr(owner, name, wrapper)
+        self._undo.append(lambda: setattr(owner, name, orig))
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
 
 
 def compiler_entry_points() -> list[tuple[Any, str]]:

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import llvmlite.binding as ll
 
-from . import UNRESOLVED_PREFIX, wrap_method
+from . import UNRESOLVED_PREFIX, Patches
 
 
 def prepare_runtime(parfors: bool) -> None:
@@ -240,16 +240,16 @@ def install_dufunc_loop(dufunc, cres, loop_address: int) -> None:
     dufunc._dispatcher.overloads[sig] = cres
 
 
-class RuntimeHooks:
+class RuntimeHooks(Patches):
     """Calls back into the runtime when dispatchers are created and before they compile."""
 
     def __init__(self, on_create: Callable[[Any, str], None],
                  on_compile: Callable[[Any, tuple], None]) -> None:
+        super().__init__()
         self.on_create = on_create
         self.on_compile = on_compile
         self.image_functions: dict[str, int] = {}   # original mangled name -> image address
         self._keepalive: list = []
-        self._undo: list[Callable[[], None]] = []
 
     def install(self) -> None:
         from numba.core import codegen, dispatcher
@@ -290,16 +290,11 @@ class RuntimeHooks:
                         engine.add_global_mapping(gv, ctypes.addressof(cell))
             return orig(self, module, engine)
 
-        wrap_method(codegen.RuntimeLinker, "scan_unresolved_symbols", scan_unresolved, self._undo)
-        wrap_method(dispatcher.Dispatcher, "__init__", init, self._undo)
-        wrap_method(dispatcher.Dispatcher, "compile", compile_, self._undo)
-        wrap_method(dufunc.DUFunc, "_initialize", dufunc_init, self._undo)
-        wrap_method(dufunc.DUFunc, "_compile_for_argtys", dufunc_compile, self._undo)
-
-
-    def uninstall(self) -> None:
-        while self._undo:
-            self._undo.pop()()
+        self.wrap(codegen.RuntimeLinker, "scan_unresolved_symbols", scan_unresolved)
+        self.wrap(dispatcher.Dispatcher, "__init__", init)
+        self.wrap(dispatcher.Dispatcher, "compile", compile_)
+        self.wrap(dufunc.DUFunc, "_initialize", dufunc_init)
+        self.wrap(dufunc.DUFunc, "_compile_for_argtys", dufunc_compile)
 
 
 def normalize_args(sig) -> tuple:

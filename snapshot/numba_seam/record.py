@@ -5,7 +5,7 @@ import types as pytypes
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import wrap_method, ENV_PREFIX, type_str
+from . import ENV_PREFIX, Patches, type_str
 
 
 @dataclass
@@ -16,13 +16,13 @@ class Recorded:
     kind: str             # "dispatcher" | "dufunc"
 
 
-class Recorder:
+class Recorder(Patches):
     """Wraps Numba's add_overload and library finalization while a workload runs."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.records: list[Recorded] = []
         self.libraries: list[Any] = []
-        self._undo: list[Callable[[], None]] = []
 
     def install(self) -> None:
         from numba.core import caching, codegen, dispatcher
@@ -64,7 +64,7 @@ class Recorder:
             # keep only linkonce copies of their code.
             return None
 
-        wrap_method(caching.Cache, "load_overload", no_cache_load, self._undo)
+        self.wrap(caching.Cache, "load_overload", no_cache_load)
 
         from numba.np.ufunc import array_exprs
         array_exprs.hex = stable_hex
@@ -75,16 +75,11 @@ class Recorder:
             return cres
 
         from numba.core import ccallback
-        wrap_method(ccallback.CFunc, "_compile_uncached", cfunc_compile, self._undo)
-        wrap_method(dispatcher._DispatcherBase, "__repr__", dispatcher_repr, self._undo)
-        wrap_method(dispatcher._DispatcherBase, "add_overload", add_overload, self._undo)
-        wrap_method(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module, self._undo)
-        wrap_method(dufunc.DUFunc, "_compile_for_argtys", compile_for_argtys, self._undo)
-
-
-    def uninstall(self) -> None:
-        while self._undo:
-            self._undo.pop()()
+        self.wrap(ccallback.CFunc, "_compile_uncached", cfunc_compile)
+        self.wrap(dispatcher._DispatcherBase, "__repr__", dispatcher_repr)
+        self.wrap(dispatcher._DispatcherBase, "add_overload", add_overload)
+        self.wrap(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module)
+        self.wrap(dufunc.DUFunc, "_compile_for_argtys", compile_for_argtys)
 
 
 # --------------------------------------------------------------------------
