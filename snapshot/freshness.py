@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types as pytypes
+from typing import Callable
 
 from .fingerprint import code_fingerprint, file_digest, source_fingerprints
-from .manifest import Dep, Entry, Manifest
+from .manifest import Entry, Manifest
 
 
 def current_file(module: str) -> str | None:
@@ -31,22 +32,30 @@ def current_file(module: str) -> str | None:
 
 
 class Freshness:
-    def __init__(self, manifest: Manifest) -> None:
+    """Compares an image's recorded sources with the files ``locate`` finds for each module.
+
+    The runtime locates modules as the running program sees them; ``snap check``
+    (which must not import anything) passes a locator of its own.
+    """
+
+    def __init__(self, manifest: Manifest, locate: Callable[[str], str | None] = current_file) -> None:
         self._recorded = {s.module: s.digest for s in manifest.sources}
+        self._locate = locate
         self._unchanged: dict[str, bool] = {}
         self._fps: dict[str, dict[str, str] | None] = {}
 
-    def _module_unchanged(self, module: str) -> bool:
+    def module_unchanged(self, module: str) -> bool:
         ok = self._unchanged.get(module)
         if ok is None:
-            path = current_file(module)
+            path = self._locate(module)
             recorded = self._recorded.get(module)
             ok = bool(path and recorded and file_digest(path) == recorded)
             self._unchanged[module] = ok
         return ok
 
-    def _function_fp(self, module: str, qualname: str) -> str | None:
-        path = current_file(module)
+    def function_fp(self, module: str, qualname: str) -> str | None:
+        """Fingerprint of a function in the module's current source (compiled, not executed)."""
+        path = self._locate(module)
         if path is None:
             return None
         if path not in self._fps:
@@ -56,16 +65,14 @@ class Freshness:
 
     def stale_function(self, entry: Entry, py_func: pytypes.FunctionType) -> str | None:
         """Name of the function (the entry's own or a callee) that changed, or None."""
-        if not (self._module_unchanged(entry.module)
-                and py_func.__code__.co_filename == current_file(entry.module)):
+        if not (self.module_unchanged(entry.module)
+                and py_func.__code__.co_filename == self._locate(entry.module)):
             if code_fingerprint(py_func.__code__) != entry.code:
                 return f"{entry.module}.{entry.qualname}"
         for dep in entry.deps:
-            if not self._dep_fresh(dep):
+            if not self.fresh(dep.module, dep.qualname, dep.code):
                 return f"{dep.module}.{dep.qualname}"
         return None
 
-    def _dep_fresh(self, dep: Dep) -> bool:
-        if self._module_unchanged(dep.module):
-            return True
-        return self._function_fp(dep.module, dep.qualname) == dep.code
+    def fresh(self, module: str, qualname: str, code: str) -> bool:
+        return self.module_unchanged(module) or self.function_fp(module, qualname) == code

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import SnapError
+from .freshness import Freshness
 from .manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Manifest, ManifestError
 
 # Entry symbol roles that are code (the others, "env", are 8-byte data slots).
@@ -341,14 +342,13 @@ def find_module_file(module: str) -> str | None:
     return spec.origin if spec.origin.endswith(".py") and os.path.isfile(spec.origin) else None
 
 
-class _Sources:
+class _Sources(Freshness):
     """Current state of the image's recorded source files (read and compiled, never imported)."""
 
     def __init__(self, manifest: Manifest) -> None:
+        super().__init__(manifest, locate=self.path)
         self.recorded = {s.module: s for s in manifest.sources}
         self._path: dict[str, str | None] = {}
-        self._unchanged: dict[str, bool] = {}
-        self._fps: dict[str, dict[str, str] | None] = {}
 
     def path(self, module: str) -> str | None:
         if module not in self._path:
@@ -357,37 +357,18 @@ class _Sources:
             self._path[module] = p or find_module_file(module)
         return self._path[module]
 
-    def unchanged(self, module: str) -> bool:
-        if module not in self._unchanged:
-            from .fingerprint import file_digest
-            p, rec = self.path(module), self.recorded.get(module)
-            self._unchanged[module] = bool(p and rec and rec.digest and file_digest(p) == rec.digest)
-        return self._unchanged[module]
-
-    def function_fp(self, module: str, qualname: str) -> str | None:
-        from .fingerprint import source_fingerprints
-        p = self.path(module)
-        if p is None:
-            return None
-        if p not in self._fps:
-            self._fps[p] = source_fingerprints(p)
-        fps = self._fps[p]
-        return fps.get(qualname) if fps else None
-
     def status(self, module: str, qualname: str, code: str) -> str:
         """"fresh", "stale" or "missing" for one function."""
         if self.path(module) is None:
             return "missing"
-        if self.unchanged(module):
-            return "fresh"
-        return "fresh" if self.function_fp(module, qualname) == code else "stale"
+        return "fresh" if self.fresh(module, qualname, code) else "stale"
 
     def report(self) -> list[dict[str, Any]]:
         out = []
         for module, rec in sorted(self.recorded.items()):
             p = self.path(module)
             out.append({"module": module, "recorded_path": rec.path, "path": p,
-                        "status": "missing" if p is None else ("unchanged" if self.unchanged(module) else "changed")})
+                        "status": "missing" if p is None else ("unchanged" if self.module_unchanged(module) else "changed")})
         return out
 
 

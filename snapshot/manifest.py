@@ -49,7 +49,6 @@ class Entry:
     deps: list[Dep] = field(default_factory=list)
     parfors: bool = False
     payload: int = -1            # index into the payload's entry list
-    size: int = 0                # bytes of native code (function + wrappers)
 
     def key(self) -> tuple[str, str]:
         return (self.module, self.qualname)
