@@ -76,7 +76,10 @@ class Runtime:
             blobs = image.section(PAYLOAD_SECTION)
         except (KeyError, ManifestError) as e:
             raise SnapError(f"cannot use image {path}: {e}") from None
-        problems = incompatibilities(self.manifest)
+        try:
+            problems = incompatibilities(self.manifest)
+        except (TypeError, ValueError, AttributeError) as e:   # fields of the wrong type
+            raise SnapError(f"cannot use image {path}: corrupted manifest ({e})") from None
         if problems:
             raise SnapError(f"image {path} was built for another environment: " + "; ".join(problems))
         seam.prepare_runtime(parfors=any(e.parfors for e in self.manifest.entries))
