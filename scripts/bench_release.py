@@ -1,0 +1,591 @@
+"""Release benchmark: activation cost per entry, build time, image size, PSS of worker processes.
+
+Run with the virtualenv's interpreter (the one snap is installed in):
+
+    .venv/bin/python scripts/bench_release.py [--quick] [--json FILE] [--only 1,2,3,4]
+
+Four measurements, each printed as a markdown table with a one-line verdict
+(times are medians of interleaved fresh processes on whatever machine this is:
+nothing is asserted, a busy machine gives inflated, noisy numbers):
+
+1. Activation vs number of entries (target: activation + installing every entry
+   <= 1 ms + 10 us per entry). Synthetic modules with N small, distinct @njit
+   functions (``def f_i(x): return x * i + 1``) and a workload calling each once;
+   one image per N built with ``snap create`` (build time reported). In fresh
+   processes: ``snapshot.runtime.activate(path)`` (``activation_seconds``), then
+   ``import synthN`` -- every dispatcher gets its entry installed when it is
+   created -- versus the same import in a process without an image (which
+   creates the dispatchers and compiles nothing). The difference of the two
+   imports is the install cost of N entries.
+2. Build time vs the cold workload run (target: ``snap create`` <= 1.2 x
+   ``python workload.py`` with an empty NUMBA_CACHE_DIR), for the kmeans example
+   and the N=100 synthetic workload, with snap create's own breakdown (parsed
+   from its summary line).
+3. Image size vs Numba's on-disk cache for the same workload (``cache=True``,
+   run into an empty NUMBA_CACHE_DIR; the sizes of all cache files summed).
+4. PSS of N worker processes (multiprocessing spawn Pool; each imports the
+   kmeans module, runs the training workload's calls once, then waits on an
+   event while the parent samples /proc/<pid>/smaps_rollup and the image's own
+   mappings in /proc/<pid>/smaps), started from a parent with SNAP_SYSIMAGE (and
+   SNAP_STRICT=1: no compilation in the workers), versus plain JIT, versus
+   Numba's warm cache.
+
+Every process gets a clean environment (inherited SNAP_* / NUMBA_* dropped).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+SNAP = os.path.join(BIN, "snap")
+PY = sys.executable
+KMEANS_DIR = os.path.join(ROOT, "examples", "kmeans")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def base_env() -> dict[str, str]:
+    drop = ("KMEANS_NUMBA_CACHE", "SYNTH_NUMBA_CACHE", "PYTHONPATH", "BENCH_IMAGE")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SNAP_", "NUMBA_")) and k not in drop}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def run(cmd: list[str], env: dict[str, str], cwd: str, timeout: float = 1800) -> tuple[float, str]:
+    """Run a fresh process; return (wall seconds, stdout + stderr). Fails loudly on a non-zero exit or a
+    snap warning (a refused image or a stale entry would make the numbers meaningless)."""
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=timeout)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0 or "SnapWarning" in p.stderr:
+        raise SystemExit(f"command {'failed (%d)' % p.returncode if p.returncode else 'warned'}: "
+                         f"{' '.join(cmd)} (cwd {cwd})\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
+    return wall, p.stdout + p.stderr
+
+
+def tagged(out: str, tag: str) -> dict:
+    for line in out.splitlines():
+        if line.startswith(tag + " "):
+            return json.loads(line[len(tag) + 1:])
+    raise SystemExit(f"no {tag} line in output:\n{out[-4000:]}")
+
+
+def fresh_dir(tmp: str, prefix: str) -> str:
+    return tempfile.mkdtemp(prefix=prefix, dir=tmp)
+
+
+def med(xs) -> float:
+    return statistics.median(list(xs))
+
+
+def fmt_s(x: float) -> str:
+    if abs(x) < 1e-3:
+        return f"{x * 1e6:.0f} us"
+    return f"{x * 1000:.2f} ms" if abs(x) < 1 else f"{x:.2f} s"
+
+
+def fmt_b(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def dir_size(path: str) -> tuple[int, int]:
+    total = files = 0
+    for d, _, fs in os.walk(path):
+        for f in fs:
+            total += os.path.getsize(os.path.join(d, f))
+            files += 1
+    return total, files
+
+
+# --------------------------------------------------------------------------- snap create
+SUMMARY = re.compile(r"(\d+) specialization\(s\) served by the image, (\d+) left to the JIT.*?; "
+                     r"image [^;]+; built in ([\d.]+) s \(workload ([\d.]+) s(.*)\)\s*$")
+
+
+def snap_create(workload: str, output: str, cwd: str, tmp: str) -> dict:
+    """`snap create` as a user runs it (empty NUMBA_CACHE_DIR); wall time and its own breakdown."""
+    env = base_env()
+    env["NUMBA_CACHE_DIR"] = fresh_dir(tmp, "create-")
+    env["COLUMNS"] = "400"     # the summary line on one line
+    wall, out = run([SNAP, "create", "--workload", workload, "--output", output], env, cwd)
+    lines = [l for l in out.splitlines() if "served by the image" in l]
+    m = SUMMARY.search(lines[-1]) if lines else None
+    if m is None:
+        raise SystemExit(f"cannot parse snap create's summary line:\n{out[-2000:]}")
+    steps = {k: float(v) for k, v in re.findall(r", (\w+) ([\d.]+) s", m.group(5))}
+    return {"wall": wall, "entries": int(m.group(1)), "jit": int(m.group(2)),
+            "built_in": float(m.group(3)), "workload": float(m.group(4)), "steps": steps,
+            "size": os.path.getsize(output)}
+
+
+def cold_run(workload: str, cwd: str, tmp: str, extra: dict | None = None) -> tuple[float, str]:
+    env = base_env()
+    env["NUMBA_CACHE_DIR"] = fresh_dir(tmp, "cold-")
+    env.update(extra or {})
+    wall, _ = run([PY, workload], env, cwd)
+    return wall, env["NUMBA_CACHE_DIR"]
+
+
+# --------------------------------------------------------------------------- synthetic modules
+PROBE = '''\
+"""Fresh-process probe: activation and the import that creates (and installs) N dispatchers."""
+import json, os, sys, time
+t0 = time.perf_counter()
+import numba  # noqa: E402
+t1 = time.perf_counter()
+image = os.environ.get("BENCH_IMAGE")
+rt = None
+t_rtmod = t_act = 0.0
+if image:
+    import snapshot.runtime as runtime
+    t2 = time.perf_counter()
+    rt = runtime.activate(image, strict=True)
+    t3 = time.perf_counter()
+    t_rtmod, t_act = t2 - t1, t3 - t2
+    assert rt is not None, "image refused"
+t4 = time.perf_counter()
+import {mod} as m  # noqa: E402
+t5 = time.perf_counter()
+n = len(m.FUNCS)
+ready = sum(1 for f in m.FUNCS if len(f.overloads) == 1)
+calls = None
+if rt is not None:
+    assert rt.installed == n and ready == n, (rt.installed, ready, n)
+    t6 = time.perf_counter()
+    total = sum(f(3) for f in m.FUNCS)      # strict mode: a compilation would raise
+    calls = time.perf_counter() - t6
+    assert total == sum(3 * i + 1 for i in range(n)), total
+else:
+    assert ready == 0, "the plain import compiled something"
+print("PROBE " + json.dumps({{
+    "import_numba": t1 - t0, "import_runtime": t_rtmod, "activate_wall": t_act,
+    "activation": rt.activation_seconds if rt is not None else None,
+    "installed": rt.installed if rt is not None else 0, "import": t5 - t4, "calls": calls}}))
+'''
+
+
+def write_synth(tmp: str, n: int) -> str:
+    d = os.path.join(tmp, f"synth{n}")
+    os.makedirs(d)
+    lines = ['"""%d small, distinct @njit functions (scripts/bench_release.py)."""' % n,
+             "import os", "", "from numba import njit", "",
+             'CACHE = os.environ.get("SYNTH_NUMBA_CACHE", "") not in ("", "0")', ""]
+    for i in range(n):
+        lines += ["", "@njit(cache=CACHE)", f"def f_{i}(x):", f"    return x * {i} + 1", ""]
+    lines += ["", "FUNCS = [" + ", ".join(f"f_{i}" for i in range(n)) + "]"]
+    with open(os.path.join(d, f"synth{n}.py"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(d, "workload.py"), "w") as f:
+        f.write(textwrap.dedent(f"""\
+            import synth{n}
+            total = 0
+            for f in synth{n}.FUNCS:
+                total += f(3)
+            print("workload: total", total)
+            """))
+    with open(os.path.join(d, "probe.py"), "w") as f:
+        f.write(PROBE.format(mod=f"synth{n}"))
+    # bytecode once, so the timed imports of both modes read the same .pyc
+    subprocess.run([PY, "-m", "compileall", "-q", d], check=True, env=base_env())
+    return d
+
+
+def probe(d: str, image: str | None, tmp: str) -> dict:
+    env = base_env()
+    env["NUMBA_CACHE_DIR"] = fresh_dir(tmp, "probe-")
+    if image:
+        env["BENCH_IMAGE"] = image
+    _, out = run([PY, os.path.join(d, "probe.py")], env, d)
+    return tagged(out, "PROBE")
+
+
+def section_activation(sizes: list[int], runs: int, tmp: str, res: dict) -> None:
+    log("== 1. activation vs number of entries")
+    synth = {}
+    for n in sizes:
+        d = write_synth(tmp, n)
+        log(f"  N={n}: snap create ...")
+        b = snap_create("workload.py", os.path.join(tmp, f"synth{n}.so"), d, tmp)
+        log(f"    {b['entries']} entries, {fmt_b(b['size'])}, {b['wall']:.1f} s")
+        if b["entries"] != n:
+            raise SystemExit(f"synthetic N={n}: the image has {b['entries']} entries, expected {n}")
+        synth[n] = {"dir": d, "image": os.path.join(tmp, f"synth{n}.so"), "build": b,
+                    "plain": [], "image_runs": []}
+    for r in range(runs):
+        log(f"  round {r + 1}/{runs}")
+        for n in sizes:
+            s = synth[n]
+            order = [None, s["image"]] if r % 2 == 0 else [s["image"], None]
+            for img in order:
+                (s["image_runs"] if img else s["plain"]).append(probe(s["dir"], img, tmp))
+    res["synth"] = synth
+
+    print(f"\n### 1. Activation vs number of entries (median of {runs} interleaved fresh processes)\n")
+    print("| N entries | snap create | image size | import runtime | activate() | "
+          "import, plain | import, image | install per entry | activation + install | "
+          "target 1 ms + 10 us*N | first calls (all N) |")
+    print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    pts = []
+    verdict = []
+    for n in sizes:
+        s = synth[n]
+        act = med(p["activation"] for p in s["image_runs"])
+        imp_plain = med(p["import"] for p in s["plain"])
+        imp_img = med(p["import"] for p in s["image_runs"])
+        install = imp_img - imp_plain
+        total = act + install
+        target = 1e-3 + 10e-6 * n
+        pts.append((n, act, install))
+        verdict.append((n, total, target))
+        s["summary"] = {"activation": act, "import_plain": imp_plain, "import_image": imp_img,
+                        "install_per_entry": install / n, "total": total, "target": target}
+        print(f"| {n} | {fmt_s(s['build']['wall'])} | {fmt_b(s['build']['size'])} "
+              f"| {fmt_s(med(p['import_runtime'] for p in s['image_runs']))} | {fmt_s(act)} "
+              f"| {fmt_s(imp_plain)} | {fmt_s(imp_img)} | {install / n * 1e6:.1f} us "
+              f"| {fmt_s(total)} | {fmt_s(target)} {'ok' if total <= target else 'MISSED'} "
+              f"| {fmt_s(med(p['calls'] for p in s['image_runs']))} |")
+    print()
+    if len(pts) >= 2:
+        fa, sa = linfit([(n, a) for n, a, _ in pts])
+        fi, si = linfit([(n, i) for n, _, i in pts])
+        ft, st = linfit([(n, a + i) for n, a, i in pts])
+        print(f"- least-squares fit over N: activate() = {fmt_s(fa)} + {sa * 1e6:.1f} us*N; "
+              f"install at import = {fmt_s(fi)} + {si * 1e6:.1f} us*N; "
+              f"together {fmt_s(ft)} fixed + {st * 1e6:.1f} us per entry")
+        res["activation_fit"] = {"fixed": ft, "per_entry": st}
+    ok = all(t <= g for _, t, g in verdict)
+    print(f"- **verdict (activation <= 1 ms + 10 us/entry): {'ok' if ok else 'MISSED'}** — "
+          + "; ".join(f"N={n}: {fmt_s(t)} vs {fmt_s(g)}" for n, t, g in verdict))
+    print("  (import runtime = `import snapshot.runtime`, paid once before activation, not in the target;"
+          " install = median image import - median plain import)")
+
+
+def linfit(pts: list[tuple[float, float]]) -> tuple[float, float]:
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else 0.0
+    return my - slope * mx, slope
+
+
+# --------------------------------------------------------------------------- 2. build time
+def section_build(progs: list[tuple[str, str]], runs: int, tmp: str, res: dict) -> None:
+    log("== 2. build time vs the cold workload run")
+    data = {}
+    for name, d in progs:
+        data[name] = {"cold": [], "create": []}
+    for r in range(runs):
+        log(f"  round {r + 1}/{runs}")
+        for name, d in progs:
+            out = os.path.join(tmp, f"build-{name.split()[0]}.so")
+            steps = ["cold", "create"] if r % 2 == 0 else ["create", "cold"]
+            for step in steps:
+                if step == "cold":
+                    data[name]["cold"].append(cold_run("workload.py", d, tmp)[0])
+                else:
+                    data[name]["create"].append(snap_create("workload.py", out, d, tmp))
+            log(f"    {name}: cold {data[name]['cold'][-1]:.1f} s, "
+                f"snap create {data[name]['create'][-1]['wall']:.1f} s")
+    res["build"] = data
+    print(f"\n### 2. Build time vs the cold workload run (median of {runs} interleaved runs, "
+          "empty NUMBA_CACHE_DIR each)\n")
+    print("| workload | entries | python workload.py | snap create | ratio | per-round ratio "
+          "| in snap create: workload | collect | codegen | link | rest of trace child | snap command |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    verdict = []
+    for name, _ in progs:
+        c = data[name]["cold"]
+        cr = data[name]["create"]
+        cold, wall = med(c), med(x["wall"] for x in cr)
+        paired = med(x["wall"] / y for x, y in zip(cr, c))
+        keys = list(cr[0]["steps"])
+        st = {k: med(x["steps"].get(k, 0.0) for x in cr) for k in keys}
+        wl = med(x["workload"] for x in cr)
+        child = med(x["built_in"] - x["workload"] - sum(x["steps"].values()) for x in cr)
+        cli = med(x["wall"] - x["built_in"] for x in cr)
+        verdict.append((name, wall / cold, paired))
+        print(f"| {name} | {cr[0]['entries']} | {fmt_s(cold)} | {fmt_s(wall)} | {wall / cold:.2f} "
+              f"| {paired:.2f} | {fmt_s(wl)} | "
+              + " | ".join(f"{st.get(k, 0.0):.2f} s" for k in ("collect", "codegen", "link"))
+              + f" | {child:.2f} s | {cli:.2f} s |")
+    print()
+    print("  (from snap create's summary line, 10 ms resolution: workload = the workload run inside the "
+          "trace child, with the recorder; rest of trace child = its start-up, imports, writing and "
+          "verifying the image = 'built in' - workload - steps; snap command = wall - 'built in': "
+          "start-up of the `snap` command and the summary table)")
+    ok = all(v <= 1.2 for _, v, _ in verdict)
+    print(f"- **verdict (snap create <= 1.2 x cold run): {'ok' if ok else 'MISSED'}** — "
+          + "; ".join(f"{n}: {v:.2f}x (per-round {p:.2f}x)" for n, v, p in verdict))
+
+
+# --------------------------------------------------------------------------- 3. size
+def section_size(items: list[tuple[str, str, str, str]], tmp: str, res: dict) -> dict[str, str]:
+    """items: (name, dir, image, cache variable). Returns name -> populated cache dir."""
+    log("== 3. image size vs Numba's cache")
+    rows, caches = [], {}
+    for name, d, image, var in items:
+        log(f"  {name}: workload with cache=True ...")
+        wall, cache = cold_run("workload.py", d, tmp, {var: "1"})
+        size, files = dir_size(cache)
+        nbi = sum(1 for _, _, fs in os.walk(cache) for f in fs if f.endswith(".nbi"))
+        caches[name] = cache
+        rows.append((name, os.path.getsize(image), size, files, nbi, wall))
+    res["size"] = [dict(zip(("name", "image", "cache", "files", "nbi", "cache_run"), r)) for r in rows]
+    print("\n### 3. Image size vs Numba's on-disk cache (same workload, cache=True, empty NUMBA_CACHE_DIR)\n")
+    print("| workload | image file | Numba cache (sum of files) | cache files (.nbi index) | image / cache "
+          "| cold run with cache=True |")
+    print("|---|--:|--:|--:|--:|--:|")
+    for name, img, size, files, nbi, wall in rows:
+        print(f"| {name} | {fmt_b(img)} | {fmt_b(size)} | {files} ({nbi}) | {img / size:.2f} | {fmt_s(wall)} |")
+    print()
+    print("- image / cache: " + "; ".join(f"{n} {i / s:.2f}x" for n, i, s, *_ in rows)
+          + " (no target; below 1 the image is the smaller)")
+    return caches
+
+
+# --------------------------------------------------------------------------- 4. PSS
+PSS_PARENT = '''\
+"""Parent of a multiprocessing spawn Pool of kmeans workers; samples their PSS while they wait."""
+import json, multiprocessing as mp, os, sys, time
+
+Q = EV = None
+
+
+def init(q, ev):
+    global Q, EV
+    Q, EV = q, ev
+
+
+def task(i):
+    t0 = time.perf_counter()
+    import kmeans
+    X, truth = kmeans.make_blobs(400, 8, 6, 2.5, 1)
+    C, labels, history = kmeans.fit(X, 8, seed=1)
+    conf = kmeans.soft_confidence(X, C, 0.1)
+    purity = kmeans.purity(labels, truth, 8)
+    rt = sys.modules.get("snapshot.runtime")
+    img = rt.active() if rt is not None else None
+    Q.put({"pid": os.getpid(), "seconds": time.perf_counter() - t0, "purity": float(purity),
+           "iterations": len(history), "installed": img.installed if img is not None else None})
+    EV.wait(1800)
+    return os.getpid()
+
+
+def rollup(pid):
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[0].endswith(":") and parts[2] == "kB":
+                out[parts[0][:-1]] = int(parts[1]) * 1024
+    return out
+
+
+def image_maps(pid, ino):
+    """Rss/Pss of the mappings of the image file (matched by inode)."""
+    tot = {"Rss": 0, "Pss": 0, "Shared_Clean": 0, "Private_Clean": 0, "Private_Dirty": 0, "vmas": 0}
+    mine = False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if not parts:
+                continue
+            if "-" in parts[0] and not parts[0].endswith(":"):
+                mine = len(parts) >= 5 and parts[4] == str(ino) and ino != 0
+                tot["vmas"] += mine
+            elif mine and parts[0].endswith(":") and parts[0][:-1] in tot:
+                tot[parts[0][:-1]] += int(parts[1]) * 1024
+    return tot
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1])
+    image = os.environ.get("SNAP_SYSIMAGE")
+    ino = os.stat(image).st_ino if image else 0
+    ctx = mp.get_context("spawn")
+    q, ev = ctx.Queue(), ctx.Event()
+    t0 = time.perf_counter()
+    with ctx.Pool(n, initializer=init, initargs=(q, ev)) as pool:
+        res = pool.map_async(task, range(n), chunksize=1)
+        infos = [q.get(timeout=1800) for _ in range(n)]
+        ready = time.perf_counter() - t0
+        time.sleep(0.2)
+        for info in infos:
+            info["rollup"] = rollup(info["pid"])
+            info["image"] = image_maps(info["pid"], ino)
+        ev.set()
+        pids = res.get(timeout=600)
+    assert sorted(pids) == sorted(i["pid"] for i in infos) and len(set(pids)) == n, pids
+    print("PSS " + json.dumps({"n": n, "ready": ready, "workers": infos}))
+'''
+
+PSS_MODES = [("image", "image (SNAP_SYSIMAGE)"), ("jit", "plain JIT"), ("cache", "Numba cache, warm")]
+
+
+def section_pss(workers: list[int], image: str, cache_dir: str | None, tmp: str, res: dict) -> None:
+    log("== 4. PSS of worker processes")
+    parent = os.path.join(tmp, "pss_parent.py")
+    with open(parent, "w") as f:
+        f.write(PSS_PARENT)
+    modes = [m for m in PSS_MODES if m[0] != "cache" or cache_dir]
+    data: dict[tuple[int, str], dict] = {}
+    for n in workers:
+        for mode, _ in modes:
+            env = base_env()
+            env["PYTHONPATH"] = KMEANS_DIR
+            env["NUMBA_CACHE_DIR"] = fresh_dir(tmp, "pss-")
+            if mode == "image":
+                env["SNAP_SYSIMAGE"] = image
+                env["SNAP_STRICT"] = "1"
+            elif mode == "cache":
+                env["NUMBA_CACHE_DIR"] = cache_dir
+                env["KMEANS_NUMBA_CACHE"] = "1"
+            log(f"  {n} worker(s), {mode} ...")
+            wall, out = run([PY, parent, str(n)], env, tmp)
+            d = tagged(out, "PSS")
+            if mode == "image" and any(w["installed"] in (None, 0) for w in d["workers"]):
+                raise SystemExit(f"image mode: a worker did not use the image: {d['workers']}")
+            if len({w["purity"] for w in d["workers"]}) != 1:
+                raise SystemExit(f"workers disagree: {d['workers']}")
+            data[(n, mode)] = d
+            log(f"    ready after {d['ready']:.1f} s; total PSS "
+                f"{fmt_b(sum(w['rollup']['Pss'] for w in d['workers']))}")
+    res["pss"] = {f"{n}:{m}": v for (n, m), v in data.items()}
+
+    print("\n### 4. PSS of N kmeans worker processes (multiprocessing spawn Pool, sampled while "
+          "every worker waits after its calls)\n")
+    print("| workers | mode | PSS per worker (median) | total PSS | USS per worker | image mapping per "
+          "worker: RSS / PSS (private dirty) | image PSS, all workers | workers ready after |")
+    print("|--:|---|--:|--:|--:|--:|--:|--:|")
+    totals = {}
+    for n in workers:
+        for mode, label in modes:
+            ws = data[(n, mode)]["workers"]
+            pss = [w["rollup"]["Pss"] for w in ws]
+            uss = [w["rollup"].get("Private_Clean", 0) + w["rollup"].get("Private_Dirty", 0) for w in ws]
+            totals[(n, mode)] = sum(pss)
+            img = ""
+            img_tot = ""
+            if mode == "image":
+                img = (f"{fmt_b(med(w['image']['Rss'] for w in ws))} / {fmt_b(med(w['image']['Pss'] for w in ws))}"
+                       f" ({fmt_b(med(w['image']['Private_Dirty'] for w in ws))} private dirty)")
+                img_tot = fmt_b(sum(w["image"]["Pss"] for w in ws))
+            print(f"| {n} | {label} | {fmt_b(med(pss))} | {fmt_b(sum(pss))} | {fmt_b(med(uss))} "
+                  f"| {img or '-'} | {img_tot or '-'} | {fmt_s(data[(n, mode)]['ready'])} |")
+    print()
+    for n in workers:
+        parts = [f"{label} {fmt_b(totals[(n, m)])}" for m, label in modes]
+        ratio = totals[(n, "jit")] / totals[(n, "image")]
+        extra = f"; cache/image = {totals[(n, 'cache')] / totals[(n, 'image')]:.2f}" if cache_dir else ""
+        print(f"- {n} worker(s): total PSS " + ", ".join(parts) + f"; JIT/image = {ratio:.2f}{extra}")
+    if len(workers) >= 2:
+        lo, hi = min(workers), max(workers)
+        per = {m: (totals[(hi, m)] - totals[(lo, m)]) / (hi - lo) for m, _ in modes}
+        print(f"- **PSS per extra worker** ({lo} -> {hi} workers): "
+              + ", ".join(f"{label} {fmt_b(per[m])}" for m, label in modes)
+              + f"; JIT/image = {per['jit'] / per['image']:.2f}")
+        ws = data[(hi, "image")]["workers"]
+        rss, pss = med(w["image"]["Rss"] for w in ws), med(w["image"]["Pss"] for w in ws)
+        print(f"- image pages shared: with {hi} workers each maps {fmt_b(rss)} of the image (RSS) "
+              f"but is charged {fmt_b(pss)} (PSS), RSS/PSS = {rss / pss if pss else float('nan'):.1f}"
+              f" (fully shared would be {hi}); the image's PSS summed over the workers "
+              f"{fmt_b(sum(w['image']['Pss'] for w in ws))}")
+
+
+# --------------------------------------------------------------------------- main
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="smaller run: N=10,100; 3 rounds; 1 build round; 1,4 workers")
+    ap.add_argument("--sizes", help="comma-separated entry counts for section 1 (default 10,100,1000)")
+    ap.add_argument("--runs", type=int, help="fresh-process rounds in section 1 (default 9)")
+    ap.add_argument("--build-runs", type=int, help="rounds in section 2 (default 3)")
+    ap.add_argument("--workers", help="comma-separated worker counts for section 4 (default 1,4,8)")
+    ap.add_argument("--only", default="1,2,3,4", help="sections to run, e.g. 1,3 (default all)")
+    ap.add_argument("--json", metavar="FILE", help="also write all measurements to FILE")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ns = ap.parse_args()
+    if not os.path.exists(SNAP):
+        raise SystemExit(f"{SNAP} not found: run this with the interpreter of the virtualenv snap is "
+                         "installed in (e.g. .venv/bin/python scripts/bench_release.py)")
+    sizes = [int(x) for x in (ns.sizes or ("10,100" if ns.quick else "10,100,1000")).split(",")]
+    runs = ns.runs or (3 if ns.quick else 9)
+    build_runs = ns.build_runs or (1 if ns.quick else 3)
+    workers = [int(x) for x in (ns.workers or ("1,4" if ns.quick else "1,4,8")).split(",")]
+    only = {int(x) for x in ns.only.split(",")}
+    if 2 in only and 100 not in sizes:
+        sizes = sorted(set(sizes) | {100})
+
+    tmp = tempfile.mkdtemp(prefix="snap-bench-release-")
+    res: dict = {}
+    t_start = time.perf_counter()
+    load_before = os.getloadavg()
+    try:
+        import numba
+        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
+        print(f"snap release benchmark (snap {commit or '?'}, numba {numba.__version__}, "
+              f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+              f"{load_before[0]:.1f} at start)")
+        if 1 in only:
+            section_activation(sizes, runs, tmp, res)
+        elif only & {2, 3}:
+            # sections 2/3 without 1: still need the synthetic modules and their images
+            res["synth"] = {}
+            for n in sizes:
+                log(f"  synthetic N={n}: snap create ...")
+                d = write_synth(tmp, n)
+                b = snap_create("workload.py", os.path.join(tmp, f"synth{n}.so"), d, tmp)
+                res["synth"][n] = {"dir": d, "image": os.path.join(tmp, f"synth{n}.so"), "build": b}
+        kmeans_image = os.path.join(tmp, "build-kmeans.so")
+        if 2 in only:
+            section_build([("kmeans example", KMEANS_DIR), ("synthetic N=100", res["synth"][100]["dir"])],
+                          build_runs, tmp, res)
+        if not os.path.exists(kmeans_image) and only & {3, 4}:
+            log("  building the kmeans image ...")
+            snap_create("workload.py", kmeans_image, KMEANS_DIR, tmp)
+        cache_dir = None
+        if 3 in only:
+            items = [("kmeans example", KMEANS_DIR, kmeans_image, "KMEANS_NUMBA_CACHE")]
+            items += [(f"synthetic N={n}", s["dir"], s["image"], "SYNTH_NUMBA_CACHE")
+                      for n, s in sorted(res["synth"].items())]
+            cache_dir = section_size(items, tmp, res)["kmeans example"]
+        if 4 in only:
+            if cache_dir is None:
+                _, cache_dir = cold_run("workload.py", KMEANS_DIR, tmp, {"KMEANS_NUMBA_CACHE": "1"})
+            section_pss(workers, kmeans_image, cache_dir, tmp, res)
+        load_after = os.getloadavg()
+        print(f"\n(total {time.perf_counter() - t_start:.0f} s; load average {load_before[0]:.1f} "
+              f"before / {load_after[0]:.1f} after)")
+        if ns.json:
+            with open(ns.json, "w") as f:
+                json.dump(res, f, indent=1, default=str)
+    finally:
+        if ns.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
