@@ -28,7 +28,8 @@ nothing is asserted, a busy machine gives inflated, noisy numbers):
    event while the parent samples /proc/<pid>/smaps_rollup and the image's own
    mappings in /proc/<pid>/smaps), started from a parent with SNAP_SYSIMAGE (and
    SNAP_STRICT=1: no compilation in the workers), versus plain JIT, versus
-   Numba's warm cache.
+   Numba's warm cache. PSS shares library pages with every process on the
+   machine, unrelated ones included; Pss_Anon (each worker's own heap) does not.
 
 Every process gets a clean environment (inherited SNAP_* / NUMBA_* dropped).
 """
@@ -473,7 +474,7 @@ def section_pss(workers: list[int], image: str, cache_dir: str | None, tmp: str,
 
     print("\n### 4. PSS of N kmeans worker processes (multiprocessing spawn Pool, sampled while "
           "every worker waits after its calls)\n")
-    print("| workers | mode | PSS per worker (median) | total PSS | USS per worker | image mapping per "
+    print("| workers | mode | PSS per worker (median) | total PSS | anonymous PSS per worker | image mapping per "
           "worker: RSS / PSS (private dirty) | image PSS, all workers | workers ready after |")
     print("|--:|---|--:|--:|--:|--:|--:|--:|")
     totals = {}
@@ -481,7 +482,7 @@ def section_pss(workers: list[int], image: str, cache_dir: str | None, tmp: str,
         for mode, label in modes:
             ws = data[(n, mode)]["workers"]
             pss = [w["rollup"]["Pss"] for w in ws]
-            uss = [w["rollup"].get("Private_Clean", 0) + w["rollup"].get("Private_Dirty", 0) for w in ws]
+            anon_w = [w["rollup"].get("Pss_Anon", 0) for w in ws]
             totals[(n, mode)] = sum(pss)
             img = ""
             img_tot = ""
@@ -489,7 +490,7 @@ def section_pss(workers: list[int], image: str, cache_dir: str | None, tmp: str,
                 img = (f"{fmt_b(med(w['image']['Rss'] for w in ws))} / {fmt_b(med(w['image']['Pss'] for w in ws))}"
                        f" ({fmt_b(med(w['image']['Private_Dirty'] for w in ws))} private dirty)")
                 img_tot = fmt_b(sum(w["image"]["Pss"] for w in ws))
-            print(f"| {n} | {label} | {fmt_b(med(pss))} | {fmt_b(sum(pss))} | {fmt_b(med(uss))} "
+            print(f"| {n} | {label} | {fmt_b(med(pss))} | {fmt_b(sum(pss))} | {fmt_b(med(anon_w))} "
                   f"| {img or '-'} | {img_tot or '-'} | {fmt_s(data[(n, mode)]['ready'])} |")
     print()
     for n in workers:
@@ -503,6 +504,14 @@ def section_pss(workers: list[int], image: str, cache_dir: str | None, tmp: str,
         print(f"- **PSS per extra worker** ({lo} -> {hi} workers): "
               + ", ".join(f"{label} {fmt_b(per[m])}" for m, label in modes)
               + f"; JIT/image = {per['jit'] / per['image']:.2f}")
+    anon = {m: med(w["rollup"].get("Pss_Anon", 0) for n in workers for w in data[(n, m)]["workers"])
+            for m, _ in modes}
+    print("- anonymous memory (Pss_Anon: heap, private to each worker) per worker, median over all "
+          "runs: " + ", ".join(f"{label} {fmt_b(anon[m])}" for m, label in modes)
+          + f"; JIT/image = {anon['jit'] / anon['image']:.2f}. PSS also divides the pages of shared "
+          "libraries (libLLVM, NumPy, libpython) among every process on the machine that maps them, "
+          "unrelated ones included, so absolute PSS moves with what else runs; Pss_Anon does not")
+    if len(workers) >= 2:
         ws = data[(hi, "image")]["workers"]
         rss, pss = med(w["image"]["Rss"] for w in ws), med(w["image"]["Pss"] for w in ws)
         print(f"- image pages shared: with {hi} workers each maps {fmt_b(rss)} of the image (RSS) "
