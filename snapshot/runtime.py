@@ -13,6 +13,7 @@ import gc
 import json
 import os
 import pickle
+import sys
 import threading
 import time
 import warnings
@@ -123,8 +124,8 @@ class Runtime:
                 raise
             if "internal" not in self._warned:
                 self._warned.add("internal")
-                warnings.warn(f"snap: internal error ({type(e).__name__}: {e}); the JIT takes over "
-                              "for what the image could not serve", SnapWarning, stacklevel=4)
+                warn(f"snap: internal error ({type(e).__name__}: {e}); the JIT takes over "
+                     "for what the image could not serve")
 
     def _on_create(self, owner, kind: str) -> None:
         py_func = owner.py_func if kind == "dispatcher" else owner._dispatcher.py_func
@@ -150,8 +151,7 @@ class Runtime:
             args = seam.normalize_args(sig) if not isinstance(sig, tuple) else tuple(sig)
         except Exception:  # noqa: BLE001 - never break a compile over reporting
             return
-        overloads = owner.overloads if hasattr(owner, "overloads") else owner._dispatcher.overloads
-        if any(tuple(getattr(k, "args", k)) == args for k in overloads):
+        if any(tuple(getattr(k, "args", k)) == args for k in seam.owner_overloads(owner)):
             return
         self._miss(owner, args)
 
@@ -231,7 +231,7 @@ class Runtime:
                f"{os.path.basename(self.path)} ({type(exc).__name__}: {exc}); it will be JIT-compiled")
         if self.strict:
             raise SnapStrictError(msg + " (strict mode)") from exc
-        warnings.warn(msg, SnapWarning, stacklevel=4)
+        warn(msg)
 
     def _stale(self, function: str, e: Entry) -> None:
         msg = (f"snap: {function} changed since the image {os.path.basename(self.path)} was built; "
@@ -241,13 +241,10 @@ class Runtime:
             raise SnapStrictError(msg + " (strict mode)")
         if function not in self._warned:
             self._warned.add(function)
-            warnings.warn(msg, SnapWarning, stacklevel=4)
+            warn(msg)
 
     def _miss(self, owner, args: tuple) -> None:
-        py_func = owner.py_func if hasattr(owner, "py_func") else owner._dispatcher.py_func
-        key = (py_func.__module__, py_func.__qualname__)
-        name = "%s:%s" % key
-        sig = "(" + ", ".join(map(numba_seam.type_str, args)) + ")"
+        key, name, sig = _describe(owner, args)
         if key in self._stale_by_func:
             kind, reason = "stale", f"{self._stale_by_func[key]} changed"
         elif key in self._skipped:
@@ -274,10 +271,32 @@ class _RefusedImageReporter:
     def on_compile(self, owner, sig) -> None:
         if seam.is_nested_compile():
             return
-        py_func = owner.py_func if hasattr(owner, "py_func") else owner._dispatcher.py_func
         args = seam.normalize_args(sig) if not isinstance(sig, tuple) else tuple(sig)
-        record_jit(self.report, "refused", f"{py_func.__module__}:{py_func.__qualname__}",
-                   "(" + ", ".join(map(numba_seam.type_str, args)) + ")", self.why, args)
+        _, name, text = _describe(owner, args)
+        record_jit(self.report, "refused", name, text, self.why, args)
+
+
+def _describe(owner, args: tuple) -> tuple[tuple[str, str], str, str]:
+    """(module, qualname), "module:qualname" and the readable signature of a compilation."""
+    key = seam.owner_function(owner)
+    return key, "%s:%s" % key, "(" + ", ".join(map(numba_seam.type_str, args)) + ")"
+
+
+_INTERNAL = tuple(os.path.dirname(m.__file__) + os.sep for m in (linker,)) + (
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,)
+
+
+def warn(msg: str) -> None:
+    """A SnapWarning attributed to the user's code, not to snap's or Numba's frames."""
+    import numba
+    internal = _INTERNAL + (os.path.dirname(numba.__file__) + os.sep, "<frozen")
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(internal):
+        name = frame.f_code.co_filename
+        if not ("importlib" in name and "_bootstrap" in name):   # warnings skips those itself
+            level += 1
+        frame = frame.f_back
+    warnings.warn(msg, SnapWarning, stacklevel=level)
 
 
 def record_jit(report: str | None, kind: str, function: str, signature: str, reason: str,
@@ -337,7 +356,7 @@ def activate(path: str, *, strict: bool = False, report: str | None = None) -> R
     except SnapError as e:
         if strict:
             raise SnapStrictError(f"{e} (strict mode)") from None
-        warnings.warn(f"snap: {e}; running on the JIT", SnapWarning, stacklevel=2)
+        warn(f"snap: {e}; running on the JIT")
         if report:
             reporter = _RefusedImageReporter(report, str(e))
             _hooks = seam.RuntimeHooks(reporter.on_create, reporter.on_compile)

@@ -34,7 +34,7 @@ def _activate() -> None:
         if _flag("SNAP_STRICT"):
             raise
         warnings.warn(f"snap: could not activate {os.environ['SNAP_SYSIMAGE']}: "
-                      f"{type(e).__name__}: {e}; running on the JIT", SnapWarning, stacklevel=2)
+                      f"{type(e).__name__}: {e}; running on the JIT", SnapWarning, stacklevel=3)
 
 
 class _AfterNumbaImport:

@@ -296,6 +296,30 @@ class RuntimeHooks(Patches):
         self.wrap(dufunc.DUFunc, "_initialize", dufunc_init)
         self.wrap(dufunc.DUFunc, "_compile_for_argtys", dufunc_compile)
 
+        def cfunc_compile(orig, self):
+            hooks.on_compile(self, tuple(self._sig.args))   # never served: reported as a miss
+            return orig(self)
+
+        from numba.core import ccallback
+        self.wrap(ccallback.CFunc, "compile", cfunc_compile)
+
+
+def owner_function(owner) -> tuple[str, str]:
+    """(module, qualname) of what a dispatcher, DUFunc or cfunc compiles."""
+    py_func = getattr(owner, "py_func", None) or getattr(getattr(owner, "_dispatcher", None), "py_func", None) \
+        or getattr(owner, "_pyfunc", None)
+    return (getattr(py_func, "__module__", None) or "<dynamic>",
+            getattr(py_func, "__qualname__", None) or repr(owner))
+
+
+def owner_overloads(owner) -> dict:
+    """The compiled overloads of a dispatcher or DUFunc (a cfunc has none to reuse)."""
+    if hasattr(owner, "overloads"):
+        return owner.overloads
+    if hasattr(owner, "_dispatcher"):
+        return owner._dispatcher.overloads
+    return {}
+
 
 def normalize_args(sig) -> tuple:
     from numba.core import sigutils
