@@ -63,6 +63,10 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
     t0 = time.perf_counter()
     out_abs = os.path.abspath(output)
     tmp = os.path.join(os.path.dirname(out_abs), f".{os.path.basename(out_abs)}.{os.getpid()}.tmp")
+    try:   # fail before the (possibly long) workload runs, not after
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+    except OSError as e:
+        raise SnapError(f"cannot write {output!r}: {e.strerror}") from None
     rfd, wfd = os.pipe()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNAP_")}
     cmd = [sys.executable, "-m", "snapshot.trace", "--out", tmp, "--cpu", cpu, "--events-fd", str(wfd)]

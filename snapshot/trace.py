@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     except BuildError as e:
         events.send("error", stage="build", message=str(e))
         return 3
+    except OSError as e:
+        events.send("error", stage="build", message=f"cannot write the image: {e}")
+        return 3
     except Exception as e:  # noqa: BLE001 - a bug or an unsupported input: say what and where
         sys.stderr.write(traceback.format_exc())
         events.send("error", stage="build", message=f"{type(e).__name__}: {e}")

@@ -141,3 +141,13 @@ def test_unknown_cpu_target_is_a_clear_error(tmp_path):
     assert p.returncode != 0
     assert "unknown --cpu 'pentium-9000'" in p.stderr
     assert not (tmp_path / "x.so").exists()
+
+
+def test_unwritable_output_fails_before_the_workload_runs(tmp_path):
+    marker = tmp_path / "ran"
+    workload = tmp_path / "w.py"
+    workload.write_text(f"open({str(marker)!r}, 'w').close()\nimport numba\nnumba.njit(lambda x: x)(1)\n")
+    p = snap("create", "-w", str(workload), "-o", "/proc/snap-test-image.so")
+    assert p.returncode != 0
+    assert "cannot write '/proc/snap-test-image.so'" in p.stderr and "Traceback" not in p.stderr
+    assert not marker.exists()
