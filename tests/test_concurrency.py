@@ -2,12 +2,11 @@
 the old or the new image (or falls back cleanly); none crashes or reads a torn file."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
 
-from conftest import APPS, assert_ok, clean_env, snap, snap_exe
+from conftest import assert_ok, clean_env, snap, snap_exe
 
 LIB = "import numba\n@numba.njit\ndef f(x):\n    return x * 2 + 1\n"
 APP = """

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import types as pytypes
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import ENV_PREFIX, Patches, type_str
 
