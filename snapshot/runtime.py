@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +102,7 @@ class Runtime:
         self._warned: set[str] = set()
         self._stale_by_func: dict[tuple[str, str], str] = {}   # function -> the one that changed
         self._skipped = {(s.module, s.qualname): s.reason for s in self.manifest.skipped}
+        self._options_text: dict[tuple, str] = {}
         self.activation_seconds = time.perf_counter() - t0
 
     # ---------------------------------------------------------------- hooks
@@ -115,7 +115,7 @@ class Runtime:
     def _guarded(self, hook, owner, arg) -> None:
         """A failure inside snap must never break the user's program: warn, let the JIT work."""
         try:
-            with _no_gc():
+            with _NoGC():
                 hook(owner, arg)
         except SnapStrictError:
             raise
@@ -156,8 +156,20 @@ class Runtime:
         self._miss(owner, args)
 
     # ---------------------------------------------------------------- install
+    def _options(self, targetoptions: dict) -> str:
+        """canonical_options, memoized: most dispatchers of a program share a few option sets."""
+        try:
+            key = tuple(sorted(targetoptions.items()))
+            hash(key)
+        except TypeError:                     # e.g. fastmath={"nnan"}: compute each time
+            return canonical_options(targetoptions)
+        text = self._options_text.get(key)
+        if text is None:
+            text = self._options_text[key] = canonical_options(targetoptions)
+        return text
+
     def _matching(self, owner, kind: str, py_func, entries: list[Entry]) -> list[Entry]:
-        options = canonical_options(dict(owner.targetoptions or {}))
+        options = self._options(dict(owner.targetoptions or {}))
         if kind == "dufunc":
             options += ";identity=" + repr(owner.identity)
         out = []
@@ -328,20 +340,24 @@ _active: Runtime | None = None
 _hooks: seam.RuntimeHooks | None = None
 
 
-@contextmanager
-def _no_gc():
+class _NoGC:
     """No cyclic GC pass while snap allocates its small, acyclic records.
 
     Right after ``import numba`` the heap holds about a million objects; a full
     collection that our allocations happen to trigger costs 10-80 ms, far more
     than activating an image. Everything allocated here is freed by refcount.
+    (A class, not @contextmanager: this wraps every dispatcher creation. One
+    instance per use, so nested uses restore the state they found.)
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
+
+    __slots__ = ("enabled",)
+
+    def __enter__(self) -> None:
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
             gc.enable()
 
 
@@ -351,7 +367,7 @@ def activate(path: str, *, strict: bool = False, report: str | None = None) -> R
     if _active is not None:
         return _active
     try:
-        with _no_gc():
+        with _NoGC():
             rt = Runtime(path, strict=strict, report=report)
     except SnapError as e:
         if strict:

@@ -54,4 +54,6 @@ def results():
 
 for item in results():
     print(repr(item))
+import gc  # noqa: E402
+print("gc enabled", gc.isenabled())   # snap pauses GC while it installs, and must restore it
 sys.exit(int(sys.argv[sys.argv.index("--exit") + 1]) if "--exit" in sys.argv else 0)
