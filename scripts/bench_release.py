@@ -47,9 +47,9 @@ import tempfile
 import textwrap
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.dirname(sys.executable)
-SNAP = os.path.join(BIN, "snap")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import ROOT, SNAP, checked_run, require_snap  # noqa: E402
+from benchutil import base_env as _base_env  # noqa: E402
 PY = sys.executable
 KMEANS_DIR = os.path.join(ROOT, "examples", "kmeans")
 
@@ -59,23 +59,12 @@ def log(msg: str) -> None:
 
 
 def base_env() -> dict[str, str]:
-    drop = ("KMEANS_NUMBA_CACHE", "SYNTH_NUMBA_CACHE", "PYTHONPATH", "BENCH_IMAGE")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SNAP_", "NUMBA_")) and k not in drop}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+    return _base_env(drop=("KMEANS_NUMBA_CACHE", "SYNTH_NUMBA_CACHE", "BENCH_IMAGE"))
 
 
 def run(cmd: list[str], env: dict[str, str], cwd: str, timeout: float = 1800) -> tuple[float, str]:
-    """Run a fresh process; return (wall seconds, stdout + stderr). Fails loudly on a non-zero exit or a
-    snap warning (a refused image or a stale entry would make the numbers meaningless)."""
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=timeout)
-    wall = time.perf_counter() - t0
-    if p.returncode != 0 or "SnapWarning" in p.stderr:
-        raise SystemExit(f"command {'failed (%d)' % p.returncode if p.returncode else 'warned'}: "
-                         f"{' '.join(cmd)} (cwd {cwd})\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
+    """Run a fresh, checked process; return (wall seconds, stdout + stderr)."""
+    _, wall, p = checked_run(cmd, env, cwd, timeout)
     return wall, p.stdout + p.stderr
 
 
@@ -533,9 +522,7 @@ def main() -> int:
     ap.add_argument("--json", metavar="FILE", help="also write all measurements to FILE")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ns = ap.parse_args()
-    if not os.path.exists(SNAP):
-        raise SystemExit(f"{SNAP} not found: run this with the interpreter of the virtualenv snap is "
-                         "installed in (e.g. .venv/bin/python scripts/bench_release.py)")
+    require_snap("bench_release.py")
     sizes = [int(x) for x in (ns.sizes or ("10,100" if ns.quick else "10,100,1000")).split(",")]
     runs = ns.runs or (3 if ns.quick else 9)
     build_runs = ns.build_runs or (1 if ns.quick else 3)

@@ -42,9 +42,9 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.dirname(sys.executable)
-SNAP = os.path.join(BIN, "snap")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import ROOT, SNAP, checked_run, require_snap  # noqa: E402
+from benchutil import base_env as _base_env  # noqa: E402
 
 MODES = [
     ("a", "cold JIT"),
@@ -166,22 +166,12 @@ def make_programs(tmp: str, only: str | None) -> list[Program]:
 
 # --------------------------------------------------------------------------- running
 def base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("SNAP_") and k not in ("KMEANS_NUMBA_CACHE", "MICRO_NUMBA_CACHE",
-                                                      "NUMBA_CACHE_DIR", "PYTHONPATH")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+    return _base_env(drop=("KMEANS_NUMBA_CACHE", "MICRO_NUMBA_CACHE"))
 
 
 def spawn(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, str]:
-    """Run a fresh process; return (launch epoch, stdout). Fails loudly on a non-zero exit
-    and on a snap warning (a refused image or a stale entry would make the numbers meaningless)."""
-    launch = time.time()
-    p = subprocess.run(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0 or "SnapWarning" in p.stderr:
-        raise SystemExit(f"command {'failed (%d)' % p.returncode if p.returncode else 'warned'}: "
-                         f"{' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
+    """Run a fresh, checked process; return (launch epoch, stdout)."""
+    launch, _, p = checked_run(cmd, env, cwd)
     return launch, p.stdout
 
 
@@ -265,9 +255,7 @@ def main() -> int:
     ap.add_argument("--json", metavar="FILE", help="also write all measurements to FILE")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ns = ap.parse_args()
-    if not os.path.exists(SNAP):
-        raise SystemExit(f"{SNAP} not found: run this with the interpreter of the virtualenv snap is "
-                         "installed in (e.g. .venv/bin/python scripts/bench_ttfx.py)")
+    require_snap("bench_ttfx.py")
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
