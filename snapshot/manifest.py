@@ -2,10 +2,14 @@
 
 An image carries two sections:
 
-* ``snap.manifest`` -- ``MAGIC`` + JSON: format version, fingerprint, every entry
-  (identity, code fingerprint, readable signature, symbols, dependencies) and
-  every specialization left to the JIT with its reason. ``snap info`` and
-  ``snap check`` read only this.
+* ``snap.manifest`` -- ``MAGIC`` + one line of JSON (format version,
+  fingerprint, CPU, prefix, sources, every specialization left to the JIT with
+  its reason, and an index: module -> qualname -> entry numbers), then one line
+  of JSON per entry (identity, code fingerprint, readable signature, symbols,
+  dependencies). ``snap info`` and ``snap check`` read only this. Activation
+  reads the header line only (``ManifestIndex``); an entry's line is decoded
+  when a dispatcher of its function is created, so activation does not grow
+  with the JSON of entries the program never touches.
 * ``snap.payload`` -- a pickle of what activation needs that JSON cannot hold
   (Numba types, environment constants). Unpickled only when the image is
   activated, i.e. when the user already decided to trust and run its code.
@@ -17,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 MAGIC = b"SNAPIMG\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST_SECTION = "snap.manifest"
 PAYLOAD_SECTION = "snap.payload"
 
@@ -84,32 +88,87 @@ class Manifest:
     # -- encoding ---------------------------------------------------------
     def to_bytes(self) -> bytes:
         doc = asdict(self)
-        return MAGIC + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        entries = doc.pop("entries")
+        index: dict[str, dict[str, list[int]]] = {}
+        for i, e in enumerate(entries):
+            index.setdefault(e["module"], {}).setdefault(e["qualname"], []).append(i)
+        doc["index"] = index
+        doc["parfors"] = any(e["parfors"] for e in entries)
+        lines = [_dumps(doc)] + [_dumps(e) for e in entries]
+        return MAGIC + b"\n".join(lines)
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> "Manifest":
+        index = ManifestIndex.from_bytes(data)
+        return cls(
+            fingerprint=index.fingerprint, cpu=index.cpu, prefix=index.prefix,
+            entries=[index.entry(i) for i in range(len(index))],
+            skipped=index.skipped, sources=index.sources, build=index.build, format=index.format)
+
+
+def _dumps(doc: Any) -> bytes:
+    # Compact JSON never contains a raw newline: lines separate the documents.
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _corrupted(e: Exception) -> ManifestError:
+    return ManifestError(f"corrupted manifest: {e!r}")
+
+
+class ManifestIndex:
+    """The manifest as activation needs it: the header decoded, entries decoded on demand."""
+
+    def __init__(self, header: dict, lines: list[bytes]) -> None:
+        try:
+            self.format: int = header["format"]
+            self.fingerprint: dict[str, Any] = dict(header["fingerprint"])
+            self.cpu: dict[str, Any] = dict(header["cpu"])
+            self.prefix: str = str(header["prefix"])
+            self.build: dict[str, Any] = dict(header.get("build", {}))
+            self.parfors: bool = bool(header.get("parfors", False))
+            self.skipped = [Skipped(**s) for s in header["skipped"]]
+            self.sources = [Source(**s) for s in header["sources"]]
+            self.by_func: dict[tuple[str, str], list[int]] = {
+                (module, qualname): [int(i) for i in idx]
+                for module, funcs in dict(header["index"]).items() for qualname, idx in dict(funcs).items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise _corrupted(e) from None
+        self._lines = lines
+        self._entries: dict[int, Entry] = {}
+        if any(not 0 <= i < len(lines) for idx in self.by_func.values() for i in idx):
+            raise ManifestError("corrupted manifest: index refers to a missing entry")
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | memoryview) -> "ManifestIndex":
         data = bytes(data)
         if not data.startswith(MAGIC):
             raise ManifestError("not a snap image manifest (bad magic)")
+        head, *lines = data[len(MAGIC):].rstrip(b"\x00").split(b"\n")
         try:
-            doc = json.loads(data[len(MAGIC):].rstrip(b"\x00").decode())
+            header = json.loads(head)
         except (UnicodeDecodeError, ValueError) as e:
             raise ManifestError(f"corrupted manifest: {e}") from None
-        if not isinstance(doc, dict):
+        if not isinstance(header, dict):
             raise ManifestError("corrupted manifest: not an object")
-        fmt = doc.get("format")
+        fmt = header.get("format")
         if fmt != FORMAT_VERSION:
             raise ManifestError(f"image format {fmt!r} is not supported (this snap reads format {FORMAT_VERSION})")
-        try:
-            return cls(
-                fingerprint=dict(doc["fingerprint"]),
-                cpu=dict(doc["cpu"]),
-                prefix=str(doc["prefix"]),
-                entries=[Entry(**{**e, "deps": [Dep(**d) for d in e.get("deps", [])]}) for e in doc["entries"]],
-                skipped=[Skipped(**s) for s in doc["skipped"]],
-                sources=[Source(**s) for s in doc["sources"]],
-                build=dict(doc.get("build", {})),
-                format=fmt,
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise ManifestError(f"corrupted manifest: {e!r}") from None
+        return cls(header, lines)
+
+    def entry(self, i: int) -> Entry:
+        """Entry number ``i`` (decoded once); ManifestError if its line is corrupted."""
+        e = self._entries.get(i)
+        if e is None:
+            try:
+                doc = json.loads(self._lines[i])
+                e = Entry(**{**doc, "deps": [Dep(**d) for d in doc.get("deps", [])]})
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                raise _corrupted(exc) from None
+            self._entries[i] = e
+        return e
+
+    def entries_of(self, module: str, qualname: str) -> list[Entry]:
+        return [self.entry(i) for i in self.by_func.get((module, qualname), ())]

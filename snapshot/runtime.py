@@ -27,7 +27,7 @@ from .numba_seam import install as seam
 from .errors import SnapError, SnapStrictError, SnapWarning
 from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, host_cpu, machine_fingerprint
 from .freshness import Freshness
-from .manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, Manifest, ManifestError
+from .manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, ManifestError, ManifestIndex
 from .payload import UnresolvedReference, dumps_types, loads_entry
 
 
@@ -74,7 +74,7 @@ class Runtime:
         except (linker.LinkError, OSError) as e:
             raise SnapError(f"cannot use image {path}: {e}") from None
         try:
-            self.manifest = Manifest.from_bytes(image.section(MANIFEST_SECTION))
+            self.manifest = ManifestIndex.from_bytes(image.section(MANIFEST_SECTION))
             blobs = image.section(PAYLOAD_SECTION)
         except (KeyError, ManifestError) as e:
             raise SnapError(f"cannot use image {path}: {e}") from None
@@ -84,7 +84,7 @@ class Runtime:
             raise SnapError(f"cannot use image {path}: corrupted manifest ({e})") from None
         if problems:
             raise SnapError(f"image {path} was built for another environment: " + "; ".join(problems))
-        seam.prepare_runtime(parfors=any(e.parfors for e in self.manifest.entries))
+        seam.prepare_runtime(parfors=self.manifest.parfors)
         seam.lighten_array_typeof()
         try:
             self.loaded = image.load(seam.make_resolver())
@@ -94,9 +94,6 @@ class Runtime:
             self._blobs: list[bytes] = pickle.loads(blobs)
         except Exception as e:  # noqa: BLE001 - a corrupted payload must not crash the program
             raise SnapError(f"cannot use image {path}: corrupted payload ({type(e).__name__})") from None
-        self._by_func: dict[tuple[str, str], list[Entry]] = {}
-        for e in self.manifest.entries:
-            self._by_func.setdefault(e.key(), []).append(e)
         self._fresh = Freshness(self.manifest)
         self._pending: dict[int, _Pending] = {}
         self._warned: set[str] = set()
@@ -129,9 +126,10 @@ class Runtime:
 
     def _on_create(self, owner, kind: str) -> None:
         py_func = owner.py_func if kind == "dispatcher" else owner._dispatcher.py_func
-        entries = self._by_func.get((py_func.__module__, py_func.__qualname__))
-        if not entries:
+        key = (py_func.__module__, py_func.__qualname__)
+        if key not in self.manifest.by_func:
             return
+        entries = self.manifest.entries_of(*key)
         with self._lock:
             matching = self._matching(owner, kind, py_func, entries)
             if matching:
@@ -139,12 +137,13 @@ class Runtime:
 
     def _on_compile(self, owner, sig) -> None:
         """Before Numba compiles: install deferred entries, then report a real miss."""
+        seam.materialize(owner)
         with self._lock:
             pending = self._pending.get(id(owner))
             if pending is not None and pending.owner is owner:
                 del self._pending[id(owner)]
                 kind = "dufunc" if hasattr(owner, "_dispatcher") else "dispatcher"
-                self._install_all(owner, kind, pending.entries)
+                self._install_now(owner, kind, pending.entries)
         if seam.is_nested_compile():
             return
         try:
@@ -192,6 +191,17 @@ class Runtime:
         return out
 
     def _install_all(self, owner, kind: str, entries: list[Entry]) -> None:
+        if kind == "dispatcher":
+            seam.defer_install(owner, lambda: self._guarded(self._materialize, owner, entries))
+        else:
+            self._install_now(owner, kind, entries)
+
+    def _materialize(self, owner, entries: list[Entry]) -> None:
+        with self._lock:
+            if seam.claim_deferred(owner):
+                self._install_now(owner, "dispatcher", entries)
+
+    def _install_now(self, owner, kind: str, entries: list[Entry]) -> None:
         deferred = []
         for e in entries:
             try:
@@ -261,7 +271,7 @@ class Runtime:
             kind, reason = "stale", f"{self._stale_by_func[key]} changed"
         elif key in self._skipped:
             kind, reason = "not servable", self._skipped[key]
-        elif key in self._by_func:
+        elif key in self.manifest.by_func:
             kind, reason = "not in image", "signature not in the image"
         else:
             kind, reason = "not in image", "function not in the image"
@@ -381,6 +391,13 @@ def activate(path: str, *, strict: bool = False, report: str | None = None) -> R
     _active = rt
     _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile)
     _hooks.install()
+    if os.environ.get("SNAP_GC_FREEZE", "1").strip() != "0":
+        # Importing numba leaves ~a million long-lived objects; the first full
+        # collection after it costs tens of ms and would land in the program's
+        # first call. Those objects live as long as the process: move them out
+        # of the collector's sight (what pre-fork servers do; SNAP_GC_FREEZE=0
+        # to keep them collectable).
+        gc.freeze()
     return rt
 
 
