@@ -381,6 +381,8 @@ def activate(path: str, *, strict: bool = False, report: str | None = None) -> R
     _active = rt
     _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile)
     _hooks.install()
+    from .gufuncs import GufuncServer           # @guvectorize / parallel @vectorize builders
+    GufuncServer(rt).install()
     return rt
 
 
