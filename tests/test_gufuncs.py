@@ -114,3 +114,11 @@ def test_unchanged_gufuncs_of_an_edited_file_are_still_served(built, reference, 
     p = from_image(image, env=FORBID, cwd=tmp_path)
     assert_ok(p)
     assert p.stdout == reference["base"]
+
+
+def test_gufunc_images_are_reproducible(built, tmp_path):
+    """The parallel wrapper's symbol carries id(env) in decimal: it must not reach the image."""
+    image, _ = built
+    again = tmp_path / "again.so"
+    assert_ok(snap("create", "-q", "-w", "gufunc_workload.py", "-o", str(again)))
+    assert again.read_bytes() == image.read_bytes()
