@@ -24,11 +24,20 @@ def results():
     yield "padd_f", g.padd3(x, x).tolist()
     yield "padd_i", g.padd3(np.arange(4), np.arange(4)).tolist()
     yield "types", type(g.cumweight).__name__, type(g.pscaled_sum).__name__, type(g.padd3).__name__
+    yield "njit_calls", g.jit_calls_gufunc(np.arange(5.0))
     if "--extra" in sys.argv:
         outc = np.zeros(3, dtype=np.complex128)
         g.dyn_sum(x.astype(np.complex128), outc)      # a new dynamic signature: JIT
         yield "dyn_c", outc.tolist()
-        yield "mixing", g.jit_calls_gufunc(np.arange(5.0))
+        from numba import njit
+
+        @njit
+        def newfn(a):                                   # new JIT code calling image gufuncs
+            out = np.empty_like(a)
+            g.cumweight(a, out)
+            return out.sum()
+
+        yield "mixing", newfn(np.arange(6.0))
 
 
 for item in results():

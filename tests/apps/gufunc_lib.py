@@ -54,7 +54,7 @@ def padd3(a, b):
 
 @njit
 def jit_calls_gufunc(a):
-    """JIT code calling an image gufunc (the kernel is linked from the image)."""
+    """A jitted function whose code calls a gufunc (served as one entry)."""
     out = np.empty_like(a)
     cumweight(a, out)
     return out.sum()
