@@ -45,8 +45,9 @@ def test_create_lists_gufuncs_as_served(built):
                  "gufunc_lib.edited_max", "gufunc_lib.padd3"):
         assert name in out
     # 2 cumweight + 2 pscaled_sum + 2 dyn_sum + 1 edited_max + 2 padd3 (9 kernels), plus
-    # 2 weight (called by a kernel) + jit_calls_gufunc (jitted, calls a gufunc)
-    assert "12 specialization(s) served by the image, 0 left to the JIT" in out
+    # 2 weight (called by a kernel) + jit_calls_gufunc (jitted, calls a gufunc) + 3 exec'd kernels
+    assert out.count("gufunc_lib.__rewritten") == 3           # one name, three kernels
+    assert "15 specialization(s) served by the image, 0 left to the JIT" in out
     assert "image (gufunc)" in out and "image (ufunc)" in out
 
 
@@ -56,6 +57,7 @@ def test_all_gufunc_kinds_served_with_compilation_forbidden(built, reference):
     assert_ok(p)
     assert p.stdout == reference["base"]
     assert "('types', 'GUFunc', 'ufunc', 'ufunc')" in p.stdout
+    assert "('exec', [6.0, 22.0, 38.0], [14.0, 126.0, 366.0], [36.0, 748.0, 3572.0])" in p.stdout
     assert "SnapWarning" not in p.stderr
 
 

@@ -25,6 +25,7 @@ def results():
     yield "padd_i", g.padd3(np.arange(4), np.arange(4)).tolist()
     yield "types", type(g.cumweight).__name__, type(g.pscaled_sum).__name__, type(g.padd3).__name__
     yield "njit_calls", g.jit_calls_gufunc(np.arange(5.0))
+    yield "exec", g.exec_sum(x).tolist(), g.exec_sumsq(x).tolist(), g.exec_sumcube(x).tolist()
     if "--extra" in sys.argv:
         outc = np.zeros(3, dtype=np.complex128)
         g.dyn_sum(x.astype(np.complex128), outc)      # a new dynamic signature: JIT

@@ -58,3 +58,18 @@ def jit_calls_gufunc(a):
     out = np.empty_like(a)
     cumweight(a, out)
     return out.sum()
+
+
+def _rewritten(term: str):
+    """Like numbagg's AST rewrite: exec'd code, no source file, every kernel has the same name."""
+    src = ("def __rewritten(a, out):\n    s = 0.0\n    for i in range(a.shape[0]):\n"
+           f"        s += {term}\n    out[0] = s\n")
+    scope: dict = {}
+    exec(compile(src, "<ast>", "exec"), globals(), scope)
+    return scope["__rewritten"]
+
+
+exec_sum = guvectorize(["void(float64[:], float64[:])"], "(n)->()")(_rewritten("a[i]"))
+exec_sumsq = guvectorize(["void(float64[:], float64[:])"], "(n)->()")(_rewritten("a[i] * a[i]"))
+exec_sumcube = guvectorize(["void(float64[:], float64[:])"], "(n)->()",
+                           target="parallel")(_rewritten("a[i] ** 3"))
