@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a virtualenv with snap and its test dependencies, then run the test suite.
-# Usage: scripts/test.sh [pytest args...]      (e.g. scripts/test.sh -m slow)
+# Usage: scripts/test.sh [pytest args...]   (fast set; everything: scripts/test.sh -m "slow or not slow")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${SNAP_VENV:-.venv}

@@ -64,4 +64,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import _results
+    _results.save(main())

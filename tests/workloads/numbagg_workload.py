@@ -50,4 +50,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import _results
+    _results.save(main())
