@@ -75,6 +75,14 @@ class StableNames:
             name = self._KERNEL.sub(self._sub_dec, name)
         return self._HEX.sub(self._sub, name) if "0x" in name else name
 
+    # string constants: ".bytes.<hash(bytes)>", and Python's bytes hash is salted per process
+    _BYTES = re.compile(r"^\.bytes\.-?[0-9]+")
+
+    def local(self, name: str) -> str:
+        """Stable name for a local (internal) constant whose name Numba derived from hash()."""
+        return self._BYTES.sub(lambda m: self._map.setdefault("bytes:" + m.group(0),
+                                                              ".bytes.snap%d" % len(self._map)), name)
+
     def _sub_dec(self, m: re.Match) -> str:
         key = "dec:" + m.group(0)
         if key not in self._map:
@@ -249,7 +257,11 @@ def finish_module(big, prefix: str, exported: set[str], names: StableNames) -> N
     """
     _resolve_recursion_placeholders(big)
     for gv in list(big.functions) + list(big.global_variables):
-        if gv.is_declaration or gv.linkage in (ll.Linkage.internal, ll.Linkage.private):
+        if gv.is_declaration:
+            continue
+        if gv.linkage in (ll.Linkage.internal, ll.Linkage.private):
+            if gv.name.startswith(".bytes."):
+                gv.name = names.local(gv.name)
             continue
         name = gv.name
         gv.linkage = "external"
