@@ -49,9 +49,11 @@ class GufuncServer:
             except Exception as exc:  # noqa: BLE001 - never break the program: the JIT takes over
                 if self.rt.strict:
                     raise
-                from .runtime import warn
-                warn(f"snap: internal error serving a gufunc ({type(exc).__name__}: {exc}); "
-                     "the JIT takes over")
+                if "internal" not in self.rt._warned:       # once, like the dispatcher hooks
+                    self.rt._warned.add("internal")
+                    from .runtime import warn
+                    warn(f"snap: internal error serving a gufunc ({type(exc).__name__}: {exc}); "
+                         "the JIT takes over")
                 cres = None
         if cres is None:
             self.rt.on_compile(builder, sig)      # miss report / strict mode
