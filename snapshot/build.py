@@ -9,6 +9,7 @@ the manifest and payload embedded.
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import re
 import time
@@ -26,6 +27,8 @@ from .fingerprint import (Unfingerprintable, canonical_options, closure_fingerpr
                           code_fingerprint, file_digest, machine_fingerprint)
 from .manifest import (MANIFEST_SECTION, PAYLOAD_SECTION, Dep, Entry, Manifest, Skipped,
                        Source)
+from .gufuncs import builder_options_text
+from .numba_seam.gufunc import GUFUNC_KINDS
 from .payload import dumps_entry
 
 Progress = Callable[[str], None]
@@ -61,12 +64,30 @@ class StableNames:
     Itanium length prefixes of mangled names stay valid.
     """
     _HEX = re.compile(r"0x[0-9a-f]{6,}")
+    # parallel ufunc/gufunc wrappers: ".kernel.<id(env) in decimal>_<inner wrapper>"
+    _KERNEL = re.compile(r"(?<=\.kernel\.)[0-9]{6,}(?=_)")
 
     def __init__(self) -> None:
         self._map: dict[str, str] = {}
 
     def __call__(self, name: str) -> str:
+        if ".kernel." in name:
+            name = self._KERNEL.sub(self._sub_dec, name)
         return self._HEX.sub(self._sub, name) if "0x" in name else name
+
+    # string constants: ".bytes.<hash(bytes)>", and Python's bytes hash is salted per process
+    _BYTES = re.compile(r"^\.bytes\.-?[0-9]+")
+
+    def local(self, name: str) -> str:
+        """Stable name for a local (internal) constant whose name Numba derived from hash()."""
+        return self._BYTES.sub(lambda m: self._map.setdefault("bytes:" + m.group(0),
+                                                              ".bytes.snap%d" % len(self._map)), name)
+
+    def _sub_dec(self, m: re.Match) -> str:
+        key = "dec:" + m.group(0)
+        if key not in self._map:
+            self._map[key] = str(len(self._map)).rjust(len(m.group(0)), "0")
+        return self._map[key]
 
     def _sub(self, m: re.Match) -> str:
         addr = m.group(0)
@@ -116,6 +137,8 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
         options = canonical_options(spec.options)
         if spec.kind == "dufunc":
             options += ";identity=" + repr(spec.extra.get("identity"))
+        if spec.kind in GUFUNC_KINDS:
+            options = builder_options_text(spec.options, spec.extra["builder"])
         key = (spec.kind, spec.module, spec.qualname, options, closure, spec.signature)
         if key in seen:
             continue
@@ -123,7 +146,7 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
         modules = [seam.library_module(spec.library)]
         symbols = {"function": spec.mangled, "env": spec.env_name}
         defined = _defined(modules[0])
-        if spec.kind == "dufunc":
+        if spec.kind == "dufunc" or spec.kind in GUFUNC_KINDS:
             loop_lib = by_symbol.get(spec.loop)
             if loop_lib is None:
                 skipped.append(Skipped(spec.module, spec.qualname, spec.signature,
@@ -155,7 +178,9 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
         )
         planned.append(Planned(spec, entry, blob, modules, dict(symbols), sorted(envs)))
         for s in [spec, *callees]:
-            files.setdefault(s.module, s.py_func.__code__.co_filename)
+            path = s.py_func.__code__.co_filename
+            if s.module not in files or not os.path.isfile(files[s.module]):   # not exec'd code
+                files[s.module] = path
     planned.sort(key=lambda p: (p.entry.module, p.entry.qualname, p.entry.options,
                                 p.entry.closure or "", p.entry.signature, p.entry.kind))
     skipped.sort(key=lambda s: (s.module, s.qualname, s.signature, s.reason))
@@ -232,7 +257,11 @@ def finish_module(big, prefix: str, exported: set[str], names: StableNames) -> N
     """
     _resolve_recursion_placeholders(big)
     for gv in list(big.functions) + list(big.global_variables):
-        if gv.is_declaration or gv.linkage in (ll.Linkage.internal, ll.Linkage.private):
+        if gv.is_declaration:
+            continue
+        if gv.linkage in (ll.Linkage.internal, ll.Linkage.private):
+            if gv.name.startswith(".bytes."):
+                gv.name = names.local(gv.name)
             continue
         name = gv.name
         gv.linkage = "external"

@@ -94,6 +94,7 @@ class Manifest:
             index.setdefault(e["module"], {}).setdefault(e["qualname"], []).append(i)
         doc["index"] = index
         doc["parfors"] = any(e["parfors"] for e in entries)
+        doc["kinds"] = sorted({e["kind"] for e in entries})
         lines = [_dumps(doc)] + [_dumps(e) for e in entries]
         return MAGIC + b"\n".join(lines)
 
@@ -126,6 +127,7 @@ class ManifestIndex:
             self.prefix: str = str(header["prefix"])
             self.build: dict[str, Any] = dict(header.get("build", {}))
             self.parfors: bool = bool(header.get("parfors", False))
+            self.kinds: list[str] = [str(k) for k in header.get("kinds", [])]
             self.skipped = [Skipped(**s) for s in header["skipped"]]
             self.sources = [Source(**s) for s in header["sources"]]
             self.by_func: dict[tuple[str, str], list[int]] = {

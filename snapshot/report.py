@@ -41,7 +41,9 @@ def print_summary(console: Console, rep: CreateReport) -> None:
     table.add_column("signature")
     table.add_column("served")
     for e in rep.entries:
-        table.add_row(escape(e["function"]), escape(e["signature"]), "[green]image[/]")
+        kind = e.get("kind", "dispatcher")
+        table.add_row(escape(e["function"]), escape(e["signature"]),
+                      "[green]image[/]" + (f" ({kind})" if kind != "dispatcher" else ""))
     for s in rep.skipped:
         table.add_row(escape(s["function"]), escape(s["signature"]), f"[yellow]JIT[/]: {escape(s['reason'])}")
     console.print(table)

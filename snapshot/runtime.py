@@ -391,6 +391,8 @@ def activate(path: str, *, strict: bool = False, report: str | None = None) -> R
     _active = rt
     _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile)
     _hooks.install()
+    from .gufuncs import GufuncServer           # @guvectorize / parallel @vectorize builders
+    GufuncServer(rt).install()
     if os.environ.get("SNAP_GC_FREEZE", "1").strip() != "0":
         # Importing numba leaves ~a million long-lived objects; the first full
         # collection after it costs tens of ms and would land in the program's

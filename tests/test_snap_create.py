@@ -102,11 +102,13 @@ def test_builds_are_reproducible(tmp_path):
         "def inc(x):\n    return x + 1\n"
         "@numba.njit\n"
         "def apply(f, a):\n    return f(a[0]) + (a * 2 + 1).sum()\n"   # dispatcher arg + array expr
+        "@numba.njit\n"
+        "def text(x):\n    return len('snap' if x else 'image')\n"   # .bytes.<salted hash()>
         "def make(k):\n"
         "    @numba.njit\n"
         "    def scale(x):\n        return x * k\n"
         "    return scale\n"
-        "apply(inc, np.ones(3)); make(2.0)(1.0); make(3.0)(1.0)\n")
+        "apply(inc, np.ones(3)); make(2.0)(1.0); make(3.0)(1.0); text(1)\n")
     images = []
     for name in ("a.so", "b.so"):
         p = snap("create", "-q", "-w", str(workload), "-o", str(tmp_path / name))

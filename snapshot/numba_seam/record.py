@@ -80,6 +80,8 @@ class Recorder(Patches):
         self.wrap(dispatcher._DispatcherBase, "add_overload", add_overload)
         self.wrap(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module)
         self.wrap(dufunc.DUFunc, "_compile_for_argtys", compile_for_argtys)
+        from . import gufunc
+        gufunc.install_recording(self)
 
 
 # --------------------------------------------------------------------------
@@ -115,6 +117,9 @@ class Specialization:
 
 def specialization(rec: Recorded) -> Specialization:
     from numba.core import dispatcher as nbdisp
+    if rec.kind in ("gufunc", "ufunc"):          # @guvectorize / parallel @vectorize builders
+        from . import gufunc
+        return gufunc.specialization(rec)
     cres, owner = rec.cres, rec.owner
     fndesc = cres.fndesc
     py_func = getattr(owner, "py_func", None)
