@@ -61,11 +61,14 @@ class StableNames:
     Itanium length prefixes of mangled names stay valid.
     """
     _HEX = re.compile(r"0x[0-9a-f]{6,}")
+    _DYNAMIC = "numba.dynamic.globals."    # + hex address (jitclass box slots)
 
     def __init__(self) -> None:
         self._map: dict[str, str] = {}
 
     def __call__(self, name: str) -> str:
+        if name.startswith(self._DYNAMIC):
+            return self._map.setdefault(name, "%sslot%d" % (self._DYNAMIC, len(self._map)))
         return self._HEX.sub(self._sub, name) if "0x" in name else name
 
     def _sub(self, m: re.Match) -> str:
@@ -116,6 +119,7 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
         options = canonical_options(spec.options)
         if spec.kind == "dufunc":
             options += ";identity=" + repr(spec.extra.get("identity"))
+        options += spec.extra.get("options_suffix", "")     # jitclass: class spec + part
         key = (spec.kind, spec.module, spec.qualname, options, closure, spec.signature)
         if key in seen:
             continue
@@ -131,10 +135,14 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
                 continue
             modules.append(seam.library_module(loop_lib))
             symbols["loop"] = spec.loop
+        elif spec.kind == "cfunc":
+            symbols["cfunc"] = spec.cfunc
         else:
             symbols["wrapper"] = spec.wrapper
             if spec.cfunc in defined:
                 symbols["cfunc"] = spec.cfunc
+        for name, typ in spec.extra.get("box_slots", {}).items():
+            symbols[seam.box_slot_role(typ)] = name
         envs = set()
         for m in modules:
             envs.update(seam.referenced_envs(m))
@@ -144,8 +152,11 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
             skipped.append(Skipped(spec.module, spec.qualname, spec.signature,
                                    f"cannot record types/constants: {type(e).__name__}: {e}"))
             continue
+        # Generated code (exec'd by Numba: jitclass/structref helpers) has no source
+        # file to check; what it does is fixed by its maker, whose identity is the entry's.
         callees = [d for lib in seam.linked_libraries(spec.library)
-                   if (d := by_library.get(id(lib))) is not None and d is not spec]
+                   if (d := by_library.get(id(lib))) is not None and d is not spec
+                   and not d.py_func.__code__.co_filename.startswith("<")]
         deps = sorted({(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees})
         entry = Entry(
             kind=spec.kind, module=spec.module, qualname=spec.qualname, options=options,
@@ -155,7 +166,8 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
         )
         planned.append(Planned(spec, entry, blob, modules, dict(symbols), sorted(envs)))
         for s in [spec, *callees]:
-            files.setdefault(s.module, s.py_func.__code__.co_filename)
+            if not s.py_func.__code__.co_filename.startswith("<"):
+                files.setdefault(s.module, s.py_func.__code__.co_filename)
     planned.sort(key=lambda p: (p.entry.module, p.entry.qualname, p.entry.options,
                                 p.entry.closure or "", p.entry.signature, p.entry.kind))
     skipped.sort(key=lambda s: (s.module, s.qualname, s.signature, s.reason))

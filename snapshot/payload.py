@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import pickle
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 class UnresolvedReference(Exception):
@@ -24,6 +24,7 @@ class EntryPayload:
     return_type: Any
     envs: dict[str, tuple[str, list]]   # original env name -> (module name, consts)
     fndesc: dict[str, Any]              # modname, qualname, uid, abi_tags, argnames: what mangling needs
+    extra: dict[str, Any] = field(default_factory=dict)   # e.g. "box:..." -> jitclass instance type
 
 
 def _pickler(buf: io.BytesIO):
@@ -34,6 +35,8 @@ def _pickler(buf: io.BytesIO):
     from numba.core import serialize
     from numba.core.dispatcher import Dispatcher
 
+    from .numba_seam import jitclass
+
     class Pickler(serialize.NumbaPickler):
         def persistent_id(self, obj):
             if isinstance(obj, Dispatcher):
@@ -43,13 +46,19 @@ def _pickler(buf: io.BytesIO):
                         f"refers to {f.__module__}.{f.__qualname__}, a jitted function made "
                         "inside another function (cannot be found by name)")
                 return ("dispatcher", f.__module__, f.__qualname__)
-            return None
+            return jitclass.persistent_ref(obj)
 
     return Pickler(buf, protocol=4)
 
 
 class _Unpickler(pickle.Unpickler):
     def persistent_load(self, pid):
+        if pid[0] == "jitclass":
+            from .numba_seam import jitclass
+            try:
+                return jitclass.resolve_ref(pid)
+            except LookupError as e:
+                raise UnresolvedReference(str(e)) from None
         kind, module, qualname = pid
         obj: Any = sys.modules.get(module)
         for part in qualname.split("."):
@@ -68,7 +77,9 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
             continue
         envs[rename(name)] = (env.globals.get("__name__", spec.module), seam.env_consts(env))
     fd = spec.extra["fndesc"]
-    payload = EntryPayload(args=spec.args, return_type=spec.return_type, envs=envs, fndesc=fd)
+    slots = spec.extra.get("box_slots", {})
+    payload = EntryPayload(args=spec.args, return_type=spec.return_type, envs=envs, fndesc=fd,
+                           extra={seam.box_slot_role(t): t for t in slots.values()})
     buf = io.BytesIO()
     _pickler(buf).dump(payload)
     data = buf.getvalue()

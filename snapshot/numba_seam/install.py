@@ -212,10 +212,24 @@ def make_fndesc(ident: dict, mangled: str, env_name: str, args: tuple, return_ty
     return fd
 
 
+def target_context(owner):
+    """The target context a dispatcher, DUFunc's dispatcher or @cfunc compiles with."""
+    desc = getattr(owner, "targetdescr", None) or owner._targetdescr
+    return desc.target_context
+
+
+def target_options(owner) -> dict | None:
+    """Target options of a dispatcher or DUFunc, or of a @cfunc's compiler."""
+    opts = getattr(owner, "targetoptions", None)
+    if opts is None and hasattr(owner, "_compiler"):
+        opts = owner._compiler.targetoptions
+    return opts
+
+
 def make_compile_result(owner, *, fndesc, library, env, entry_point, args, return_type):
     from numba.core import compiler, typing
     sig = typing.signature(return_type, *args)
-    targetctx = owner.targetdescr.target_context
+    targetctx = target_context(owner)
     return compiler.compile_result(
         target_context=targetctx, typing_context=targetctx.typing_context,
         library=library, environment=env, entry_point=entry_point, fndesc=fndesc,
@@ -228,6 +242,14 @@ def install_dispatcher_overload(disp, cres) -> None:
     """What Dispatcher.compile does on a cache hit, minus the cache."""
     disp.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
     disp.add_overload(cres)
+
+
+def install_cfunc(cfunc, cres, address: int, wrapper_name: str) -> None:
+    """What CFunc.compile leaves behind, with the C wrapper taken from the image."""
+    cfunc._library = cres.library
+    cfunc._wrapper_name = wrapper_name
+    cfunc._wrapper_address = address
+    cfunc._snap_cres = cres            # keeps the image library (and its environment) alive
 
 
 def install_dufunc_loop(dufunc, cres, loop_address: int) -> None:
@@ -249,6 +271,7 @@ class RuntimeHooks(Patches):
         self.on_create = on_create
         self.on_compile = on_compile
         self.image_functions: dict[str, int] = {}   # original mangled name -> image address
+        self.on_cfunc: Callable[[Any], bool] | None = None   # serve a @cfunc from the image
         self._keepalive: list = []
 
     def install(self) -> None:
@@ -297,7 +320,9 @@ class RuntimeHooks(Patches):
         self.wrap(dufunc.DUFunc, "_compile_for_argtys", dufunc_compile)
 
         def cfunc_compile(orig, self):
-            hooks.on_compile(self, tuple(self._sig.args))   # never served: reported as a miss
+            if hooks.on_cfunc is not None and hooks.on_cfunc(self):
+                return None
+            hooks.on_compile(self, tuple(self._sig.args))   # not in the image: a miss
             return orig(self)
 
         from numba.core import ccallback

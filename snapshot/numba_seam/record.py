@@ -80,6 +80,10 @@ class Recorder(Patches):
         self.wrap(dispatcher._DispatcherBase, "add_overload", add_overload)
         self.wrap(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module)
         self.wrap(dufunc.DUFunc, "_compile_for_argtys", compile_for_argtys)
+        from . import jitclass
+        jitclass_hooks = jitclass.TraceHooks()
+        jitclass_hooks.install()
+        self._undo.append(jitclass_hooks.uninstall)
 
 
 # --------------------------------------------------------------------------
@@ -115,6 +119,8 @@ class Specialization:
 
 def specialization(rec: Recorded) -> Specialization:
     from numba.core import dispatcher as nbdisp
+
+    from . import jitclass
     cres, owner = rec.cres, rec.owner
     fndesc = cres.fndesc
     py_func = getattr(owner, "py_func", None)
@@ -135,6 +141,13 @@ def specialization(rec: Recorded) -> Specialization:
     spec.extra["fndesc"] = {"modname": fndesc.modname, "qualname": fndesc.qualname,
                             "uid": fndesc.uid, "abi_tags": tuple(fndesc.abi_tags),
                             "argnames": tuple(fndesc.args)}
+    part = jitclass.part_of(owner) if rec.kind == "dispatcher" else None
+    if part is not None:
+        spec.kind = "jitclass"
+        spec.module, spec.qualname, spec.extra["options_suffix"] = jitclass.part_identity(owner, *part)
+    if rec.kind == "cfunc":
+        spec.wrapper = None
+        spec.options = dict(owner._compiler.targetoptions)
     if rec.kind == "dufunc":
         spec.wrapper = None
         spec.loop = "__ufunc__." + fndesc.llvm_func_name
@@ -146,8 +159,6 @@ def specialization(rec: Recorded) -> Specialization:
 def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | None:
     from numba.core import types
     cres, owner = rec.cres, rec.owner
-    if rec.kind == "cfunc":
-        return "cfunc (not served yet: its address is taken at decoration)"
     if isinstance(owner, nbdisp.LiftedCode):
         return "lifted loop or with-block (object mode)"
     if cres.objectmode:
@@ -156,23 +167,34 @@ def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | Non
         return "contains lifted code (object mode loops or objmode blocks)"
     mod = library_module(cres.library)
     defined = {f.name for f in mod.functions if not f.is_declaration}
-    if rec.kind == "dispatcher" and spec.wrapper not in defined:
+    if rec.kind in ("dispatcher", "jitclass") and spec.wrapper not in defined:
         spec.internal = True
         return "internal helper (compiled into its callers, never called from Python)"
-    sig_types = (*spec.args, spec.return_type)
-    if any(isinstance(t, (types.ClassInstanceType, types.ClassType)) for t in sig_types):
-        return "jitclass (not served yet: class types are rebuilt per process)"
+    if rec.kind == "cfunc" and spec.cfunc not in defined:
+        return "cfunc wrapper not found in its library"
     if isinstance(spec.return_type, types.Generator):
         return "generator (not served yet)"
     if cres.library.has_dynamic_globals:
-        return "code embeds process addresses (dynamic globals)"
-    if cres.environment is not None and not cres.environment.can_cache():
+        from . import jitclass
+        slots = jitclass.box_slots(mod)
+        if slots is None:
+            return "code embeds process addresses (dynamic globals)"
+        spec.extra["box_slots"] = slots   # only jitclass Box subclasses: filled at install
+    # jitclass parts made by Numba from templates (ctor, Box accessors) have exec'd
+    # globals; nopython code reads only the environment's constants, which are kept.
+    if cres.environment is not None and not cres.environment.can_cache() and spec.kind != "jitclass":
         return "environment of a dynamically created function"
     if spec.py_func is None:
         return "no Python function"
     if type(owner).__module__.startswith("numba.experimental.jitclass"):
         return "jitclass method"
     return None
+
+
+def box_slot_role(typ) -> str:
+    """Symbol role of a jitclass box slot (see jitclass.box_slots), stable across processes."""
+    from . import jitclass
+    return jitclass.slot_role(typ)
 
 
 def library_module(library) -> Any:
