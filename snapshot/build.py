@@ -141,6 +141,7 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
             symbols["wrapper"] = spec.wrapper
             if spec.cfunc in defined:
                 symbols["cfunc"] = spec.cfunc
+        symbols.update(spec.extra.get("generator", {}).get("roles", {}))
         for name, typ in spec.extra.get("box_slots", {}).items():
             symbols[seam.box_slot_role(typ)] = name
         envs = set()

@@ -241,6 +241,7 @@ class Runtime:
 
     def _install(self, owner, kind: str, e: Entry) -> None:
         data = loads_entry(self._blobs[e.payload])
+        extra = getattr(data, "extra", None) or {}
         prefix = self.manifest.prefix
         addr = self.loaded.address
         envs = {}
@@ -262,7 +263,7 @@ class Runtime:
         library = seam.ImageLibrary(f"{e.module}.{e.qualname}", addresses, prefix, fndesc, targetctx)
         for role, sym in e.symbols.items():
             if role.startswith("box:"):        # jitclass boxing code: this process's Box subclass
-                seam_jitclass.fill_box_slot(addr(sym), data.extra[role], self._keep)
+                seam_jitclass.fill_box_slot(addr(sym), extra[role], self._keep)
         if kind == "cfunc":
             cres = seam.make_compile_result(owner, fndesc=fndesc, library=library, env=env,
                                             entry_point=None, args=data.args,
@@ -275,6 +276,8 @@ class Runtime:
                                             entry_point=entry_point, args=data.args,
                                             return_type=data.return_type)
             seam.install_dispatcher_overload(owner, cres)
+            if "generator" in extra:
+                seam.register_generator(owner, library, fndesc, extra["generator"], data.return_type)
         else:
             cres = seam.make_compile_result(owner._dispatcher, fndesc=fndesc, library=library, env=env,
                                             entry_point=None, args=data.args,

@@ -173,7 +173,17 @@ def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | Non
     if rec.kind == "cfunc" and spec.cfunc not in defined:
         return "cfunc wrapper not found in its library"
     if isinstance(spec.return_type, types.Generator):
-        return "generator (not served yet)"
+        gendesc = cres.target_context.get_generator_desc(spec.return_type)
+        names = {"next": gendesc.mangled_name, "next_wrapper": gendesc.llvm_cpython_wrapper_name}
+        if spec.return_type.has_finalizer:
+            names["finalizer"] = gendesc.llvm_finalizer_name
+        missing = sorted(n for n in names.values() if n not in defined)
+        if missing:
+            return f"generator functions not found in its library: {', '.join(missing)}"
+        # served: called from Python it returns a generator object running image code;
+        # new JIT code iterating it gets the generator registered (install.register_generator)
+        spec.extra["generator"] = {"roles": {"gen_" + k: v for k, v in names.items()},
+                                   "qualname": gendesc.qualname, "unique_name": gendesc.unique_name}
     if cres.library.has_dynamic_globals:
         from . import jitclass
         slots = jitclass.box_slots(mod)

@@ -40,3 +40,22 @@ def results():
 
 for item in results():
     print(repr(item))
+if "--extra" in sys.argv:
+    from numba import njit
+
+    @njit
+    def jit_mix(n, acc):           # new JIT code using image generators, jitclass and cfunc-free code
+        t = 0
+        for v in k.gen_squares(n):
+            t += v
+        acc.add(float(t))
+        b = k.Acc(2.0, 2)
+        return t, acc.x, acc.double, b.scaled(3.0).x, k.poly_fast(2.0)
+
+    print(repr(("jit_mix", jit_mix(5, k.Acc(1.0, 3)))))
+
+    @njit
+    def jit_gen_box(n):            # a JIT function returning an image generator to Python
+        return k.gen_squares(n)
+
+    print(repr(("jit_gen_box", list(jit_gen_box(4)))))
