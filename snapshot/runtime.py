@@ -276,8 +276,10 @@ class Runtime:
                                             entry_point=entry_point, args=data.args,
                                             return_type=data.return_type)
             seam.install_dispatcher_overload(owner, cres)
-            if "generator" in extra:
-                seam.register_generator(owner, library, fndesc, extra["generator"], data.return_type)
+            if "generator" in extra:     # its functions by their names in the image (stable names)
+                gen = {**extra["generator"], "roles": {r: e.symbols[r][len(prefix):]
+                                                       for r in extra["generator"]["roles"]}}
+                seam.register_generator(owner, library, fndesc, gen, data.return_type)
         else:
             cres = seam.make_compile_result(owner._dispatcher, fndesc=fndesc, library=library, env=env,
                                             entry_point=None, args=data.args,
