@@ -206,7 +206,7 @@ def merge_modules(planned: list[Planned]):
             if id(mod) in done:
                 continue
             done.add(id(mod))
-            clone = mod.clone()
+            clone = seam.clear_dynamic_addresses(mod.clone())
             for gv in list(clone.functions) + list(clone.global_variables):
                 if gv.is_declaration or gv.linkage == ll.Linkage.common:
                     continue

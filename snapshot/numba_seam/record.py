@@ -1,6 +1,7 @@
 """Recording (trace side): see every specialization, extract what the build needs."""
 from __future__ import annotations
 
+import re
 import types as pytypes
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +78,14 @@ class Recorder(Patches):
         from numba.core import ccallback
         self.wrap(ccallback.CFunc, "_compile_uncached", cfunc_compile)
         self.wrap(dispatcher._DispatcherBase, "__repr__", dispatcher_repr)
+
+        def generator_init(orig, self, *a, **kw):
+            # the name shows the Python function with its address; the key does not use it
+            orig(self, *a, **kw)
+            self.name = _FUNC_ADDR.sub(">", self.name)
+
+        from numba.core import types
+        self.wrap(types.Generator, "__init__", generator_init)
         self.wrap(dispatcher._DispatcherBase, "add_overload", add_overload)
         self.wrap(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module)
         self.wrap(dufunc.DUFunc, "_compile_for_argtys", compile_for_argtys)
@@ -199,6 +208,23 @@ def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | Non
     if type(owner).__module__.startswith("numba.experimental.jitclass"):
         return "jitclass method"
     return None
+
+
+_FUNC_ADDR = re.compile(r" at 0x[0-9a-f]+>")
+_DYNAMIC_INIT = re.compile(r'^(@"?numba\.dynamic\.globals\.[0-9a-f]+"? = .*?global ptr )inttoptr \(i64 -?\d+ to ptr\)',
+                           re.MULTILINE)
+
+
+def clear_dynamic_addresses(module):
+    """``module`` with the training process's addresses in box slots replaced by null.
+
+    They are filled at install time; left in, they would make images differ between builds.
+    """
+    if not any(g.name.startswith("numba.dynamic.globals.") for g in module.global_variables):
+        return module
+    import llvmlite.binding as ll
+    text, n = _DYNAMIC_INIT.subn(r"\1null", str(module))
+    return ll.parse_assembly(text) if n else module
 
 
 def box_slot_role(typ) -> str:

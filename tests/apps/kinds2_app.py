@@ -25,6 +25,9 @@ def results():
     c = b.scaled(2.0)
     yield "scaled", c.x, c.n
     yield "c_hypot", k.c_hypot.ctypes(3.0, 4.0), k.c_hypot.address != 0
+    import cffi
+    ffi = cffi.FFI()
+    yield "c_hypot_cffi", ffi.cast("double(*)(double, double)", k.c_hypot.cffi)(6.0, 8.0)
     arr = np.arange(5, dtype=np.int64)
     yield "c_sum", k.c_sum.ctypes(arr.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)), 5)
     yield "gen", list(k.gen_squares(6)), list(k.gen_arr(np.arange(4.0)))
