@@ -125,7 +125,7 @@ class _Hooks(Patches):
 
         def register_class_type(orig, *a, **kw):
             cls_jitted = orig(*a, **kw)
-            hooks.on_class(cls_jitted)
+            _never_fail(hooks.on_class, cls_jitted)
             return cls_jitted
 
         def specialize_box(orig, typ):
@@ -147,7 +147,7 @@ class _Hooks(Patches):
                 made = orig(name, *a, **kw)
                 owner = _method_dispatcher(made) if kind == "box-call" else made
                 if owner is not None and _stack() and origin(_stack()[-1].class_type):
-                    hooks.on_part(owner, _stack()[-1].class_type, f"{kind}:{name}")
+                    _never_fail(hooks.on_part, owner, _stack()[-1].class_type, f"{kind}:{name}")
                 return made
             return hook
 
@@ -166,6 +166,21 @@ class _Hooks(Patches):
 
         setattr(module, name, wrapper)
         self._undo.append(lambda: setattr(module, name, orig))
+
+
+def _never_fail(hook: Callable, *args) -> None:
+    """Snap's bookkeeping must not break making a jitclass: on a bug, warn and let the JIT work."""
+    from ..errors import SnapStrictError
+    try:
+        hook(*args)
+    except SnapStrictError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        import warnings
+
+        from ..errors import SnapWarning
+        warnings.warn(f"snap: jitclass hook failed ({type(e).__name__}: {e}); "
+                      "this class is left to the JIT", SnapWarning, stacklevel=3)
 
 
 class TraceHooks(_Hooks):
@@ -194,7 +209,7 @@ class ServeHooks(_Hooks):
         self._serve = serve
 
     def on_part(self, owner, class_type, role: str) -> None:
-        super().on_part(owner, class_type, role)
+        # (no _PARTS bookkeeping here: only the trace asks which part a dispatcher is)
         self._serve(owner, *part_identity(owner, class_type, role))
 
 
