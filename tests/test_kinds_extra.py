@@ -62,12 +62,14 @@ def lines(out: str, labels: tuple[str, ...]) -> list[str]:
 # kind -> (labels of the app's output lines, functions the image must serve for it)
 KINDS = {
     "jitclass": (("acc_new", "acc_add", "acc_prop", "acc_setprop", "acc_setattr", "acc_isinstance",
-                  "use_acc", "make_acc", "scaled"),
+                  "use_acc", "make_acc", "scaled", "linked"),
                  ["kinds2_lib.Acc.<ctor>", "kinds2_lib.Acc.__init__", "kinds2_lib.Acc.add",
                   "kinds2_lib.Acc.double", "kinds2_lib.Acc.unit", "kinds2_lib.Acc.scaled",
                   "kinds2_lib.Acc.<box-get:x>", "kinds2_lib.Acc.<box-set:x>",
                   "kinds2_lib.Acc.<box-get:double>", "kinds2_lib.Acc.<box-call:add>",
-                  "kinds2_lib.use_acc", "kinds2_lib.make_acc"]),
+                  "kinds2_lib.use_acc", "kinds2_lib.make_acc",
+                  "kinds2_lib.Node.<ctor>", "kinds2_lib.Node.length", "kinds2_lib.Node.<box-get:next>",
+                  "kinds2_lib.build_list"]),
     "cfunc": (("c_hypot", "c_hypot_cffi", "c_sum"), ["kinds2_lib.c_hypot", "kinds2_lib.c_sum"]),
     "generator": (("gen", "consume_gen"), ["kinds2_lib.gen_squares", "kinds2_lib.gen_arr",
                                             "kinds2_lib.consume_gen"]),

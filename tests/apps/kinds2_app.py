@@ -24,6 +24,8 @@ def results():
     yield "make_acc", type(b).__name__, b.x, b.data.tolist(), isinstance(b, k.Acc)
     c = b.scaled(2.0)
     yield "scaled", c.x, c.n
+    h = k.build_list(4)
+    yield "linked", h.value, h.next.value, h.next.next.value, h.length(), k.Node(9, h).length()
     yield "c_hypot", k.c_hypot.ctypes(3.0, 4.0), k.c_hypot.address != 0
     import cffi
     ffi = cffi.FFI()

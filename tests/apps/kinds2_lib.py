@@ -1,7 +1,7 @@
 """More kinds of Numba code (issue 4): jitclass, cfunc, generators, literal_unroll,
 functions made inside functions, one function under two option sets, structref."""
 import numpy as np
-from numba import cfunc, literal_unroll, njit, types
+from numba import cfunc, deferred_type, literal_unroll, njit, optional, types
 from numba.experimental import jitclass, structref
 
 
@@ -144,3 +144,33 @@ def point_norm2(p):
 @njit
 def make_point(x):
     return Point(x, x + 1.0)
+
+
+node_type = deferred_type()
+
+
+@jitclass([("value", types.int64), ("next", optional(node_type))])
+class Node:
+    """A self-referential jitclass: its Box accessors box its own type."""
+
+    def __init__(self, value, next):
+        self.value = value
+        self.next = next
+
+    def length(self):
+        n, cur = 0, self
+        while cur is not None:
+            n += 1
+            cur = cur.next
+        return n
+
+
+node_type.define(Node.class_type.instance_type)
+
+
+@njit
+def build_list(n):
+    head = Node(0, None)
+    for i in range(1, n):
+        head = Node(i, head)
+    return head
