@@ -66,11 +66,14 @@ class StableNames:
     _HEX = re.compile(r"0x[0-9a-f]{6,}")
     # parallel ufunc/gufunc wrappers: ".kernel.<id(env) in decimal>_<inner wrapper>"
     _KERNEL = re.compile(r"(?<=\.kernel\.)[0-9]{6,}(?=_)")
+    _DYNAMIC = "numba.dynamic.globals."    # + hex address (jitclass box slots)
 
     def __init__(self) -> None:
         self._map: dict[str, str] = {}
 
     def __call__(self, name: str) -> str:
+        if name.startswith(self._DYNAMIC):
+            return self._map.setdefault(name, "%sslot%d" % (self._DYNAMIC, len(self._map)))
         if ".kernel." in name:
             name = self._KERNEL.sub(self._sub_dec, name)
         return self._HEX.sub(self._sub, name) if "0x" in name else name
@@ -139,6 +142,7 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
             options += ";identity=" + repr(spec.extra.get("identity"))
         if spec.kind in GUFUNC_KINDS:
             options = builder_options_text(spec.options, spec.extra["builder"])
+        options += spec.extra.get("options_suffix", "")     # jitclass: class spec + part
         key = (spec.kind, spec.module, spec.qualname, options, closure, spec.signature)
         if key in seen:
             continue
@@ -154,10 +158,15 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
                 continue
             modules.append(seam.library_module(loop_lib))
             symbols["loop"] = spec.loop
+        elif spec.kind == "cfunc":
+            symbols["cfunc"] = spec.cfunc
         else:
             symbols["wrapper"] = spec.wrapper
             if spec.cfunc in defined:
                 symbols["cfunc"] = spec.cfunc
+        symbols.update(spec.extra.get("generator", {}).get("roles", {}))
+        for name, typ in spec.extra.get("box_slots", {}).items():
+            symbols[seam.box_slot_role(typ)] = name
         envs = set()
         for m in modules:
             envs.update(seam.referenced_envs(m))
@@ -167,8 +176,11 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
             skipped.append(Skipped(spec.module, spec.qualname, spec.signature,
                                    f"cannot record types/constants: {type(e).__name__}: {e}"))
             continue
+        # Generated code (exec'd by Numba: jitclass/structref helpers) has no source
+        # file to check; what it does is fixed by its maker, whose identity is the entry's.
         callees = [d for lib in seam.linked_libraries(spec.library)
-                   if (d := by_library.get(id(lib))) is not None and d is not spec]
+                   if (d := by_library.get(id(lib))) is not None and d is not spec
+                   and not d.py_func.__code__.co_filename.startswith("<")]
         deps = sorted({(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees})
         entry = Entry(
             kind=spec.kind, module=spec.module, qualname=spec.qualname, options=options,
@@ -179,8 +191,8 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
         planned.append(Planned(spec, entry, blob, modules, dict(symbols), sorted(envs)))
         for s in [spec, *callees]:
             path = s.py_func.__code__.co_filename
-            if s.module not in files or not os.path.isfile(files[s.module]):   # not exec'd code
-                files[s.module] = path
+            if not path.startswith("<") and (s.module not in files or not os.path.isfile(files[s.module])):
+                files[s.module] = path      # a real source file (exec'd code has none)
     planned.sort(key=lambda p: (p.entry.module, p.entry.qualname, p.entry.options,
                                 p.entry.closure or "", p.entry.signature, p.entry.kind))
     skipped.sort(key=lambda s: (s.module, s.qualname, s.signature, s.reason))
@@ -218,7 +230,7 @@ def merge_modules(planned: list[Planned]):
             if id(mod) in done:
                 continue
             done.add(id(mod))
-            clone = mod.clone()
+            clone = seam.clear_dynamic_addresses(mod.clone())
             for gv in list(clone.functions) + list(clone.global_variables):
                 if gv.is_declaration or gv.linkage == ll.Linkage.common:
                     continue

@@ -173,4 +173,6 @@ class ManifestIndex:
         return e
 
     def entries_of(self, module: str, qualname: str) -> list[Entry]:
-        return [self.entry(i) for i in self.by_func.get((module, qualname), ())]
+        """The entries of one function (an empty list, cheaply, for a function the image lacks)."""
+        idx = self.by_func.get((module, qualname))
+        return [self.entry(i) for i in idx] if idx else []

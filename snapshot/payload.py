@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 import pickle
 import sys
-from dataclasses import dataclass
+from types import FunctionType
+from dataclasses import dataclass, field
 from typing import Any
 
 class UnresolvedReference(Exception):
@@ -24,6 +25,7 @@ class EntryPayload:
     return_type: Any
     envs: dict[str, tuple[str, list]]   # original env name -> (module name, consts)
     fndesc: dict[str, Any]              # modname, qualname, uid, abi_tags, argnames: what mangling needs
+    extra: dict[str, Any] = field(default_factory=dict)   # "box:..." -> jitclass instance type; "generator"
 
 
 def _pickler(buf: io.BytesIO):
@@ -34,6 +36,8 @@ def _pickler(buf: io.BytesIO):
     from numba.core import serialize
     from numba.core.dispatcher import Dispatcher
 
+    from .numba_seam import jitclass
+
     class Pickler(serialize.NumbaPickler):
         def persistent_id(self, obj):
             if isinstance(obj, Dispatcher):
@@ -43,20 +47,37 @@ def _pickler(buf: io.BytesIO):
                         f"refers to {f.__module__}.{f.__qualname__}, a jitted function made "
                         "inside another function (cannot be found by name)")
                 return ("dispatcher", f.__module__, f.__qualname__)
-            return None
+            if isinstance(obj, FunctionType) and "<locals>" not in obj.__qualname__:
+                # the Python function of a jitted function (e.g. a generator type's gen_func):
+                # by reference, so types that hold it equal the ones of the live process
+                disp = _lookup(obj.__module__, obj.__qualname__)
+                if getattr(disp, "py_func", None) is obj:
+                    return ("pyfunc", obj.__module__, obj.__qualname__)
+            return jitclass.persistent_ref(obj)
 
     return Pickler(buf, protocol=4)
 
 
 class _Unpickler(pickle.Unpickler):
     def persistent_load(self, pid):
+        if pid[0] == "jitclass":
+            from .numba_seam import jitclass
+            try:
+                return jitclass.resolve_ref(pid)
+            except LookupError as e:
+                raise UnresolvedReference(str(e)) from None
         kind, module, qualname = pid
-        obj: Any = sys.modules.get(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part, None)
+        obj = _lookup(module, qualname)
         if obj is None or not hasattr(obj, "py_func"):
             raise UnresolvedReference(f"{module}.{qualname}")
-        return obj
+        return obj.py_func if kind == "pyfunc" else obj
+
+
+def _lookup(module: str, qualname: str) -> Any:
+    obj: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj
 
 
 def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
@@ -68,7 +89,12 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
             continue
         envs[rename(name)] = (env.globals.get("__name__", spec.module), seam.env_consts(env))
     fd = spec.extra["fndesc"]
-    payload = EntryPayload(args=spec.args, return_type=spec.return_type, envs=envs, fndesc=fd)
+    slots = spec.extra.get("box_slots", {})
+    extra: dict[str, Any] = {seam.box_slot_role(t): t for t in slots.values()}
+    if "generator" in spec.extra:
+        extra["generator"] = spec.extra["generator"]
+    payload = EntryPayload(args=spec.args, return_type=spec.return_type, envs=envs, fndesc=fd,
+                           extra=extra)
     buf = io.BytesIO()
     _pickler(buf).dump(payload)
     data = buf.getvalue()

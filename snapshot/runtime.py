@@ -24,6 +24,7 @@ import linker
 
 from . import numba_seam
 from .numba_seam import install as seam
+from .numba_seam import jitclass as seam_jitclass
 from .errors import SnapError, SnapStrictError, SnapWarning
 from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, host_cpu, machine_fingerprint
 from .freshness import Freshness
@@ -100,6 +101,7 @@ class Runtime:
         self._stale_by_func: dict[tuple[str, str], str] = {}   # function -> the one that changed
         self._skipped = {(s.module, s.qualname): s.reason for s in self.manifest.skipped}
         self._options_text: dict[tuple, str] = {}
+        self._keep: list = []        # objects image code points at (jitclass Box subclasses)
         self.activation_seconds = time.perf_counter() - t0
 
     # ---------------------------------------------------------------- hooks
@@ -109,11 +111,19 @@ class Runtime:
     def on_compile(self, owner, sig) -> None:
         self._guarded(self._on_compile, owner, sig)
 
-    def _guarded(self, hook, owner, arg) -> None:
+    def serve_part(self, owner, module: str, qualname: str, suffix: str) -> None:
+        """A jitclass part (see numba_seam.jitclass) was created: install its image code."""
+        self._guarded(self._serve_part, owner, (module, qualname, suffix))
+
+    def serve_cfunc(self, owner) -> bool:
+        """A @cfunc is being compiled: take its code from the image instead (True if served)."""
+        return bool(self._guarded(self._serve_cfunc, owner, None))
+
+    def _guarded(self, hook, owner, arg):
         """A failure inside snap must never break the user's program: warn, let the JIT work."""
         try:
             with _NoGC():
-                hook(owner, arg)
+                return hook(owner, arg)
         except SnapStrictError:
             raise
         except Exception as e:  # noqa: BLE001
@@ -126,14 +136,39 @@ class Runtime:
 
     def _on_create(self, owner, kind: str) -> None:
         py_func = owner.py_func if kind == "dispatcher" else owner._dispatcher.py_func
-        key = (py_func.__module__, py_func.__qualname__)
-        if key not in self.manifest.by_func:
+        entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
+        if not entries:
             return
-        entries = self.manifest.entries_of(*key)
         with self._lock:
             matching = self._matching(owner, kind, py_func, entries)
             if matching:
                 self._install_all(owner, kind, matching)
+
+    def _serve_part(self, owner, part: tuple[str, str, str]) -> None:
+        module, qualname, suffix = part
+        entries = self.manifest.entries_of(module, qualname)
+        if entries:
+            with self._lock:
+                matching = self._matching(owner, "jitclass", owner.py_func, entries, suffix)
+                if matching:
+                    self._install_all(owner, "jitclass", matching)
+
+    def _serve_cfunc(self, owner, _) -> bool:
+        py_func = owner._pyfunc
+        entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
+        if not entries:
+            return False
+        sig = owner._sig
+        text = "(%s) -> %s" % (", ".join(map(numba_seam.type_str, sig.args)), numba_seam.type_str(sig.return_type))
+        with self._lock:
+            matching = [e for e in self._matching(owner, "cfunc", py_func, entries) if e.signature == text]
+            for e in matching[:1]:
+                try:
+                    self._install(owner, "cfunc", e)
+                    return True
+                except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
+                    self._unusable(e, exc)
+        return False
 
     def _on_compile(self, owner, sig) -> None:
         """Before Numba compiles: install deferred entries, then report a real miss."""
@@ -167,8 +202,8 @@ class Runtime:
             text = self._options_text[key] = canonical_options(targetoptions)
         return text
 
-    def _matching(self, owner, kind: str, py_func, entries: list[Entry]) -> list[Entry]:
-        options = self._options(dict(owner.targetoptions or {}))
+    def _matching(self, owner, kind: str, py_func, entries: list[Entry], suffix: str = "") -> list[Entry]:
+        options = self._options(dict(seam.target_options(owner) or {})) + suffix
         if kind == "dufunc":
             options += ";identity=" + repr(owner.identity)
         out = []
@@ -215,6 +250,7 @@ class Runtime:
 
     def _install(self, owner, kind: str, e: Entry) -> None:
         data = loads_entry(self._blobs[e.payload])
+        extra = getattr(data, "extra", None) or {}
         prefix = self.manifest.prefix
         addr = self.loaded.address
         envs = {}
@@ -231,15 +267,28 @@ class Runtime:
         if _hooks is not None:
             _hooks.image_functions[mangled] = addresses[mangled]
         fndesc = seam.make_fndesc(data.fndesc, mangled, env_name, data.args, data.return_type)
-        targetctx = (owner if kind == "dispatcher" else owner._dispatcher).targetdescr.target_context
+        desc_owner = owner._dispatcher if kind == "dufunc" else owner
+        targetctx = seam.target_context(desc_owner)
         library = seam.ImageLibrary(f"{e.module}.{e.qualname}", addresses, prefix, fndesc, targetctx)
-        if kind == "dispatcher":
+        for role, sym in e.symbols.items():
+            if role.startswith("box:"):        # jitclass boxing code: this process's Box subclass
+                seam_jitclass.fill_box_slot(addr(sym), extra[role], self._keep)
+        if kind == "cfunc":
+            cres = seam.make_compile_result(owner, fndesc=fndesc, library=library, env=env,
+                                            entry_point=None, args=data.args,
+                                            return_type=data.return_type)
+            seam.install_cfunc(owner, cres, addr(e.symbols["cfunc"]), e.symbols["cfunc"][len(prefix):])
+        elif kind != "dufunc":
             entry_point = seam.make_entry_point(e.module, e.qualname, addr(e.symbols["wrapper"]),
                                                 env, (library, self.loaded))
             cres = seam.make_compile_result(owner, fndesc=fndesc, library=library, env=env,
                                             entry_point=entry_point, args=data.args,
                                             return_type=data.return_type)
             seam.install_dispatcher_overload(owner, cres)
+            if "generator" in extra:     # its functions by their names in the image (stable names)
+                gen = {**extra["generator"], "roles": {r: e.symbols[r][len(prefix):]
+                                                       for r in extra["generator"]["roles"]}}
+                seam.register_generator(owner, library, fndesc, gen, data.return_type)
         else:
             cres = seam.make_compile_result(owner._dispatcher, fndesc=fndesc, library=library, env=env,
                                             entry_point=None, args=data.args,
@@ -390,9 +439,11 @@ def activate(path: str, *, strict: bool = False, report: str | None = None) -> R
         return None
     _active = rt
     _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile)
+    _hooks.on_cfunc = rt.serve_cfunc
     _hooks.install()
     from .gufuncs import GufuncServer           # @guvectorize / parallel @vectorize builders
     GufuncServer(rt).install()
+    seam_jitclass.ServeHooks(rt.serve_part).install()
     if os.environ.get("SNAP_GC_FREEZE", "1").strip() != "0":
         # Importing numba leaves ~a million long-lived objects; the first full
         # collection after it costs tens of ms and would land in the program's

@@ -72,16 +72,22 @@ def test_bare_snap_create_and_run_inside_a_project(tmp_path):
     assert p.returncode != 0 and "unknown key(s) in [tool.snap]: bogus" in p.stderr
 
 
-def test_cfunc_compiles_are_reported_and_strict_refuses_them(tmp_path):
-    src = ("import numba\n@numba.cfunc('float64(float64)')\ndef cf(x):\n    return x * 2.0\n"
-           "@numba.njit\ndef g(x):\n    return x + 1\nprint(cf.ctypes(1.0), g(1))\n")
+def test_cfunc_served_and_one_not_in_the_image_is_reported_and_refused_in_strict_mode(tmp_path):
+    src = ("import sys, numba\n@numba.cfunc('float64(float64)')\ndef cf(x):\n    return x * 2.0\n"
+           "@numba.njit\ndef g(x):\n    return x + 1\nprint(cf.ctypes(1.0), g(1))\n"
+           "if '--more' in sys.argv:\n"
+           "    @numba.cfunc('float64(float64)')\n    def cf2(x):\n        return x * 3.0\n"
+           "    print(cf2.ctypes(1.0))\n")
     (tmp_path / "app.py").write_text(src)
     assert_ok(snap("create", "-q", "-w", "app.py", "-o", "c.so", cwd=tmp_path))
     p = snap("run", "--sysimage", "c.so", "--report-misses", "r.jsonl", "app.py", cwd=tmp_path)
     assert_ok(p)
     assert p.stdout == "2.0 2\n"
+    assert not (tmp_path / "r.jsonl").exists()          # the cfunc came from the image
+    p = snap("run", "--sysimage", "c.so", "--report-misses", "r.jsonl", "app.py", "--more", cwd=tmp_path)
+    assert_ok(p)
+    assert p.stdout == "2.0 2\n3.0\n"
     misses = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
-    assert [(m["function"], m["kind"]) for m in misses] == [("__main__.cf", "not servable")]
-    assert misses[0]["reason"].startswith("cfunc")
-    strict = snap("run", "--strict", "--sysimage", "c.so", "app.py", cwd=tmp_path)
-    assert strict.returncode != 0 and "__main__.cf(float64) is not in the image" in strict.stderr
+    assert [(m["function"], m["kind"]) for m in misses] == [("__main__.cf2", "not in image")]
+    strict = snap("run", "--strict", "--sysimage", "c.so", "app.py", "--more", cwd=tmp_path)
+    assert strict.returncode != 0 and "__main__.cf2(float64) is not in the image" in strict.stderr

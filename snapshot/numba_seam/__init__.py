@@ -13,6 +13,7 @@ This module itself stays cheap to import: the runtime path imports it.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Callable
 
 SUPPORTED_NUMBA = ("0.68",)
@@ -73,4 +74,9 @@ def type_str(t) -> str:
     if isinstance(t, types.Dispatcher):
         f = t.dispatcher.py_func
         return f"dispatcher({f.__module__}.{f.__qualname__})"
-    return str(t)
+    text = str(t)
+    # generator types name their Python function with its address
+    return _FUNC_ADDR.sub(">", text) if " at 0x" in text else text
+
+
+_FUNC_ADDR = re.compile(r" at 0x[0-9a-f]+>")

@@ -140,6 +140,11 @@ class ImageLibrary:
         self._targetctx = targetctx
         self._reload_init: set = set()
         self._linking_module = None
+        self._forwarders: list[tuple[str, Any]] = [(fndesc.mangled_name, None)]   # (name, LLVM fn type)
+
+    def add_forwarder(self, name: str, fnty) -> None:
+        """Also forward ``name`` (of LLVM type ``fnty``) to the image (e.g. a generator's next function)."""
+        self._forwarders.append((name, fnty))
 
     @property
     def name(self) -> str:
@@ -162,15 +167,21 @@ class ImageLibrary:
         if self._linking_module is None:
             from llvmlite import ir
             fndesc = self._fndesc
-            fnty = self._targetctx.call_conv.get_function_type(fndesc.restype, fndesc.argtypes)
-            target = self._prefix + fndesc.mangled_name
-            ll.add_symbol(target, self._addresses[fndesc.mangled_name])
             mod = ir.Module(name=f"snap_forwarder_{fndesc.mangled_name}")
-            decl = ir.Function(mod, fnty, target)
-            fwd = ir.Function(mod, fnty, fndesc.mangled_name)
-            fwd.linkage = "linkonce_odr"
-            b = ir.IRBuilder(fwd.append_basic_block())
-            b.ret(b.call(decl, fwd.args, tail=True))
+            for name, fnty in self._forwarders:
+                if fnty is None:
+                    fnty = self._targetctx.call_conv.get_function_type(fndesc.restype, fndesc.argtypes)
+                target = self._prefix + name
+                ll.add_symbol(target, self._addresses[name])
+                decl = ir.Function(mod, fnty, target)
+                fwd = ir.Function(mod, fnty, name)
+                fwd.linkage = "linkonce_odr"
+                b = ir.IRBuilder(fwd.append_basic_block())
+                result = b.call(decl, fwd.args, tail=True)
+                if isinstance(fnty.return_type, ir.VoidType):
+                    b.ret_void()
+                else:
+                    b.ret(result)
             self._linking_module = ll.parse_assembly(str(mod))
         return self._linking_module
 
@@ -184,14 +195,15 @@ class ImageLibrary:
         return f"<ImageLibrary {self._name!r}>"
 
 
-def make_fndesc(ident: dict, mangled: str, env_name: str, args: tuple, return_type):
+def make_fndesc(ident: dict, mangled: str, env_name: str, args: tuple, return_type, cls=None):
     """A FunctionDescriptor good for calling the image function from new JIT code.
 
     ``ident`` holds what Numba's mangler used (module, qualname, uid, ABI tags):
     recursive JIT calls recompute the callee's mangled name from it.
     """
     from numba.core import funcdesc
-    fd = funcdesc.PythonFunctionDescriptor.__new__(funcdesc.PythonFunctionDescriptor)
+    cls = cls or funcdesc.PythonFunctionDescriptor
+    fd = cls.__new__(cls)
     fd.native = True
     fd.modname = ident["modname"]
     fd.qualname = ident["qualname"]
@@ -213,10 +225,24 @@ def make_fndesc(ident: dict, mangled: str, env_name: str, args: tuple, return_ty
     return fd
 
 
+def target_context(owner):
+    """The target context a dispatcher, DUFunc's dispatcher or @cfunc compiles with."""
+    desc = getattr(owner, "targetdescr", None) or owner._targetdescr
+    return desc.target_context
+
+
+def target_options(owner) -> dict | None:
+    """Target options of a dispatcher or DUFunc, or of a @cfunc's compiler."""
+    opts = getattr(owner, "targetoptions", None)
+    if opts is None and hasattr(owner, "_compiler"):
+        opts = owner._compiler.targetoptions
+    return opts
+
+
 def make_compile_result(owner, *, fndesc, library, env, entry_point, args, return_type):
     from numba.core import compiler, typing
     sig = typing.signature(return_type, *args)
-    targetctx = owner.targetdescr.target_context
+    targetctx = target_context(owner)
     return compiler.compile_result(
         target_context=targetctx, typing_context=targetctx.typing_context,
         library=library, environment=env, entry_point=entry_point, fndesc=fndesc,
@@ -286,6 +312,40 @@ def install_dispatcher_overload(disp, cres) -> None:
     disp.add_overload(cres)
 
 
+def install_cfunc(cfunc, cres, address: int, wrapper_name: str) -> None:
+    """What CFunc.compile leaves behind, with the C wrapper taken from the image."""
+    cfunc._library = cres.library
+    cfunc._wrapper_name = wrapper_name
+    cfunc._wrapper_address = address
+    cfunc._snap_cres = cres            # keeps the image library (and its environment) alive
+
+
+def register_generator(disp, library: ImageLibrary, fndesc, gen: dict, gentype) -> None:
+    """Let new JIT code iterate (or box) a generator whose functions are in the image.
+
+    Numba registers a generator's next function in the target context when it
+    lowers the generator function; the image does the same with a descriptor of
+    the image's next function, and forwarders for it, its CPython wrapper and finalizer.
+    """
+    from llvmlite import ir
+
+    from numba.core import generators
+    targetctx = disp.targetctx
+    roles = gen["roles"]
+    ident = {"modname": fndesc.modname, "qualname": gen["qualname"], "uid": fndesc.uid,
+             "abi_tags": fndesc.abi_tags, "argnames": ("gen",)}
+    gendesc = make_fndesc(ident, roles["gen_next"], fndesc.env_name, (gentype,), gentype.yield_type,
+                          cls=generators.GeneratorDescriptor)
+    gendesc.unique_name = gen["unique_name"]
+    pyobj = ir.IntType(8).as_pointer()
+    library.add_forwarder(roles["gen_next"], targetctx.call_conv.get_function_type(
+        gendesc.restype, gendesc.argtypes))
+    library.add_forwarder(roles["gen_next_wrapper"], ir.FunctionType(pyobj, [pyobj] * 3))
+    if "gen_finalizer" in roles:
+        library.add_forwarder(roles["gen_finalizer"], ir.FunctionType(ir.VoidType(), [pyobj]))
+    targetctx.insert_generator(gentype, gendesc, libs=[library])
+
+
 def install_dufunc_loop(dufunc, cres, loop_address: int) -> None:
     from numba.np.numpy_support import as_dtype
     sig = cres.signature
@@ -305,6 +365,7 @@ class RuntimeHooks(Patches):
         self.on_create = on_create
         self.on_compile = on_compile
         self.image_functions: dict[str, int] = {}   # original mangled name -> image address
+        self.on_cfunc: Callable[[Any], bool] | None = None   # serve a @cfunc from the image
         self._keepalive: list = []
 
     def install(self) -> None:
@@ -379,7 +440,9 @@ class RuntimeHooks(Patches):
         self.wrap(dufunc.DUFunc, "_compile_for_argtys", dufunc_compile)
 
         def cfunc_compile(orig, self):
-            hooks.on_compile(self, tuple(self._sig.args))   # never served: reported as a miss
+            if hooks.on_cfunc is not None and hooks.on_cfunc(self):
+                return None
+            hooks.on_compile(self, tuple(self._sig.args))   # not in the image: a miss
             return orig(self)
 
         from numba.core import ccallback

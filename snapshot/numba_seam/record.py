@@ -1,6 +1,7 @@
 """Recording (trace side): see every specialization, extract what the build needs."""
 from __future__ import annotations
 
+import re
 import types as pytypes
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,11 +78,23 @@ class Recorder(Patches):
         from numba.core import ccallback
         self.wrap(ccallback.CFunc, "_compile_uncached", cfunc_compile)
         self.wrap(dispatcher._DispatcherBase, "__repr__", dispatcher_repr)
+
+        def generator_init(orig, self, *a, **kw):
+            # the name shows the Python function with its address; the key does not use it
+            orig(self, *a, **kw)
+            self.name = _FUNC_ADDR.sub(">", self.name)
+
+        from numba.core import types
+        self.wrap(types.Generator, "__init__", generator_init)
         self.wrap(dispatcher._DispatcherBase, "add_overload", add_overload)
         self.wrap(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module)
         self.wrap(dufunc.DUFunc, "_compile_for_argtys", compile_for_argtys)
         from . import gufunc
         gufunc.install_recording(self)
+        from . import jitclass
+        jitclass_hooks = jitclass.TraceHooks()
+        jitclass_hooks.install()
+        self._undo.append(jitclass_hooks.uninstall)
 
 
 # --------------------------------------------------------------------------
@@ -120,6 +133,8 @@ def specialization(rec: Recorded) -> Specialization:
     if rec.kind in ("gufunc", "ufunc"):          # @guvectorize / parallel @vectorize builders
         from . import gufunc
         return gufunc.specialization(rec)
+
+    from . import jitclass
     cres, owner = rec.cres, rec.owner
     fndesc = cres.fndesc
     py_func = getattr(owner, "py_func", None)
@@ -140,6 +155,13 @@ def specialization(rec: Recorded) -> Specialization:
     spec.extra["fndesc"] = {"modname": fndesc.modname, "qualname": fndesc.qualname,
                             "uid": fndesc.uid, "abi_tags": tuple(fndesc.abi_tags),
                             "argnames": tuple(fndesc.args)}
+    part = jitclass.part_of(owner) if rec.kind == "dispatcher" else None
+    if part is not None:
+        spec.kind = "jitclass"
+        spec.module, spec.qualname, spec.extra["options_suffix"] = jitclass.part_identity(owner, *part)
+    if rec.kind == "cfunc":
+        spec.wrapper = None
+        spec.options = dict(owner._compiler.targetoptions)
     if rec.kind == "dufunc":
         spec.wrapper = None
         spec.loop = "__ufunc__." + fndesc.llvm_func_name
@@ -151,8 +173,6 @@ def specialization(rec: Recorded) -> Specialization:
 def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | None:
     from numba.core import types
     cres, owner = rec.cres, rec.owner
-    if rec.kind == "cfunc":
-        return "cfunc (not served yet: its address is taken at decoration)"
     if isinstance(owner, nbdisp.LiftedCode):
         return "lifted loop or with-block (object mode)"
     if cres.objectmode:
@@ -161,23 +181,61 @@ def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | Non
         return "contains lifted code (object mode loops or objmode blocks)"
     mod = library_module(cres.library)
     defined = {f.name for f in mod.functions if not f.is_declaration}
-    if rec.kind == "dispatcher" and spec.wrapper not in defined:
+    if rec.kind in ("dispatcher", "jitclass") and spec.wrapper not in defined:
         spec.internal = True
         return "internal helper (compiled into its callers, never called from Python)"
-    sig_types = (*spec.args, spec.return_type)
-    if any(isinstance(t, (types.ClassInstanceType, types.ClassType)) for t in sig_types):
-        return "jitclass (not served yet: class types are rebuilt per process)"
+    if rec.kind == "cfunc" and spec.cfunc not in defined:
+        return "cfunc wrapper not found in its library"
     if isinstance(spec.return_type, types.Generator):
-        return "generator (not served yet)"
+        gendesc = cres.target_context.get_generator_desc(spec.return_type)
+        names = {"next": gendesc.mangled_name, "next_wrapper": gendesc.llvm_cpython_wrapper_name}
+        if spec.return_type.has_finalizer:
+            names["finalizer"] = gendesc.llvm_finalizer_name
+        missing = sorted(n for n in names.values() if n not in defined)
+        if missing:
+            return f"generator functions not found in its library: {', '.join(missing)}"
+        # served: called from Python it returns a generator object running image code;
+        # new JIT code iterating it gets the generator registered (install.register_generator)
+        spec.extra["generator"] = {"roles": {"gen_" + k: v for k, v in names.items()},
+                                   "qualname": gendesc.qualname, "unique_name": gendesc.unique_name}
     if cres.library.has_dynamic_globals:
-        return "code embeds process addresses (dynamic globals)"
-    if cres.environment is not None and not cres.environment.can_cache():
+        from . import jitclass
+        slots = jitclass.box_slots(mod)
+        if slots is None:
+            return "code embeds process addresses (dynamic globals)"
+        spec.extra["box_slots"] = slots   # only jitclass Box subclasses: filled at install
+    # jitclass parts made by Numba from templates (ctor, Box accessors) have exec'd
+    # globals; nopython code reads only the environment's constants, which are kept.
+    if cres.environment is not None and not cres.environment.can_cache() and spec.kind != "jitclass":
         return "environment of a dynamically created function"
     if spec.py_func is None:
         return "no Python function"
     if type(owner).__module__.startswith("numba.experimental.jitclass"):
         return "jitclass method"
     return None
+
+
+_FUNC_ADDR = re.compile(r" at 0x[0-9a-f]+>")
+_DYNAMIC_INIT = re.compile(r'^(@"?numba\.dynamic\.globals\.[0-9a-f]+"? = .*?global ptr )inttoptr \(i64 -?\d+ to ptr\)',
+                           re.MULTILINE)
+
+
+def clear_dynamic_addresses(module):
+    """``module`` with the training process's addresses in box slots replaced by null.
+
+    They are filled at install time; left in, they would make images differ between builds.
+    """
+    if not any(g.name.startswith("numba.dynamic.globals.") for g in module.global_variables):
+        return module
+    import llvmlite.binding as ll
+    text, n = _DYNAMIC_INIT.subn(r"\1null", str(module))
+    return ll.parse_assembly(text) if n else module
+
+
+def box_slot_role(typ) -> str:
+    """Symbol role of a jitclass box slot (see jitclass.box_slots), stable across processes."""
+    from . import jitclass
+    return jitclass.slot_role(typ)
 
 
 def library_module(library) -> Any:
