@@ -29,6 +29,16 @@ Runs are interleaved (a, b, c, c', d, a, b, ...) and medians reported. Measured:
 The programs select cache=True through an environment variable read at import
 (KMEANS_NUMBA_CACHE / MICRO_NUMBA_CACHE), so every mode runs the same files.
 Targets (issue 3): image <= 1.15 x floor (TTFX); first-call phase cache/image >= 50x.
+
+``--libraries numba_stats,numbagg,sparse,librosa,pynndescent`` (or ``all``) adds
+the real-library workloads of tests/workloads (issue 4), in three modes each: (a)
+cold JIT, (b) Numba's cache warm (the libraries' own ``cache=True``;
+``NUMBAGG_CACHE=1`` for numbagg; sparse has no cache), (c) image. The app imports
+the workload module and runs its ``main()`` twice: TTFX is launch -> first
+``main()`` done; the floor is the image run's launch -> imports done plus its
+second, steady-state ``main()``. The image's coverage (entries served / left to
+the JIT, from ``snap info --json``) is printed too. Cold runs take minutes per
+library (pynndescent about 6), so they are not in the default set.
 """
 from __future__ import annotations
 
@@ -136,6 +146,78 @@ runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "micro_a
 '''
 
 
+# --------------------------------------------------------------------------- library workloads
+WORKLOADS = os.path.join(ROOT, "tests", "workloads")
+LIBRARIES = ["numba_stats", "numbagg", "sparse", "librosa", "pynndescent"]
+LIB_MODES = [("a", "cold JIT"), ("b", "Numba cache, warm"), ("c", "image: snap run --sysimage")]
+
+LIB_APP = '''\
+"""Runs tests/workloads/{mod}_workload.py's main() twice, timed (scripts/bench_ttfx.py)."""
+import contextlib, io, json, sys, time
+T_APP = time.perf_counter()
+E_APP = time.time()
+import numba  # noqa: E402
+T_NUMBA = time.perf_counter()
+sys.path.insert(0, {workloads!r})
+import {mod}_workload as w  # noqa: E402
+T_IMPORTS = time.perf_counter()
+with contextlib.redirect_stdout(io.StringIO()):
+    t0 = time.perf_counter()
+    w.main()
+    t1 = time.perf_counter()
+    e1 = time.time()
+    w.main()
+    t2 = time.perf_counter()
+rt = sys.modules.get("snapshot.runtime")
+image = rt.active() if rt is not None else None
+print("TIMING " + json.dumps({{
+    "app_start_epoch": E_APP, "first_result_epoch": e1, "import_numba_s": T_NUMBA - T_APP,
+    "imports_s": T_IMPORTS - T_APP, "first_call_s": t1 - t0, "steady_s": t2 - t1,
+    "activation_s": image.activation_seconds if image is not None else None,
+    "installed": image.installed if image is not None else None}}))
+'''
+
+
+def lib_programs(tmp: str, names: list[str]) -> list["Program"]:
+    progs = []
+    for mod in names:
+        d = os.path.join(tmp, f"lib-{mod}")
+        os.makedirs(d)
+        with open(os.path.join(d, "app.py"), "w") as f:
+            f.write(LIB_APP.format(mod=mod, workloads=WORKLOADS))
+        with open(os.path.join(d, "workload.py"), "w") as f:
+            f.write(f"import sys\nsys.path.insert(0, {WORKLOADS!r})\nimport {mod}_workload\n"
+                    f"{mod}_workload.main()\n")
+        progs.append(Program(mod, d, "app.py", "workload.py",
+                             "NUMBAGG_CACHE" if mod == "numbagg" else "SNAP_BENCH_UNUSED"))
+    return progs
+
+
+def lib_prepare(prog: "Program", tmp: str, log) -> None:
+    prepare(prog, tmp, log)
+    _, _, p = checked_run([SNAP, "info", "--json", prog.image], base_env(), prog.dir)
+    doc = json.loads(p.stdout)
+    prog.coverage = (len(doc["entries"]), len(doc["skipped"]))
+
+
+def lib_report(progs: list["Program"], data: dict, runs: int) -> None:
+    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+    print()
+    print(f"Real libraries (tests/workloads), median of {runs} interleaved runs:")
+    print()
+    print("| library | served / left to JIT | cold JIT | Numba cache | image | floor | "
+          "cold / image | cache / image | image / floor |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for prog in progs:
+        d = data[prog.name]
+        a, b, c = (med(d[m], "ttfx") for m in ("a", "b", "c"))
+        floor = statistics.median(r["app_start_epoch"] + r["imports_s"] - r["launch"] + r["steady_s"]
+                                  for r in d["c"])
+        served, left = prog.coverage
+        print(f"| {prog.name} | {served} / {left} ({served / (served + left):.0%}) | {fmt_s(a)} | {fmt_s(b)} "
+              f"| {fmt_s(c)} | {fmt_s(floor)} | {a / c:.1f}x | {b / c:.1f}x | {c / floor:.2f} |")
+
+
 class Program:
     def __init__(self, name: str, directory: str, app: str, workload: str, cache_var: str) -> None:
         self.name = name
@@ -211,7 +293,9 @@ def run_mode(prog: Program, mode: str, tmp: str) -> dict:
     if mode.startswith("c") and t["activation_s"] is None:
         raise SystemExit(f"{prog.name}: the image was not used in mode {mode}:\n{out}")
     return {"ttfx": ttfx, "first_call": t["first_call_s"], "import_numba": t["import_numba_s"],
-            "activation": t["activation_s"], "results": results}
+            "activation": t["activation_s"], "results": results, "launch": launch,
+            "app_start_epoch": t["app_start_epoch"], "imports_s": t["imports_s"],
+            "steady_s": t.get("steady_s")}
 
 
 def prepare(prog: Program, tmp: str, log) -> None:
@@ -251,7 +335,11 @@ def fmt_s(x: float) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", "-n", type=int, default=7, help="runs per mode (default 7)")
-    ap.add_argument("--only", choices=["kmeans", "micro"], help="benchmark one program only")
+    ap.add_argument("--only", choices=["kmeans", "micro", "none"],
+                    help="benchmark one program only (none: only --libraries)")
+    ap.add_argument("--libraries", metavar="LIST",
+                    help="also the library workloads: comma-separated from "
+                         f"{','.join(LIBRARIES)}, or 'all' (slow: minutes of cold JIT each)")
     ap.add_argument("--json", metavar="FILE", help="also write all measurements to FILE")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ns = ap.parse_args()
@@ -263,17 +351,31 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="snap-bench-")
     try:
         progs = make_programs(tmp, ns.only)
+        names = LIBRARIES if ns.libraries == "all" else [x for x in (ns.libraries or "").split(",") if x]
+        unknown = sorted(set(names) - set(LIBRARIES))
+        if unknown:
+            raise SystemExit(f"unknown libraries: {', '.join(unknown)} (choose from {', '.join(LIBRARIES)})")
+        libs = lib_programs(tmp, names)
         load_before = os.getloadavg()
         log("preparing")
         for prog in progs:
             prepare(prog, tmp, log)
+        for prog in libs:
+            lib_prepare(prog, tmp, log)
         data: dict[str, dict[str, list[dict]]] = {p.name: {m: [] for m, _ in MODES} for p in progs}
+        data.update({p.name: {m: [] for m, _ in LIB_MODES} for p in libs})
         for i in range(ns.runs):
             log(f"round {i + 1}/{ns.runs}")
             for prog in progs:
                 for mode, _ in MODES:
                     data[prog.name][mode].append(run_mode(prog, mode, tmp))
-        report(progs, data, ns.runs, load_before, os.getloadavg())
+            for prog in libs:
+                for mode, _ in LIB_MODES:
+                    data[prog.name][mode].append(run_mode(prog, mode, tmp))
+        if progs:
+            report(progs, data, ns.runs, load_before, os.getloadavg())
+        if libs:
+            lib_report(libs, data, ns.runs)
         if ns.json:
             with open(ns.json, "w") as f:
                 json.dump({"runs": ns.runs, "python": sys.version.split()[0], "data": {
