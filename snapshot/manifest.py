@@ -49,6 +49,8 @@ class Entry:
     deps: list[Dep] = field(default_factory=list)
     parfors: bool = False
     payload: int = -1            # index into the payload's entry list
+    # late-bound address slots: image symbol -> what it names (numba_seam/addresses.Target)
+    dynamic: dict[str, dict] = field(default_factory=dict)
 
     def key(self) -> tuple[str, str]:
         return (self.module, self.qualname)

@@ -23,7 +23,7 @@ from typing import Any
 import linker
 
 from . import numba_seam
-from .numba_seam import install as seam
+from .numba_seam import addresses as slots, install as seam
 from .errors import SnapError, SnapStrictError, SnapWarning
 from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, host_cpu, machine_fingerprint
 from .freshness import Freshness
@@ -207,6 +207,8 @@ class Runtime:
         data = loads_entry(self._blobs[e.payload])
         prefix = self.manifest.prefix
         addr = self.loaded.address
+        if e.dynamic:
+            slots.fill_slots(e.dynamic, addr)    # before anything can call the code
         envs = {}
         for env_sym in e.envs:
             name = env_sym[len(prefix):]

@@ -76,6 +76,8 @@ class Recorder(Patches):
 
         from numba.core import ccallback
         self.wrap(ccallback.CFunc, "_compile_uncached", cfunc_compile)
+        from . import addresses
+        addresses.watch_symbols(self)
         self.wrap(dispatcher._DispatcherBase, "__repr__", dispatcher_repr)
         self.wrap(dispatcher._DispatcherBase, "add_overload", add_overload)
         self.wrap(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module)
@@ -165,7 +167,11 @@ def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | Non
     if isinstance(spec.return_type, types.Generator):
         return "generator (not served yet)"
     if cres.library.has_dynamic_globals:
-        return "code embeds process addresses (dynamic globals)"
+        from . import addresses
+        named, problem = addresses.name_dynamic_globals(library_module(cres.library))
+        if problem is not None:
+            return f"code embeds process addresses (dynamic globals): {problem}"
+        spec.extra["dynamic"] = named
     if cres.environment is not None and not cres.environment.can_cache():
         return "environment of a dynamically created function"
     if spec.py_func is None:
