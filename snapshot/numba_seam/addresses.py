@@ -145,10 +145,11 @@ class AddressNamer:
         if obj:
             module, attr, tname = obj[0]
             return Target("object", module, attr, type=tname)
-        where = f" (inside {fname}, no exported symbol there)" if fname else ""
-        return (f"address {addr:#x}{where} is not a Cython __pyx_capi__ function, a known symbol "
-                f"or a module-level object (e.g. data of a large or non-contiguous global array, "
-                f"or an object made at run time)")
+        # (no address in the text: it is part of the manifest, which must be reproducible)
+        where = f" inside {os.path.basename(fname)} with no exported symbol there" if fname else ""
+        return (f"an address{where} that is not a Cython __pyx_capi__ function, a known symbol "
+                f"or a module-level object (e.g. a ctypes callback, data of a large or "
+                f"non-contiguous global array, or an object made at run time)")
 
     def _llvm_symbol(self, addr: int) -> str | None:
         import llvmlite.binding as ll

@@ -1,0 +1,87 @@
+"""Jitted functions whose code embeds process addresses ("dynamic globals").
+
+* ``ppf_wap`` / ``ppf_ctypes``: scipy's ``cython_special.ndtri`` called through a
+  function pointer from ``get_cython_function_address``, as a
+  ``WrapperAddressProtocol`` object (numba-stats' way) and as a ctypes pointer;
+* ``threads_sum``: ``numba.get_num_threads()`` in a ``parallel=True`` function
+  (a ctypes pointer into Numba's threading layer);
+* ``call_triple``: a ctypes callback that the program registers with llvmlite
+  under a name -- unless ``DYNGLOBAL_UNREGISTERED=1``, which makes the name
+  missing at run time (the image entry must then fall back to the JIT);
+* ``call_neg``: a ctypes callback nobody names (cannot be served: reported);
+* ``seeded_draw``: an outer function with a ``with objmode`` block.
+"""
+import ctypes
+import os
+
+import llvmlite.binding as ll
+import numba
+import numpy as np
+from numba.extending import get_cython_function_address
+from numba.types import WrapperAddressProtocol, float64
+
+_NDTRI = get_cython_function_address("scipy.special.cython_special", "ndtri")
+_D2D = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)
+
+
+class Ndtri(WrapperAddressProtocol):
+    def __wrapper_address__(self):
+        return _NDTRI
+
+    def signature(self):
+        return float64(float64)
+
+
+ndtri_wap = Ndtri()
+ndtri_ctypes = _D2D(_NDTRI)
+
+
+@numba.njit
+def ppf_wap(p):
+    out = np.empty_like(p)
+    for i in range(p.size):
+        out[i] = ndtri_wap(p[i])
+    return out
+
+
+@numba.njit
+def ppf_ctypes(p):
+    out = np.empty_like(p)
+    for i in range(p.size):
+        out[i] = ndtri_ctypes(p[i]) * 2.0
+    return out
+
+
+@numba.njit(parallel=True)
+def threads_sum(x):
+    n = numba.get_num_threads()
+    acc = 0.0
+    for i in numba.prange(x.size):
+        acc += x[i]
+    return acc, n >= 1
+
+
+def _triple(v):
+    return 3.0 * v
+
+
+triple_cb = _D2D(_triple)
+if os.environ.get("DYNGLOBAL_UNREGISTERED") != "1":
+    ll.add_symbol("dynglobal_triple", ctypes.cast(triple_cb, ctypes.c_void_p).value)
+
+
+@numba.njit
+def call_triple(x):
+    return triple_cb(x) + 1.0
+
+
+def _neg(v):
+    return -v
+
+
+neg_cb = _D2D(_neg)
+
+
+@numba.njit
+def call_neg(x):
+    return neg_cb(x)
