@@ -128,7 +128,7 @@ class Runtime:
                      "for what the image could not serve")
 
     def _on_create(self, owner, kind: str) -> None:
-        py_func = owner.py_func if kind == "dispatcher" else owner._dispatcher.py_func
+        py_func = owner._dispatcher.py_func if kind == "dufunc" else owner.py_func
         entries = self._by_func.get((py_func.__module__, py_func.__qualname__))
         if not entries:
             return
@@ -169,7 +169,8 @@ class Runtime:
         return text
 
     def _matching(self, owner, kind: str, py_func, entries: list[Entry]) -> list[Entry]:
-        options = self._options(dict(owner.targetoptions or {}))
+        options = self._options(numba_seam.objmode_block(owner) if kind == "objmode"
+                                else dict(owner.targetoptions or {}))
         if kind == "dufunc":
             options += ";identity=" + repr(owner.identity)
         out = []
@@ -223,14 +224,15 @@ class Runtime:
         if _hooks is not None:
             _hooks.image_functions[mangled] = addresses[mangled]
         fndesc = seam.make_fndesc(data.fndesc, mangled, env_name, data.args, data.return_type)
-        targetctx = (owner if kind == "dispatcher" else owner._dispatcher).targetdescr.target_context
+        targetctx = (owner._dispatcher if kind == "dufunc" else owner).targetctx
         library = seam.ImageLibrary(f"{e.module}.{e.qualname}", addresses, prefix, fndesc, targetctx)
-        if kind == "dispatcher":
+        if kind in ("dispatcher", "objmode"):
             entry_point = seam.make_entry_point(e.module, e.qualname, addr(e.symbols["wrapper"]),
                                                 env, (library, self.loaded))
             cres = seam.make_compile_result(owner, fndesc=fndesc, library=library, env=env,
                                             entry_point=entry_point, args=data.args,
-                                            return_type=data.return_type)
+                                            return_type=data.return_type,
+                                            objectmode=kind == "objmode")
             seam.install_dispatcher_overload(owner, cres)
         else:
             cres = seam.make_compile_result(owner._dispatcher, fndesc=fndesc, library=library, env=env,

@@ -14,6 +14,7 @@ def main() -> None:
     print("ppf_ctypes", d.ppf_ctypes(p).tolist())
     print("threads_sum", d.threads_sum(np.arange(100.0)))
     print("call_triple", d.call_triple(2.5))
+    print("seeded_draw", d.seeded_draw(3, None).tolist(), d.seeded_draw(2, 7).tolist())
     if "--all" in sys.argv:
         print("call_neg", d.call_neg(2.5))
 

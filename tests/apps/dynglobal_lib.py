@@ -85,3 +85,18 @@ neg_cb = _D2D(_neg)
 @numba.njit
 def call_neg(x):
     return neg_cb(x)
+
+
+@numba.njit
+def _seed(seed):
+    if seed is None:
+        with numba.objmode(seed="optional(uint64)"):     # runs in the interpreter
+            seed = int.from_bytes(os.fsencode("snap"), "little") % 100003
+    np.random.seed(seed)
+
+
+@numba.njit("float64[:](int64, optional(uint64))")
+def seeded_draw(n, seed):
+    """Like numba-stats' eager _rvs functions: calls a function with an objmode block."""
+    _seed(seed)
+    return np.random.random(n)
