@@ -149,7 +149,8 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
                                    f"cannot record types/constants: {type(e).__name__}: {e}"))
             continue
         callees = [d for lib in seam.linked_libraries(spec.library)
-                   if (d := by_library.get(id(lib))) is not None and d is not spec]
+                   if (d := by_library.get(id(lib))) is not None and d is not spec
+                   and not _generated(d)]
         deps = sorted({(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees})
         entry = Entry(
             kind=spec.kind, module=spec.module, qualname=spec.qualname, options=options,
@@ -164,6 +165,17 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
                                 p.entry.closure or "", p.entry.signature, p.entry.kind))
     skipped.sort(key=lambda s: (s.module, s.qualname, s.signature, s.reason))
     return planned, skipped, internal, files
+
+
+def _generated(spec: seam.Specialization) -> bool:
+    """Code made by exec (a structref constructor, ``<string>``): no file, no name to look up.
+
+    Such a callee cannot be checked by name in the user's process, so it is not
+    a dependency of its callers (which would otherwise always read as stale);
+    what it is made from is its generator's code (Numba's, pinned by the
+    fingerprint) and the caller's own types.
+    """
+    return spec.py_func.__code__.co_filename.startswith("<")
 
 
 def _dynamic_slots(spec: seam.Specialization, modules: list) -> dict[str, dict] | str:

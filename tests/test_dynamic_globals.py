@@ -16,7 +16,7 @@ import pytest
 from conftest import APPS, assert_ok, clean_env, run, snap
 
 FORBID = {"SNAPTEST_FORBID_COMPILE": "1"}
-SERVED = {"ppf_wap", "ppf_ctypes", "threads_sum", "call_triple", "_seed", "seeded_draw"}
+SERVED = {"ppf_wap", "ppf_ctypes", "threads_ok", "threads_sum", "call_triple", "_seed", "seeded_draw", "pair_sum"}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_addresses_are_named_in_the_manifest(dyn_image):
     assert "scipy.special.cython_special.__pyx_capi__['ndtri']" in named("ppf_wap")
     assert "object dynglobal_lib.ndtri_wap" in named("ppf_wap")         # the py_addr of the constant
     assert named("ppf_ctypes") == {"scipy.special.cython_special.__pyx_capi__['ndtri']"}
-    assert named("threads_sum") == {"symbol get_num_threads"}
+    assert named("threads_sum") == named("threads_ok") == {"symbol get_num_threads"}
     assert named("call_triple") == {"symbol dynglobal_triple"}
     kinds = {(e["function"], e["kind"]) for e in info["entries"]}
     assert ("dynglobal_lib._seed", "objmode") in kinds and ("dynglobal_lib._seed", "dispatcher") in kinds

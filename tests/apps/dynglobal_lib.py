@@ -3,13 +3,15 @@
 * ``ppf_wap`` / ``ppf_ctypes``: scipy's ``cython_special.ndtri`` called through a
   function pointer from ``get_cython_function_address``, as a
   ``WrapperAddressProtocol`` object (numba-stats' way) and as a ctypes pointer;
-* ``threads_sum``: ``numba.get_num_threads()`` in a ``parallel=True`` function
-  (a ctypes pointer into Numba's threading layer);
+* ``threads_sum`` / ``threads_ok``: ``numba.get_num_threads()`` in a
+  ``parallel=True`` function and in a plain one (a ctypes pointer into Numba's
+  threading layer);
 * ``call_triple``: a ctypes callback that the program registers with llvmlite
   under a name -- unless ``DYNGLOBAL_UNREGISTERED=1``, which makes the name
   missing at run time (the image entry must then fall back to the JIT);
 * ``call_neg``: a ctypes callback nobody names (cannot be served: reported);
-* ``seeded_draw``: an outer function with a ``with objmode`` block.
+* ``seeded_draw``: an outer function with a ``with objmode`` block;
+* ``pair_sum``: builds a structref (its constructor is made by exec).
 """
 import ctypes
 import os
@@ -17,6 +19,8 @@ import os
 import llvmlite.binding as ll
 import numba
 import numpy as np
+from numba.core import types
+from numba.experimental import structref
 from numba.extending import get_cython_function_address
 from numba.types import WrapperAddressProtocol, float64
 
@@ -61,6 +65,12 @@ def threads_sum(x):
     return acc, n >= 1
 
 
+@numba.njit
+def threads_ok():
+    """get_num_threads() outside parallel code: the image starts the threading layer itself."""
+    return numba.get_num_threads() >= 1
+
+
 def _triple(v):
     return 3.0 * v
 
@@ -100,3 +110,24 @@ def seeded_draw(n, seed):
     """Like numba-stats' eager _rvs functions: calls a function with an objmode block."""
     _seed(seed)
     return np.random.random(n)
+
+
+# A structref, like pynndescent's SearchIndex: its constructor is generated with exec.
+@structref.register
+class PairType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+
+
+class Pair(structref.StructRefProxy):
+    def __new__(cls, a, b):
+        return structref.StructRefProxy.__new__(cls, a, b)
+
+
+structref.define_proxy(Pair, PairType, ["a", "b"])
+
+
+@numba.njit
+def pair_sum(a, b):
+    p = Pair(a, b)          # calls the exec-generated constructor (a `<string>` callee)
+    return p.a + p.b
