@@ -86,6 +86,9 @@ class Manifest:
     # -- encoding ---------------------------------------------------------
     def to_bytes(self) -> bytes:
         doc = asdict(self)
+        for e in doc["entries"]:
+            if not e["dynamic"]:
+                del e["dynamic"]        # only images with late-bound addresses carry the field
         return MAGIC + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
