@@ -224,7 +224,8 @@ class Runtime:
         if _hooks is not None:
             _hooks.image_functions[mangled] = addresses[mangled]
         fndesc = seam.make_fndesc(data.fndesc, mangled, env_name, data.args, data.return_type)
-        targetctx = (owner._dispatcher if kind == "dufunc" else owner).targetctx
+        targetctx = (owner.targetctx if kind == "objmode"     # lifted code has no targetdescr
+                     else (owner if kind == "dispatcher" else owner._dispatcher).targetdescr.target_context)
         library = seam.ImageLibrary(f"{e.module}.{e.qualname}", addresses, prefix, fndesc, targetctx)
         if kind in ("dispatcher", "objmode"):
             entry_point = seam.make_entry_point(e.module, e.qualname, addr(e.symbols["wrapper"]),

@@ -216,7 +216,7 @@ def make_compile_result(owner, *, fndesc, library, env, entry_point, args, retur
                         objectmode: bool = False):
     from numba.core import compiler, typing
     sig = typing.signature(return_type, *args)
-    targetctx = owner.targetctx
+    targetctx = owner.targetctx if hasattr(owner, "func_ir") else owner.targetdescr.target_context
     return compiler.compile_result(
         target_context=targetctx, typing_context=targetctx.typing_context,
         library=library, environment=env, entry_point=entry_point, fndesc=fndesc,
