@@ -283,11 +283,13 @@ def _resolve(t: Target) -> int:
         if t.threads:
             from numba.np.ufunc import parallel
             parallel._launch_threads()      # what compiling get_num_threads() & co. does
-        addr = ll.address_of_symbol(t.name)
-        if not addr and t.module:
+        addr = None
+        if t.module:            # the library it was found in first: the name may not be unique
             handle = _libc.dlopen(t.module.encode(), RTLD_LAZY | RTLD_NOLOAD)
             if handle:
                 addr = _libc.dlsym(handle, t.name.encode())
+        if not addr:
+            addr = ll.address_of_symbol(t.name)
         if not addr:
             addr = _libc.dlsym(None, t.name.encode())
         if not addr:
