@@ -13,7 +13,10 @@ usually something that can be *named* in any process:
 * ``capsule``: a function exported by a Cython module through ``__pyx_capi__``;
 * ``symbol``: a name in llvmlite's symbol table (Numba registers its threading
   layer there) or a dynamic symbol of a loaded library (``dladdr``);
-* ``object``: a module attribute (the Python object whose ``id()`` was taken).
+* ``object``: a module attribute (the Python object whose ``id()`` was taken);
+* ``pointer``: a module-level ctypes function pointer holding the address (a
+  ctypes callback, or a library function ``dladdr`` cannot name, e.g. an IFUNC
+  such as libm's ``cos``).
 
 At build time each such global becomes a **late-bound slot**: an 8-byte image
 global, initially null, exported under a name derived from the target (so the
@@ -49,8 +52,8 @@ _registered: dict[str, int] = {}        # name -> address, from ll.add_symbol wh
 @dataclass(frozen=True)
 class Target:
     """Something an address can be found from in any process (JSON in the manifest)."""
-    kind: str             # "capsule" | "symbol" | "object"
-    module: str           # Python module (capsule, object); library file (symbol, may be "")
+    kind: str             # "capsule" | "symbol" | "object" | "pointer"
+    module: str           # Python module (capsule, object, pointer); library file (symbol, may be "")
     name: str             # capsule name; symbol name; attribute path
     type: str = ""        # object: qualified name of its type (checked when resolving)
     threads: bool = False  # symbol of Numba's threading layer (start it before resolving)
@@ -143,8 +146,8 @@ class AddressNamer:
             return Target("symbol", fname, sname)
         obj = self._object_index().get(addr)
         if obj:
-            module, attr, tname = obj[0]
-            return Target("object", module, attr, type=tname)
+            kind, module, attr, tname = obj[0]
+            return Target(kind, module, attr, type=tname)
         # (no address in the text: it is part of the manifest, which must be reproducible)
         where = f" inside {os.path.basename(fname)} with no exported symbol there" if fname else ""
         return (f"an address{where} that is not a Cython __pyx_capi__ function, a known symbol "
@@ -175,9 +178,10 @@ class AddressNamer:
             self._capsules = index
         return self._capsules
 
-    def _object_index(self) -> dict[int, list[tuple[str, str, str]]]:
+    def _object_index(self) -> dict[int, list[tuple[str, str, str, str]]]:
+        """id() of module attributes, and the addresses module-level ctypes pointers hold."""
         if self._objects is None:
-            index: dict[int, list[tuple[str, str, str]]] = {}
+            index: dict[int, list[tuple[str, str, str, str]]] = {}
             homes: dict[int, str] = {}
             for modname in sorted(sys.modules):
                 mod = sys.modules[modname]
@@ -189,12 +193,18 @@ class AddressNamer:
                     if attr.startswith("__") or isinstance(obj, (int, float, str, bytes, bool, type(None))):
                         continue
                     t = type(obj)
-                    homes[id(obj)] = getattr(obj, "__module__", None) or t.__module__
-                    index.setdefault(id(obj), []).append((modname, attr, f"{t.__module__}.{t.__qualname__}"))
+                    tname = f"{t.__module__}.{t.__qualname__}"
+                    home = getattr(obj, "__module__", None) or t.__module__
+                    keys = [("object", id(obj))]
+                    if isinstance(obj, ctypes._CFuncPtr):
+                        keys.append(("pointer", ctypes.cast(obj, ctypes.c_void_p).value or 0))
+                    for kind, key in keys:
+                        homes.setdefault(key, home if isinstance(home, str) else "")
+                        index.setdefault(key, []).append((kind, modname, attr, tname))
             for key, found in index.items():
                 # the module that defines the object first, then the others, by name
                 home = homes[key]
-                found.sort(key=lambda c: (c[0] != home, c[0], c[1]))
+                found.sort(key=lambda c: (c[1] != home, c[1], c[2], c[0]))
             self._objects = index
         return self._objects
 
@@ -295,7 +305,7 @@ def _resolve(t: Target) -> int:
         if not addr:
             raise UnresolvedAddress(f"cannot find {t.describe()} in this process")
         return int(addr)
-    if t.kind == "object":
+    if t.kind in ("object", "pointer"):
         try:
             obj: Any = sys.modules.get(t.module) or importlib.import_module(t.module)
         except ImportError as e:
@@ -314,6 +324,11 @@ def _resolve(t: Target) -> int:
             raise UnresolvedAddress(f"{t.describe()} is a {ty.__module__}.{ty.__qualname__}, "
                                     f"not a {t.type} as when the image was built")
         _keepalive.append(obj)          # the code holds its address for good
+        if t.kind == "pointer":
+            addr = ctypes.cast(obj, ctypes.c_void_p).value
+            if not addr:
+                raise UnresolvedAddress(f"{t.describe()} is a null pointer")
+            return int(addr)
         return id(obj)
     raise UnresolvedAddress(f"unknown address kind {t.kind!r}")
 

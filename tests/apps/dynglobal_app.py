@@ -15,6 +15,7 @@ def main() -> None:
     print("threads_ok", d.threads_ok())
     print("threads_sum", d.threads_sum(np.arange(100.0)))
     print("call_triple", d.call_triple(2.5))
+    print("cos_twice", d.cos_twice(0.5))
     print("pair_sum", d.pair_sum(1.5, 2.25))
     print("seeded_draw", d.seeded_draw(3, None).tolist(), d.seeded_draw(2, 7).tolist())
     if "--all" in sys.argv:

@@ -9,11 +9,13 @@
 * ``call_triple``: a ctypes callback that the program registers with llvmlite
   under a name -- unless ``DYNGLOBAL_UNREGISTERED=1``, which makes the name
   missing at run time (the image entry must then fall back to the JIT);
-* ``call_neg``: a ctypes callback nobody names (cannot be served: reported);
+* ``cos_twice``: libm's ``cos`` through a module-level ctypes pointer;
+* ``call_neg``: a ctypes callback only a closure holds (cannot be named: reported);
 * ``seeded_draw``: an outer function with a ``with objmode`` block;
 * ``pair_sum``: builds a structref (its constructor is made by exec).
 """
 import ctypes
+import ctypes.util
 import os
 
 import llvmlite.binding as ll
@@ -85,16 +87,25 @@ def call_triple(x):
     return triple_cb(x) + 1.0
 
 
-def _neg(v):
-    return -v
-
-
-neg_cb = _D2D(_neg)
+libm_cos = ctypes.CDLL(ctypes.util.find_library("m")).cos   # an IFUNC: dladdr cannot name it
+libm_cos.restype, libm_cos.argtypes = ctypes.c_double, [ctypes.c_double]
 
 
 @numba.njit
-def call_neg(x):
-    return neg_cb(x)
+def cos_twice(x):
+    return 2.0 * libm_cos(x)
+
+
+def _make_call_neg():
+    neg_cb = _D2D(lambda v: -v)      # reachable from no module: its address names nothing
+
+    @numba.njit
+    def call_neg(x):
+        return neg_cb(x)
+    return call_neg
+
+
+call_neg = _make_call_neg()
 
 
 @numba.njit
