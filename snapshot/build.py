@@ -22,7 +22,7 @@ import linker
 
 from . import numba_seam
 from .cpu import CpuTarget
-from .numba_seam import record as seam
+from .numba_seam import addresses, record as seam
 from .fingerprint import (Unfingerprintable, canonical_options, closure_fingerprint,
                           code_fingerprint, file_digest, machine_fingerprint)
 from .manifest import (MANIFEST_SECTION, PAYLOAD_SECTION, Dep, Entry, Manifest, Skipped,
@@ -167,6 +167,10 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
         symbols.update(spec.extra.get("generator", {}).get("roles", {}))
         for name, typ in spec.extra.get("box_slots", {}).items():
             symbols[seam.box_slot_role(typ)] = name
+        dynamic = _dynamic_slots(spec, modules)
+        if isinstance(dynamic, str):
+            skipped.append(Skipped(spec.module, spec.qualname, spec.signature, dynamic))
+            continue
         envs = set()
         for m in modules:
             envs.update(seam.referenced_envs(m))
@@ -180,13 +184,13 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
         # file to check; what it does is fixed by its maker, whose identity is the entry's.
         callees = [d for lib in seam.linked_libraries(spec.library)
                    if (d := by_library.get(id(lib))) is not None and d is not spec
-                   and not d.py_func.__code__.co_filename.startswith("<")]
+                   and not _generated(d)]
         deps = sorted({(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees})
         entry = Entry(
             kind=spec.kind, module=spec.module, qualname=spec.qualname, options=options,
             closure=closure, code=code_fingerprint(spec.py_func.__code__),
             signature=spec.signature, symbols=symbols, envs=sorted(envs),
-            deps=[Dep(*d) for d in deps], parfors=spec.parfors,
+            deps=[Dep(*d) for d in deps], parfors=spec.parfors, dynamic=dynamic,
         )
         planned.append(Planned(spec, entry, blob, modules, dict(symbols), sorted(envs)))
         for s in [spec, *callees]:
@@ -197,6 +201,33 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
                                 p.entry.closure or "", p.entry.signature, p.entry.kind))
     skipped.sort(key=lambda s: (s.module, s.qualname, s.signature, s.reason))
     return planned, skipped, internal, files
+
+
+def _generated(spec: seam.Specialization) -> bool:
+    """Code made by exec (a structref constructor, ``<string>``): no file, no name to look up.
+
+    Such a callee cannot be checked by name in the user's process, so it is not
+    a dependency of its callers (which would otherwise always read as stale);
+    what it is made from is its generator's code (Numba's, pinned by the
+    fingerprint) and the caller's own types.
+    """
+    return spec.py_func.__code__.co_filename.startswith("<")
+
+
+def _dynamic_slots(spec: seam.Specialization, modules: list) -> dict[str, dict] | str:
+    """Slot name -> target for the process addresses in an entry's code (or why not servable).
+
+    Every module of the entry is scanned (a ufunc loop wrapper carries its kernel's
+    code); the global -> target map is kept in ``spec.extra["dynamic"]`` for the rewrite.
+    """
+    named = dict(spec.extra.get("dynamic", {}))
+    for mod in modules:
+        found, problem = addresses.name_dynamic_globals(mod, skip=spec.extra.get("box_slots", {}))
+        if problem is not None:
+            return f"code embeds process addresses (dynamic globals): {problem}"
+        named.update(found)
+    spec.extra["dynamic"] = named
+    return {t.slot_name(): t.to_json() for t in named.values()}
 
 
 # ------------------------------------------------------------------ modules
@@ -224,13 +255,18 @@ def merge_modules(planned: list[Planned]):
     entry_names = set()
     for p in planned:
         entry_names.update(p.raw_symbols.values())
+    slots = {g: t.slot_name() for p in planned for g, t in p.spec.extra.get("dynamic", {}).items()}
     done: set[int] = set()
     for p in planned:
         for mod in p.modules:
             if id(mod) in done:
                 continue
             done.add(id(mod))
-            clone = seam.clear_dynamic_addresses(mod.clone())
+            clone = mod.clone()
+            if addresses.dynamic_globals(clone):
+                # named process addresses -> late-bound slots; jitclass box slots
+                # keep their names and are nulled (both are filled at install)
+                clone = seam.clear_dynamic_addresses(addresses.rewrite_module(clone, slots))
             for gv in list(clone.functions) + list(clone.global_variables):
                 if gv.is_declaration or gv.linkage == ll.Linkage.common:
                     continue
@@ -315,6 +351,7 @@ def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: CpuTa
     for e in entries:
         e.symbols = {role: prefix + names(name) for role, name in e.symbols.items()}
         e.envs = [prefix + names(n) for n in e.envs]
+        e.dynamic = {prefix + names(n): t for n, t in e.dynamic.items()}
     sources = [Source(m, files[m], file_digest(files[m])) for m in sorted(files)]
     manifest = Manifest(fingerprint=fingerprint, cpu=cpu_info, prefix=prefix, entries=entries,
                         skipped=skipped, sources=sources, build=dict(build_info or {}))
@@ -324,6 +361,7 @@ def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: CpuTa
     t = time.perf_counter()
     big = merge_modules(planned)
     exported = {n for p in planned for n in list(p.raw_symbols.values()) + p.raw_envs}
+    exported.update(t.slot_name() for p in planned for t in p.spec.extra.get("dynamic", {}).values())
     finish_module(big, prefix, exported, names)
     big.verify()
     obj = make_target_machine(cpu).emit_object(big)

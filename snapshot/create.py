@@ -69,6 +69,9 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
         raise SnapError(f"cannot write {output!r}: {e.strerror}") from None
     rfd, wfd = os.pipe()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNAP_")}
+    # Reproducible images: code that calls a `with objmode` block embeds a pickle
+    # of the block's IR, and pickled sets follow the (salted) string hash order.
+    env.setdefault("PYTHONHASHSEED", "0")
     cmd = [sys.executable, "-m", "snapshot.trace", "--out", tmp, "--cpu", cpu, "--events-fd", str(wfd)]
     for w in workloads:
         cmd += ["--workload", w]

@@ -114,6 +114,10 @@ def _type_problem(m: Manifest) -> str | None:
             return "entry.symbols is not a map of strings"
         if not isinstance(e.envs, list) or not all(isinstance(v, str) for v in e.envs):
             return "entry.envs is not a list of strings"
+        if not isinstance(e.dynamic, dict) or not all(
+                isinstance(k, str) and isinstance(v, dict) and all(isinstance(x, (str, bool)) for x in v.values())
+                for k, v in e.dynamic.items()):
+            return "entry.dynamic is not a map of address targets"
         for d in e.deps:
             p = strs(d, ("module", "qualname", "code"), "dep")
             if p:
@@ -172,6 +176,16 @@ def _enum_name(v: Any) -> str:
 
 
 # -------------------------------------------------------------------- info
+def _describe_target(doc: dict) -> str:
+    """Readable text of a late-bound address target (plain JSON: nothing is imported)."""
+    kind, module, name = (_s(doc.get(k, "")) for k in ("kind", "module", "name"))
+    if kind == "capsule":
+        return f"{module}.__pyx_capi__[{name!r}]"
+    if kind == "symbol":
+        return f"symbol {name}" + (f" ({module})" if module else "")
+    return f"{kind} {module}.{name}"
+
+
 @dataclass
 class EntryInfo:
     function: str
@@ -183,6 +197,7 @@ class EntryInfo:
     closure: str | None         # fingerprint of the closure cells (tells closures of one factory apart)
     symbols: dict[str, str]
     deps: list[str]
+    addresses: dict[str, str] = field(default_factory=dict)   # late-bound slot -> what it names
 
 
 @dataclass
@@ -247,7 +262,8 @@ def read_info(path: str) -> ImageInfo:
                          size=_code_size(e, exports), parfors=bool(e.parfors), options=_s(e.options),
                          closure=None if e.closure is None else _s(e.closure),
                          symbols={_s(k): _s(v) for k, v in dict(e.symbols).items()},
-                         deps=[f"{_s(d.module)}.{_s(d.qualname)}" for d in e.deps])
+                         deps=[f"{_s(d.module)}.{_s(d.qualname)}" for d in e.deps],
+                         addresses={_s(k): _describe_target(v) for k, v in dict(e.dynamic).items()})
                for e in m.entries]
     try:
         with warnings.catch_warnings():

@@ -53,6 +53,8 @@ class Entry:
     deps: list[Dep] = field(default_factory=list)
     parfors: bool = False
     payload: int = -1            # index into the payload's entry list
+    # late-bound address slots: image symbol -> what it names (numba_seam/addresses.Target)
+    dynamic: dict[str, dict] = field(default_factory=dict)
 
     def key(self) -> tuple[str, str]:
         return (self.module, self.qualname)
@@ -89,6 +91,9 @@ class Manifest:
     def to_bytes(self) -> bytes:
         doc = asdict(self)
         entries = doc.pop("entries")
+        for e in entries:
+            if not e["dynamic"]:
+                del e["dynamic"]        # only entries with late-bound addresses carry the field
         index: dict[str, dict[str, list[int]]] = {}
         for i, e in enumerate(entries):
             index.setdefault(e["module"], {}).setdefault(e["qualname"], []).append(i)

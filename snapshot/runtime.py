@@ -23,7 +23,7 @@ from typing import Any
 import linker
 
 from . import numba_seam
-from .numba_seam import install as seam
+from .numba_seam import addresses as slots, install as seam
 from .numba_seam import jitclass as seam_jitclass
 from .errors import SnapError, SnapStrictError, SnapWarning
 from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, host_cpu, machine_fingerprint
@@ -135,7 +135,7 @@ class Runtime:
                      "for what the image could not serve")
 
     def _on_create(self, owner, kind: str) -> None:
-        py_func = owner.py_func if kind == "dispatcher" else owner._dispatcher.py_func
+        py_func = owner._dispatcher.py_func if kind == "dufunc" else owner.py_func
         entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
         if not entries:
             return
@@ -203,7 +203,8 @@ class Runtime:
         return text
 
     def _matching(self, owner, kind: str, py_func, entries: list[Entry], suffix: str = "") -> list[Entry]:
-        options = self._options(dict(seam.target_options(owner) or {})) + suffix
+        options = self._options(numba_seam.objmode_block(owner) if kind == "objmode"
+                                else dict(seam.target_options(owner) or {})) + suffix
         if kind == "dufunc":
             options += ";identity=" + repr(owner.identity)
         out = []
@@ -253,6 +254,8 @@ class Runtime:
         extra = getattr(data, "extra", None) or {}
         prefix = self.manifest.prefix
         addr = self.loaded.address
+        if e.dynamic:
+            slots.fill_slots(e.dynamic, addr)    # before anything can call the code
         envs = {}
         for env_sym in e.envs:
             name = env_sym[len(prefix):]
@@ -283,7 +286,8 @@ class Runtime:
                                                 env, (library, self.loaded))
             cres = seam.make_compile_result(owner, fndesc=fndesc, library=library, env=env,
                                             entry_point=entry_point, args=data.args,
-                                            return_type=data.return_type)
+                                            return_type=data.return_type,
+                                            objectmode=kind == "objmode")
             seam.install_dispatcher_overload(owner, cres)
             if "generator" in extra:     # its functions by their names in the image (stable names)
                 gen = {**extra["generator"], "roles": {r: e.symbols[r][len(prefix):]

@@ -68,6 +68,15 @@ def numba_config() -> dict[str, Any]:
     return {n: str(getattr(config, n, None)) for n in names}
 
 
+def objmode_block(owner) -> dict[str, int]:
+    """Target options standing in for a ``with objmode`` block's dispatcher.
+
+    The block is told apart from other blocks of its function by its first line,
+    relative to the function's (moving the function elsewhere does not matter).
+    """
+    return {"objmode_block": owner.func_ir.loc.line - owner.py_func.__code__.co_firstlineno}
+
+
 def type_str(t) -> str:
     """Readable and stable text of a Numba type (no object addresses)."""
     from numba.core import types

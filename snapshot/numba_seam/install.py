@@ -227,6 +227,8 @@ def make_fndesc(ident: dict, mangled: str, env_name: str, args: tuple, return_ty
 
 def target_context(owner):
     """The target context a dispatcher, DUFunc's dispatcher or @cfunc compiles with."""
+    if hasattr(owner, "func_ir"):          # lifted code (objmode blocks) has no targetdescr
+        return owner.targetctx
     desc = getattr(owner, "targetdescr", None) or owner._targetdescr
     return desc.target_context
 
@@ -239,14 +241,15 @@ def target_options(owner) -> dict | None:
     return opts
 
 
-def make_compile_result(owner, *, fndesc, library, env, entry_point, args, return_type):
+def make_compile_result(owner, *, fndesc, library, env, entry_point, args, return_type,
+                        objectmode: bool = False):
     from numba.core import compiler, typing
     sig = typing.signature(return_type, *args)
     targetctx = target_context(owner)
     return compiler.compile_result(
         target_context=targetctx, typing_context=targetctx.typing_context,
         library=library, environment=env, entry_point=entry_point, fndesc=fndesc,
-        type_annotation="(from snap image)", signature=sig, objectmode=False, lifted=(),
+        type_annotation="(from snap image)", signature=sig, objectmode=objectmode, lifted=(),
         typing_error=None, call_helper=None, metadata={"snap": True},
         reload_init=[], referenced_envs=[])
 
@@ -433,6 +436,14 @@ class RuntimeHooks(Patches):
             return orig(self, module, engine)
 
         self.wrap(codegen.RuntimeLinker, "scan_unresolved_symbols", scan_unresolved)
+        def lifted_compile(orig, self, sig):
+            # A `with objmode` block's dispatcher is rebuilt (unpickled) by the code
+            # that calls it, then compiled: serve it from the image when it has it.
+            if not self.overloads and isinstance(self, dispatcher.ObjModeLiftedWith):
+                hooks.on_create(self, "objmode")
+            return orig(self, sig)
+
+        self.wrap(dispatcher.LiftedWith, "compile", lifted_compile)
         self.wrap(dispatcher.Dispatcher, "__init__", init)
         self.wrap(dispatcher.Dispatcher, "compile", compile_)
         self.wrap(dispatcher._DispatcherBase, "_compile_for_args", compile_for_args)

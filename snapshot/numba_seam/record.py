@@ -1,12 +1,14 @@
 """Recording (trace side): see every specialization, extract what the build needs."""
 from __future__ import annotations
 
+import hashlib
 import re
 import types as pytypes
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ENV_PREFIX, Patches, type_str
+from . import ENV_PREFIX, Patches, objmode_block, type_str
 
 
 @dataclass
@@ -77,6 +79,29 @@ class Recorder(Patches):
 
         from numba.core import ccallback
         self.wrap(ccallback.CFunc, "_compile_uncached", cfunc_compile)
+        from . import addresses
+        addresses.watch_symbols(self)
+        # `with objmode` blocks: the code that calls them embeds the pickled block
+        # dispatcher, uuid included; a first-seen-order uuid keeps images reproducible.
+        memo = dispatcher._MemoMixin
+        orig_uuid = memo.__dict__["_uuid"]
+        counts: dict[str, int] = {}
+
+        def stable_uuid(self):
+            u = self._MemoMixin__uuid
+            if u is None:
+                f = getattr(self, "py_func", None)
+                loc = getattr(getattr(self, "func_ir", None), "loc", None)
+                key = "%s:%s:%s:%s" % (type(self).__qualname__, getattr(f, "__module__", ""),
+                                       getattr(f, "__qualname__", ""), getattr(loc, "line", ""))
+                counts[key] = n = counts.get(key, -1) + 1
+                digest = hashlib.blake2b(f"{key}:{n}".encode(), digest_size=16).digest()
+                u = str(uuid.UUID(bytes=digest))
+                self._set_uuid(u)
+            return u
+
+        memo._uuid = property(stable_uuid)
+        self._undo.append(lambda: setattr(memo, "_uuid", orig_uuid))
         self.wrap(dispatcher._DispatcherBase, "__repr__", dispatcher_repr)
 
         def generator_init(orig, self, *a, **kw):
@@ -138,15 +163,20 @@ def specialization(rec: Recorded) -> Specialization:
     cres, owner = rec.cres, rec.owner
     fndesc = cres.fndesc
     py_func = getattr(owner, "py_func", None)
+    kind = rec.kind
+    if isinstance(owner, nbdisp.ObjModeLiftedWith):
+        kind = "objmode"          # a `with objmode` block: object-mode code, served on its own
     if py_func is None and rec.kind == "dufunc":
         py_func = owner._dispatcher.py_func
     if py_func is None and rec.kind == "cfunc":
         py_func = owner._pyfunc
     options = dict(getattr(owner, "targetoptions", {}) or {})
+    if kind == "objmode":
+        options = objmode_block(owner)
     module = getattr(py_func, "__module__", None) or fndesc.modname
     qualname = getattr(py_func, "__qualname__", None) or fndesc.qualname
     spec = Specialization(
-        kind=rec.kind, owner=owner, py_func=py_func, module=module, qualname=qualname,
+        kind=kind, owner=owner, py_func=py_func, module=module, qualname=qualname,
         options=options, args=tuple(cres.signature.args), return_type=cres.signature.return_type,
         library=cres.library, environment=cres.environment, mangled=fndesc.mangled_name,
         wrapper=fndesc.llvm_cpython_wrapper_name, cfunc=fndesc.llvm_cfunc_wrapper_name,
@@ -173,12 +203,14 @@ def specialization(rec: Recorded) -> Specialization:
 def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | None:
     from numba.core import types
     cres, owner = rec.cres, rec.owner
-    if isinstance(owner, nbdisp.LiftedCode):
-        return "lifted loop or with-block (object mode)"
-    if cres.objectmode:
+    if spec.kind == "objmode":
+        pass            # object-mode code, but a block the image serves (see install: lifted_compile)
+    elif isinstance(owner, nbdisp.LiftedCode):
+        return "lifted loop (object mode)"
+    elif cres.objectmode:
         return "object mode"
-    if cres.lifted:
-        return "contains lifted code (object mode loops or objmode blocks)"
+    if cres.lifted and not all(isinstance(x, nbdisp.ObjModeLiftedWith) for x in cres.lifted):
+        return "contains lifted loops (object mode)"
     mod = library_module(cres.library)
     defined = {f.name for f in mod.functions if not f.is_declaration}
     if rec.kind in ("dispatcher", "jitclass") and spec.wrapper not in defined:
@@ -199,11 +231,15 @@ def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | Non
         spec.extra["generator"] = {"roles": {"gen_" + k: v for k, v in names.items()},
                                    "qualname": gendesc.qualname, "unique_name": gendesc.unique_name}
     if cres.library.has_dynamic_globals:
-        from . import jitclass
+        from . import addresses, jitclass
         slots = jitclass.box_slots(mod)
-        if slots is None:
-            return "code embeds process addresses (dynamic globals)"
-        spec.extra["box_slots"] = slots   # only jitclass Box subclasses: filled at install
+        if slots is not None:
+            spec.extra["box_slots"] = slots   # only jitclass Box subclasses: filled at install
+        else:
+            named, problem = addresses.name_dynamic_globals(mod)
+            if problem is not None:
+                return f"code embeds process addresses (dynamic globals): {problem}"
+            spec.extra["dynamic"] = named
     # jitclass parts made by Numba from templates (ctor, Box accessors) have exec'd
     # globals; nopython code reads only the environment's constants, which are kept.
     if cres.environment is not None and not cres.environment.can_cache() and spec.kind != "jitclass":

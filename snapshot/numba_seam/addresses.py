@@ -1,0 +1,350 @@
+"""Process addresses in compiled code ("dynamic globals"), named so another process can find them.
+
+Numba lowers some constants as raw addresses of the compiling process, in a
+global ``numba.dynamic.globals.<hex>`` initialised with the address
+(``BaseContext.add_dynamic_addr``): C function pointers reached through
+``WrapperAddressProtocol`` / ``get_cython_function_address`` (scipy's
+``cython_special``), ctypes pointers such as the one behind
+``numba.get_num_threads()``, and ``id()`` of Python objects (the ``py_addr`` of a
+first-class function constant, a jitted function used as a value). Such code
+cannot be copied into another process as it is, but each of these addresses is
+usually something that can be *named* in any process:
+
+* ``capsule``: a function exported by a Cython module through ``__pyx_capi__``;
+* ``symbol``: a name in llvmlite's symbol table (Numba registers its threading
+  layer there) or a dynamic symbol of a loaded library (``dladdr``);
+* ``object``: a module attribute (the Python object whose ``id()`` was taken);
+* ``pointer``: a module-level ctypes function pointer holding the address (a
+  ctypes callback, or a library function ``dladdr`` cannot name, e.g. an IFUNC
+  such as libm's ``cos``).
+
+At build time each such global becomes a **late-bound slot**: an 8-byte image
+global, initially null, exported under a name derived from the target (so the
+image bytes do not depend on the training process). The manifest lists, per
+entry, slot -> target; the runtime resolves the target and writes the slot when
+the entry is installed (when its dispatcher is created), not at activation:
+activation runs inside ``import numba`` and must not import scipy. A target
+that cannot be resolved makes that entry fall back to the JIT with a warning.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import re
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+DYNAMIC_PREFIX = "numba.dynamic.globals."
+SLOT_PREFIX = "snap.addr."
+
+# Names Numba's threading layer registers with llvmlite (numba/np/ufunc/parallel.py);
+# watched names from ll.add_symbol are added to these while tracing.
+_THREADING_NAMES = ("get_num_threads", "set_num_threads", "get_thread_id", "set_parallel_chunksize",
+                    "get_parallel_chunksize", "get_sched_size", "allocate_sched", "deallocate_sched",
+                    "do_scheduling_signed", "do_scheduling_unsigned", "add_task", "synchronize", "ready",
+                    "parallel_for")
+_registered: dict[str, int] = {}        # name -> address, from ll.add_symbol while tracing
+
+
+@dataclass(frozen=True)
+class Target:
+    """Something an address can be found from in any process (JSON in the manifest)."""
+    kind: str             # "capsule" | "symbol" | "object" | "pointer"
+    module: str           # Python module (capsule, object, pointer); library file (symbol, may be "")
+    name: str             # capsule name; symbol name; attribute path
+    type: str = ""        # object: qualified name of its type (checked when resolving)
+    threads: bool = False  # symbol of Numba's threading layer (start it before resolving)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "Target":
+        return cls(**doc)
+
+    def describe(self) -> str:
+        if self.kind == "capsule":
+            return f"{self.module}.__pyx_capi__[{self.name!r}]"
+        if self.kind == "symbol":
+            return f"symbol {self.name}" + (f" of {os.path.basename(self.module)}" if self.module else "")
+        return f"{self.module}.{self.name}"
+
+    def slot_name(self) -> str:
+        """Image symbol of the slot: readable, and a pure function of the target (reproducible)."""
+        digest = hashlib.blake2b(json.dumps(self.to_json(), sort_keys=True).encode(),
+                                 digest_size=4).hexdigest()
+        readable = re.sub(r"[^A-Za-z0-9_.]", "_", f"{self.kind}.{self.name}")[:80]
+        return f"{SLOT_PREFIX}{readable}.{digest}"
+
+
+# ---------------------------------------------------------------- trace side
+def watch_symbols(patches) -> None:
+    """Remember every name registered with ``llvmlite.binding.add_symbol`` while tracing."""
+    import llvmlite.binding as ll
+
+    def add_symbol(orig, name, address):
+        _registered[name] = int(address)
+        return orig(name, address)
+
+    patches.wrap(ll, "add_symbol", add_symbol)
+
+
+class _Dl_info(ctypes.Structure):
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.dladdr.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Dl_info)]
+_libc.dladdr.restype = ctypes.c_int
+_libc.dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.dlopen.restype = ctypes.c_void_p
+_libc.dlsym.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+_libc.dlsym.restype = ctypes.c_void_p
+_capsule_name = ctypes.pythonapi.PyCapsule_GetName
+_capsule_name.argtypes, _capsule_name.restype = [ctypes.py_object], ctypes.c_char_p
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.argtypes, _capsule_pointer.restype = [ctypes.py_object, ctypes.c_char_p], ctypes.c_void_p
+RTLD_LAZY, RTLD_NOLOAD = 1, 4
+
+
+def _dladdr(addr: int) -> tuple[str | None, str | None, int | None]:
+    info = _Dl_info()
+    if not _libc.dladdr(ctypes.c_void_p(addr), ctypes.byref(info)):
+        return None, None, None
+    fname = info.dli_fname.decode(errors="replace") if info.dli_fname else None
+    sname = info.dli_sname.decode(errors="replace") if info.dli_sname else None
+    return fname, sname, info.dli_saddr
+
+
+class AddressNamer:
+    """Maps addresses of the tracing process back to targets (indexes built on first need)."""
+
+    def __init__(self) -> None:
+        self._capsules: dict[int, tuple[str, str]] | None = None
+        self._objects: dict[int, list[tuple[str, str]]] | None = None
+        self._memo: dict[int, Target | str] = {}
+
+    def name(self, addr: int) -> Target | str:
+        """The target behind ``addr``, or a sentence saying why there is none."""
+        if addr not in self._memo:
+            self._memo[addr] = self._name(addr)
+        return self._memo[addr]
+
+    def _name(self, addr: int) -> Target | str:
+        capsule = self._capsule_index().get(addr)
+        if capsule is not None:
+            return Target("capsule", *capsule)
+        fname, sname, saddr = _dladdr(addr)
+        symbol = self._llvm_symbol(addr)
+        if symbol is not None:
+            return Target("symbol", "", symbol, threads=_in_numba_threading(fname))
+        if sname and saddr == addr and fname:
+            return Target("symbol", fname, sname)
+        obj = self._object_index().get(addr)
+        if obj:
+            kind, module, attr, tname = obj[0]
+            return Target(kind, module, attr, type=tname)
+        # (no address in the text: it is part of the manifest, which must be reproducible)
+        where = f" inside {os.path.basename(fname)} with no exported symbol there" if fname else ""
+        return (f"an address{where} that is not a Cython __pyx_capi__ function, a known symbol "
+                f"or a module-level object (e.g. a ctypes callback, data of a large or "
+                f"non-contiguous global array, or an object made at run time)")
+
+    def _llvm_symbol(self, addr: int) -> str | None:
+        import llvmlite.binding as ll
+        for name in sorted(set(_THREADING_NAMES) | set(_registered)):
+            if _registered.get(name, addr) == addr and ll.address_of_symbol(name) == addr:
+                return name
+        return None
+
+    def _capsule_index(self) -> dict[int, tuple[str, str]]:
+        if self._capsules is None:
+            index: dict[int, tuple[str, str]] = {}
+            for modname in sorted(sys.modules):
+                capi = getattr(sys.modules[modname], "__pyx_capi__", None) if sys.modules[modname] else None
+                if not isinstance(capi, dict):
+                    continue
+                for key in sorted(capi, key=lambda k: (len(k), k)):
+                    try:
+                        ptr = _capsule_pointer(capi[key], _capsule_name(capi[key]))
+                    except Exception:  # noqa: BLE001 - not a capsule: skip
+                        continue
+                    if ptr:
+                        index.setdefault(ptr, (modname, key))
+            self._capsules = index
+        return self._capsules
+
+    def _object_index(self) -> dict[int, list[tuple[str, str, str, str]]]:
+        """id() of module attributes, and the addresses module-level ctypes pointers hold."""
+        if self._objects is None:
+            index: dict[int, list[tuple[str, str, str, str]]] = {}
+            homes: dict[int, str] = {}
+            for modname in sorted(sys.modules):
+                mod = sys.modules[modname]
+                try:
+                    items = sorted(vars(mod).items()) if mod is not None else []
+                except TypeError:
+                    continue
+                for attr, obj in items:
+                    if attr.startswith("__") or isinstance(obj, (int, float, str, bytes, bool, type(None))):
+                        continue
+                    t = type(obj)
+                    tname = f"{t.__module__}.{t.__qualname__}"
+                    home = getattr(obj, "__module__", None) or t.__module__
+                    keys = [("object", id(obj))]
+                    if isinstance(obj, ctypes._CFuncPtr):
+                        keys.append(("pointer", ctypes.cast(obj, ctypes.c_void_p).value or 0))
+                    for kind, key in keys:
+                        homes.setdefault(key, home if isinstance(home, str) else "")
+                        index.setdefault(key, []).append((kind, modname, attr, tname))
+            for key, found in index.items():
+                # the module that defines the object first, then the others, by name
+                home = homes[key]
+                found.sort(key=lambda c: (c[1] != home, c[1], c[2], c[0]))
+            self._objects = index
+        return self._objects
+
+
+def _in_numba_threading(fname: str | None) -> bool:
+    if not fname:
+        return False
+    import numba
+    ufunc_dir = os.path.join(os.path.dirname(numba.__file__), "np", "ufunc") + os.sep
+    return os.path.realpath(fname).startswith(os.path.realpath(ufunc_dir))
+
+
+def dynamic_globals(module) -> dict[str, int]:
+    """``numba.dynamic.globals.<hex>`` globals of an LLVM module -> the address they hold."""
+    return {gv.name: int(gv.name[len(DYNAMIC_PREFIX):], 16)
+            for gv in module.global_variables if gv.name.startswith(DYNAMIC_PREFIX)}
+
+
+_namer: AddressNamer | None = None
+
+
+def name_dynamic_globals(module, skip=()) -> tuple[dict[str, Target], str | None]:
+    """Global name -> target for every dynamic global of ``module`` not in ``skip``; or the first problem.
+
+    ``skip``: globals handled elsewhere (jitclass box slots, see jitclass.box_slots).
+    """
+    global _namer
+    if _namer is None:
+        _namer = AddressNamer()
+    named: dict[str, Target] = {}
+    for gname, addr in sorted(dynamic_globals(module).items()):
+        if gname in skip:
+            continue
+        t = _namer.name(addr)
+        if isinstance(t, str):
+            return {}, t
+        named[gname] = t
+    return named, None
+
+
+_DEF = re.compile(r'^@"?(numba\.dynamic\.globals\.[0-9a-f]+)"? = .*$', re.M)
+_REF = re.compile(r'@"?(numba\.dynamic\.globals\.[0-9a-f]+)"?(?![-A-Za-z$._0-9])')
+
+
+def rewrite_module(module, slots: dict[str, str]):
+    """A copy of ``module`` whose named dynamic globals are null slots named ``slots[global]``.
+
+    Globals not in ``slots`` (jitclass box slots) are left for ``clear_dynamic_addresses``.
+
+    Text round trip: llvmlite cannot replace an initializer; only modules that
+    have dynamic globals pay for it. ``linkonce`` keeps LLVM from assuming the
+    value (the runtime writes it) and merges the copies other modules carry.
+    """
+    import llvmlite.binding as ll
+    text = str(module)
+    if not set(_DEF.findall(text)) & set(slots):
+        return module            # only jitclass box slots (named by jitclass.box_slots)
+    text = _DEF.sub(lambda m: (f'@"{slots[m.group(1)]}" = linkonce global ptr null, align 8'
+                               if m.group(1) in slots else m.group(0)), text)
+    text = _REF.sub(lambda m: f'@"{slots[m.group(1)]}"' if m.group(1) in slots else m.group(0), text)
+    out = ll.parse_assembly(text)
+    out.verify()
+    return out
+
+
+# ---------------------------------------------------------------- run-time side
+class UnresolvedAddress(Exception):
+    """A slot's target does not exist in this process: the entry goes to the JIT."""
+
+
+_resolved: dict[Target, int] = {}
+_keepalive: list[Any] = []
+
+
+def resolve(target: Target) -> int:
+    """The address ``target`` names in this process (memoized; imports the module if needed)."""
+    addr = _resolved.get(target)
+    if addr is None:
+        addr = _resolved[target] = _resolve(target)
+    return addr
+
+
+def _resolve(t: Target) -> int:
+    import importlib
+    if t.kind == "capsule":
+        from numba.core.extending import get_cython_function_address
+        try:
+            return int(get_cython_function_address(t.module, t.name))
+        except (ImportError, ValueError) as e:
+            raise UnresolvedAddress(f"cannot find {t.describe()}: {e}") from None
+    if t.kind == "symbol":
+        import llvmlite.binding as ll
+        if t.threads:
+            from numba.np.ufunc import parallel
+            parallel._launch_threads()      # what compiling get_num_threads() & co. does
+        addr = None
+        if t.module:            # the library it was found in first: the name may not be unique
+            handle = _libc.dlopen(t.module.encode(), RTLD_LAZY | RTLD_NOLOAD)
+            if handle:
+                addr = _libc.dlsym(handle, t.name.encode())
+        if not addr:
+            addr = ll.address_of_symbol(t.name)
+        if not addr:
+            addr = _libc.dlsym(None, t.name.encode())
+        if not addr:
+            raise UnresolvedAddress(f"cannot find {t.describe()} in this process")
+        return int(addr)
+    if t.kind in ("object", "pointer"):
+        try:
+            obj: Any = sys.modules.get(t.module) or importlib.import_module(t.module)
+        except ImportError as e:
+            raise UnresolvedAddress(f"cannot import {t.module} for {t.describe()}: {e}") from None
+        for part in t.name.split("."):
+            obj = getattr(obj, part, _MISSING)
+            if obj is _MISSING:
+                spec = getattr(sys.modules.get(t.module), "__spec__", None)
+                if getattr(spec, "_initializing", False):
+                    # its module is still being imported: install at the first call instead
+                    from ..payload import UnresolvedReference
+                    raise UnresolvedReference(t.describe())
+                raise UnresolvedAddress(f"{t.describe()} does not exist")
+        ty = type(obj)
+        if t.type and f"{ty.__module__}.{ty.__qualname__}" != t.type:
+            raise UnresolvedAddress(f"{t.describe()} is a {ty.__module__}.{ty.__qualname__}, "
+                                    f"not a {t.type} as when the image was built")
+        _keepalive.append(obj)          # the code holds its address for good
+        if t.kind == "pointer":
+            addr = ctypes.cast(obj, ctypes.c_void_p).value
+            if not addr:
+                raise UnresolvedAddress(f"{t.describe()} is a null pointer")
+            return int(addr)
+        return id(obj)
+    raise UnresolvedAddress(f"unknown address kind {t.kind!r}")
+
+
+_MISSING = object()
+
+
+def fill_slots(slots: dict[str, dict], address_of) -> None:
+    """Resolve every target and write the slots (all resolved before any is written)."""
+    values = [(address_of(sym), resolve(Target.from_json(doc))) for sym, doc in sorted(slots.items())]
+    for where, value in values:
+        ctypes.c_void_p.from_address(where).value = value
