@@ -7,8 +7,8 @@ a reason in the manifest); then the workload runs again from the image with ever
 Numba compiler entry point raising (tests/workloads/_forbidden.py) and in strict
 mode, and must return exactly the reference arrays.
 
-pynndescent and librosa take minutes to trace cold: marked slow (run the whole
-set with `bash scripts/test.sh -m "slow or not slow"`).
+pynndescent takes minutes to trace cold: marked slow (run the whole set with
+`bash scripts/test.sh -m "slow or not slow"`).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ LIBRARIES = [
     pytest.param("numba_stats", "numba_stats", id="numba-stats"),
     pytest.param("numbagg", "numbagg", id="numbagg"),
     pytest.param("sparse", "sparse", id="sparse"),
-    pytest.param("librosa", "librosa", id="librosa", marks=pytest.mark.slow),
+    pytest.param("librosa", "librosa", id="librosa"),
     pytest.param("pynndescent", "pynndescent", id="pynndescent", marks=pytest.mark.slow),
 ]
 
