@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, code_fingerprint
+from .fingerprint import canonical_options, code_fingerprint
 from .manifest import Entry
 from .numba_seam import type_str
 from .numba_seam.gufunc import GUFUNC_KINDS, GufuncHooks, builder_identity, make_image_cres, signature_args
-from .payload import loads_entry
 
 
 def builder_options_text(options: dict, facts: dict) -> str:
@@ -62,28 +61,15 @@ class GufuncServer:
     def _serve(self, builder, sig) -> Any:
         rt = self.rt
         py_func = builder.py_func
-        key = (py_func.__module__, py_func.__qualname__)
-        if key not in rt.manifest.by_func:
+        entries = rt.manifest.entries_of(py_func.__module__, py_func.__qualname__)
+        if not entries:
             return None
-        entries = rt.manifest.entries_of(*key)
         with rt._lock:
             want = args_text(signature_args(sig)) + " -> "
             options = builder_options_text(*builder_identity(builder))
-            closure: Any = ...
-            for e in entries:
-                if e.kind not in GUFUNC_KINDS or e.options != options or not e.signature.startswith(want):
-                    continue
-                if closure is ...:
-                    try:
-                        closure = closure_fingerprint(py_func)
-                    except Unfingerprintable:
-                        closure = "?"
-                if e.closure != closure:
-                    continue
-                stale = rt._fresh.stale_function(e, py_func)
-                if stale is not None:
-                    rt._stale(stale, e)
-                    return None
+            accept = (lambda e: e.kind in GUFUNC_KINDS and e.options == options
+                      and e.signature.startswith(want))
+            for e in rt.fresh_entries(py_func, entries, accept):
                 try:
                     return self._install(builder, e)
                 except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
@@ -92,29 +78,10 @@ class GufuncServer:
         return None
 
     def _install(self, builder, e: Entry) -> Any:
-        from .numba_seam import install as seam
         rt = self.rt
-        data = loads_entry(rt._blobs[e.payload])
-        prefix = rt.manifest.prefix
-        addr = rt.loaded.address
-        envs = {}
-        for env_sym in e.envs:
-            name = env_sym[len(prefix):]
-            module_name, consts = data.envs.get(name, (e.module, []))
-            env = seam.make_environment(module_name, consts, name)
-            seam.set_env_slot(addr(env_sym), env)
-            envs[name] = env
-        mangled = e.symbols["function"][len(prefix):]
-        env_name = e.symbols["env"][len(prefix):]
-        env = envs.get(env_name) or seam.make_environment(e.module, [], env_name)
-        addresses = {sym[len(prefix):]: addr(sym) for sym in e.symbols.values()}
-        from . import runtime
-        if runtime._hooks is not None:
-            runtime._hooks.image_functions[mangled] = addresses[mangled]
-        fndesc = seam.make_fndesc(data.fndesc, mangled, env_name, data.args, data.return_type)
-        targetctx = builder.nb_func.targetdescr.target_context
-        library = seam.ImageLibrary(f"{e.module}.{e.qualname}", addresses, prefix, fndesc, targetctx)
+        code = rt.image_code(e, builder.nb_func.targetdescr.target_context)
+        data, env, fndesc, library = code.data, code.env, code.fndesc, code.library
         cres = make_image_cres(builder, fndesc=fndesc, library=library, env=env, args=data.args,
-                               return_type=data.return_type, loop_address=addr(e.symbols["loop"]))
+                               return_type=data.return_type, loop_address=rt.loaded.address(e.symbols["loop"]))
         rt.installed += 1
         return cres

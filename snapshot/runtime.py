@@ -18,7 +18,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import linker
 
@@ -28,11 +28,11 @@ from .numba_seam import jitclass as seam_jitclass
 from .errors import SnapError, SnapStrictError, SnapWarning
 from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, host_cpu, machine_fingerprint
 from .freshness import Freshness
-from .manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, ManifestError, ManifestIndex
+from .manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, Manifest, ManifestError, ManifestIndex
 from .payload import UnresolvedReference, dumps_types, loads_entry
 
 
-def incompatibilities(manifest: Manifest) -> list[str]:
+def incompatibilities(manifest: "Manifest | ManifestIndex") -> list[str]:
     """Why this process cannot run the image's code (empty list: it can)."""
     problems = []
     here = {**machine_fingerprint(), "numba_config": numba_seam.numba_config()}
@@ -51,6 +51,15 @@ def incompatibilities(manifest: Manifest) -> list[str]:
     if missing:
         problems.append(f"this CPU lacks features the image needs: {', '.join(missing)}")
     return problems
+
+
+@dataclass
+class _ImageCode:
+    """An entry's code, ready to be wrapped into what its kind of owner keeps."""
+    data: Any            # the entry's unpickled payload (types, constants)
+    env: Any             # its Numba Environment
+    fndesc: Any
+    library: Any         # seam.ImageLibrary
 
 
 @dataclass
@@ -207,10 +216,14 @@ class Runtime:
                                 else dict(seam.target_options(owner) or {})) + suffix
         if kind == "dufunc":
             options += ";identity=" + repr(owner.identity)
-        out = []
+        return list(self.fresh_entries(py_func, entries, lambda e: e.kind == kind and e.options == options))
+
+    def fresh_entries(self, py_func, entries: list[Entry], accept) -> Iterator[Entry]:
+        """The entries ``accept`` takes whose closure matches ``py_func``'s and whose code is
+        unchanged; a stale one is reported (a warning, or an error in strict mode)."""
         closure: Any = ...
         for e in entries:
-            if e.kind != kind or e.options != options:
+            if not accept(e):
                 continue
             if closure is ...:
                 try:
@@ -223,8 +236,7 @@ class Runtime:
             if stale is not None:
                 self._stale(stale, e)
                 continue
-            out.append(e)
-        return out
+            yield e
 
     def _install_all(self, owner, kind: str, entries: list[Entry]) -> None:
         if kind == "dispatcher":
@@ -249,9 +261,10 @@ class Runtime:
         if deferred:
             self._pending[id(owner)] = _Pending(owner, deferred)
 
-    def _install(self, owner, kind: str, e: Entry) -> None:
+    def image_code(self, e: Entry, targetctx) -> "_ImageCode":
+        """What every kind of entry needs from the image: payload, address slots and
+        environments filled, the function descriptor and the library standing in for it."""
         data = loads_entry(self._blobs[e.payload])
-        extra = getattr(data, "extra", None) or {}
         prefix = self.manifest.prefix
         addr = self.loaded.address
         if e.dynamic:
@@ -270,9 +283,16 @@ class Runtime:
         if _hooks is not None:
             _hooks.image_functions[mangled] = addresses[mangled]
         fndesc = seam.make_fndesc(data.fndesc, mangled, env_name, data.args, data.return_type)
-        desc_owner = owner._dispatcher if kind == "dufunc" else owner
-        targetctx = seam.target_context(desc_owner)
         library = seam.ImageLibrary(f"{e.module}.{e.qualname}", addresses, prefix, fndesc, targetctx)
+        return _ImageCode(data, env, fndesc, library)
+
+    def _install(self, owner, kind: str, e: Entry) -> None:
+        desc_owner = owner._dispatcher if kind == "dufunc" else owner
+        code = self.image_code(e, seam.target_context(desc_owner))
+        data, env, fndesc, library = code.data, code.env, code.fndesc, code.library
+        extra = getattr(data, "extra", None) or {}
+        prefix = self.manifest.prefix
+        addr = self.loaded.address
         for role, sym in e.symbols.items():
             if role.startswith("box:"):        # jitclass boxing code: this process's Box subclass
                 seam_jitclass.fill_box_slot(addr(sym), extra[role], self._keep)
