@@ -100,8 +100,12 @@ class Manifest:
         doc["index"] = index
         doc["parfors"] = any(e["parfors"] for e in entries)
         doc["kinds"] = sorted({e["kind"] for e in entries})
-        lines = [_dumps(doc)] + [_dumps(e) for e in entries]
-        return MAGIC + b"\n".join(lines)
+        lines = [_dumps(e) for e in entries]
+        offsets = [0]                   # where each entry's line starts in the body (and the end)
+        for line in lines:
+            offsets.append(offsets[-1] + len(line) + 1)
+        doc["offsets"] = offsets
+        return MAGIC + _dumps(doc) + b"\n" + b"\n".join(lines)
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> "Manifest":
@@ -122,9 +126,15 @@ def _corrupted(e: Exception) -> ManifestError:
 
 
 class ManifestIndex:
-    """The manifest as activation needs it: the header decoded, entries decoded on demand."""
+    """The manifest as activation needs it: the header decoded, entries decoded on demand.
 
-    def __init__(self, header: dict, lines: list[bytes]) -> None:
+    Nothing proportional to the number of entries happens here beyond decoding the
+    header's index: an entry's line is sliced out of the body and decoded (once)
+    when a dispatcher of its function is created. Index and offsets are checked
+    as they are used (a corrupted entry is a ManifestError for that entry only).
+    """
+
+    def __init__(self, header: dict, body: bytes) -> None:
         try:
             self.format: int = header["format"]
             self.fingerprint: dict[str, Any] = dict(header["fingerprint"])
@@ -135,27 +145,26 @@ class ManifestIndex:
             self.kinds: list[str] = [str(k) for k in header.get("kinds", [])]
             self.skipped = [Skipped(**s) for s in header["skipped"]]
             self.sources = [Source(**s) for s in header["sources"]]
-            self.by_func: dict[tuple[str, str], list[int]] = {
-                (module, qualname): [int(i) for i in idx]
-                for module, funcs in dict(header["index"]).items() for qualname, idx in dict(funcs).items()}
+            self._index: dict[str, dict[str, list[int]]] = dict(header["index"])
+            self._offsets: list[int] = list(header["offsets"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise _corrupted(e) from None
-        self._lines = lines
+        self._body = body
         self._entries: dict[int, Entry] = {}
-        if any(not 0 <= i < len(lines) for idx in self.by_func.values() for i in idx):
-            raise ManifestError("corrupted manifest: index refers to a missing entry")
 
     def __len__(self) -> int:
-        return len(self._lines)
+        return max(len(self._offsets) - 1, 0)
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> "ManifestIndex":
         data = bytes(data)
         if not data.startswith(MAGIC):
             raise ManifestError("not a snap image manifest (bad magic)")
-        head, *lines = data[len(MAGIC):].rstrip(b"\x00").split(b"\n")
+        end = data.find(b"\n", len(MAGIC))
+        if end < 0:
+            end = len(data)
         try:
-            header = json.loads(head)
+            header = json.loads(data[len(MAGIC):end].rstrip(b"\x00"))
         except (UnicodeDecodeError, ValueError) as e:
             raise ManifestError(f"corrupted manifest: {e}") from None
         if not isinstance(header, dict):
@@ -163,14 +172,21 @@ class ManifestIndex:
         fmt = header.get("format")
         if fmt != FORMAT_VERSION:
             raise ManifestError(f"image format {fmt!r} is not supported (this snap reads format {FORMAT_VERSION})")
-        return cls(header, lines)
+        return cls(header, data[end + 1:])
+
+    def has(self, module: str, qualname: str) -> bool:
+        funcs = self._index.get(module)
+        return isinstance(funcs, dict) and qualname in funcs
 
     def entry(self, i: int) -> Entry:
-        """Entry number ``i`` (decoded once); ManifestError if its line is corrupted."""
+        """Entry number ``i`` (decoded once); ManifestError if it is corrupted."""
         e = self._entries.get(i)
         if e is None:
             try:
-                doc = json.loads(self._lines[i])
+                start, end = self._offsets[i], self._offsets[i + 1]
+                if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(self._body) + 1):
+                    raise ValueError(f"entry {i} has no valid extent")
+                doc = json.loads(self._body[start:end - 1])
                 e = Entry(**{**doc, "deps": [Dep(**d) for d in doc.get("deps", [])]})
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 raise _corrupted(exc) from None
@@ -179,5 +195,10 @@ class ManifestIndex:
 
     def entries_of(self, module: str, qualname: str) -> list[Entry]:
         """The entries of one function (an empty list, cheaply, for a function the image lacks)."""
-        idx = self.by_func.get((module, qualname))
-        return [self.entry(i) for i in idx] if idx else []
+        funcs = self._index.get(module)
+        idx = funcs.get(qualname) if isinstance(funcs, dict) else None
+        if not idx:
+            return []
+        if not isinstance(idx, list) or not all(isinstance(i, int) and 0 <= i < len(self) for i in idx):
+            raise ManifestError("corrupted manifest: index refers to a missing entry")
+        return [self.entry(i) for i in idx]

@@ -344,7 +344,7 @@ class Runtime:
             kind, reason = "stale", f"{self._stale_by_func[key]} changed"
         elif key in self._skipped:
             kind, reason = "not servable", self._skipped[key]
-        elif key in self.manifest.by_func:
+        elif self.manifest.has(*key):
             kind, reason = "not in image", "signature not in the image"
         else:
             kind, reason = "not in image", "function not in the image"
