@@ -153,11 +153,13 @@ def iter_code_objects(code: pytypes.CodeType) -> Iterator[pytypes.CodeType]:
             yield from iter_code_objects(const)
 
 
-def source_fingerprints(path: str) -> dict[str, str] | None:
-    """Fingerprint of every function in a source file, by qualname, WITHOUT importing it.
+def source_fingerprints(path: str) -> dict[str, frozenset[str]] | None:
+    """Fingerprints of every function in a source file, by qualname, WITHOUT importing it.
 
     Compiling a file does not execute it; this is how ``snap check`` and the
-    runtime tell which functions of an edited file actually changed.
+    runtime tell which functions of an edited file actually changed. One qualname
+    can have several defs (a property's getter and setter, if/else branches): a
+    function is unchanged if its code is still one of them.
     """
     try:
         with open(path, "rb") as f:
@@ -165,13 +167,10 @@ def source_fingerprints(path: str) -> dict[str, str] | None:
         top = compile(src, path, "exec", dont_inherit=True)
     except (OSError, SyntaxError, ValueError):
         return None
-    out: dict[str, str] = {}
+    out: dict[str, set[str]] = {}
     for code in iter_code_objects(top):
-        qual = getattr(code, "co_qualname", code.co_name)
-        # Two defs of one qualname (e.g. if/else branches): keep both, ambiguity -> not equal
-        fp = code_fingerprint(code)
-        out[qual] = fp if out.get(qual, fp) == fp else "ambiguous"
-    return out
+        out.setdefault(getattr(code, "co_qualname", code.co_name), set()).add(code_fingerprint(code))
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 @lru_cache(maxsize=None)

@@ -42,7 +42,7 @@ class Freshness:
         self._recorded = {s.module: s.digest for s in manifest.sources}
         self._locate = locate
         self._unchanged: dict[str, bool] = {}
-        self._fps: dict[str, dict[str, str] | None] = {}
+        self._fps: dict[str, dict[str, frozenset[str]] | None] = {}
 
     def module_unchanged(self, module: str) -> bool:
         ok = self._unchanged.get(module)
@@ -53,15 +53,16 @@ class Freshness:
             self._unchanged[module] = ok
         return ok
 
-    def function_fp(self, module: str, qualname: str) -> str | None:
-        """Fingerprint of a function in the module's current source (compiled, not executed)."""
+    def function_fps(self, module: str, qualname: str) -> frozenset[str]:
+        """Fingerprints of the defs of a function in the module's current source (compiled,
+        not executed); empty if the source or the function is gone."""
         path = self._locate(module)
         if path is None:
-            return None
+            return frozenset()
         if path not in self._fps:
             self._fps[path] = source_fingerprints(path)
         fps = self._fps[path]
-        return fps.get(qualname) if fps else None
+        return fps.get(qualname, frozenset()) if fps else frozenset()
 
     def stale_function(self, entry: Entry, py_func: pytypes.FunctionType) -> str | None:
         """Name of the function (the entry's own or a callee) that changed, or None."""
@@ -75,4 +76,4 @@ class Freshness:
         return None
 
     def fresh(self, module: str, qualname: str, code: str) -> bool:
-        return self.module_unchanged(module) or self.function_fp(module, qualname) == code
+        return self.module_unchanged(module) or code in self.function_fps(module, qualname)
