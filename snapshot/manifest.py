@@ -121,6 +121,9 @@ def _dumps(doc: Any) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
+_decoder = json.JSONDecoder()
+
+
 def _corrupted(e: Exception) -> ManifestError:
     return ManifestError(f"corrupted manifest: {e!r}")
 
@@ -149,7 +152,12 @@ class ManifestIndex:
             self._offsets: list[int] = list(header["offsets"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise _corrupted(e) from None
-        self._body = body
+        try:
+            # compact JSON is ASCII (non-ASCII is escaped), so byte offsets are character
+            # offsets; str slices decode faster than bytes (no encoding detection)
+            self._body = body.decode("ascii")
+        except UnicodeDecodeError:
+            raise ManifestError("corrupted manifest: entries are not ASCII JSON") from None
         self._entries: dict[int, Entry] = {}
 
     def __len__(self) -> int:
@@ -186,7 +194,7 @@ class ManifestIndex:
                 start, end = self._offsets[i], self._offsets[i + 1]
                 if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(self._body) + 1):
                     raise ValueError(f"entry {i} has no valid extent")
-                doc = json.loads(self._body[start:end - 1])
+                doc = _decoder.decode(self._body[start:end - 1])
                 e = Entry(**{**doc, "deps": [Dep(**d) for d in doc.get("deps", [])]})
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 raise _corrupted(exc) from None
