@@ -12,7 +12,7 @@ from typing import Any
 
 from .fingerprint import canonical_options, code_fingerprint
 from .manifest import Entry
-from .numba_seam import type_str
+from .numba_seam import signature_text
 from .numba_seam.gufunc import GUFUNC_KINDS, GufuncHooks, builder_identity, make_image_cres, signature_args
 
 
@@ -23,10 +23,6 @@ def builder_options_text(options: dict, facts: dict) -> str:
     if code is not None:
         facts["code"] = code_fingerprint(code)
     return canonical_options(options) + ";builder=" + canonical_options(facts)
-
-
-def args_text(args: tuple) -> str:
-    return "(" + ", ".join(map(type_str, args)) + ")"
 
 
 class GufuncServer:
@@ -65,7 +61,7 @@ class GufuncServer:
         if not entries:
             return None
         with rt._lock:
-            want = args_text(signature_args(sig)) + " -> "
+            want = signature_text(signature_args(sig)) + " -> "
             options = builder_options_text(*builder_identity(builder))
             accept = (lambda e: e.kind in GUFUNC_KINDS and e.options == options
                       and e.signature.startswith(want))

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import linker
 
 from . import numba_seam
-from .numba_seam import addresses as slots, install as seam
+from .numba_seam import install as seam
 from .numba_seam import jitclass as seam_jitclass
 from .errors import SnapError, SnapStrictError, SnapWarning
 from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, host_cpu, machine_fingerprint
@@ -168,7 +168,7 @@ class Runtime:
         if not entries:
             return False
         sig = owner._sig
-        text = "(%s) -> %s" % (", ".join(map(numba_seam.type_str, sig.args)), numba_seam.type_str(sig.return_type))
+        text = numba_seam.signature_text(sig.args, sig.return_type)
         with self._lock:
             matching = [e for e in self._matching(owner, "cfunc", py_func, entries) if e.signature == text]
             for e in matching[:1]:
@@ -268,7 +268,8 @@ class Runtime:
         prefix = self.manifest.prefix
         addr = self.loaded.address
         if e.dynamic:
-            slots.fill_slots(e.dynamic, addr)    # before anything can call the code
+            from .numba_seam import addresses as address_slots   # only images with slots need it
+            address_slots.fill_slots(e.dynamic, addr)    # before anything can call the code
         envs = {}
         for env_sym in e.envs:
             name = env_sym[len(prefix):]
@@ -374,7 +375,7 @@ class _RefusedImageReporter:
 def _describe(owner, args: tuple) -> tuple[tuple[str, str], str, str]:
     """(module, qualname), "module:qualname" and the readable signature of a compilation."""
     key = seam.owner_function(owner)
-    return key, "%s:%s" % key, "(" + ", ".join(map(numba_seam.type_str, args)) + ")"
+    return key, "%s:%s" % key, numba_seam.signature_text(args)
 
 
 _INTERNAL = tuple(os.path.dirname(m.__file__) + os.sep for m in (linker,)) + (

@@ -77,6 +77,12 @@ def objmode_block(owner) -> dict[str, int]:
     return {"objmode_block": owner.func_ir.loc.line - owner.py_func.__code__.co_firstlineno}
 
 
+def signature_text(args, return_type=None) -> str:
+    """Readable signature: ``(float64, int64)``, with `` -> float64`` when the return type is given."""
+    text = "(" + ", ".join(map(type_str, args)) + ")"
+    return text if return_type is None else f"{text} -> {type_str(return_type)}"
+
+
 def type_str(t) -> str:
     """Readable and stable text of a Numba type (no object addresses)."""
     from numba.core import types

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ENV_PREFIX, Patches, objmode_block, type_str
+from . import ENV_PREFIX, Patches, objmode_block, signature_text
 
 
 @dataclass
@@ -150,7 +150,7 @@ class Specialization:
 
     @property
     def signature(self) -> str:
-        return "(%s) -> %s" % (", ".join(map(type_str, self.args)), type_str(self.return_type))
+        return signature_text(self.args, self.return_type)
 
 
 def specialization(rec: Recorded) -> Specialization:
