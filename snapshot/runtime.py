@@ -145,22 +145,25 @@ class Runtime:
 
     def _on_create(self, owner, kind: str) -> None:
         py_func = owner._dispatcher.py_func if kind == "dufunc" else owner.py_func
-        entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
-        if not entries:
+        if kind == "dispatcher":
+            # Only a dict lookup now: entries are decoded, matched and installed at
+            # the dispatcher's first use, so creating the dispatchers of a large
+            # library costs nothing per entry it never calls.
+            if self.manifest.has(py_func.__module__, py_func.__qualname__):
+                seam.defer_install(owner, lambda: self._guarded(self._materialize, owner, py_func))
             return
-        with self._lock:
-            matching = self._matching(owner, kind, py_func, entries)
-            if matching:
-                self._install_all(owner, kind, matching)
+        entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
+        if entries:
+            with self._lock:
+                self._install_now(owner, kind, self._matching(owner, kind, py_func, entries))
 
     def _serve_part(self, owner, part: tuple[str, str, str]) -> None:
         module, qualname, suffix = part
         entries = self.manifest.entries_of(module, qualname)
         if entries:
             with self._lock:
-                matching = self._matching(owner, "jitclass", owner.py_func, entries, suffix)
-                if matching:
-                    self._install_all(owner, "jitclass", matching)
+                self._install_now(owner, "jitclass", self._matching(owner, "jitclass", owner.py_func,
+                                                                    entries, suffix))
 
     def _serve_cfunc(self, owner, _) -> bool:
         py_func = owner._pyfunc
@@ -238,16 +241,11 @@ class Runtime:
                 continue
             yield e
 
-    def _install_all(self, owner, kind: str, entries: list[Entry]) -> None:
-        if kind == "dispatcher":
-            seam.defer_install(owner, lambda: self._guarded(self._materialize, owner, entries))
-        else:
-            self._install_now(owner, kind, entries)
-
-    def _materialize(self, owner, entries: list[Entry]) -> None:
+    def _materialize(self, owner, py_func) -> None:
         with self._lock:
             if seam.claim_deferred(owner):
-                self._install_now(owner, "dispatcher", entries)
+                entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
+                self._install_now(owner, "dispatcher", self._matching(owner, "dispatcher", py_func, entries))
 
     def _install_now(self, owner, kind: str, entries: list[Entry]) -> None:
         deferred = []
@@ -447,12 +445,24 @@ class _NoGC:
 
 def activate(path: str, *, strict: bool = False, report: str | None = None) -> Runtime | None:
     """Activate an image in this process; on a bad image warn and return None (or raise if strict)."""
-    global _active, _hooks
     if _active is not None:
         return _active
+    with _NoGC():       # no full collection of numba's heap inside activation
+        rt = _activate(path, strict, report)
+    if rt is not None and os.environ.get("SNAP_GC_FREEZE", "1").strip() != "0":
+        # Importing numba leaves ~a million long-lived objects; the first full
+        # collection after it costs tens of ms and would land in the program's
+        # first call. Those objects live as long as the process: move them out
+        # of the collector's sight (what pre-fork servers do; SNAP_GC_FREEZE=0
+        # to keep them collectable).
+        gc.freeze()
+    return rt
+
+
+def _activate(path: str, strict: bool, report: str | None) -> Runtime | None:
+    global _active, _hooks
     try:
-        with _NoGC():
-            rt = Runtime(path, strict=strict, report=report)
+        rt = Runtime(path, strict=strict, report=report)
     except SnapError as e:
         if strict:
             raise SnapStrictError(f"{e} (strict mode)") from None
@@ -469,13 +479,6 @@ def activate(path: str, *, strict: bool = False, report: str | None = None) -> R
     from .gufuncs import GufuncServer           # @guvectorize / parallel @vectorize builders
     GufuncServer(rt).install()
     seam_jitclass.ServeHooks(rt.serve_part).install()
-    if os.environ.get("SNAP_GC_FREEZE", "1").strip() != "0":
-        # Importing numba leaves ~a million long-lived objects; the first full
-        # collection after it costs tens of ms and would land in the program's
-        # first call. Those objects live as long as the process: move them out
-        # of the collector's sight (what pre-fork servers do; SNAP_GC_FREEZE=0
-        # to keep them collectable).
-        gc.freeze()
     return rt
 
 
