@@ -10,8 +10,10 @@ left to ld.so.  Images are never dlclosed.
 """
 from __future__ import annotations
 
+import collections
 import ctypes
 import os
+import struct
 import threading
 import zlib
 from collections.abc import Callable
@@ -38,6 +40,10 @@ _lock = threading.RLock()                    # re-entrant: resolve() or a constr
 _loaded: dict[int, "LoadedImage"] = {}      # dlopen handle -> image (dlopen dedups by inode)
 
 Resolver = Callable[[str], "int | None"]
+
+_EHDR = struct.Struct("<HHIQQQIHHHHHH")          # Elf64_Ehdr after e_ident
+_SHDR = struct.Struct("<IIQQQQIIQQ")             # Elf64_Shdr
+_Shdr = collections.namedtuple("_Shdr", "name type flags addr offset size link info addralign entsize")
 
 
 def _fail(path: str, msg: str) -> LinkError:
@@ -73,34 +79,32 @@ class ImageFile:
             raise _fail(path, "not an ELF file, not a snap image")
         if data[4] != elf.ELFCLASS64 or data[5] != elf.ELFDATA2LSB:
             raise _fail(path, "not a 64-bit little-endian ELF file, not a snap image")
-        eh = np.frombuffer(data, elf.EHDR, 1)[0]
-        if int(eh["type"]) != elf.ET_DYN or int(eh["machine"]) != elf.EM_X86_64:
-            raise _fail(path, f"not an x86-64 shared object (e_type={int(eh['type'])}, "
-                              f"e_machine={int(eh['machine'])}), not a snap image")
-        shoff, shnum, shstrndx = int(eh["shoff"]), int(eh["shnum"]), int(eh["shstrndx"])
-        phoff, phnum = int(eh["phoff"]), int(eh["phnum"])
-        if int(eh["shentsize"]) != elf.SHDR.itemsize or shoff + shnum * elf.SHDR.itemsize > n or shnum == 0:
+        # struct, not numpy: a table of ~20 rows, parsed at every activation
+        (e_type, e_machine, _, _, phoff, shoff, _, _, _, phnum, shentsize, shnum,
+         shstrndx) = _EHDR.unpack_from(data, 16)
+        if e_type != elf.ET_DYN or e_machine != elf.EM_X86_64:
+            raise _fail(path, f"not an x86-64 shared object (e_type={e_type}, "
+                              f"e_machine={e_machine}), not a snap image")
+        if shentsize != _SHDR.size or shoff + shnum * _SHDR.size > n or shnum == 0:
             raise _fail(path, f"truncated or corrupt: section headers at {shoff:#x} x{shnum} "
                               f"do not fit in {n} bytes")
         if phoff + phnum * elf.PHDR.itemsize > n:
             raise _fail(path, "truncated or corrupt: program headers do not fit in the file")
-        sh = np.frombuffer(data, elf.SHDR, shnum, shoff)
-        ends = sh["offset"].astype(np.int64) + sh["size"].astype(np.int64)
-        if ((ends > n) & (sh["type"] != elf.SHT_NOBITS)).any():
+        sh = [_Shdr._make(r) for r in _SHDR.iter_unpack(memoryview(data)[shoff:shoff + shnum * _SHDR.size])]
+        if any(s.type != elf.SHT_NOBITS and s.offset + s.size > n for s in sh):
             raise _fail(path, f"truncated or corrupt: a section runs past the end of the file ({n} bytes)")
         if not 0 < shstrndx < shnum:
             raise _fail(path, "corrupt: bad section name table index")
         s = sh[shstrndx]
-        shstr = data[int(s["offset"]):int(s["offset"]) + int(s["size"])]
+        shstr = data[s.offset:s.offset + s.size]
         self._shdrs = sh
-        self._names = [elf.cstr(shstr, int(x)) if x < len(shstr) else "" for x in sh["name"]]
+        self._names = [elf.cstr(shstr, x.name) if x.name < len(shstr) else "" for x in sh]
         self._by_name = {nm: i for i, nm in enumerate(self._names) if i}
         di = self._by_name.get(imagedir.SECTION)
         d = None
         if di is not None:
-            off = int(sh[di]["offset"])
-            d = imagedir.unpack(data[off:off + int(sh[di]["size"])])
-        if d is None or d["dir_addr"] != int(sh[di]["addr"]) or d["dir_addr"] != int(sh[di]["offset"]):
+            d = imagedir.unpack(data[sh[di].offset:sh[di].offset + sh[di].size])
+        if d is None or d["dir_addr"] != sh[di].addr or d["dir_addr"] != sh[di].offset:
             raise _fail(path, "not a snap image (no image directory; not written by snap's linker)")
         for k in ("names_addr", "fixups_addr", "ctors_addr", "sectab_addr"):
             if d[k] > n:
@@ -123,27 +127,23 @@ class ImageFile:
         if len(self.imports) != d["n_imports"] or d["weak_addr"] + d["n_imports"] > n:
             raise _fail(path, "corrupt image directory (import names)")
         self._weak = data[d["weak_addr"]:d["weak_addr"] + d["n_imports"]]
-        self.sections: dict[str, int] = {nm: int(sh[i]["size"]) for i, nm in enumerate(self._names) if i}
+        self.sections: dict[str, int] = {nm: sh[i].size for i, nm in enumerate(self._names) if i}
 
     # -- queries ----------------------------------------------------------------------
     def section(self, name: str) -> memoryview:
-        i = self._by_name[name]
-        s = self._shdrs[i]
-        if int(s["type"]) == elf.SHT_NOBITS:
-            return memoryview(bytes(int(s["size"])))
-        off = int(s["offset"])
-        return memoryview(self._data)[off:off + int(s["size"])]
+        s = self._shdrs[self._by_name[name]]
+        if s.type == elf.SHT_NOBITS:
+            return memoryview(bytes(s.size))
+        return memoryview(self._data)[s.offset:s.offset + s.size]
 
     @cached_property
     def exports(self) -> dict[str, int]:
-        sh = self._shdrs
-        idx = np.flatnonzero(sh["type"] == elf.SHT_DYNSYM)
-        if not len(idx):
+        dynsym = [i for i, s in enumerate(self._shdrs) if s.type == elf.SHT_DYNSYM]
+        if not dynsym:
             return {}
         try:
-            ds = sh[idx[0]]
-            strs = self.section(self._names[int(ds["link"])]).tobytes()
-            syms = np.frombuffer(self.section(self._names[int(idx[0])]), elf.SYM)[1:]
+            strs = self.section(self._names[self._shdrs[dynsym[0]].link]).tobytes()
+            syms = np.frombuffer(self.section(self._names[dynsym[0]]), elf.SYM)[1:]
         except (IndexError, KeyError, ValueError) as e:
             raise _fail(self.path, f"corrupt dynamic symbol table ({e})") from None
         return {elf.cstr(strs, nm): sz for nm, sz in zip(syms["name"].tolist(), syms["size"].tolist())}

@@ -195,6 +195,19 @@ def machine_fingerprint() -> dict[str, str]:
 def host_cpu() -> tuple[str, frozenset[str]]:
     """Host CPU name and the set of enabled features, as LLVM sees them."""
     import llvmlite.binding as ll
-    name = ll.get_host_cpu_name()
-    feats = ll.get_host_cpu_features()
-    return name, frozenset(f for f, on in feats.items() if on)
+    return ll.get_host_cpu_name(), host_cpu_features()
+
+
+@lru_cache(maxsize=None)
+def host_cpu_features() -> frozenset[str]:
+    """The features LLVM finds enabled on this CPU (what activation checks an image against).
+
+    LLVM's "+avx2,-avx512f,..." string read directly: llvmlite's FeatureMap
+    parsing and the CPU-name query would double the cost at every activation.
+    """
+    from llvmlite.binding import ffi
+    with ffi.OutputString() as out:
+        if not ffi.lib.LLVMPY_GetHostCPUFeatures(out):
+            return frozenset()
+        text = str(out)
+    return frozenset(f[1:] for f in text.split(",") if f.startswith("+"))

@@ -13,7 +13,7 @@ from typing import Any
 from .fingerprint import canonical_options, code_fingerprint
 from .manifest import Entry
 from .numba_seam import signature_text
-from .numba_seam.gufunc import GUFUNC_KINDS, GufuncHooks, builder_identity, make_image_cres, signature_args
+from .numba_seam.gufunc import GUFUNC_KINDS, builder_identity, make_image_cres, signature_args
 
 
 def builder_options_text(options: dict, facts: dict) -> str:
@@ -26,15 +26,12 @@ def builder_options_text(options: dict, facts: dict) -> str:
 
 
 class GufuncServer:
-    """The runtime's builder hooks: match an ``add`` to an image entry and build its stand-in."""
+    """Matches a builder's ``add`` to an image entry and builds its stand-in (made at the
+    first ``add``: programs without gufuncs never import this module)."""
 
     def __init__(self, runtime) -> None:
         self.rt = runtime
-        self.hooks = GufuncHooks(self.on_add)
         self.has_entries = bool(set(runtime.manifest.kinds) & set(GUFUNC_KINDS))
-
-    def install(self) -> None:
-        self.hooks.install()
 
     def on_add(self, builder, sig) -> Any:
         cres = None

@@ -2,14 +2,16 @@
 
 An image carries two sections:
 
-* ``snap.manifest`` -- ``MAGIC`` + one line of JSON (format version,
-  fingerprint, CPU, prefix, sources, every specialization left to the JIT with
-  its reason, and an index: module -> qualname -> entry numbers), then one line
+* ``snap.manifest`` -- ``MAGIC``, the header's length (8 ASCII digits), one
+  line of JSON (format version, fingerprint, CPU, prefix, sources, every
+  specialization left to the JIT with its reason, and an index), then one line
   of JSON per entry (identity, code fingerprint, readable signature, symbols,
-  dependencies). ``snap info`` and ``snap check`` read only this. Activation
-  reads the header line only (``ManifestIndex``); an entry's line is decoded
-  when a dispatcher of its function is created, so activation does not grow
-  with the JSON of entries the program never touches.
+  dependencies). ``snap info`` and ``snap check`` read all of it. Activation
+  reads the header only (``ManifestIndex``): entries are stored grouped by
+  function, the index gives per module its first entry, its function names and
+  their entry counts, and ``offsets`` locates each entry line (fixed-width hex,
+  read in place), so activation decodes no JSON per entry and copies nothing
+  per entry; an entry's line is decoded at the first use of its function.
 * ``snap.payload`` -- a pickle of what activation needs that JSON cannot hold
   (Numba types, environment constants). Unpickled only when the image is
   activated, i.e. when the user already decided to trust and run its code.
@@ -21,7 +23,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 MAGIC = b"SNAPIMG\x00"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+_LEN_DIGITS = 8                  # header length after MAGIC
+_OFFSET_DIGITS = 8               # each entry line's start in the body, hex
 MANIFEST_SECTION = "snap.manifest"
 PAYLOAD_SECTION = "snap.payload"
 
@@ -89,23 +93,38 @@ class Manifest:
 
     # -- encoding ---------------------------------------------------------
     def to_bytes(self) -> bytes:
+        """Encoded; entries are stored grouped by (module, qualname), in a stable order."""
         doc = asdict(self)
-        entries = doc.pop("entries")
+        entries = sorted(doc.pop("entries"), key=lambda e: (e["module"], e["qualname"]))
         for e in entries:
             if not e["dynamic"]:
                 del e["dynamic"]        # only entries with late-bound addresses carry the field
-        index: dict[str, dict[str, list[int]]] = {}
+        index: dict[str, list] = {}     # module -> [first entry, [qualnames], "count,count,..."]
+        counts: dict[str, list[int]] = {}
         for i, e in enumerate(entries):
-            index.setdefault(e["module"], {}).setdefault(e["qualname"], []).append(i)
+            mod = index.setdefault(e["module"], [i, [], ""])
+            c = counts.setdefault(e["module"], [])
+            if mod[1] and mod[1][-1] == e["qualname"]:
+                c[-1] += 1
+            else:
+                mod[1].append(e["qualname"])
+                c.append(1)
+        for module, mod in index.items():
+            mod[2] = ",".join(map(str, counts[module]))
         doc["index"] = index
         doc["parfors"] = any(e["parfors"] for e in entries)
         doc["kinds"] = sorted({e["kind"] for e in entries})
         lines = [_dumps(e) for e in entries]
-        offsets = [0]                   # where each entry's line starts in the body (and the end)
+        offsets, at = [], 0             # where each entry's line starts in the body, and the end
         for line in lines:
-            offsets.append(offsets[-1] + len(line) + 1)
-        doc["offsets"] = offsets
-        return MAGIC + _dumps(doc) + b"\n" + b"\n".join(lines)
+            offsets.append(at)
+            at += len(line) + 1
+        offsets.append(at)
+        if at >= 16 ** _OFFSET_DIGITS:
+            raise ManifestError("manifest too large")
+        doc["offsets"] = "".join(f"{o:0{_OFFSET_DIGITS}x}" for o in offsets)
+        header = _dumps(doc)
+        return MAGIC + b"%0*d" % (_LEN_DIGITS, len(header)) + header + b"\n" + b"\n".join(lines)
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> "Manifest":
@@ -121,9 +140,6 @@ def _dumps(doc: Any) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-_decoder = json.JSONDecoder()
-
-
 def _corrupted(e: Exception) -> ManifestError:
     return ManifestError(f"corrupted manifest: {e!r}")
 
@@ -131,13 +147,14 @@ def _corrupted(e: Exception) -> ManifestError:
 class ManifestIndex:
     """The manifest as activation needs it: the header decoded, entries decoded on demand.
 
-    Nothing proportional to the number of entries happens here beyond decoding the
-    header's index: an entry's line is sliced out of the body and decoded (once)
-    when a dispatcher of its function is created. Index and offsets are checked
-    as they are used (a corrupted entry is a ManifestError for that entry only).
+    Nothing proportional to the number of entries happens here: a module's
+    function table is built at the first lookup in that module, an entry's line
+    is sliced out of the body (a view of the image file, not a copy) and decoded
+    once, at the first use of its function. Index and offsets are checked as
+    they are used (a corrupted entry is a ManifestError for that entry only).
     """
 
-    def __init__(self, header: dict, body: bytes) -> None:
+    def __init__(self, header: dict, body: memoryview) -> None:
         try:
             self.format: int = header["format"]
             self.fingerprint: dict[str, Any] = dict(header["fingerprint"])
@@ -148,31 +165,31 @@ class ManifestIndex:
             self.kinds: list[str] = [str(k) for k in header.get("kinds", [])]
             self.skipped = [Skipped(**s) for s in header["skipped"]]
             self.sources = [Source(**s) for s in header["sources"]]
-            self._index: dict[str, dict[str, list[int]]] = dict(header["index"])
-            self._offsets: list[int] = list(header["offsets"])
+            self._index: dict[str, list] = dict(header["index"])
+            self._offsets: str = str(header["offsets"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise _corrupted(e) from None
-        try:
-            # compact JSON is ASCII (non-ASCII is escaped), so byte offsets are character
-            # offsets; str slices decode faster than bytes (no encoding detection)
-            self._body = body.decode("ascii")
-        except UnicodeDecodeError:
-            raise ManifestError("corrupted manifest: entries are not ASCII JSON") from None
+        self._body = body
+        self._functions: dict[str, dict[str, range]] = {}
         self._entries: dict[int, Entry] = {}
 
     def __len__(self) -> int:
-        return max(len(self._offsets) - 1, 0)
+        return max(len(self._offsets) // _OFFSET_DIGITS - 1, 0)
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> "ManifestIndex":
-        data = bytes(data)
-        if not data.startswith(MAGIC):
+        data = memoryview(data)
+        start = len(MAGIC) + _LEN_DIGITS
+        if bytes(data[:len(MAGIC)]) != MAGIC:
             raise ManifestError("not a snap image manifest (bad magic)")
-        end = data.find(b"\n", len(MAGIC))
-        if end < 0:
-            end = len(data)
+        digits = bytes(data[len(MAGIC):start])
+        if not digits.isdigit():
+            raise ManifestError("corrupted manifest: bad header length")
+        end = start + int(digits)
+        if end > len(data):
+            raise ManifestError("corrupted manifest: truncated header")
         try:
-            header = json.loads(data[len(MAGIC):end].rstrip(b"\x00"))
+            header = json.loads(bytes(data[start:end]))
         except (UnicodeDecodeError, ValueError) as e:
             raise ManifestError(f"corrupted manifest: {e}") from None
         if not isinstance(header, dict):
@@ -182,19 +199,40 @@ class ManifestIndex:
             raise ManifestError(f"image format {fmt!r} is not supported (this snap reads format {FORMAT_VERSION})")
         return cls(header, data[end + 1:])
 
+    def _functions_of(self, module: str) -> dict[str, range]:
+        """qualname -> entry numbers, for one module (built at its first lookup)."""
+        funcs = self._functions.get(module)
+        if funcs is None:
+            raw = self._index.get(module)
+            funcs = {}
+            if raw is not None:
+                try:
+                    first, names, counts = raw
+                    at = int(first)
+                    for name, n in zip(names, counts.split(","), strict=True):
+                        funcs[str(name)] = range(at, at + int(n))
+                        at += int(n)
+                except (TypeError, ValueError) as e:
+                    raise _corrupted(e) from None
+            self._functions[module] = funcs
+        return funcs
+
     def has(self, module: str, qualname: str) -> bool:
-        funcs = self._index.get(module)
-        return isinstance(funcs, dict) and qualname in funcs
+        return module in self._index and qualname in self._functions_of(module)
 
     def entry(self, i: int) -> Entry:
         """Entry number ``i`` (decoded once); ManifestError if it is corrupted."""
         e = self._entries.get(i)
         if e is None:
             try:
-                start, end = self._offsets[i], self._offsets[i + 1]
-                if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(self._body) + 1):
+                if not 0 <= i < len(self):
+                    raise IndexError(f"no entry {i}")
+                o = self._offsets
+                start = int(o[i * _OFFSET_DIGITS:(i + 1) * _OFFSET_DIGITS], 16)
+                end = int(o[(i + 1) * _OFFSET_DIGITS:(i + 2) * _OFFSET_DIGITS], 16)
+                if not 0 <= start < end <= len(self._body) + 1:
                     raise ValueError(f"entry {i} has no valid extent")
-                doc = _decoder.decode(self._body[start:end - 1])
+                doc = json.loads(bytes(self._body[start:end - 1]))
                 e = Entry(**{**doc, "deps": [Dep(**d) for d in doc.get("deps", [])]})
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 raise _corrupted(exc) from None
@@ -203,10 +241,11 @@ class ManifestIndex:
 
     def entries_of(self, module: str, qualname: str) -> list[Entry]:
         """The entries of one function (an empty list, cheaply, for a function the image lacks)."""
-        funcs = self._index.get(module)
-        idx = funcs.get(qualname) if isinstance(funcs, dict) else None
+        if module not in self._index:
+            return []
+        idx = self._functions_of(module).get(qualname)
         if not idx:
             return []
-        if not isinstance(idx, list) or not all(isinstance(i, int) and 0 <= i < len(self) for i in idx):
+        if idx.stop > len(self):
             raise ManifestError("corrupted manifest: index refers to a missing entry")
         return [self.entry(i) for i in idx]

@@ -26,7 +26,7 @@ from . import numba_seam
 from .numba_seam import install as seam
 from .numba_seam import jitclass as seam_jitclass
 from .errors import SnapError, SnapStrictError, SnapWarning
-from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, host_cpu, machine_fingerprint
+from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, host_cpu_features, machine_fingerprint
 from .freshness import Freshness
 from .manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, Manifest, ManifestError, ManifestIndex
 from .payload import UnresolvedReference, dumps_types, loads_entry
@@ -46,8 +46,7 @@ def incompatibilities(manifest: "Manifest | ManifestIndex") -> list[str]:
                     for k in diff))
             else:
                 problems.append(f"{key} {want} (image) vs {have} (here)")
-    _, features = host_cpu()
-    missing = sorted(set(manifest.cpu.get("features", [])) - features)
+    missing = sorted(set(manifest.cpu.get("features", [])) - host_cpu_features())
     if missing:
         problems.append(f"this CPU lacks features the image needs: {', '.join(missing)}")
     return problems
@@ -78,7 +77,6 @@ class Runtime:
         self._lock = threading.RLock()
         self.installed = 0
         self.activation_seconds = 0.0
-        t0 = time.perf_counter()
         try:
             image = linker.ImageFile.open(path)
         except (linker.LinkError, OSError) as e:
@@ -111,7 +109,7 @@ class Runtime:
         self._skipped = {(s.module, s.qualname): s.reason for s in self.manifest.skipped}
         self._options_text: dict[tuple, str] = {}
         self._keep: list = []        # objects image code points at (jitclass Box subclasses)
-        self.activation_seconds = time.perf_counter() - t0
+        self._gufuncs = None         # GufuncServer, made at the first builder add
 
     # ---------------------------------------------------------------- hooks
     def on_create(self, owner, kind: str) -> None:
@@ -127,6 +125,13 @@ class Runtime:
     def serve_cfunc(self, owner) -> bool:
         """A @cfunc is being compiled: take its code from the image instead (True if served)."""
         return bool(self._guarded(self._serve_cfunc, owner, None))
+
+    def serve_builder(self, builder, sig) -> Any:
+        """A gufunc builder's ``add``: the image's compile result, or None (the JIT compiles)."""
+        if self._gufuncs is None:
+            from .gufuncs import GufuncServer
+            self._gufuncs = GufuncServer(self)
+        return self._gufuncs.on_add(builder, sig)
 
     def _guarded(self, hook, owner, arg):
         """A failure inside snap must never break the user's program: warn, let the JIT work."""
@@ -447,15 +452,25 @@ def activate(path: str, *, strict: bool = False, report: str | None = None) -> R
     """Activate an image in this process; on a bad image warn and return None (or raise if strict)."""
     if _active is not None:
         return _active
-    with _NoGC():       # no full collection of numba's heap inside activation
+    # GC off before the first allocation: a full collection of numba's heap that is
+    # due (tens of ms) must not land here. (Not _NoGC: creating it could trigger it.)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
         rt = _activate(path, strict, report)
-    if rt is not None and os.environ.get("SNAP_GC_FREEZE", "1").strip() != "0":
-        # Importing numba leaves ~a million long-lived objects; the first full
-        # collection after it costs tens of ms and would land in the program's
-        # first call. Those objects live as long as the process: move them out
-        # of the collector's sight (what pre-fork servers do; SNAP_GC_FREEZE=0
-        # to keep them collectable).
-        gc.freeze()
+        if rt is not None and os.environ.get("SNAP_GC_FREEZE", "1").strip() != "0":
+            # Importing numba leaves ~a million long-lived objects; the first full
+            # collection after it costs tens of ms and would land in the program's
+            # first call. Those objects live as long as the process: move them out
+            # of the collector's sight (what pre-fork servers do; SNAP_GC_FREEZE=0
+            # to keep them collectable).
+            gc.freeze()
+        if rt is not None:
+            rt.activation_seconds = time.perf_counter() - t0     # all of it: checks, dlopen, hooks
+    finally:
+        if enabled:
+            gc.enable()
     return rt
 
 
@@ -475,9 +490,8 @@ def _activate(path: str, strict: bool, report: str | None) -> Runtime | None:
     _active = rt
     _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile)
     _hooks.on_cfunc = rt.serve_cfunc
+    _hooks.on_builder_add = rt.serve_builder
     _hooks.install()
-    from .gufuncs import GufuncServer           # @guvectorize / parallel @vectorize builders
-    GufuncServer(rt).install()
     seam_jitclass.ServeHooks(rt.serve_part).install()
     return rt
 

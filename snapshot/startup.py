@@ -20,6 +20,17 @@ def _flag(name: str) -> bool:
 
 
 def _activate() -> None:
+    import gc
+    enabled = gc.isenabled()
+    gc.disable()        # before allocating anything: no full collection of numba's heap here
+    try:
+        _activate_now()
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _activate_now() -> None:
     from .errors import SnapStrictError
     try:
         from .runtime import activate
@@ -37,34 +48,8 @@ def _activate() -> None:
                       f"{type(e).__name__}: {e}; running on the JIT", SnapWarning, stacklevel=3)
 
 
-class _AfterNumbaImport:
-    """A meta-path finder that runs activation right after ``import numba`` completes."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != "numba":
-            return None
-        import importlib.util
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def exec_then_activate(module):
-            exec_module(module)
-            _activate()
-
-        spec.loader.exec_module = exec_then_activate
-        return spec
-
-    def invalidate_caches(self) -> None:
-        pass
-
-
 def install_from_env() -> None:
     if not os.environ.get("SNAP_SYSIMAGE"):
         return
-    if "numba" in sys.modules:
-        _activate()
-    elif not any(isinstance(f, _AfterNumbaImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _AfterNumbaImport())
+    from .post_import import when_imported
+    when_imported("numba", lambda _: _activate())

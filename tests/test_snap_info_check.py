@@ -80,7 +80,7 @@ def test_info_json(built):
     p = snap("info", "--json", str(image))
     assert_ok(p)
     doc = json.loads(p.stdout)
-    assert doc["format"] == 2
+    assert doc["format"] == 3
     assert doc["file_size"] == image.stat().st_size
     assert doc["fingerprint"]["numba"] == numba.__version__
     assert doc["cpu"]["target"] == "host" and doc["cpu"]["features"]

@@ -39,6 +39,16 @@ class Patches:
         setattr(owner, name, wrapper)
         self._undo.append(lambda: setattr(owner, name, orig))
 
+    def when_imported(self, module: str, install: Callable[[Any], None]) -> None:
+        """Run ``install(mod)`` now if ``module`` is imported, else right after its import.
+
+        Hooks on parts of Numba a program may never use (``@cfunc``, jitclass)
+        must not import them at activation: each costs about a millisecond.
+        """
+        from .. import post_import
+        post_import.when_imported(module, install)
+        self._undo.append(lambda: post_import.discard(module, install))
+
     def uninstall(self) -> None:
         while self._undo:
             self._undo.pop()()

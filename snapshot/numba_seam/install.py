@@ -369,6 +369,8 @@ class RuntimeHooks(Patches):
         self.on_compile = on_compile
         self.image_functions: dict[str, int] = {}   # original mangled name -> image address
         self.on_cfunc: Callable[[Any], bool] | None = None   # serve a @cfunc from the image
+        # a builder's add(sig) (@guvectorize, parallel @vectorize): an image compile result or None
+        self.on_builder_add: Callable[[Any, Any], Any] | None = None
         self._keepalive: list = []
 
     def install(self) -> None:
@@ -456,8 +458,29 @@ class RuntimeHooks(Patches):
             hooks.on_compile(self, tuple(self._sig.args))   # not in the image: a miss
             return orig(self)
 
-        from numba.core import ccallback
-        self.wrap(ccallback.CFunc, "compile", cfunc_compile)
+        def builder_add(orig, self, sig=None):
+            cres = hooks.on_builder_add(self, sig) if sig is not None and hooks.on_builder_add else None
+            if cres is None:
+                return orig(self, sig)
+            from .gufunc import add_served
+            return add_served(self, sig, cres)
+
+        def builder_build(orig, self, cres, *a):
+            if "snap_loop" in (getattr(cres, "metadata", None) or {}):
+                from .gufunc import build_served
+                return build_served(self, cres)
+            return orig(self, cres, *a)
+
+        # gufunc builders compile through add and wrap through build, never reaching
+        # the dispatcher hooks (see gufunc.py)
+        from numba.np.ufunc import parallel, ufuncbuilder
+        self.wrap(ufuncbuilder._BaseUFuncBuilder, "add", builder_add)
+        for cls in (ufuncbuilder.UFuncBuilder, ufuncbuilder.GUFuncBuilder,
+                    parallel.ParallelUFuncBuilder, parallel.ParallelGUFuncBuilder):
+            self.wrap(cls, "build", builder_build)
+
+        self.when_imported("numba.core.ccallback",            # imported by the first @cfunc
+                           lambda ccallback: self.wrap(ccallback.CFunc, "compile", cfunc_compile))
 
 
 def owner_function(owner) -> tuple[str, str]:

@@ -120,7 +120,11 @@ class _Hooks(Patches):
             self.on_part(owner, ct, role)
 
     def install(self) -> None:
-        from numba.experimental.jitclass import base, boxing
+        # base is imported by the first @jitclass: hooking it earlier would import it
+        self.when_imported("numba.experimental.jitclass.base", self._install)
+
+    def _install(self, base) -> None:
+        from numba.experimental.jitclass import boxing
         hooks = self
 
         def register_class_type(orig, *a, **kw):

@@ -114,8 +114,8 @@ class Recorder(Patches):
         self.wrap(dispatcher._DispatcherBase, "add_overload", add_overload)
         self.wrap(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module)
         self.wrap(dufunc.DUFunc, "_compile_for_argtys", compile_for_argtys)
-        from . import gufunc
-        gufunc.install_recording(self)
+        from . import gufunc_record
+        gufunc_record.install_recording(self)
         from . import jitclass
         jitclass_hooks = jitclass.TraceHooks()
         jitclass_hooks.install()
@@ -156,8 +156,8 @@ class Specialization:
 def specialization(rec: Recorded) -> Specialization:
     from numba.core import dispatcher as nbdisp
     if rec.kind in ("gufunc", "ufunc"):          # @guvectorize / parallel @vectorize builders
-        from . import gufunc
-        return gufunc.specialization(rec)
+        from . import gufunc_record
+        return gufunc_record.specialization(rec)
 
     from . import jitclass
     cres, owner = rec.cres, rec.owner
