@@ -16,6 +16,8 @@ import functools
 import re
 from typing import Any, Callable
 
+from .. import post_import
+
 SUPPORTED_NUMBA = ("0.68",)
 
 ENV_PREFIX = "_ZN08NumbaEnv"
@@ -45,7 +47,6 @@ class Patches:
         Hooks on parts of Numba a program may never use (``@cfunc``, jitclass)
         must not import them at activation: each costs about a millisecond.
         """
-        from .. import post_import
         post_import.when_imported(module, install)
         self._undo.append(lambda: post_import.discard(module, install))
 

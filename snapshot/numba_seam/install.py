@@ -64,14 +64,23 @@ def make_resolver() -> Callable[[str], int | None]:
 
     from numba import _dynfunc, _helperlib
     from numba.core.runtime import _nrt_python
-    table: dict[str, int] = dict(_helperlib.c_helpers)          # libm replacements: plain names
-    for helpers in (_helperlib.c_helpers, _dynfunc.c_helpers):
-        table.update(("numba_" + k, v) for k, v in helpers.items())
-    table.update((k if k.startswith("_") else "NRT_" + k, v) for k, v in _nrt_python.c_helpers.items())
-    table["_Py_NoneStruct"] = id(None)
+    helpers, dynfunc, nrt = _helperlib.c_helpers, _dynfunc.c_helpers, _nrt_python.c_helpers
+
+    def helper(name: str) -> int | None:
+        # the names Numba registers: libm replacements plain, "numba_" + helper,
+        # "NRT_" + runtime function (those starting with "_" as they are)
+        if name.startswith("NRT_"):
+            return nrt.get(name[4:]) if not name[4:].startswith("_") else None
+        if name.startswith("numba_"):
+            k = name[6:]
+            addr = dynfunc.get(k)
+            return addr if addr is not None else helpers.get(k)
+        if name.startswith("_"):
+            return nrt.get(name) if name != "_Py_NoneStruct" else id(None)
+        return helpers.get(name)
 
     def resolve(name: str) -> int | None:
-        addr = table.get(name)
+        addr = helper(name)        # direct lookups: no merged table of ~450 names per activation
         if addr is not None:
             return addr
         if name.startswith("PyExc_"):
