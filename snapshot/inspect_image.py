@@ -281,7 +281,7 @@ def read_info(path: str) -> ImageInfo:
         build=m.build, prefix=m.prefix, entries=entries,
         skipped=[{"function": f"{_s(s.module)}.{_s(s.qualname)}", "signature": _s(s.signature),
                   "reason": _s(s.reason)} for s in m.skipped],
-        sources=[asdict(s) for s in m.sources],
+        sources=[s._asdict() for s in m.sources],
         imports=list(op.image.imports),
         sections=sections, segments=segments,
         payload_size=op.image.sections.get(PAYLOAD_SECTION, 0),

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 MAGIC = b"SNAPIMG\x00"
 FORMAT_VERSION = 3
@@ -34,8 +34,9 @@ class ManifestError(Exception):
     """The manifest is missing, corrupted or of an unknown format."""
 
 
-@dataclass
-class Dep:
+# The small immutable records are NamedTuples: this module is on the activation
+# import path, where a dataclass costs ~1.4 ms to create and a NamedTuple ~0.25 ms.
+class Dep(NamedTuple):
     """A jitted function whose code is compiled into an entry (a callee)."""
     module: str
     qualname: str
@@ -64,8 +65,7 @@ class Entry:
         return (self.module, self.qualname)
 
 
-@dataclass
-class Skipped:
+class Skipped(NamedTuple):
     """A specialization the workload compiled that the image does not serve, and why."""
     module: str
     qualname: str
@@ -73,8 +73,7 @@ class Skipped:
     reason: str
 
 
-@dataclass
-class Source:
+class Source(NamedTuple):
     module: str
     path: str
     digest: str | None
@@ -94,8 +93,11 @@ class Manifest:
     # -- encoding ---------------------------------------------------------
     def to_bytes(self) -> bytes:
         """Encoded; entries are stored grouped by (module, qualname), in a stable order."""
-        doc = asdict(self)
-        entries = sorted(doc.pop("entries"), key=lambda e: (e["module"], e["qualname"]))
+        doc = {"fingerprint": self.fingerprint, "cpu": self.cpu, "prefix": self.prefix,
+               "skipped": [s._asdict() for s in self.skipped],
+               "sources": [s._asdict() for s in self.sources], "build": self.build, "format": self.format}
+        entries = sorted(({**asdict(e), "deps": [d._asdict() for d in e.deps]} for e in self.entries),
+                         key=lambda e: (e["module"], e["qualname"]))
         for e in entries:
             if not e["dynamic"]:
                 del e["dynamic"]        # only entries with late-bound addresses carry the field

@@ -17,8 +17,7 @@ import sys
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import linker
 
@@ -52,8 +51,8 @@ def incompatibilities(manifest: "Manifest | ManifestIndex") -> list[str]:
     return problems
 
 
-@dataclass
-class _ImageCode:
+# NamedTuples, not dataclasses, on the activation import path: ~0.25 ms vs ~1.4 ms to create.
+class _ImageCode(NamedTuple):
     """An entry's code, ready to be wrapped into what its kind of owner keeps."""
     data: Any            # the entry's unpickled payload (types, constants)
     env: Any             # its Numba Environment
@@ -61,10 +60,10 @@ class _ImageCode:
     library: Any         # seam.ImageLibrary
 
 
-@dataclass
-class _Pending:
+class _Pending(NamedTuple):
+    """Entries of a dispatcher whose references resolve later (see UnresolvedReference)."""
     owner: Any
-    entries: list[Entry] = field(default_factory=list)
+    entries: list[Entry]
 
 
 class Runtime:
