@@ -8,15 +8,17 @@ Four measurements, each printed as a markdown table with a one-line verdict
 (times are medians of interleaved fresh processes on whatever machine this is:
 nothing is asserted, a busy machine gives inflated, noisy numbers):
 
-1. Activation vs number of entries (target: activation + installing every entry
-   <= 1 ms + 10 us per entry). Synthetic modules with N small, distinct @njit
-   functions (``def f_i(x): return x * i + 1``) and a workload calling each once;
-   one image per N built with ``snap create`` (build time reported). In fresh
-   processes: ``snapshot.runtime.activate(path)`` (``activation_seconds``), then
-   ``import synthN`` -- every dispatcher gets its entry installed when it is
-   created -- versus the same import in a process without an image (which
-   creates the dispatchers and compiles nothing). The difference of the two
-   imports is the install cost of N entries.
+1. Activation vs number of entries (target: activation <= 1 ms + 10 us per
+   entry). Synthetic modules with N small, distinct @njit functions
+   (``def f_i(x): return x * i + 1``) and a workload calling each once; one
+   image per N built with ``snap create`` (build time reported). In fresh
+   processes: ``snapshot.runtime.activate(path)`` (``activation_seconds``: all
+   of activate(), checks, dlopen and hooks), then ``import synthN`` -- creating
+   a dispatcher the image serves costs a lookup, its entries are matched and
+   installed at its first use -- versus the same import in a process without
+   an image (which creates the dispatchers and compiles nothing). The
+   difference of the two imports is what the image adds to creating N
+   dispatchers; the first calls of all N (installing each) are reported apart.
 2. Build time vs the cold workload run (target: ``snap create`` <= 1.2 x
    ``python workload.py`` with an empty NUMBA_CACHE_DIR), for the kmeans example
    and the N=100 synthetic workload, with snap create's own breakdown (parsed
@@ -274,8 +276,9 @@ def section_activation(sizes: list[int], runs: int, tmp: str, res: dict) -> None
     print(f"- **verdict (activation <= 1 ms + 10 us/entry): {'ok' if ok else 'MISSED'}** — "
           + "; ".join(f"N={n}: {fmt_s(t)} vs {fmt_s(g)}" for n, t, g in verdict))
     print("  (import runtime = `import snapshot.runtime`, paid once before activation, not in the target;"
-          " matching = median image import - median plain import: entries are matched and checked"
-          " when each dispatcher is created, and installed at its first call, in the last column)")
+          " matching = median image import - median plain import: what the image adds to creating"
+          " the N dispatchers; entries are matched, checked and installed at each function's first"
+          " call, in the last column)")
 
 
 def linfit(pts: list[tuple[float, float]]) -> tuple[float, float]:
