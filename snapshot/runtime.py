@@ -178,13 +178,8 @@ class Runtime:
         text = numba_seam.signature_text(sig.args, sig.return_type)
         with self._lock:
             matching = [e for e in self._matching(owner, "cfunc", py_func, entries) if e.signature == text]
-            for e in matching[:1]:
-                try:
-                    self._install(owner, "cfunc", e)
-                    return True
-                except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
-                    self._unusable(e, exc)
-        return False
+            # a @cfunc is compiled once, now: nothing to retry later, so no deferral
+            return self._install_now(owner, "cfunc", matching[:1], defer=False) > 0
 
     def _on_compile(self, owner, sig) -> None:
         """Before Numba compiles: install deferred entries, then report a real miss."""
@@ -251,17 +246,24 @@ class Runtime:
                 entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
                 self._install_now(owner, "dispatcher", self._matching(owner, "dispatcher", py_func, entries))
 
-    def _install_now(self, owner, kind: str, entries: list[Entry]) -> None:
-        deferred = []
+    def _install_now(self, owner, kind: str, entries: list[Entry], defer: bool = True) -> int:
+        """Install ``entries``; those referring to what does not exist yet wait for the owner's
+        next compile request (``defer``), a broken one is reported. Returns how many installed."""
+        deferred, installed = [], 0
         for e in entries:
             try:
                 self._install(owner, kind, e)
-            except UnresolvedReference:
-                deferred.append(e)
+                installed += 1
+            except UnresolvedReference as exc:
+                if defer:
+                    deferred.append(e)
+                else:
+                    self._unusable(e, exc)
             except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
                 self._unusable(e, exc)
         if deferred:
             self._pending[id(owner)] = _Pending(owner, deferred)
+        return installed
 
     def image_code(self, e: Entry, targetctx) -> "_ImageCode":
         """What every kind of entry needs from the image: payload, address slots and
