@@ -172,7 +172,9 @@ class ManifestIndex:
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise _corrupted(e) from None
         self._body = body
-        self._functions: dict[str, dict[str, range]] = {}
+        # module -> qualname -> entry numbers, for the modules looked up so far ({} for a
+        # module the image lacks): the runtime reads it directly on its hot path
+        self.functions: dict[str, dict[str, range]] = {}
         self._entries: dict[int, Entry] = {}
 
     def __len__(self) -> int:
@@ -203,7 +205,7 @@ class ManifestIndex:
 
     def _functions_of(self, module: str) -> dict[str, range]:
         """qualname -> entry numbers, for one module (built at its first lookup)."""
-        funcs = self._functions.get(module)
+        funcs = self.functions.get(module)
         if funcs is None:
             raw = self._index.get(module)
             funcs = {}
@@ -216,7 +218,7 @@ class ManifestIndex:
                         at += int(n)
                 except (TypeError, ValueError) as e:
                     raise _corrupted(e) from None
-            self._functions[module] = funcs
+            self.functions[module] = funcs
         return funcs
 
     def has(self, module: str, qualname: str) -> bool:

@@ -112,6 +112,13 @@ class Runtime:
 
     # ---------------------------------------------------------------- hooks
     def on_create(self, owner, kind: str) -> None:
+        if kind == "dispatcher":
+            # the common case, every dispatcher the image does not serve: a lookup and
+            # nothing else (no GC guard, no error guard: the lookup cannot fail here)
+            f = owner.py_func
+            funcs = self.manifest.functions.get(f.__module__)
+            if funcs is not None and f.__qualname__ not in funcs:
+                return
         self._guarded(self._on_create, owner, kind)
 
     def on_compile(self, owner, sig) -> None:
