@@ -223,9 +223,9 @@ class LoadedImage:
             raise _fail(self.path, f"{len(missing)} unresolved import(s): {', '.join(missing)}")
         if not vals:
             return
-        arr = np.array(vals, np.uint64)
-        ctypes.memmove(base + d["slots_addr"], arr.tobytes(), 8 * len(arr))
+        (ctypes.c_uint64 * len(vals)).from_address(base + d["slots_addr"])[:] = vals
         if d["n_fixups"]:
+            arr = np.array(vals, np.uint64)
             fx = np.frombuffer(ctypes.string_at(base + d["fixups_addr"], d["n_fixups"] * imagedir.FIXUP.itemsize),
                                imagedir.FIXUP)
             fv = (arr[fx["slot"]] + fx["addend"].astype(np.uint64)).astype("<u8")

@@ -174,10 +174,12 @@ def source_fingerprints(path: str) -> dict[str, frozenset[str]] | None:
 
 
 @lru_cache(maxsize=None)
-def machine_fingerprint() -> dict[str, str]:
-    """What an image's native code and Numba ABI depend on in this process."""
+def machine_fingerprint(triple: str | None = None) -> dict[str, str]:
+    """What an image's native code and Numba ABI depend on in this process.
+
+    ``triple``: LLVM's process triple when the caller already knows it (hostcache).
+    """
     import llvmlite
-    import llvmlite.binding as ll
     import numba
     import numpy
     return {
@@ -188,8 +190,13 @@ def machine_fingerprint() -> dict[str, str]:
         "numpy": numpy.__version__,
         "machine": platform.machine(),
         "system": sys.platform,
-        "llvm_triple": ll.get_process_triple(),
+        "llvm_triple": triple or process_triple(),
     }
+
+
+def process_triple() -> str:
+    import llvmlite.binding as ll
+    return ll.get_process_triple()
 
 
 def host_cpu() -> tuple[str, frozenset[str]]:

@@ -25,8 +25,9 @@ from . import numba_seam
 from .numba_seam import install as seam
 from .numba_seam import jitclass as seam_jitclass
 from .errors import SnapError, SnapStrictError, SnapWarning
-from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, host_cpu_features, machine_fingerprint
+from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, machine_fingerprint
 from .freshness import Freshness
+from .hostcache import host_facts
 from .manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, Manifest, ManifestError, ManifestIndex
 from .payload import UnresolvedReference, dumps_types, loads_entry
 
@@ -34,7 +35,8 @@ from .payload import UnresolvedReference, dumps_types, loads_entry
 def incompatibilities(manifest: "Manifest | ManifestIndex") -> list[str]:
     """Why this process cannot run the image's code (empty list: it can)."""
     problems = []
-    here = {**machine_fingerprint(), "numba_config": numba_seam.numba_config()}
+    triple, features = host_facts()
+    here = {**machine_fingerprint(triple), "numba_config": numba_seam.numba_config()}
     for key in sorted(set(manifest.fingerprint) | set(here)):
         want, have = manifest.fingerprint.get(key), here.get(key)
         if want != have:
@@ -45,7 +47,7 @@ def incompatibilities(manifest: "Manifest | ManifestIndex") -> list[str]:
                     for k in diff))
             else:
                 problems.append(f"{key} {want} (image) vs {have} (here)")
-    missing = sorted(set(manifest.cpu.get("features", [])) - host_cpu_features())
+    missing = sorted(set(manifest.cpu.get("features", [])) - features)
     if missing:
         problems.append(f"this CPU lacks features the image needs: {', '.join(missing)}")
     return problems

@@ -12,7 +12,6 @@ This module itself stays cheap to import: the runtime path imports it.
 """
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any, Callable
 
@@ -34,10 +33,16 @@ class Patches:
         """Replace ``owner.name`` by ``hook(orig, *args, **kw)``."""
         orig = owner.__dict__[name]
 
-        @functools.wraps(orig)
         def wrapper(*args, **kw):
             return hook(orig, *args, **kw)
 
+        # what functools.wraps copies that matters here, at a fifth of its cost (activation
+        # installs a dozen of these)
+        wrapper.__name__ = getattr(orig, "__name__", name)
+        wrapper.__qualname__ = getattr(orig, "__qualname__", name)
+        wrapper.__doc__ = getattr(orig, "__doc__", None)
+        wrapper.__module__ = getattr(orig, "__module__", None)
+        wrapper.__wrapped__ = orig
         setattr(owner, name, wrapper)
         self._undo.append(lambda: setattr(owner, name, orig))
 

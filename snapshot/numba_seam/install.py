@@ -51,6 +51,10 @@ def lighten_array_typeof() -> None:
     nb_typeof.typeof_impl.register(np.ndarray)(typeof_ndarray)
 
 
+_dlsym = ctypes.CDLL(None).dlsym
+_dlsym.restype, _dlsym.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p]
+
+
 def make_resolver() -> Callable[[str], int | None]:
     """Name -> address for the image's imports, straight from Numba's helper tables.
 
@@ -88,6 +92,12 @@ def make_resolver() -> Callable[[str], int | None]:
             obj = getattr(builtins, name[6:], None)
             if isinstance(obj, type) and issubclass(obj, BaseException):
                 return id(obj)
+        if name.startswith(("Py", "_Py")):
+            # the C API: libpython's own symbols, which Numba never overrides in LLVM's table;
+            # dlsym directly (llvmlite's lookup costs ~40 us a name on a cold start)
+            addr = _dlsym(None, name.encode())      # RTLD_DEFAULT
+            if addr:
+                return addr
         if name.startswith("_numba_hashsecret_"):
             from numba.cpython import hashing  # noqa: F401  (registers the hash secret symbols)
         return ll.address_of_symbol(name) or None
