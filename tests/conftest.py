@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,16 @@ def snap_exe() -> str:
     return str(exe)
 
 
+# snap's per-boot host cache (snapshot/hostcache.py) of the test processes: one
+# directory for the session, not the user's ~/.cache
+HOST_CACHE = tempfile.mkdtemp(prefix="snap-test-cache-")
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SNAP_", "SNAPTEST_", "NUMBA_"))}
     env["COLUMNS"] = "200"   # rich: no wrapping inside messages the tests look for
+    env["SNAP_CACHE_DIR"] = HOST_CACHE
     env.update(extra)
     return env
 

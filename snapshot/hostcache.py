@@ -1,0 +1,81 @@
+"""What LLVM says about this host, remembered per boot: the process triple and CPU features.
+
+Every activation must know both before it may run an image's code, and asking
+LLVM costs 0.3-0.5 ms in a fresh process (the feature query executes dozens of
+``cpuid`` instructions, which trap in a virtual machine) -- a third of
+activating a small image. Neither answer can change while the machine runs (a
+hypervisor keeps the CPUID it shows a guest fixed, even across migration) nor
+for one llvmlite version, so the first process of a boot asks LLVM and writes a
+small file; the others read it. The file is keyed by the kernel's boot id and
+llvmlite's version, lives in the user's cache directory (``SNAP_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/snap`` or ``~/.cache/snap``; ``SNAP_CACHE_DIR=0`` turns it
+off) and is written atomically; anything unexpected in it means: ask LLVM.
+``snap check`` and builds always ask LLVM.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
+
+
+def cache_dir() -> str | None:
+    d = os.environ.get("SNAP_CACHE_DIR")
+    if d is not None:
+        return None if d.strip() in ("", "0") else d
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "snap")
+
+
+def host_facts() -> tuple[str, frozenset[str]]:
+    """(LLVM process triple, enabled CPU features): from this boot's cache file, else from LLVM."""
+    import llvmlite
+    d = cache_dir()
+    try:
+        boot = _read(_BOOT_ID).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        boot = ""
+    path = os.path.join(d, f"host-{boot}.json") if d and boot.replace("-", "").isalnum() else None
+    if path is not None:
+        try:
+            doc = json.loads(_read(path))
+            if (doc.get("boot_id") == boot and doc.get("llvmlite") == llvmlite.__version__
+                    and isinstance(doc.get("triple"), str) and isinstance(doc.get("features"), str)):
+                return doc["triple"], frozenset(doc["features"].split())
+        except (OSError, ValueError, AttributeError):     # UnicodeDecodeError is a ValueError
+            pass
+    from .fingerprint import host_cpu_features, process_triple
+    triple, features = process_triple(), host_cpu_features()
+    if path is not None:
+        _write(path, {"boot_id": boot, "llvmlite": llvmlite.__version__, "triple": triple,
+                      "features": " ".join(sorted(features))})
+    return triple, features
+
+
+def _read(path: str) -> bytes:
+    # os-level, binary: a text-mode open() costs ~0.1 ms more on a cold start
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+
+
+def _write(path: str, doc: dict) -> None:
+    """Atomically (write + rename); old boots' files are removed; never an error."""
+    d = os.path.dirname(path)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(d, exist_ok=True)
+        with open(tmp, "w") as f:
+            json.dump(doc, f)
+        os.replace(tmp, path)
+        for name in os.listdir(d):
+            if name.startswith("host-") and name.endswith(".json") and name != os.path.basename(path):
+                os.unlink(os.path.join(d, name))
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
