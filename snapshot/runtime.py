@@ -1,9 +1,10 @@
 """Run: activate an image in this process and serve dispatchers from it.
 
-Activation (once): open and verify the file, read the manifest, check the
-fingerprint against this process, ``dlopen`` and fill the import table. Then
-every dispatcher, when it is created, gets its image entries installed (a dict
-lookup when it has none). No compilation, no per-function cache validation.
+Activation (once): open and verify the file, read the manifest's header, check
+the fingerprint and CPU against this process, ``dlopen`` and fill the import
+table. Creating a dispatcher then costs a lookup in the manifest's index; a
+function the image has gets its entries decoded, checked and installed at its
+first use. No compilation, no per-function cache validation.
 Anything the image does not serve falls back to Numba's JIT; misses can be
 reported (JSON lines) or, in strict mode, made errors.
 """
