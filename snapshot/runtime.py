@@ -115,14 +115,23 @@ class Runtime:
 
     # ---------------------------------------------------------------- hooks
     def on_create(self, owner, kind: str) -> None:
+        # (dispatchers of functions known to be absent never get here: RuntimeHooks
+        # looks them up in self.manifest.functions first)
         if kind == "dispatcher":
-            # the common case, every dispatcher the image does not serve: a lookup and
-            # nothing else (no GC guard, no error guard: the lookup cannot fail here)
-            f = owner.py_func
-            funcs = self.manifest.functions.get(f.__module__)
-            if funcs is not None and f.__qualname__ not in funcs:
+            # Only a lookup now: entries are decoded, matched and installed at the
+            # dispatcher's first use, so creating the dispatchers of a large library
+            # costs nothing per entry it never calls. (Unguarded: a lookup and a
+            # placeholder; anything unexpected takes the guarded path, which reports.)
+            try:
+                self._defer(owner, owner.py_func)
                 return
+            except Exception:  # noqa: BLE001
+                pass
         self._guarded(self._on_create, owner, kind)
+
+    def _defer(self, owner, py_func) -> None:
+        if self.manifest.has(py_func.__module__, py_func.__qualname__):
+            seam.defer_install(owner, lambda: self._guarded(self._materialize, owner, py_func))
 
     def on_compile(self, owner, sig) -> None:
         self._guarded(self._on_compile, owner, sig)
@@ -160,11 +169,7 @@ class Runtime:
     def _on_create(self, owner, kind: str) -> None:
         py_func = owner._dispatcher.py_func if kind == "dufunc" else owner.py_func
         if kind == "dispatcher":
-            # Only a dict lookup now: entries are decoded, matched and installed at
-            # the dispatcher's first use, so creating the dispatchers of a large
-            # library costs nothing per entry it never calls.
-            if self.manifest.has(py_func.__module__, py_func.__qualname__):
-                seam.defer_install(owner, lambda: self._guarded(self._materialize, owner, py_func))
+            self._defer(owner, py_func)
             return
         entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
         if entries:
@@ -499,7 +504,7 @@ def _activate(path: str, strict: bool, report: str | None) -> Runtime | None:
             _hooks.install()
         return None
     _active = rt
-    _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile)
+    _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile, served=rt.manifest.functions)
     _hooks.on_cfunc = rt.serve_cfunc
     _hooks.on_builder_add = rt.serve_builder
     _hooks.install()

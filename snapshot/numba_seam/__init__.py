@@ -31,19 +31,25 @@ class Patches:
 
     def wrap(self, owner: Any, name: str, hook: Callable) -> None:
         """Replace ``owner.name`` by ``hook(orig, *args, **kw)``."""
+        def make(orig):
+            def wrapper(*args, **kw):
+                return hook(orig, *args, **kw)
+            return wrapper
+
+        self.replace(owner, name, make)
+
+    def replace(self, owner: Any, name: str, make: Callable[[Callable], Callable]) -> None:
+        """Replace ``owner.name`` by ``make(orig)`` (for hot paths: one call layer, not two)."""
         orig = owner.__dict__[name]
-
-        def wrapper(*args, **kw):
-            return hook(orig, *args, **kw)
-
+        new = make(orig)
         # what functools.wraps copies that matters here, at a fifth of its cost (activation
         # installs a dozen of these)
-        wrapper.__name__ = getattr(orig, "__name__", name)
-        wrapper.__qualname__ = getattr(orig, "__qualname__", name)
-        wrapper.__doc__ = getattr(orig, "__doc__", None)
-        wrapper.__module__ = getattr(orig, "__module__", None)
-        wrapper.__wrapped__ = orig
-        setattr(owner, name, wrapper)
+        new.__name__ = getattr(orig, "__name__", name)
+        new.__qualname__ = getattr(orig, "__qualname__", name)
+        new.__doc__ = getattr(orig, "__doc__", None)
+        new.__module__ = getattr(orig, "__module__", None)
+        new.__wrapped__ = orig
+        setattr(owner, name, new)
         self._undo.append(lambda: setattr(owner, name, orig))
 
     def when_imported(self, module: str, install: Callable[[Any], None]) -> None:

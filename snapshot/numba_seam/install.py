@@ -382,10 +382,14 @@ class RuntimeHooks(Patches):
     """Calls back into the runtime when dispatchers are created and before they compile."""
 
     def __init__(self, on_create: Callable[[Any, str], None],
-                 on_compile: Callable[[Any, tuple], None]) -> None:
+                 on_compile: Callable[[Any, tuple], None],
+                 served: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.on_create = on_create
         self.on_compile = on_compile
+        # module -> qualnames the image serves, for modules looked up so far: a dispatcher
+        # whose function is known to be absent is created without calling on_create
+        self.served = served
         self.image_functions: dict[str, int] = {}   # original mangled name -> image address
         self.on_cfunc: Callable[[Any], bool] | None = None   # serve a @cfunc from the image
         # a builder's add(sig) (@guvectorize, parallel @vectorize): an image compile result or None
@@ -397,9 +401,19 @@ class RuntimeHooks(Patches):
         from numba.np.ufunc import dufunc
         hooks = self
 
-        def init(orig, self, *a, **kw):
-            orig(self, *a, **kw)
-            hooks.on_create(self, "dispatcher")
+        served, on_create = self.served, self.on_create
+
+        def make_init(orig):
+            # every dispatcher of the program goes through here: one layer, a lookup
+            def init(self, *a, **kw):
+                orig(self, *a, **kw)
+                if served is not None:
+                    f = self.py_func
+                    funcs = served.get(f.__module__)
+                    if funcs is not None and f.__qualname__ not in funcs:
+                        return
+                on_create(self, "dispatcher")
+            return init
 
         def compile_(orig, self, sig):
             hooks.on_compile(self, sig)
@@ -465,7 +479,7 @@ class RuntimeHooks(Patches):
             return orig(self, sig)
 
         self.wrap(dispatcher.LiftedWith, "compile", lifted_compile)
-        self.wrap(dispatcher.Dispatcher, "__init__", init)
+        self.replace(dispatcher.Dispatcher, "__init__", make_init)
         self.wrap(dispatcher.Dispatcher, "compile", compile_)
         self.wrap(dispatcher._DispatcherBase, "_compile_for_args", compile_for_args)
         self.wrap(dufunc.DUFunc, "_initialize", dufunc_init)
