@@ -12,7 +12,6 @@ variables are inherited by child processes (multiprocessing workers included).
 from __future__ import annotations
 
 import os
-import sys
 
 
 def _flag(name: str) -> bool:

@@ -53,21 +53,31 @@ def assert_ok(p: subprocess.CompletedProcess) -> None:
     assert p.returncode == 0, f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
 
 
+def build_image(tmp_path_factory, workload: str, name: str) -> tuple[Path, str]:
+    """`snap create -w workload -o <tmp>/name` in tests/apps; (image, its stderr summary)."""
+    out = tmp_path_factory.mktemp(Path(name).stem) / name
+    p = snap("create", "-w", workload, "-o", str(out))
+    assert_ok(p)
+    assert out.exists()
+    return out, p.stderr
+
+
+def app_reference(app: str) -> dict[str, str]:
+    """Plain-JIT output of an app in tests/apps, without and with --extra (the ground truth)."""
+    base = run([sys.executable, app])
+    extra = run([sys.executable, app, "--extra"])
+    assert_ok(base)
+    assert_ok(extra)
+    return {"base": base.stdout, "extra": extra.stdout}
+
+
 @pytest.fixture(scope="session")
 def kinds_image(tmp_path_factory) -> Path:
     """An image built by `snap create` from tests/apps/kinds_workload.py."""
-    out = tmp_path_factory.mktemp("img") / "kinds.so"
-    p = snap("create", "-w", "kinds_workload.py", "-o", str(out))
-    assert_ok(p)
-    assert out.exists()
-    return out
+    return build_image(tmp_path_factory, "kinds_workload.py", "kinds.so")[0]
 
 
 @pytest.fixture(scope="session")
 def kinds_reference() -> dict[str, str]:
     """Plain-JIT output of the kinds app (the ground truth for image runs)."""
-    base = run([sys.executable, "kinds_app.py"])
-    extra = run([sys.executable, "kinds_app.py", "--extra"])
-    assert_ok(base)
-    assert_ok(extra)
-    return {"base": base.stdout, "extra": extra.stdout}
+    return app_reference("kinds_app.py")

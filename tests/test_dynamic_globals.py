@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPS, assert_ok, clean_env, run, snap
+from conftest import APPS, assert_ok, build_image, clean_env, run, snap
 
 FORBID = {"SNAPTEST_FORBID_COMPILE": "1"}
 SERVED = {"ppf_wap", "ppf_ctypes", "threads_ok", "threads_sum", "call_triple", "_seed", "seeded_draw", "pair_sum", "cos_twice"}
@@ -21,9 +21,7 @@ SERVED = {"ppf_wap", "ppf_ctypes", "threads_ok", "threads_sum", "call_triple", "
 
 @pytest.fixture(scope="module")
 def dyn_image(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dyn") / "dyn.so"
-    assert_ok(snap("create", "-w", "dynglobal_workload.py", "-o", str(out)))
-    return out
+    return build_image(tmp_path_factory, "dynglobal_workload.py", "dyn.so")[0]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPS, assert_ok, clean_env, run, snap
+from conftest import APPS, app_reference, assert_ok, build_image, clean_env, run, snap
 
 FORBID = {"SNAPTEST_FORBID_COMPILE": "1"}
 FILES = ("gufunc_lib.py", "gufunc_app.py", "gufunc_workload.py", "snaptest_forbid.py")
@@ -19,19 +19,12 @@ FILES = ("gufunc_lib.py", "gufunc_app.py", "gufunc_workload.py", "snaptest_forbi
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("gu") / "gufunc.so"
-    p = snap("create", "-w", "gufunc_workload.py", "-o", str(out))
-    assert_ok(p)
-    return out, p.stderr                      # the summary goes to stderr
+    return build_image(tmp_path_factory, "gufunc_workload.py", "gufunc.so")   # summary: stderr
 
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, str]:
-    base = run([sys.executable, "gufunc_app.py"])
-    extra = run([sys.executable, "gufunc_app.py", "--extra"])
-    assert_ok(base)
-    assert_ok(extra)
-    return {"base": base.stdout, "extra": extra.stdout}
+    return app_reference("gufunc_app.py")
 
 
 def from_image(image: Path, *args: str, env: dict | None = None, cwd=APPS):

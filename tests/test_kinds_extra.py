@@ -13,27 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPS, assert_ok, clean_env, run, snap
+from conftest import APPS, app_reference, assert_ok, build_image, clean_env, run, snap
 
 FORBID = {"SNAPTEST_FORBID_COMPILE": "1"}
 
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("kinds2") / "kinds2-image.so"
-    p = snap("create", "-w", "kinds2_workload.py", "-o", str(out))
-    assert_ok(p)
-    return out
+    return build_image(tmp_path_factory, "kinds2_workload.py", "kinds2-image.so")[0]
 
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, str]:
     """Plain-JIT output of the app, without and with --extra (new JIT code mixing)."""
-    base = run([sys.executable, "kinds2_app.py"])
-    extra = run([sys.executable, "kinds2_app.py", "--extra"])
-    assert_ok(base)
-    assert_ok(extra)
-    return {"base": base.stdout, "extra": extra.stdout}
+    return app_reference("kinds2_app.py")
 
 
 @pytest.fixture(scope="module")

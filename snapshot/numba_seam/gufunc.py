@@ -15,7 +15,7 @@ and Numba's own ``build_ufunc`` makes the very same ``fromfunc`` call.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import Any
 
 
 GUFUNC_KINDS = ("gufunc", "ufunc")
