@@ -115,23 +115,15 @@ class Runtime:
 
     # ---------------------------------------------------------------- hooks
     def on_create(self, owner, kind: str) -> None:
-        # (dispatchers of functions known to be absent never get here: RuntimeHooks
-        # looks them up in self.manifest.functions first)
-        if kind == "dispatcher":
-            # Only a lookup now: entries are decoded, matched and installed at the
-            # dispatcher's first use, so creating the dispatchers of a large library
-            # costs nothing per entry it never calls. (Unguarded: a lookup and a
-            # placeholder; anything unexpected takes the guarded path, which reports.)
-            try:
-                self._defer(owner, owner.py_func)
-                return
-            except Exception:  # noqa: BLE001
-                pass
+        """A DUFunc or an objmode block was made: install its entries now."""
         self._guarded(self._on_create, owner, kind)
 
-    def _defer(self, owner, py_func) -> None:
-        if self.manifest.has(py_func.__module__, py_func.__qualname__):
-            seam.defer_install(owner, lambda: self._guarded(self._materialize, owner, py_func))
+    def settle(self, owner) -> None:
+        """First use of a dispatcher made since activation (see numba_seam.install.OverloadsSlot):
+        install its entries, if the image has any. Creating it cost nothing."""
+        with self._lock:          # a racing first use waits for the install to finish
+            if seam.claim_unsettled(owner):
+                self._guarded(self._settle, owner, owner.py_func)
 
     def on_compile(self, owner, sig) -> None:
         self._guarded(self._on_compile, owner, sig)
@@ -168,13 +160,15 @@ class Runtime:
 
     def _on_create(self, owner, kind: str) -> None:
         py_func = owner._dispatcher.py_func if kind == "dufunc" else owner.py_func
-        if kind == "dispatcher":
-            self._defer(owner, py_func)
-            return
         entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
         if entries:
             with self._lock:
                 self._install_now(owner, kind, self._matching(owner, kind, py_func, entries))
+
+    def _settle(self, owner, py_func) -> None:
+        entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
+        if entries:
+            self._install_now(owner, "dispatcher", self._matching(owner, "dispatcher", py_func, entries))
 
     def _serve_part(self, owner, part: tuple[str, str, str]) -> None:
         module, qualname, suffix = part
@@ -198,7 +192,7 @@ class Runtime:
 
     def _on_compile(self, owner, sig) -> None:
         """Before Numba compiles: install deferred entries, then report a real miss."""
-        seam.materialize(owner)
+        seam.settle(owner)
         with self._lock:
             pending = self._pending.get(id(owner))
             if pending is not None and pending.owner is owner:
@@ -254,12 +248,6 @@ class Runtime:
                 self._stale(stale, e)
                 continue
             yield e
-
-    def _materialize(self, owner, py_func) -> None:
-        with self._lock:
-            if seam.claim_deferred(owner):
-                entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
-                self._install_now(owner, "dispatcher", self._matching(owner, "dispatcher", py_func, entries))
 
     def _install_now(self, owner, kind: str, entries: list[Entry], defer: bool = True) -> int:
         """Install ``entries``; those referring to what does not exist yet wait for the owner's
@@ -449,7 +437,7 @@ class _NoGC:
     Right after ``import numba`` the heap holds about a million objects; a full
     collection that our allocations happen to trigger costs 10-80 ms, far more
     than activating an image. Everything allocated here is freed by refcount.
-    (A class, not @contextmanager: this wraps every dispatcher creation. One
+    (A class, not @contextmanager: this wraps every first use of a dispatcher. One
     instance per use, so nested uses restore the state they found.)
     """
 
@@ -504,7 +492,7 @@ def _activate(path: str, strict: bool, report: str | None) -> Runtime | None:
             _hooks.install()
         return None
     _active = rt
-    _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile, served=rt.manifest.functions)
+    _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile, settle=rt.settle)
     _hooks.on_cfunc = rt.serve_cfunc
     _hooks.on_builder_add = rt.serve_builder
     _hooks.install()

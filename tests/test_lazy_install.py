@@ -1,4 +1,4 @@
-"""Entries are matched when a dispatcher is created and installed at its first use.
+"""A dispatcher costs nothing to create; its entries are matched and installed at its first use.
 
 Every way a program can reach a dispatcher's overloads must see the image's
 entries, with compilation forbidden: a Python call, `signatures`/`overloads`,

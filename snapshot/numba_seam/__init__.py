@@ -5,7 +5,7 @@ change to this package (and its tests), not a hunt through the code:
 
 * ``record``  (trace side): hooks that see every specialization and code
   library, and extraction of what the build needs from a compile result;
-* ``install`` (runtime side): hooks on dispatcher creation and compilation, and
+* ``install`` (runtime side): hooks on first use and compilation of dispatchers, and
   the pieces that put an image function into a dispatcher without compiling.
 
 This module itself stays cheap to import: the runtime path imports it.
@@ -51,6 +51,13 @@ class Patches:
         new.__wrapped__ = orig
         setattr(owner, name, new)
         self._undo.append(lambda: setattr(owner, name, orig))
+
+    def add(self, owner: Any, name: str, value: Any) -> None:
+        """Give ``owner`` an attribute it does not have (undo deletes it)."""
+        if name in owner.__dict__:
+            raise RuntimeError(f"{owner.__name__}.{name} exists already")
+        setattr(owner, name, value)
+        self._undo.append(lambda: delattr(owner, name))
 
     def when_imported(self, module: str, install: Callable[[Any], None]) -> None:
         """Run ``install(mod)`` now if ``module`` is imported, else right after its import.

@@ -1,7 +1,6 @@
 """Installation (runtime side): serve image code from dispatchers without compiling."""
 from __future__ import annotations
 
-import collections
 import ctypes
 from typing import Any, Callable
 
@@ -273,59 +272,52 @@ def make_compile_result(owner, *, fndesc, library, env, entry_point, args, retur
         reload_init=[], referenced_envs=[])
 
 
-class LazyOverloads(collections.OrderedDict):
-    """A dispatcher's ``overloads`` whose image entries are installed on first use.
+_UNSETTLED = "_snap_unsettled"     # instance flag: made after activation, first use still to come
 
-    Building what Numba keeps per overload (entry point, compile result,
-    function descriptor, forwarder library) costs tens of microseconds per
-    entry; doing it only for the functions a program actually uses keeps the
-    cost of creating dispatchers independent of the image's size. Matching and
-    staleness are decided at creation; ``materialize`` installs. Every read of
-    the dict calls it first, and a call that finds no native match goes through
-    ``Dispatcher.compile``, which reads this dict before compiling anything.
+
+class OverloadsSlot:
+    """``Dispatcher.overloads`` as a data descriptor: how image entries reach a dispatcher.
+
+    The dict stays in the instance's ``__dict__``; a dispatcher made while the
+    slot is installed is flagged, and the first read of its overloads once it is
+    built calls ``settle(disp)`` (which installs its image entries, if any).
+    Everything that needs a dispatcher's code reads that dict first: a call with
+    no native match (``_compile_for_args``), ``compile``, typing from new JIT
+    code, ``signatures``. So creating a dispatcher costs one store, whether the
+    image serves it or not, and building what Numba keeps per overload (tens of
+    microseconds) is paid only for functions the program uses. ``settle`` must
+    claim the flag (``claim_unsettled``) under a lock: reads can race.
     """
 
-    def __init__(self, items=(), materialize: Callable[[], None] | None = None) -> None:
-        super().__init__(items)
-        self.materialize = materialize
+    __slots__ = ("settle",)
+
+    def __init__(self, settle: Callable[[Any], None]) -> None:
+        self.settle = settle
+
+    def __set__(self, disp, value) -> None:
+        d = disp.__dict__
+        d["overloads"] = value
+        d[_UNSETTLED] = True
+
+    def __get__(self, disp, cls=None):
+        if disp is None:
+            return self
+        d = disp.__dict__
+        # "targetoptions": built (_DispatcherBase.__init__ reads overloads before that)
+        if _UNSETTLED in d and "targetoptions" in d:
+            self.settle(disp)
+        return d["overloads"]
 
 
-def _reading(name: str):
-    base = getattr(collections.OrderedDict, name)
-
-    def method(self, *args, **kw):
-        if self.materialize is not None:
-            self.materialize()
-        return base(self, *args, **kw)
-
-    method.__name__ = name
-    return method
+def claim_unsettled(disp) -> bool:
+    """True once for a dispatcher whose first use has not been settled (call under a lock)."""
+    return disp.__dict__.pop(_UNSETTLED, None) is not None
 
 
-for _name in ("__getitem__", "get", "__contains__", "__iter__", "__len__", "__reversed__", "keys",
-              "values", "items", "copy", "__repr__", "pop", "popitem", "setdefault", "__delitem__"):
-    setattr(LazyOverloads, _name, _reading(_name))
-
-
-def defer_install(disp, materialize: Callable[[], None]) -> None:
-    """Install ``disp``'s image entries when its overloads are first needed."""
-    disp.overloads = LazyOverloads(disp.overloads, materialize)
-
-
-def claim_deferred(disp) -> bool:
-    """True once for a dispatcher whose deferred install has not run yet (call under a lock)."""
-    ov = disp.__dict__.get("overloads")
-    if isinstance(ov, LazyOverloads) and ov.materialize is not None:
-        ov.materialize = None
-        return True
-    return False
-
-
-def materialize(disp) -> None:
-    """Run a pending deferred install now (no-op otherwise)."""
-    ov = disp.__dict__.get("overloads")
-    if isinstance(ov, LazyOverloads) and ov.materialize is not None:
-        ov.materialize()
+def settle(disp) -> None:
+    """Settle a dispatcher's first use now, if still pending (no-op otherwise)."""
+    if _UNSETTLED in getattr(disp, "__dict__", ()):
+        disp.overloads
 
 
 def install_dispatcher_overload(disp, cres) -> None:
@@ -383,13 +375,11 @@ class RuntimeHooks(Patches):
 
     def __init__(self, on_create: Callable[[Any, str], None],
                  on_compile: Callable[[Any, tuple], None],
-                 served: dict[str, Any] | None = None) -> None:
+                 settle: Callable[[Any], None] | None = None) -> None:
         super().__init__()
-        self.on_create = on_create
+        self.on_create = on_create      # a DUFunc or an objmode block was made
         self.on_compile = on_compile
-        # module -> qualnames the image serves, for modules looked up so far: a dispatcher
-        # whose function is known to be absent is created without calling on_create
-        self.served = served
+        self.settle = settle            # first use of a dispatcher (see OverloadsSlot)
         self.image_functions: dict[str, int] = {}   # original mangled name -> image address
         self.on_cfunc: Callable[[Any], bool] | None = None   # serve a @cfunc from the image
         # a builder's add(sig) (@guvectorize, parallel @vectorize): an image compile result or None
@@ -400,20 +390,6 @@ class RuntimeHooks(Patches):
         from numba.core import codegen, dispatcher
         from numba.np.ufunc import dufunc
         hooks = self
-
-        served, on_create = self.served, self.on_create
-
-        def make_init(orig):
-            # every dispatcher of the program goes through here: one layer, a lookup
-            def init(self, *a, **kw):
-                orig(self, *a, **kw)
-                if served is not None:
-                    f = self.py_func
-                    funcs = served.get(f.__module__)
-                    if funcs is not None and f.__qualname__ not in funcs:
-                        return
-                on_create(self, "dispatcher")
-            return init
 
         def compile_(orig, self, sig):
             hooks.on_compile(self, sig)
@@ -428,13 +404,11 @@ class RuntimeHooks(Patches):
             return orig(self, sig)
 
         def compile_for_args(orig, self, *args, **kws):
-            # First call of a dispatcher whose image entries are still deferred:
-            # install them and return the matching one, without Numba's compile
+            # First call of a dispatcher served by the image: settle it (install
+            # its entries) and return the matching one, without Numba's compile
             # path (its first use also scans every installed package's entry
             # points for Numba extensions: ~70 ms that no compilation needs).
-            ov = self.__dict__.get("overloads")
-            if not kws and isinstance(ov, LazyOverloads) and ov.materialize is not None:
-                ov.materialize()
+            if not kws and _UNSETTLED in self.__dict__ and self.overloads:
                 try:
                     argtypes = tuple(self.typeof_pyval(a) for a in args)
                 except Exception:  # noqa: BLE001 - Numba's own path reports typing errors
@@ -479,7 +453,8 @@ class RuntimeHooks(Patches):
             return orig(self, sig)
 
         self.wrap(dispatcher.LiftedWith, "compile", lifted_compile)
-        self.replace(dispatcher.Dispatcher, "__init__", make_init)
+        if self.settle is not None:
+            self.add(dispatcher.Dispatcher, "overloads", OverloadsSlot(self.settle))
         self.wrap(dispatcher.Dispatcher, "compile", compile_)
         self.wrap(dispatcher._DispatcherBase, "_compile_for_args", compile_for_args)
         self.wrap(dufunc.DUFunc, "_initialize", dufunc_init)
