@@ -3,7 +3,7 @@
 Addresses equal file offsets (every segment starts on a page boundary), which
 keeps the writer and the loader trivial.  Segment order::
 
-    R   : ELF+program headers, .dynsym .dynstr .gnu.hash .rela.dyn .rodata .snap.dir
+    R   : ELF+program headers, .snap.dir .dynsym .dynstr .gnu.hash .rela.dyn .rodata
           user sections, .eh_frame_hdr .eh_frame
     RX  : .text .snap.stubs (trap + one `jmp *slot(%rip)` per import)
     RW  : RELRO(.data.rel.ro .got .dynamic) | import region (slots + data with
@@ -122,7 +122,8 @@ class Outputs:
         self.data = OutSection(".data", PB, A | W, page_start=True)
         self.bss = OutSection(".bss", elf.SHT_NOBITS, A | W, page_start=True)
         self.segments = [
-            Segment(elf.PF_R, [self.dynsym, self.dynstr, self.gnuhash, self.reladyn, self.rodata, self.dir,
+            # the directory first, right after the program headers: where the loader looks
+            Segment(elf.PF_R, [self.dir, self.dynsym, self.dynstr, self.gnuhash, self.reladyn, self.rodata,
                                *self.users, self.ehhdr, self.ehframe]),
             Segment(elf.PF_R | elf.PF_X, [self.text, self.stubs]),
             Segment(elf.PF_R | elf.PF_W, [self.relro, self.got, self.dynamic, self.slots, self.impdata,

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import mmap
 import os
+import stat
 import struct
 import threading
 import zlib
@@ -44,6 +46,7 @@ Resolver = Callable[[str], "int | None"]
 _EHDR = struct.Struct("<HHIQQQIHHHHHH")          # Elf64_Ehdr after e_ident
 _SHDR = struct.Struct("<IIQQQQIIQQ")             # Elf64_Shdr
 _Shdr = collections.namedtuple("_Shdr", "name type flags addr offset size link info addralign entsize")
+_SECTAB = struct.Struct("<4Q")                   # imagedir.SECTAB, read with struct
 
 
 def _fail(path: str, msg: str) -> LinkError:
@@ -53,24 +56,34 @@ def _fail(path: str, msg: str) -> LinkError:
 class ImageFile:
     """An image opened from disk but not loaded: safe on untrusted files (never executes or dlopens)."""
 
-    def __init__(self, path: str, fd: int, data: bytes, verify: bool) -> None:
+    def __init__(self, path: str, fd: int, data: bytes | mmap.mmap, verify: bool,
+                 headers: bool = True) -> None:
         self.path, self._fd, self._data = str(path), -1, data
-        self._parse(verify)
+        self._parse(verify, headers)
         self._fd = fd                   # owned (closed by close/__del__) only once the file checked out
 
     @classmethod
-    def open(cls, path, *, verify: bool = True) -> "ImageFile":
+    def open(cls, path, *, verify: bool = True, headers: bool = True) -> "ImageFile":
+        """``headers=False``: read the section headers only if a query needs them (activation
+        needs the image directory alone; the checksum still covers the whole file)."""
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            with open(fd, "rb", closefd=False) as f:
-                data = f.read()
-            return cls(os.fspath(path), fd, data, verify)
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode) and st.st_size > 0:
+                # Mapped, not read: the checksum touches the page cache in place (a read
+                # into fresh memory cost twice as much at 3 MB). Images are replaced by
+                # rename, never rewritten in place, so the mapping cannot shrink under us.
+                data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            else:
+                with open(fd, "rb", closefd=False) as f:
+                    data = f.read()
+            return cls(os.fspath(path), fd, data, verify, headers)
         except BaseException:
             os.close(fd)
             raise
 
     # -- structure checks -------------------------------------------------------------
-    def _parse(self, verify: bool) -> None:
+    def _parse(self, verify: bool, headers: bool) -> None:
         data, path = self._data, self.path
         n = len(data)
         if n == 0:
@@ -85,26 +98,17 @@ class ImageFile:
         if e_type != elf.ET_DYN or e_machine != elf.EM_X86_64:
             raise _fail(path, f"not an x86-64 shared object (e_type={e_type}, "
                               f"e_machine={e_machine}), not a snap image")
-        if shentsize != _SHDR.size or shoff + shnum * _SHDR.size > n or shnum == 0:
-            raise _fail(path, f"truncated or corrupt: section headers at {shoff:#x} x{shnum} "
-                              f"do not fit in {n} bytes")
         if phoff + phnum * elf.PHDR.itemsize > n:
             raise _fail(path, "truncated or corrupt: program headers do not fit in the file")
-        sh = [_Shdr._make(r) for r in _SHDR.iter_unpack(memoryview(data)[shoff:shoff + shnum * _SHDR.size])]
-        if any(s.type != elf.SHT_NOBITS and s.offset + s.size > n for s in sh):
-            raise _fail(path, f"truncated or corrupt: a section runs past the end of the file ({n} bytes)")
-        if not 0 < shstrndx < shnum:
-            raise _fail(path, "corrupt: bad section name table index")
-        s = sh[shstrndx]
-        shstr = data[s.offset:s.offset + s.size]
-        self._shdrs = sh
-        self._names = [elf.cstr(shstr, x.name) if x.name < len(shstr) else "" for x in sh]
-        self._by_name = {nm: i for i, nm in enumerate(self._names) if i}
-        di = self._by_name.get(imagedir.SECTION)
-        d = None
-        if di is not None:
-            d = imagedir.unpack(data[sh[di].offset:sh[di].offset + sh[di].size])
-        if d is None or d["dir_addr"] != sh[di].addr or d["dir_addr"] != sh[di].offset:
+        self._shoff, self._shnum, self._shstrndx, self._shentsize = shoff, shnum, shstrndx, shentsize
+        if headers:
+            self._headers                # checked first: their messages name truncation
+        # The linker puts its directory right after the program headers (layout.py).
+        at = elf.align_up(phoff + phnum * elf.PHDR.itemsize, 8)
+        d = imagedir.unpack(data[at:at + imagedir.HEADER.size])
+        if d is None or d["dir_addr"] != at:
+            d = self._dir_by_name()          # where older versions of the linker put it
+        if d is None:
             raise _fail(path, "not a snap image (no image directory; not written by snap's linker)")
         for k in ("names_addr", "fixups_addr", "ctors_addr", "sectab_addr"):
             if d[k] > n:
@@ -127,23 +131,71 @@ class ImageFile:
         if len(self.imports) != d["n_imports"] or d["weak_addr"] + d["n_imports"] > n:
             raise _fail(path, "corrupt image directory (import names)")
         self._weak = data[d["weak_addr"]:d["weak_addr"] + d["n_imports"]]
-        self.sections: dict[str, int] = {nm: sh[i].size for i, nm in enumerate(self._names) if i}
+        # user sections (the manifest...), from the directory: addresses are file offsets
+        self._user: dict[str, tuple[int, int]] = {}
+        for k in range(d["n_sections"]):
+            name_addr, name_len, addr, size = _SECTAB.unpack_from(data, d["sectab_addr"] + k * _SECTAB.size)
+            if name_addr + name_len > n or addr + size > n:
+                raise _fail(path, "corrupt image directory (section table)")
+            try:
+                self._user[data[name_addr:name_addr + name_len].decode()] = (addr, size)
+            except UnicodeDecodeError:
+                raise _fail(path, "corrupt image directory (section names)") from None
+
+    def _dir_by_name(self) -> dict[str, int] | None:
+        try:
+            sh, _, by_name = self._headers
+        except LinkError:
+            return None
+        s = sh[by_name[imagedir.SECTION]] if imagedir.SECTION in by_name else None
+        d = imagedir.unpack(self._data[s.offset:s.offset + s.size]) if s is not None else None
+        return d if d is not None and d["dir_addr"] == s.offset == s.addr else None
+
+    @cached_property
+    def _headers(self) -> tuple[list[_Shdr], list[str], dict[str, int]]:
+        """Section headers, their names and name -> index (checked against the file's size)."""
+        data, path, n = self._data, self.path, len(self._data)
+        shoff, shnum = self._shoff, self._shnum
+        if self._shentsize != _SHDR.size or shoff + shnum * _SHDR.size > n or shnum == 0:
+            raise _fail(path, f"truncated or corrupt: section headers at {shoff:#x} x{shnum} "
+                              f"do not fit in {n} bytes")
+        sh = [_Shdr._make(r) for r in _SHDR.iter_unpack(memoryview(data)[shoff:shoff + shnum * _SHDR.size])]
+        if any(s.type != elf.SHT_NOBITS and s.offset + s.size > n for s in sh):
+            raise _fail(path, f"truncated or corrupt: a section runs past the end of the file ({n} bytes)")
+        if not 0 < self._shstrndx < shnum:
+            raise _fail(path, "corrupt: bad section name table index")
+        s = sh[self._shstrndx]
+        shstr = data[s.offset:s.offset + s.size]
+        names = [elf.cstr(shstr, x.name) if x.name < len(shstr) else "" for x in sh]
+        return sh, names, {nm: i for i, nm in enumerate(names) if i}
+
+    @property
+    def sections(self) -> dict[str, int]:
+        """Section name -> size, from the section headers."""
+        sh, names, _ = self._headers
+        return {nm: sh[i].size for i, nm in enumerate(names) if i}
 
     # -- queries ----------------------------------------------------------------------
     def section(self, name: str) -> memoryview:
-        s = self._shdrs[self._by_name[name]]
+        """A section's bytes: user sections from the image directory, others from the headers."""
+        if name in self._user:
+            addr, size = self._user[name]
+            return memoryview(self._data)[addr:addr + size]
+        sh, _, by_name = self._headers
+        s = sh[by_name[name]]
         if s.type == elf.SHT_NOBITS:
             return memoryview(bytes(s.size))
         return memoryview(self._data)[s.offset:s.offset + s.size]
 
     @cached_property
     def exports(self) -> dict[str, int]:
-        dynsym = [i for i, s in enumerate(self._shdrs) if s.type == elf.SHT_DYNSYM]
+        sh, names, _ = self._headers
+        dynsym = [i for i, s in enumerate(sh) if s.type == elf.SHT_DYNSYM]
         if not dynsym:
             return {}
         try:
-            strs = self.section(self._names[self._shdrs[dynsym[0]].link]).tobytes()
-            syms = np.frombuffer(self.section(self._names[dynsym[0]]), elf.SYM)[1:]
+            strs = self.section(names[sh[dynsym[0]].link]).tobytes()
+            syms = np.frombuffer(self.section(names[dynsym[0]]), elf.SYM)[1:]
         except (IndexError, KeyError, ValueError) as e:
             raise _fail(self.path, f"corrupt dynamic symbol table ({e})") from None
         return {elf.cstr(strs, nm): sz for nm, sz in zip(syms["name"].tolist(), syms["size"].tolist())}
@@ -223,7 +275,8 @@ class LoadedImage:
             raise _fail(self.path, f"{len(missing)} unresolved import(s): {', '.join(missing)}")
         if not vals:
             return
-        (ctypes.c_uint64 * len(vals)).from_address(base + d["slots_addr"])[:] = vals
+        # one memmove of packed bytes: a ctypes array type costs ~50 us to make on a cold start
+        ctypes.memmove(base + d["slots_addr"], struct.pack(f"<{len(vals)}Q", *vals), 8 * len(vals))
         if d["n_fixups"]:
             arr = np.array(vals, np.uint64)
             fx = np.frombuffer(ctypes.string_at(base + d["fixups_addr"], d["n_fixups"] * imagedir.FIXUP.itemsize),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import re
 import time
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from .manifest import (MANIFEST_SECTION, PAYLOAD_SECTION, Dep, Entry, Manifest, 
                        Source)
 from .gufuncs import builder_options_text
 from .numba_seam.gufunc import GUFUNC_KINDS
-from .payload import dumps_entry
+from .payload import dumps_entry, pack_payloads
 
 Progress = Callable[[str], None]
 
@@ -369,7 +368,7 @@ def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: CpuTa
 
     progress("linking")
     t = time.perf_counter()
-    payload = pickle.dumps([p.blob for p in planned], protocol=4)
+    payload = pack_payloads([p.blob for p in planned])
     image = linker.link([obj], sections={MANIFEST_SECTION: manifest.to_bytes(),
                                          PAYLOAD_SECTION: payload})
     timings["link"] = time.perf_counter() - t

@@ -82,7 +82,14 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
     error: str | None = None
     proc = None
     try:
-        proc = subprocess.Popen(cmd, pass_fds=(wfd,), env=env, stdin=subprocess.DEVNULL)
+        # SIGINT held back until `proc` is set: an interrupt landing inside Popen (after the
+        # fork) would otherwise leave the child running the workload, unkilled. The child
+        # inherits the mask; snapshot.trace unblocks SIGINT first thing.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            proc = subprocess.Popen(cmd, pass_fds=(wfd,), env=env, stdin=subprocess.DEVNULL)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(wfd)
         wfd = -1
         with os.fdopen(rfd, "r") as events:

@@ -21,10 +21,11 @@ _BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
 def cache_dir() -> str | None:
-    d = os.environ.get("SNAP_CACHE_DIR")
+    env = os.environ
+    d = env.get("SNAP_CACHE_DIR")
     if d is not None:
         return None if d.strip() in ("", "0") else d
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache")
     return os.path.join(base, "snap")
 
 

@@ -12,9 +12,10 @@ An image carries two sections:
   their entry counts, and ``offsets`` locates each entry line (fixed-width hex,
   read in place), so activation decodes no JSON per entry and copies nothing
   per entry; an entry's line is decoded at the first use of its function.
-* ``snap.payload`` -- a pickle of what activation needs that JSON cannot hold
-  (Numba types, environment constants). Unpickled only when the image is
-  activated, i.e. when the user already decided to trust and run its code.
+* ``snap.payload`` -- per entry, a pickle of what installing it needs that JSON
+  cannot hold (Numba types, environment constants), behind an offset table
+  (payload.pack_payloads). Unpickled only when an entry is installed, i.e. when
+  the user already decided to trust and run the image's code.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 MAGIC = b"SNAPIMG\x00"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4              # 4: payload as an offset table (3: one pickle of a list)
 _LEN_DIGITS = 8                  # header length after MAGIC
 _OFFSET_DIGITS = 8               # each entry line's start in the body, hex
 MANIFEST_SECTION = "snap.manifest"
@@ -173,8 +174,8 @@ class ManifestIndex:
             raise _corrupted(e) from None
         self._body = body
         # module -> qualname -> entry numbers, for the modules looked up so far ({} for a
-        # module the image lacks): the runtime reads it directly on its hot path
-        self.functions: dict[str, dict[str, range]] = {}
+        # module the image lacks)
+        self._functions: dict[str, dict[str, range]] = {}
         self._entries: dict[int, Entry] = {}
 
     def __len__(self) -> int:
@@ -205,7 +206,7 @@ class ManifestIndex:
 
     def _functions_of(self, module: str) -> dict[str, range]:
         """qualname -> entry numbers, for one module (built at its first lookup)."""
-        funcs = self.functions.get(module)
+        funcs = self._functions.get(module)
         if funcs is None:
             raw = self._index.get(module)
             funcs = {}
@@ -218,7 +219,7 @@ class ManifestIndex:
                         at += int(n)
                 except (TypeError, ValueError) as e:
                     raise _corrupted(e) from None
-            self.functions[module] = funcs
+            self._functions[module] = funcs
         return funcs
 
     def has(self, module: str, qualname: str) -> bool:

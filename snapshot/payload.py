@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import io
 import pickle
+import struct
 import sys
 from types import FunctionType
 from dataclasses import dataclass, field
 from typing import Any
+
+_U64 = struct.Struct("<Q")
+
 
 class UnresolvedReference(Exception):
     """A referenced jitted function does not exist (yet) in this process."""
@@ -115,10 +119,48 @@ def loads_types(text: str) -> tuple:
     return _Unpickler(io.BytesIO(base64.b64decode(text))).load()
 
 
-def loads_entry(data: bytes, probe: bool = False) -> EntryPayload:
+def loads_entry(data: bytes | memoryview, probe: bool = False) -> EntryPayload:
     try:
         return _Unpickler(io.BytesIO(data)).load()
     except UnresolvedReference:
         if probe:
             return None  # type: ignore[return-value]  (refs resolve in the user's process)
         raise
+
+
+def pack_payloads(blobs: list[bytes]) -> bytes:
+    """The payload section: the entry count, count + 1 offsets from the section's start, the blobs.
+
+    An offset table, not one pickle of a list: activation then reads nothing of
+    it, and an entry's blob is sliced out of the mapped image when it is installed.
+    """
+    at = _U64.size * (len(blobs) + 2)
+    offsets = [at]
+    for b in blobs:
+        at += len(b)
+        offsets.append(at)
+    return struct.pack(f"<{len(blobs) + 2}Q", len(blobs), *offsets) + b"".join(blobs)
+
+
+class Payloads:
+    """The payload section of an image, read in place (see pack_payloads)."""
+
+    def __init__(self, section: memoryview) -> None:
+        if len(section) < _U64.size:
+            raise ValueError("payload section too short")
+        n = _U64.unpack_from(section)[0]
+        if _U64.size * (n + 2) > len(section):
+            raise ValueError(f"payload table of {n} entries does not fit in {len(section)} bytes")
+        self._section, self._n = section, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> memoryview:
+        """Entry ``i``'s pickle (IndexError past the end, ValueError if the table is corrupt)."""
+        if not 0 <= i < self._n:
+            raise IndexError(f"no payload {i}")
+        start, end = struct.unpack_from("<2Q", self._section, _U64.size * (i + 1))
+        if not _U64.size * (self._n + 2) <= start <= end <= len(self._section):
+            raise ValueError(f"payload {i} has no valid extent")
+        return self._section[start:end]

@@ -1,10 +1,11 @@
 """Run: activate an image in this process and serve dispatchers from it.
 
-Activation (once): open and verify the file, read the manifest's header, check
+Activation (once): map and verify the file, read the manifest's header, check
 the fingerprint and CPU against this process, ``dlopen`` and fill the import
-table. Creating a dispatcher then costs a lookup in the manifest's index; a
-function the image has gets its entries decoded, checked and installed at its
-first use. No compilation, no per-function cache validation.
+table. Creating a dispatcher then costs one store (numba_seam.install.OverloadsSlot);
+at its first use its function is looked up in the manifest's index and, if the
+image has it, its entries are decoded, checked and installed. No compilation,
+no per-function cache validation.
 Anything the image does not serve falls back to Numba's JIT; misses can be
 reported (JSON lines) or, in strict mode, made errors.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import pickle
 import sys
 import threading
 import time
@@ -30,7 +30,7 @@ from .fingerprint import Unfingerprintable, canonical_options, closure_fingerpri
 from .freshness import Freshness
 from .hostcache import host_facts
 from .manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, Manifest, ManifestError, ManifestIndex
-from .payload import UnresolvedReference, dumps_types, loads_entry
+from .payload import Payloads, UnresolvedReference, dumps_types, loads_entry
 
 
 def incompatibilities(manifest: "Manifest | ManifestIndex") -> list[str]:
@@ -80,7 +80,7 @@ class Runtime:
         self.installed = 0
         self.activation_seconds = 0.0
         try:
-            image = linker.ImageFile.open(path)
+            image = linker.ImageFile.open(path, headers=False)   # the directory is enough
         except (linker.LinkError, OSError) as e:
             raise SnapError(f"cannot use image {path}: {e}") from None
         try:
@@ -95,15 +95,14 @@ class Runtime:
         if problems:
             raise SnapError(f"image {path} was built for another environment: " + "; ".join(problems))
         seam.prepare_runtime(parfors=self.manifest.parfors)
-        seam.lighten_array_typeof()
         try:
             self.loaded = image.load(seam.make_resolver())
         except linker.LinkError as e:
             raise SnapError(f"cannot load image {path}: {e}") from None
         try:
-            self._blobs: list[bytes] = pickle.loads(blobs)
-        except Exception as e:  # noqa: BLE001 - a corrupted payload must not crash the program
-            raise SnapError(f"cannot use image {path}: corrupted payload ({type(e).__name__})") from None
+            self._blobs = Payloads(blobs)
+        except ValueError as e:
+            raise SnapError(f"cannot use image {path}: corrupted payload ({e})") from None
         self._fresh = Freshness(self.manifest)
         self._pending: dict[int, _Pending] = {}
         self._warned: set[str] = set()
@@ -112,6 +111,7 @@ class Runtime:
         self._options_text: dict[tuple, str] = {}
         self._keep: list = []        # objects image code points at (jitclass Box subclasses)
         self._gufuncs = None         # GufuncServer, made at the first builder add
+        self._typeof_light = False   # seam.lighten_array_typeof done (at the first install)
 
     # ---------------------------------------------------------------- hooks
     def on_create(self, owner, kind: str) -> None:
@@ -271,6 +271,9 @@ class Runtime:
     def image_code(self, e: Entry, targetctx) -> "_ImageCode":
         """What every kind of entry needs from the image: payload, address slots and
         environments filled, the function descriptor and the library standing in for it."""
+        if not self._typeof_light:            # before the first call of image code types its arguments
+            self._typeof_light = True
+            seam.lighten_array_typeof()
         data = loads_entry(self._blobs[e.payload])
         prefix = self.manifest.prefix
         addr = self.loaded.address

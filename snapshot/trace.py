@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -45,6 +46,7 @@ def run_workload(path: str, argv: list[str], mains: list) -> int | str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})   # blocked by create around its Popen
     ap = argparse.ArgumentParser(prog="python -m snapshot.trace")
     ap.add_argument("--workload", action="append", required=True)
     ap.add_argument("--out", required=True)

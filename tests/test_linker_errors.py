@@ -191,13 +191,14 @@ def test_image_file_rejects_foreign_files(tmp_path):
 
 
 def test_image_file_never_loads(image, tmp_path):
-    """Opening does not dlopen: the file stays absent from the process's mappings."""
+    """Opening does not dlopen: the file is at most mapped to be read, never executable."""
     p = tmp_path / "n.so"
     p.write_bytes(image)
     with linker.ImageFile.open(p) as f:
         assert f.imports == ["ext"]
-    with open("/proc/self/maps") as maps:
-        assert str(p) not in maps.read()
+        with open("/proc/self/maps") as maps:
+            mapped = [line.split() for line in maps if str(p) in line]
+        assert mapped and all(m[1].startswith("r--") for m in mapped), mapped
 
 
 def test_image_file_survives_random_corruption(image, tmp_path):

@@ -10,7 +10,8 @@ import pytest
 import linker
 from conftest import assert_ok, clean_env, snap
 from imagetools import forge
-from snapshot.manifest import PAYLOAD_SECTION
+from snapshot.manifest import FORMAT_VERSION, PAYLOAD_SECTION
+from snapshot.payload import Payloads, loads_entry, pack_payloads
 
 LIB = '''\
 from numba import njit
@@ -80,7 +81,7 @@ def test_info_json(built):
     p = snap("info", "--json", str(image))
     assert_ok(p)
     doc = json.loads(p.stdout)
-    assert doc["format"] == 3
+    assert doc["format"] == FORMAT_VERSION == 4
     assert doc["file_size"] == image.stat().st_size
     assert doc["fingerprint"]["numba"] == numba.__version__
     assert doc["cpu"]["target"] == "host" and doc["cpu"]["features"]
@@ -107,11 +108,11 @@ def test_info_and_check_never_unpickle_dlopen_or_import(built, tmp_path):
     unpickled = tmp_path / "unpickled"
     imported = tmp_path / "imported"
     payload = bytes(linker.ImageFile.open(image).section(PAYLOAD_SECTION))
-    evil = pickle.dumps(_Opener(str(unpickled)), protocol=4)
+    evil = pack_payloads([pickle.dumps(_Opener(str(unpickled)), protocol=4)])   # entry 0's pickle
     assert len(evil) <= len(payload)
     forged = tmp_path / "evil.so"
     forge(image, forged, payload, evil + b"\0" * (len(payload) - len(evil)))
-    pickle.loads(bytes(linker.ImageFile.open(forged).section(PAYLOAD_SECTION)))   # the trap is live
+    loads_entry(Payloads(linker.ImageFile.open(forged).section(PAYLOAD_SECTION))[0])   # the trap is live
     assert unpickled.exists()
     unpickled.unlink()
 
