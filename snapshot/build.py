@@ -337,9 +337,7 @@ def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: CpuTa
     if not planned:
         raise BuildError("the workload compiled nothing the image can serve"
                          + (f" ({len(skipped)} specialization(s) left to the JIT)" if skipped else ""))
-    entries = [p.entry for p in planned]
-    for i, e in enumerate(entries):
-        e.payload = i
+    entries = [p.entry._replace(payload=i) for i, p in enumerate(planned)]
     fingerprint = {**machine_fingerprint(), "numba_config": numba_seam.numba_config()}
     cpu_info = {"target": cpu.option, "name": cpu.name, "features": sorted(cpu.required)}
     # The prefix is a pure function of what the image holds: reproducible, yet unique per image.
@@ -347,10 +345,10 @@ def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: CpuTa
     for e in entries:
         ident.update(repr((e.kind, e.module, e.qualname, e.options, e.closure, e.code, e.signature)).encode())
     prefix = f"_snap{ident.hexdigest()}_"
-    for e in entries:
-        e.symbols = {role: prefix + names(name) for role, name in e.symbols.items()}
-        e.envs = [prefix + names(n) for n in e.envs]
-        e.dynamic = {prefix + names(n): t for n, t in e.dynamic.items()}
+    entries = [e._replace(symbols={role: prefix + names(name) for role, name in e.symbols.items()},
+                          envs=[prefix + names(n) for n in e.envs],
+                          dynamic={prefix + names(n): t for n, t in e.dynamic.items()})
+               for e in entries]
     sources = [Source(m, files[m], file_digest(files[m])) for m in sorted(files)]
     manifest = Manifest(fingerprint=fingerprint, cpu=cpu_info, prefix=prefix, entries=entries,
                         skipped=skipped, sources=sources, build=dict(build_info or {}))

@@ -13,8 +13,7 @@ import pickle
 import struct
 import sys
 from types import FunctionType
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 _U64 = struct.Struct("<Q")
 
@@ -23,13 +22,14 @@ class UnresolvedReference(Exception):
     """A referenced jitted function does not exist (yet) in this process."""
 
 
-@dataclass
-class EntryPayload:
+class EntryPayload(NamedTuple):
+    """What installing an entry needs that JSON cannot hold (a NamedTuple: cheap to define
+    on the activation import path)."""
     args: tuple
     return_type: Any
     envs: dict[str, tuple[str, list]]   # original env name -> (module name, consts)
     fndesc: dict[str, Any]              # modname, qualname, uid, abi_tags, argnames: what mangling needs
-    extra: dict[str, Any] = field(default_factory=dict)   # "box:..." -> jitclass instance type; "generator"
+    extra: dict[str, Any] = {}   # "box:..." -> jitclass instance type; "generator" (never mutated)
 
 
 def _pickler(buf: io.BytesIO):
