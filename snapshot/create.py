@@ -84,8 +84,11 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
     try:
         # SIGINT held back until `proc` is set: an interrupt landing inside Popen (after the
         # fork) would otherwise leave the child running the workload, unkilled. The child
-        # inherits the mask; snapshot.trace unblocks SIGINT first thing.
+        # inherits the mask; snapshot.trace unblocks SIGINT first thing, unless it was
+        # blocked here already.
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        if signal.SIGINT not in mask:
+            env["_SNAP_TRACE_UNBLOCK_SIGINT"] = "1"
         try:
             proc = subprocess.Popen(cmd, pass_fds=(wfd,), env=env, stdin=subprocess.DEVNULL)
         finally:

@@ -46,7 +46,8 @@ def run_workload(path: str, argv: list[str], mains: list) -> int | str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})   # blocked by create around its Popen
+    if os.environ.pop("_SNAP_TRACE_UNBLOCK_SIGINT", None):    # blocked by create around its Popen
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     ap = argparse.ArgumentParser(prog="python -m snapshot.trace")
     ap.add_argument("--workload", action="append", required=True)
     ap.add_argument("--out", required=True)

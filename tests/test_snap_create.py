@@ -46,8 +46,11 @@ def test_interrupted_build_leaves_no_file(tmp_path):
     workload.write_text("import time, numba\nprint('ready', flush=True)\ntime.sleep(60)\n")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
+    # SIGINT as a terminal delivers it: not ignored, even when the test run itself was
+    # started in the background (where the shell makes children ignore SIGINT)
     proc = subprocess.Popen([snap_exe(), "create", "-q", "-w", str(workload), "-o", str(out_dir / "img.so")],
-                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
