@@ -150,7 +150,7 @@ t_rtmod = t_act = 0.0
 if image:
     import snapshot.runtime as runtime
     t2 = time.perf_counter()
-    rt = runtime.activate(image, strict=True)
+    rt = runtime.activate(image)             # the default mode (strict mode hooks every kind)
     t3 = time.perf_counter()
     t_rtmod, t_act = t2 - t1, t3 - t2
     assert rt is not None, "image refused"
@@ -169,10 +169,12 @@ if rt is not None:
     # Creating a dispatcher installs nothing: entries are matched and installed at
     # its first use, so the first calls include installing all N.
     t6 = time.perf_counter()
-    total = sum(f(3) for f in m.FUNCS)      # strict mode: a compilation would raise
+    total = sum(f(3) for f in m.FUNCS)
     calls = time.perf_counter() - t6
     assert total == sum(3 * i + 1 for i in range(n)), total
-    ready = sum(1 for f in m.FUNCS if len(f.overloads) == 1)
+    from snapshot.numba_seam.install import ImageLibrary
+    ready = sum(1 for f in m.FUNCS if len(f.overloads) == 1      # one overload, from the image
+                and isinstance(next(iter(f.overloads.values())).library, ImageLibrary))
     assert rt.installed == n and ready == n, (rt.installed, ready, n)
 else:
     assert sum(1 for f in m.FUNCS if len(f.overloads)) == 0, "the plain import compiled something"

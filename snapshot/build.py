@@ -27,7 +27,7 @@ from .fingerprint import (Unfingerprintable, canonical_options, closure_fingerpr
 from .manifest import (MANIFEST_SECTION, PAYLOAD_SECTION, Dep, Entry, Manifest, Skipped,
                        Source)
 from .gufuncs import builder_options_text
-from .numba_seam.gufunc import GUFUNC_KINDS
+from .numba_seam import GUFUNC_KINDS
 from .payload import dumps_entry, pack_payloads
 
 Progress = Callable[[str], None]

@@ -13,7 +13,8 @@ from typing import Any
 from .fingerprint import canonical_options, code_fingerprint
 from .manifest import Entry
 from .numba_seam import signature_text
-from .numba_seam.gufunc import GUFUNC_KINDS, builder_identity, make_image_cres, signature_args
+from .numba_seam import GUFUNC_KINDS
+from .numba_seam.gufunc import builder_identity, make_image_cres, signature_args
 
 
 def builder_options_text(options: dict, facts: dict) -> str:

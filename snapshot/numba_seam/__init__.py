@@ -20,6 +20,7 @@ from .. import post_import
 SUPPORTED_NUMBA = ("0.68",)
 
 ENV_PREFIX = "_ZN08NumbaEnv"
+GUFUNC_KINDS = ("gufunc", "ufunc")      # entry kinds of gufunc builders' kernels (see gufunc.py)
 UNRESOLVED_PREFIX = ".numba.unresolved$"
 
 

@@ -18,9 +18,6 @@ import os
 from typing import Any
 
 
-GUFUNC_KINDS = ("gufunc", "ufunc")
-
-
 def builder_kind(builder) -> str:
     from numba.np.ufunc import ufuncbuilder
     return "gufunc" if isinstance(builder, ufuncbuilder.GUFuncBuilder) else "ufunc"

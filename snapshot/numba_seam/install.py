@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import llvmlite.binding as ll
 
-from . import UNRESOLVED_PREFIX, Patches
+from . import GUFUNC_KINDS, UNRESOLVED_PREFIX, Patches
 
 
 def prepare_runtime(parfors: bool) -> None:
@@ -386,10 +386,15 @@ class RuntimeHooks(Patches):
         self.on_builder_add: Callable[[Any, Any], Any] | None = None
         self._keepalive: list = []
 
-    def install(self) -> None:
+    def install(self, kinds: "set[str] | frozenset[str] | None" = None) -> None:
+        """Hook what serves the image's ``kinds`` of entries (None: everything, e.g. to
+        report misses of every kind). Dispatchers are always hooked."""
         from numba.core import codegen, dispatcher
         from numba.np.ufunc import dufunc
         hooks = self
+
+        def wanted(*ks: str) -> bool:
+            return kinds is None or any(k in kinds for k in ks)
 
         def compile_(orig, self, sig):
             hooks.on_compile(self, sig)
@@ -452,13 +457,15 @@ class RuntimeHooks(Patches):
                 hooks.on_create(self, "objmode")
             return orig(self, sig)
 
-        self.wrap(dispatcher.LiftedWith, "compile", lifted_compile)
+        if wanted("objmode"):
+            self.wrap(dispatcher.LiftedWith, "compile", lifted_compile)
         if self.settle is not None:
             self.add(dispatcher.Dispatcher, "overloads", OverloadsSlot(self.settle))
         self.wrap(dispatcher.Dispatcher, "compile", compile_)
         self.wrap(dispatcher._DispatcherBase, "_compile_for_args", compile_for_args)
-        self.wrap(dufunc.DUFunc, "_initialize", dufunc_init)
-        self.wrap(dufunc.DUFunc, "_compile_for_argtys", dufunc_compile)
+        if wanted("dufunc"):
+            self.wrap(dufunc.DUFunc, "_initialize", dufunc_init)
+            self.wrap(dufunc.DUFunc, "_compile_for_argtys", dufunc_compile)
 
         def cfunc_compile(orig, self):
             if hooks.on_cfunc is not None and hooks.on_cfunc(self):
@@ -481,14 +488,16 @@ class RuntimeHooks(Patches):
 
         # gufunc builders compile through add and wrap through build, never reaching
         # the dispatcher hooks (see gufunc.py)
-        from numba.np.ufunc import parallel, ufuncbuilder
-        self.wrap(ufuncbuilder._BaseUFuncBuilder, "add", builder_add)
-        for cls in (ufuncbuilder.UFuncBuilder, ufuncbuilder.GUFuncBuilder,
-                    parallel.ParallelUFuncBuilder, parallel.ParallelGUFuncBuilder):
-            self.wrap(cls, "build", builder_build)
+        if wanted(*GUFUNC_KINDS):
+            from numba.np.ufunc import parallel, ufuncbuilder
+            self.wrap(ufuncbuilder._BaseUFuncBuilder, "add", builder_add)
+            for cls in (ufuncbuilder.UFuncBuilder, ufuncbuilder.GUFuncBuilder,
+                        parallel.ParallelUFuncBuilder, parallel.ParallelGUFuncBuilder):
+                self.wrap(cls, "build", builder_build)
 
-        self.when_imported("numba.core.ccallback",            # imported by the first @cfunc
-                           lambda ccallback: self.wrap(ccallback.CFunc, "compile", cfunc_compile))
+        if wanted("cfunc"):
+            self.when_imported("numba.core.ccallback",            # imported by the first @cfunc
+                               lambda ccallback: self.wrap(ccallback.CFunc, "compile", cfunc_compile))
 
 
 def owner_function(owner) -> tuple[str, str]:
