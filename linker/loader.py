@@ -47,6 +47,7 @@ _EHDR = struct.Struct("<HHIQQQIHHHHHH")          # Elf64_Ehdr after e_ident
 _SHDR = struct.Struct("<IIQQQQIIQQ")             # Elf64_Shdr
 _Shdr = collections.namedtuple("_Shdr", "name type flags addr offset size link info addralign entsize")
 _SECTAB = struct.Struct("<4Q")                   # imagedir.SECTAB, read with struct
+_MAP_FROM = 256 << 10                            # smaller files are read: cheaper than a mapping
 
 
 def _fail(path: str, msg: str) -> LinkError:
@@ -69,7 +70,7 @@ class ImageFile:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             st = os.fstat(fd)
-            if stat.S_ISREG(st.st_mode) and st.st_size > 0:
+            if stat.S_ISREG(st.st_mode) and st.st_size >= _MAP_FROM:
                 # Mapped, not read: the checksum touches the page cache in place (a read
                 # into fresh memory cost twice as much at 3 MB). Images are replaced by
                 # rename, never rewritten in place, so the mapping cannot shrink under us.

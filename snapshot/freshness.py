@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types as pytypes
+from functools import cached_property
 from typing import Callable
 
 from .fingerprint import code_fingerprint, file_digest, source_fingerprints
@@ -39,10 +40,14 @@ class Freshness:
     """
 
     def __init__(self, manifest: Manifest, locate: Callable[[str], str | None] = current_file) -> None:
-        self._recorded = {s.module: s.digest for s in manifest.sources}
+        self._manifest = manifest
         self._locate = locate
         self._unchanged: dict[str, bool] = {}
         self._fps: dict[str, dict[str, frozenset[str]] | None] = {}
+
+    @cached_property
+    def _recorded(self) -> dict[str, str | None]:
+        return {s.module: s.digest for s in self._manifest.sources}
 
     def module_unchanged(self, module: str) -> bool:
         ok = self._unchanged.get(module)

@@ -20,6 +20,7 @@ An image carries two sections:
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from typing import Any, NamedTuple
 
 MAGIC = b"SNAPIMG\x00"
@@ -164,8 +165,8 @@ class ManifestIndex:
             self.build: dict[str, Any] = dict(header.get("build", {}))
             self.parfors: bool = bool(header.get("parfors", False))
             self.kinds: list[str] = [str(k) for k in header.get("kinds", [])]
-            self.skipped = [Skipped(**s) for s in header["skipped"]]
-            self.sources = [Source(**s) for s in header["sources"]]
+            self._skipped: list = list(header["skipped"])
+            self._sources: list = list(header["sources"])
             self._index: dict[str, list] = dict(header["index"])
             self._offsets: str = str(header["offsets"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -178,6 +179,21 @@ class ManifestIndex:
 
     def __len__(self) -> int:
         return max(len(self._offsets) // _OFFSET_DIGITS - 1, 0)
+
+    # decoded at first use: activation needs neither (misses and staleness checks do)
+    @cached_property
+    def skipped(self) -> list[Skipped]:
+        try:
+            return [Skipped(**s) for s in self._skipped]
+        except (TypeError, ValueError) as e:
+            raise _corrupted(e) from None
+
+    @cached_property
+    def sources(self) -> list[Source]:
+        try:
+            return [Source(**s) for s in self._sources]
+        except (TypeError, ValueError) as e:
+            raise _corrupted(e) from None
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> "ManifestIndex":

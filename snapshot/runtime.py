@@ -38,7 +38,7 @@ def incompatibilities(manifest: "Manifest | ManifestIndex") -> list[str]:
     problems = []
     triple, features = host_facts()
     here = {**machine_fingerprint(triple), "numba_config": numba_seam.numba_config()}
-    for key in sorted(set(manifest.fingerprint) | set(here)):
+    for key in sorted(set(manifest.fingerprint) | set(here)) if manifest.fingerprint != here else ():
         want, have = manifest.fingerprint.get(key), here.get(key)
         if want != have:
             if isinstance(want, dict) and isinstance(have, dict):
@@ -107,7 +107,6 @@ class Runtime:
         self._pending: dict[int, _Pending] = {}
         self._warned: set[str] = set()
         self._stale_by_func: dict[tuple[str, str], str] = {}   # function -> the one that changed
-        self._skipped = {(s.module, s.qualname): s.reason for s in self.manifest.skipped}
         self._options_text: dict[tuple, str] = {}
         self._keep: list = []        # objects image code points at (jitclass Box subclasses)
         self._gufuncs = None         # GufuncServer, made at the first builder add
@@ -353,8 +352,8 @@ class Runtime:
         key, name, sig = _describe(owner, args)
         if key in self._stale_by_func:
             kind, reason = "stale", f"{self._stale_by_func[key]} changed"
-        elif key in self._skipped:
-            kind, reason = "not servable", self._skipped[key]
+        elif key in (skipped := {(s.module, s.qualname): s.reason for s in self.manifest.skipped}):
+            kind, reason = "not servable", skipped[key]
         elif self.manifest.has(*key):
             kind, reason = "not in image", "signature not in the image"
         else:

@@ -5,11 +5,10 @@ image's code; the first process of a boot asks LLVM and writes them down, the
 others read the file. These tests prove the file is written with what LLVM
 says, that activation really decides from it (a file claiming a missing feature
 gets the image refused, the program still runs on the JIT), that a damaged,
-foreign or old-boot file is replaced, and that SNAP_CACHE_DIR=0 writes nothing.
+foreign, older-format or old-boot file is replaced, and that SNAP_CACHE_DIR=0 writes nothing.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import llvmlite
@@ -26,9 +25,18 @@ def _run(image: Path, cache: Path | str, **env: str):
                 env=clean_env(SNAP_CACHE_DIR=str(cache), **env))
 
 
-def _doc(enabled, **over) -> dict:
-    return {"boot_id": BOOT, "llvmlite": llvmlite.__version__, "triple": ll.get_process_triple(),
-            "features": " ".join(sorted(enabled)), **over}
+def _doc(enabled, **over) -> str:
+    """The cache file's text: magic, boot id, llvmlite version, triple, features."""
+    f = {"magic": "snap-host 1", "boot_id": BOOT, "llvmlite": llvmlite.__version__,
+         "triple": ll.get_process_triple(), "features": " ".join(sorted(enabled)), **over}
+    return "\n".join([f["magic"], f["boot_id"], f["llvmlite"], f["triple"], f["features"]])
+
+
+def _features(path: Path) -> set[str]:
+    magic, boot, version, triple, features = path.read_text().split("\n")
+    assert (magic, boot, version, triple) == ("snap-host 1", BOOT, llvmlite.__version__,
+                                              ll.get_process_triple())
+    return set(features.split())
 
 
 def _required_feature(image: Path) -> str:
@@ -41,15 +49,13 @@ def test_first_activation_writes_what_llvm_says(kinds_image, kinds_reference, tm
     p = _run(kinds_image, tmp_path, SNAP_STRICT="1")
     assert_ok(p)
     assert p.stdout == kinds_reference["base"]
-    doc = json.loads((tmp_path / f"host-{BOOT}.json").read_text())
-    assert set(doc["features"].split()) == FEATURES
-    assert doc["triple"] == ll.get_process_triple() and doc["llvmlite"] == llvmlite.__version__
-    assert [f.name for f in tmp_path.iterdir()] == [f"host-{BOOT}.json"]     # no temp file left
+    assert _features(tmp_path / f"host-{BOOT}.txt") == FEATURES
+    assert [f.name for f in tmp_path.iterdir()] == [f"host-{BOOT}.txt"]     # no temp file left
 
 
 def test_activation_decides_from_this_boots_file(kinds_image, kinds_reference, tmp_path):
     feature = _required_feature(kinds_image)
-    (tmp_path / f"host-{BOOT}.json").write_text(json.dumps(_doc(FEATURES - {feature})))
+    (tmp_path / f"host-{BOOT}.txt").write_text(_doc(FEATURES - {feature}))
     p = _run(kinds_image, tmp_path)
     assert_ok(p)
     assert p.stdout == kinds_reference["base"]           # refused image: the JIT ran it
@@ -59,19 +65,22 @@ def test_activation_decides_from_this_boots_file(kinds_image, kinds_reference, t
 
 
 def test_damaged_foreign_or_old_files_are_replaced(kinds_image, kinds_reference, tmp_path):
-    path = tmp_path / f"host-{BOOT}.json"
-    old_boot = tmp_path / "host-00000000-0000-0000-0000-000000000000.json"
+    path = tmp_path / f"host-{BOOT}.txt"
+    old_boot = tmp_path / "host-00000000-0000-0000-0000-000000000000.txt"
+    older_format = tmp_path / f"host-{BOOT}.json"
     feature = _required_feature(kinds_image)
-    for content in (b"\x00\xff not json", json.dumps(_doc(FEATURES, llvmlite="0.0.0")).encode(),
-                    json.dumps(_doc(FEATURES, features=["a", "list"])).encode(),
-                    json.dumps(_doc(FEATURES - {feature}, boot_id="someone else")).encode()):
+    for content in (b"\x00\xff not text", _doc(FEATURES, llvmlite="0.0.0").encode(),
+                    _doc(FEATURES, magic="snap-host 0").encode(), _doc(FEATURES, triple="").encode(),
+                    (_doc(FEATURES) + "\nan extra line").encode(),
+                    _doc(FEATURES - {feature}, boot_id="someone else").encode()):
         path.write_bytes(content)
-        old_boot.write_text(json.dumps(_doc(set())))
+        old_boot.write_text(_doc(set()))
+        older_format.write_text("{}")
         p = _run(kinds_image, tmp_path, SNAP_STRICT="1")
         assert_ok(p)
         assert p.stdout == kinds_reference["base"]
-        assert set(json.loads(path.read_text())["features"].split()) == FEATURES
-        assert not old_boot.exists()
+        assert _features(path) == FEATURES
+        assert not old_boot.exists() and not older_format.exists()
 
 
 def test_snap_cache_dir_0_writes_nothing(kinds_image, kinds_reference, tmp_path):
