@@ -50,6 +50,19 @@ _SECTAB = struct.Struct("<4Q")                   # imagedir.SECTAB, read with st
 _MAP_FROM = 256 << 10                            # smaller files are read: cheaper than a mapping
 
 
+def _read_all(fd: int, size: int) -> bytes:
+    """``size`` bytes (fewer at end of file) with plain read(2)s: a file object adds five
+    system calls, at 15-20 us each in a VM. ``size`` 0: read to the end."""
+    chunks, got = [], 0
+    while not size or got < size:
+        chunk = os.read(fd, size - got if size else 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def _fail(path: str, msg: str) -> LinkError:
     return LinkError(f"{path}: {msg}")
 
@@ -76,8 +89,7 @@ class ImageFile:
                 # rename, never rewritten in place, so the mapping cannot shrink under us.
                 data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
             else:
-                with open(fd, "rb", closefd=False) as f:
-                    data = f.read()
+                data = _read_all(fd, st.st_size if stat.S_ISREG(st.st_mode) else 0)
             return cls(os.fspath(path), fd, data, verify, headers)
         except BaseException:
             os.close(fd)
