@@ -146,6 +146,14 @@ def _corrupted(e: Exception) -> ManifestError:
     return ManifestError(f"corrupted manifest: {e!r}")
 
 
+def _records(cls, docs: list) -> list:
+    """Header objects as ``cls`` records (ManifestError if they do not fit)."""
+    try:
+        return [cls(**d) for d in docs]
+    except (TypeError, ValueError) as e:
+        raise _corrupted(e) from None
+
+
 class ManifestIndex:
     """The manifest as activation needs it: the header decoded, entries decoded on demand.
 
@@ -183,17 +191,11 @@ class ManifestIndex:
     # decoded at first use: activation needs neither (misses and staleness checks do)
     @cached_property
     def skipped(self) -> list[Skipped]:
-        try:
-            return [Skipped(**s) for s in self._skipped]
-        except (TypeError, ValueError) as e:
-            raise _corrupted(e) from None
+        return _records(Skipped, self._skipped)
 
     @cached_property
     def sources(self) -> list[Source]:
-        try:
-            return [Source(**s) for s in self._sources]
-        except (TypeError, ValueError) as e:
-            raise _corrupted(e) from None
+        return _records(Source, self._sources)
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> "ManifestIndex":
