@@ -83,13 +83,14 @@ class ImageFile:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             st = os.fstat(fd)
-            if stat.S_ISREG(st.st_mode) and st.st_size >= _MAP_FROM:
+            regular = stat.S_ISREG(st.st_mode)
+            if regular and st.st_size >= _MAP_FROM:
                 # Mapped, not read: the checksum touches the page cache in place (a read
                 # into fresh memory cost twice as much at 3 MB). Images are replaced by
                 # rename, never rewritten in place, so the mapping cannot shrink under us.
                 data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
             else:
-                data = _read_all(fd, st.st_size if stat.S_ISREG(st.st_mode) else 0)
+                data = _read_all(fd, st.st_size if regular else 0)
             return cls(os.fspath(path), fd, data, verify, headers)
         except BaseException:
             os.close(fd)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 _BOOT_ID = "/proc/sys/kernel/random/boot_id"
+_MAGIC = "snap-host 1"           # first line of the cache file
 
 
 def cache_dir() -> str | None:
@@ -26,9 +27,6 @@ def cache_dir() -> str | None:
         return None if d.strip() in ("", "0") else d
     base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache")
     return os.path.join(base, "snap")
-
-
-_MAGIC = "snap-host 1"
 
 
 def host_facts() -> tuple[str, frozenset[str]]:

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import warnings
+from functools import cached_property
 from typing import Any, Iterator, NamedTuple
 
 import linker
@@ -38,7 +39,8 @@ def incompatibilities(manifest: "Manifest | ManifestIndex") -> list[str]:
     problems = []
     triple, features = host_facts()
     here = {**machine_fingerprint(triple), "numba_config": numba_seam.numba_config()}
-    for key in sorted(set(manifest.fingerprint) | set(here)) if manifest.fingerprint != here else ():
+    keys = sorted(set(manifest.fingerprint) | set(here)) if manifest.fingerprint != here else []
+    for key in keys:
         want, have = manifest.fingerprint.get(key), here.get(key)
         if want != have:
             if isinstance(want, dict) and isinstance(have, dict):
@@ -115,25 +117,25 @@ class Runtime:
     # ---------------------------------------------------------------- hooks
     def on_create(self, owner, kind: str) -> None:
         """A DUFunc or an objmode block was made: install its entries now."""
-        self._guarded(self._on_create, owner, kind)
+        self._guarded(self._serve, owner, kind)
 
     def settle(self, owner) -> None:
         """First use of a dispatcher made since activation (see numba_seam.install.OverloadsSlot):
         install its entries, if the image has any. Creating it cost nothing."""
         with self._lock:          # a racing first use waits for the install to finish
             if seam.claim_unsettled(owner):
-                self._guarded(self._settle, owner, owner.py_func)
+                self._guarded(self._serve, owner, "dispatcher")
 
     def on_compile(self, owner, sig) -> None:
         self._guarded(self._on_compile, owner, sig)
 
     def serve_part(self, owner, module: str, qualname: str, suffix: str) -> None:
         """A jitclass part (see numba_seam.jitclass) was created: install its image code."""
-        self._guarded(self._serve_part, owner, (module, qualname, suffix))
+        self._guarded(self._serve, owner, "jitclass", (module, qualname), suffix)
 
     def serve_cfunc(self, owner) -> bool:
         """A @cfunc is being compiled: take its code from the image instead (True if served)."""
-        return bool(self._guarded(self._serve_cfunc, owner, None))
+        return bool(self._guarded(self._serve_cfunc, owner))
 
     def serve_builder(self, builder, sig) -> Any:
         """A gufunc builder's ``add``: the image's compile result, or None (the JIT compiles)."""
@@ -142,11 +144,11 @@ class Runtime:
             self._gufuncs = GufuncServer(self)
         return self._gufuncs.on_add(builder, sig)
 
-    def _guarded(self, hook, owner, arg):
+    def _guarded(self, hook, owner, *args):
         """A failure inside snap must never break the user's program: warn, let the JIT work."""
         try:
             with _NoGC():
-                return hook(owner, arg)
+                return hook(owner, *args)
         except SnapStrictError:
             raise
         except Exception as e:  # noqa: BLE001
@@ -157,27 +159,17 @@ class Runtime:
                 warn(f"snap: internal error ({type(e).__name__}: {e}); the JIT takes over "
                      "for what the image could not serve")
 
-    def _on_create(self, owner, kind: str) -> None:
+    def _serve(self, owner, kind: str, function: tuple[str, str] | None = None, suffix: str = "") -> None:
+        """Install ``owner``'s matching entries of ``kind``; ``function`` (module, qualname)
+        defaults to its Python function's (a jitclass part names its class's instead)."""
         py_func = owner._dispatcher.py_func if kind == "dufunc" else owner.py_func
-        entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
-        if entries:
-            with self._lock:
-                self._install_now(owner, kind, self._matching(owner, kind, py_func, entries))
-
-    def _settle(self, owner, py_func) -> None:
-        entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
-        if entries:
-            self._install_now(owner, "dispatcher", self._matching(owner, "dispatcher", py_func, entries))
-
-    def _serve_part(self, owner, part: tuple[str, str, str]) -> None:
-        module, qualname, suffix = part
+        module, qualname = function or (py_func.__module__, py_func.__qualname__)
         entries = self.manifest.entries_of(module, qualname)
         if entries:
             with self._lock:
-                self._install_now(owner, "jitclass", self._matching(owner, "jitclass", owner.py_func,
-                                                                    entries, suffix))
+                self._install_now(owner, kind, self._matching(owner, kind, py_func, entries, suffix))
 
-    def _serve_cfunc(self, owner, _) -> bool:
+    def _serve_cfunc(self, owner) -> bool:
         py_func = owner._pyfunc
         entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
         if not entries:
@@ -267,6 +259,11 @@ class Runtime:
             self._pending[id(owner)] = _Pending(owner, deferred)
         return installed
 
+    @cached_property
+    def _skipped(self) -> dict[tuple[str, str], str]:
+        """(module, qualname) -> why the image does not serve it (read at the first miss)."""
+        return {(s.module, s.qualname): s.reason for s in self.manifest.skipped}
+
     def image_code(self, e: Entry, targetctx) -> "_ImageCode":
         """What every kind of entry needs from the image: payload, address slots and
         environments filled, the function descriptor and the library standing in for it."""
@@ -352,8 +349,8 @@ class Runtime:
         key, name, sig = _describe(owner, args)
         if key in self._stale_by_func:
             kind, reason = "stale", f"{self._stale_by_func[key]} changed"
-        elif key in (skipped := {(s.module, s.qualname): s.reason for s in self.manifest.skipped}):
-            kind, reason = "not servable", skipped[key]
+        elif key in self._skipped:
+            kind, reason = "not servable", self._skipped[key]
         elif self.manifest.has(*key):
             kind, reason = "not in image", "signature not in the image"
         else:

@@ -413,7 +413,7 @@ class RuntimeHooks(Patches):
             # its entries) and return the matching one, without Numba's compile
             # path (its first use also scans every installed package's entry
             # points for Numba extensions: ~70 ms that no compilation needs).
-            if not kws and _UNSETTLED in self.__dict__ and self.overloads:
+            if not kws and _UNSETTLED in self.__dict__ and self.overloads:   # (reading settles)
                 try:
                     argtypes = tuple(self.typeof_pyval(a) for a in args)
                 except Exception:  # noqa: BLE001 - Numba's own path reports typing errors
