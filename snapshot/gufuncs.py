@@ -56,7 +56,7 @@ class GufuncServer:
         rt = self.rt
         py_func = builder.py_func
         entries = rt.manifest.entries_of(py_func.__module__, py_func.__qualname__)
-        if not entries:
+        if not entries or not rt.load():
             return None
         with rt._lock:
             want = signature_text(signature_args(sig)) + " -> "

@@ -96,11 +96,11 @@ class Runtime:
             raise SnapError(f"cannot use image {path}: corrupted manifest ({e})") from None
         if problems:
             raise SnapError(f"image {path} was built for another environment: " + "; ".join(problems))
-        seam.prepare_runtime(parfors=self.manifest.parfors)
-        try:
-            self.loaded = image.load(seam.make_resolver())
-        except linker.LinkError as e:
-            raise SnapError(f"cannot load image {path}: {e}") from None
+        # Code is mapped at the first install (load()), not here: a process that never calls
+        # image code pays no dlopen, and a parfors image starts no threads at import.
+        self._image: linker.ImageFile | None = image
+        self.loaded: linker.LoadedImage | None = None
+        self._load_error: str | None = None
         try:
             self._blobs = Payloads(blobs)
         except ValueError as e:
@@ -113,6 +113,37 @@ class Runtime:
         self._keep: list = []        # objects image code points at (jitclass Box subclasses)
         self._gufuncs = None         # GufuncServer, made at the first builder add
         self._typeof_light = False   # seam.lighten_array_typeof done (at the first install)
+        if strict:                   # strict: every check at activation, loading included
+            error = self._map()
+            if error is not None:
+                raise SnapError(error)
+
+    def load(self) -> bool:
+        """Map the image's code once, at the first install. False if that failed: warned
+        once (an error in strict mode); the JIT then compiles what the image would serve."""
+        if self.loaded is None:
+            with self._lock:
+                if self.loaded is None and self._load_error is None:
+                    self._load_error = self._map()
+                    if self._load_error is not None:
+                        if self.strict:
+                            raise SnapStrictError(f"snap: {self._load_error} (strict mode)")
+                        warn(f"snap: {self._load_error}; running on the JIT")
+        return self.loaded is not None
+
+    def _map(self) -> str | None:
+        """dlopen, import table, constructors (None), or why not."""
+        image, self._image = self._image, None
+        try:
+            seam.prepare_runtime(parfors=self.manifest.parfors)    # before any image code runs
+            self.loaded = image.load(seam.make_resolver())
+            return None
+        except linker.LinkError as e:
+            return f"cannot load image {self.path}: {e}"
+        except Exception as e:  # noqa: BLE001 - e.g. no threading layer, out of descriptors
+            return f"cannot load image {self.path}: {type(e).__name__}: {e}"
+        finally:
+            image.close()
 
     # ---------------------------------------------------------------- hooks
     def on_create(self, owner, kind: str) -> None:
@@ -244,6 +275,8 @@ class Runtime:
         """Install ``entries``; those referring to what does not exist yet wait for the owner's
         next compile request (``defer``), a broken one is reported. Returns how many installed."""
         deferred, installed = [], 0
+        if entries and not self.load():
+            return 0
         for e in entries:
             try:
                 self._install(owner, kind, e)
@@ -347,7 +380,9 @@ class Runtime:
 
     def _miss(self, owner, args: tuple) -> None:
         key, name, sig = _describe(owner, args)
-        if key in self._stale_by_func:
+        if self._load_error is not None:
+            kind, reason = "refused", self._load_error
+        elif key in self._stale_by_func:
             kind, reason = "stale", f"{self._stale_by_func[key]} changed"
         elif key in self._skipped:
             kind, reason = "not servable", self._skipped[key]

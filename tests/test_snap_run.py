@@ -152,6 +152,55 @@ def test_image_for_another_environment_is_refused_and_program_runs_on_jit(
     assert needle in strict.stderr
 
 
+LOAD_PROBE = """
+import numba
+from numba.np.ufunc import parallel
+from snapshot import runtime
+rt = runtime.active()
+print("activated", rt is not None, "mapped", rt.loaded is not None, "threads", parallel._is_initialized)
+import kinds_lib          # eager signatures: their entries install at decoration
+print("mapped", rt.loaded is not None, "threads", parallel._is_initialized)
+print(kinds_lib.eager_mul(6, 7), kinds_lib.par_sum(kinds_lib.np.arange(4.0)))
+"""
+
+
+def test_code_is_mapped_at_the_first_install_not_at_activation(kinds_image):
+    """Activation checks the image but maps no code: a process that never calls image code
+    pays no dlopen, and a parfors image starts its threads only when its code is needed."""
+    env = clean_env(SNAP_SYSIMAGE=str(kinds_image), **FORBID)
+    p = run([sys.executable, "-c", LOAD_PROBE], env=env)
+    assert_ok(p)
+    assert p.stdout.splitlines() == ["activated True mapped False threads False",
+                                     "mapped True threads True", "42 12.0"]
+    strict = run([sys.executable, "-c", LOAD_PROBE], env={**env, "SNAP_STRICT": "1"})
+    assert_ok(strict)         # strict mode maps at activation: a load failure fails early
+    assert strict.stdout.splitlines()[0] == "activated True mapped True threads True"
+
+
+def test_image_that_cannot_be_loaded_warns_at_first_use_and_program_runs_on_jit(
+        kinds_image, kinds_reference, tmp_path):
+    """An intact image whose code cannot be mapped here (an import this process lacks):
+    activation succeeds, the first install warns once, the JIT serves everything."""
+    import linker
+    with linker.ImageFile.open(kinds_image) as img:
+        name = next(n for n, weak in zip(img.imports, img._weak) if n.startswith("Py") and not weak)
+    bogus = name[:-1] + ("x" if name[-1] != "x" else "y")
+    forged = tmp_path / "unloadable.so"
+    forge(kinds_image, forged, b"\0" + name.encode() + b"\0", b"\0" + bogus.encode() + b"\0")
+    report = tmp_path / "misses.jsonl"
+    p = launch("SNAP_SYSIMAGE", forged, "kinds_app.py", env={"SNAP_REPORT": str(report)})
+    assert_ok(p)
+    assert p.stdout == kinds_reference["base"]
+    assert f"1 unresolved import(s): {bogus}" in p.stderr and "running on the JIT" in p.stderr
+    assert p.stderr.count("SnapWarning") == 1 and "Traceback" not in p.stderr
+    misses = [json.loads(line) for line in report.read_text().splitlines()]
+    assert misses and {m["kind"] for m in misses} == {"refused"}
+    assert all(bogus in m["reason"] for m in misses)
+    strict = launch("SNAP_SYSIMAGE", forged, "kinds_app.py", env={"SNAP_STRICT": "1"})
+    assert strict.returncode != 0
+    assert f"1 unresolved import(s): {bogus}" in strict.stderr and "strict mode" in strict.stderr
+
+
 def _corrupt(kind: str, image: Path, dst: Path) -> Path:
     data = image.read_bytes()
     if kind == "truncated":

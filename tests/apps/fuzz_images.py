@@ -65,6 +65,7 @@ def main() -> int:
                 pass
         try:
             rt = Runtime(str(path))
+            rt.load()                         # mapped as at a first call (False if it cannot be)
         except SnapError:
             refused += 1
             continue
