@@ -1,11 +1,12 @@
 """Run: activate an image in this process and serve dispatchers from it.
 
-Activation (once): map and verify the file, read the manifest's header, check
-the fingerprint and CPU against this process, ``dlopen`` and fill the import
-table. Creating a dispatcher then costs one store (numba_seam.install.OverloadsSlot);
-at its first use its function is looked up in the manifest's index and, if the
-image has it, its entries are decoded, checked and installed. No compilation,
-no per-function cache validation.
+Activation (once): read and verify the file, read the manifest's header, check
+the fingerprint and CPU against this process, hook Numba. Creating a dispatcher
+then costs one store (numba_seam.install.OverloadsSlot); at its first use its
+function is looked up in the manifest's index and, if the image has it, its
+entries are decoded, checked and installed. The first install maps the code
+(``dlopen``, import table): a process that never runs image code pays nothing
+for it. No compilation, no per-function cache validation.
 Anything the image does not serve falls back to Numba's JIT; misses can be
 reported (JSON lines) or, in strict mode, made errors.
 """
@@ -505,7 +506,7 @@ def activate(path: str, *, strict: bool = False, report: str | None = None) -> R
             # to keep them collectable).
             gc.freeze()
         if rt is not None:
-            rt.activation_seconds = time.perf_counter() - t0     # all of it: checks, dlopen, hooks
+            rt.activation_seconds = time.perf_counter() - t0     # all of it: checks, hooks, freeze
     finally:
         if enabled:
             gc.enable()
