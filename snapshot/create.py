@@ -95,6 +95,7 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(wfd)
         wfd = -1
+        import linker  # noqa: F401 - _verify's imports (numpy...) load while the child works
         with os.fdopen(rfd, "r") as events:
             rfd = -1
             for line in events:
