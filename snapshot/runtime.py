@@ -124,7 +124,9 @@ class Runtime:
         once (an error in strict mode); the JIT then compiles what the image would serve."""
         if self.loaded is None:
             with self._lock:
-                if self.loaded is None and self._load_error is None:
+                # _image is None while _map runs: a use of image code from inside the
+                # mapping itself (nothing does that today) gets the JIT, not a bogus error
+                if self.loaded is None and self._load_error is None and self._image is not None:
                     self._load_error = self._map()
                     if self._load_error is not None:
                         if self.strict:

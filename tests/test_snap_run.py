@@ -177,6 +177,31 @@ def test_code_is_mapped_at_the_first_install_not_at_activation(kinds_image):
     assert strict.stdout.splitlines()[0] == "activated True mapped True threads True"
 
 
+REENTRANT_PROBE = """
+import warnings
+warnings.simplefilter("error")          # any SnapWarning fails the probe
+import numba
+from snapshot import runtime
+from snapshot.numba_seam import install as seam
+original = seam.prepare_runtime
+
+def prepare(parfors):                   # image code used from inside the mapping itself:
+    import sys                          # kinds_lib is being imported, its first @vectorize
+    print("inside", sys.modules["kinds_lib"].add(6, 36))   # is what maps the image
+    original(parfors)
+
+seam.prepare_runtime = prepare
+import kinds_lib
+print("mapped", runtime.active().loaded is not None, kinds_lib.square(3.0))
+"""
+
+
+def test_image_code_used_while_the_image_is_being_mapped_runs_on_the_jit(kinds_image):
+    p = run([sys.executable, "-c", REENTRANT_PROBE], env=clean_env(SNAP_SYSIMAGE=str(kinds_image)))
+    assert_ok(p)
+    assert p.stdout.splitlines() == ["inside 42", "mapped True 9.0"]
+
+
 def test_image_that_cannot_be_loaded_warns_at_first_use_and_program_runs_on_jit(
         kinds_image, kinds_reference, tmp_path):
     """An intact image whose code cannot be mapped here (an import this process lacks):
