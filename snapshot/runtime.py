@@ -99,7 +99,7 @@ class Runtime:
             raise SnapError(f"image {path} was built for another environment: " + "; ".join(problems))
         # Code is mapped at the first install (load()), not here: a process that never calls
         # image code pays no dlopen, and a parfors image starts no threads at import.
-        self._image: linker.ImageFile | None = image
+        self._image: linker.ImageFile | None = image     # None once mapping began (or failed)
         self.loaded: linker.LoadedImage | None = None
         self._load_error: str | None = None
         try:
@@ -124,9 +124,9 @@ class Runtime:
         once (an error in strict mode); the JIT then compiles what the image would serve."""
         if self.loaded is None:
             with self._lock:
-                # _image is None while _map runs: a use of image code from inside the
-                # mapping itself (nothing does that today) gets the JIT, not a bogus error
-                if self.loaded is None and self._load_error is None and self._image is not None:
+                # _image is None from the start of _map on: mapped, failed, or (image code
+                # used from inside the mapping itself) under way, which gets the JIT
+                if self._image is not None:
                     self._load_error = self._map()
                     if self._load_error is not None:
                         if self.strict:

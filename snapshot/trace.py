@@ -99,11 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     recorder = seam.Recorder()
     recorder.install()
     t0 = time.perf_counter()
-    mains = _mains
     for workload in ns.workload:
         events.send("stage", name="workload", detail=workload)
         try:
-            status = run_workload(workload, ns.args, mains)
+            status = run_workload(workload, ns.args, _mains)
         except BaseException as e:  # noqa: BLE001 - report any failure of user code
             print_user_traceback(e, workload)
             events.send("error", stage="workload",
@@ -118,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     for report in ns.add_misses:
         events.send("stage", name="misses", detail=report)
         try:
-            folded = fold(report, mains)
+            folded = fold(report, _mains)
         except SnapError as e:
             events.send("error", stage="misses", message=str(e))
             return 2
