@@ -13,7 +13,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import llvmlite.binding as ll
 
@@ -129,77 +129,130 @@ def plan(specs: list[seam.Specialization], libraries: list, names: StableNames
             internal += 1
             continue
         if spec.reason is not None:
-            skipped.append(Skipped(spec.module, spec.qualname, spec.signature, spec.reason))
+            skipped.append(Skipped(spec.module, spec.qualname, _safe_signature(spec), spec.reason))
             continue
         try:
-            closure = closure_fingerprint(spec.py_func)
-        except Unfingerprintable as e:
-            skipped.append(Skipped(spec.module, spec.qualname, spec.signature, f"closure: {e}"))
+            identity = _identity(spec)
+        except Exception as e:  # noqa: BLE001 - one specialization never costs the whole build
+            identity = f"cannot identify it ({type(e).__name__}: {e})"
+        if isinstance(identity, str):
+            skipped.append(Skipped(spec.module, spec.qualname, _safe_signature(spec), identity))
             continue
-        options = canonical_options(spec.options)
-        if spec.kind == "dufunc":
-            options += ";identity=" + repr(spec.extra.get("identity"))
-        if spec.kind in GUFUNC_KINDS:
-            options = builder_options_text(spec.options, spec.extra["builder"])
-        options += spec.extra.get("options_suffix", "")     # jitclass: class spec + part
-        key = (spec.kind, spec.module, spec.qualname, options, closure, spec.signature)
-        if key in seen:
+        if identity in seen:
             continue
-        seen.add(key)
-        modules = [seam.library_module(spec.library)]
-        symbols = {"function": spec.mangled, "env": spec.env_name}
-        defined = _defined(modules[0])
-        if spec.kind == "dufunc" or spec.kind in GUFUNC_KINDS:
-            loop_lib = by_symbol.get(spec.loop)
-            if loop_lib is None:
-                skipped.append(Skipped(spec.module, spec.qualname, spec.signature,
-                                       "ufunc loop wrapper not found"))
-                continue
-            modules.append(seam.library_module(loop_lib))
-            symbols["loop"] = spec.loop
-        elif spec.kind == "cfunc":
-            symbols["cfunc"] = spec.cfunc
-        else:
-            symbols["wrapper"] = spec.wrapper
-            if spec.cfunc in defined:
-                symbols["cfunc"] = spec.cfunc
-        symbols.update(spec.extra.get("generator", {}).get("roles", {}))
-        for name, typ in spec.extra.get("box_slots", {}).items():
-            symbols[seam.box_slot_role(typ)] = name
-        dynamic = _dynamic_slots(spec, modules)
-        if isinstance(dynamic, str):
-            skipped.append(Skipped(spec.module, spec.qualname, spec.signature, dynamic))
-            continue
-        envs = set()
-        for m in modules:
-            envs.update(seam.referenced_envs(m))
+        seen.add(identity)
         try:
-            blob = dumps_entry(spec, sorted(envs), names)
-        except Exception as e:  # noqa: BLE001 - any pickling failure means "not servable"
-            skipped.append(Skipped(spec.module, spec.qualname, spec.signature,
-                                   f"cannot record types/constants: {type(e).__name__}: {e}"))
+            done = _plan_one(spec, identity, by_symbol, by_library, names)
+        except Exception as e:  # noqa: BLE001 - one specialization never costs the whole build
+            done = f"cannot record it ({type(e).__name__}: {e})"
+        if isinstance(done, str):
+            skipped.append(Skipped(spec.module, spec.qualname, spec.signature, done))
             continue
-        # Generated code (exec'd by Numba: jitclass/structref helpers) has no source
-        # file to check; what it does is fixed by its maker, whose identity is the entry's.
-        callees = [d for lib in seam.linked_libraries(spec.library)
-                   if (d := by_library.get(id(lib))) is not None and d is not spec
-                   and not _generated(d)]
-        deps = sorted({(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees})
-        entry = Entry(
-            kind=spec.kind, module=spec.module, qualname=spec.qualname, options=options,
-            closure=closure, code=code_fingerprint(spec.py_func.__code__),
-            signature=spec.signature, symbols=symbols, envs=sorted(envs),
-            deps=[Dep(*d) for d in deps], parfors=spec.parfors, dynamic=dynamic,
-        )
-        planned.append(Planned(spec, entry, blob, modules, dict(symbols), sorted(envs)))
+        p, callees = done
+        planned.append(p)
         for s in [spec, *callees]:
             path = s.py_func.__code__.co_filename
             if not path.startswith("<") and (s.module not in files or not os.path.isfile(files[s.module])):
                 files[s.module] = path      # a real source file (exec'd code has none)
     planned.sort(key=lambda p: (p.entry.module, p.entry.qualname, p.entry.options,
-                                p.entry.closure or "", p.entry.signature, p.entry.kind))
+                                p.entry.closure or "", p.entry.signature, p.entry.kind,
+                                p.entry.code, p.entry.explicit, sorted(p.entry.globals.items())))
     skipped.sort(key=lambda s: (s.module, s.qualname, s.signature, s.reason))
     return planned, skipped, internal, files
+
+
+def _safe_signature(spec: seam.Specialization) -> str:
+    try:
+        return spec.signature
+    except Exception as e:  # noqa: BLE001 - e.g. a freed dispatcher in an argument type
+        return f"(unprintable: {type(e).__name__})"
+
+
+class _Identity(NamedTuple):
+    """Everything that tells this specialization apart (validity.py): the plan's dedup key."""
+    kind: str
+    module: str
+    qualname: str
+    options: str
+    closure: str | None
+    code: str
+    argkeys: tuple[str, ...]
+    ret: str
+    explicit: bool
+    globals: tuple[tuple[str, str], ...]
+
+
+def _identity(spec: seam.Specialization) -> "_Identity | str":
+    """The identity of a specialization, or why it cannot be matched in another process."""
+    try:
+        closure = closure_fingerprint(spec.py_func)
+    except Unfingerprintable as e:
+        return f"closure: {e}"
+    frozen = spec.extra.get("globals", {})
+    if isinstance(frozen, str):
+        return f"frozen globals cannot be fingerprinted: {frozen}"
+    if spec.kind in GUFUNC_KINDS:
+        options = builder_options_text(spec.options, spec.extra["builder"])
+    else:
+        options = spec.extra.get("compile_options") or canonical_options(spec.options)
+    options += spec.extra.get("options_suffix", "")     # jitclass: class spec + part
+    argkeys = tuple(numba_seam.type_key(t) for t in spec.args)
+    for t, k in zip(spec.args, argkeys):
+        if numba_seam.PROCESS_ADDRESS.search(k):
+            return (f"argument type {numba_seam.type_str(t)} names an object of the training "
+                    "process (its key differs in every process)")
+    return _Identity(spec.kind, spec.module, spec.qualname, options, closure,
+                     code_fingerprint(spec.py_func.__code__), argkeys,
+                     numba_seam.type_key(spec.return_type), bool(spec.extra.get("explicit_return")),
+                     tuple(sorted(frozen.items())))
+
+
+def _plan_one(spec: seam.Specialization, ident: _Identity, by_symbol: dict, by_library: dict,
+              names: "StableNames") -> "tuple[Planned, list] | str":
+    """The planned entry of one servable specialization and its callees (or why not servable)."""
+    modules = [seam.library_module(spec.library)]
+    symbols = {"function": spec.mangled, "env": spec.env_name}
+    defined = _defined(modules[0])
+    if spec.kind == "dufunc" or spec.kind in GUFUNC_KINDS:
+        loop_lib = by_symbol.get(spec.loop)
+        if loop_lib is None:
+            return "ufunc loop wrapper not found"
+        modules.append(seam.library_module(loop_lib))
+        symbols["loop"] = spec.loop
+    elif spec.kind == "cfunc":
+        symbols["cfunc"] = spec.cfunc
+    else:
+        symbols["wrapper"] = spec.wrapper
+        if spec.cfunc in defined:
+            symbols["cfunc"] = spec.cfunc
+    symbols.update(spec.extra.get("generator", {}).get("roles", {}))
+    for name, typ in spec.extra.get("box_slots", {}).items():
+        symbols[seam.box_slot_role(typ)] = name
+    dynamic = _dynamic_slots(spec, modules)
+    if isinstance(dynamic, str):
+        return dynamic
+    envs = set()
+    for m in modules:
+        envs.update(seam.referenced_envs(m))
+    try:
+        blob = dumps_entry(spec, sorted(envs), names)
+    except Exception as e:  # noqa: BLE001 - any pickling failure means "not servable"
+        return f"cannot record types/constants: {type(e).__name__}: {e}"
+    # Generated code (exec'd by Numba: jitclass/structref helpers) has no source
+    # file to check; what it does is fixed by its maker, whose identity is the entry's.
+    callees = [d for lib in seam.linked_libraries(spec.library)
+               if (d := by_library.get(id(lib))) is not None and d is not spec
+               and not _generated(d)]
+    deps = sorted({(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees})
+    entry = Entry(
+        kind=spec.kind, module=spec.module, qualname=spec.qualname, options=ident.options,
+        closure=ident.closure, code=ident.code,
+        signature=spec.signature, symbols=symbols, envs=sorted(envs),
+        deps=[Dep(*d) for d in deps], parfors=spec.parfors, dynamic=dynamic,
+        argkeys=list(ident.argkeys), ret=ident.ret, explicit=ident.explicit, globals=dict(ident.globals),
+        generated=_generated(spec),
+    )
+    return Planned(spec, entry, blob, modules, dict(symbols), sorted(envs)), callees
 
 
 def _generated(spec: seam.Specialization) -> bool:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import types as pytypes
 from functools import cached_property
 from typing import Callable
 
-from .fingerprint import code_fingerprint, file_digest, source_fingerprints
-from .manifest import Entry, Manifest
+from .fingerprint import file_digest, source_fingerprints
+from .manifest import Manifest
 
 
 def current_file(module: str) -> str | None:
@@ -68,17 +67,6 @@ class Freshness:
             self._fps[path] = source_fingerprints(path)
         fps = self._fps[path]
         return fps.get(qualname, frozenset()) if fps else frozenset()
-
-    def stale_function(self, entry: Entry, py_func: pytypes.FunctionType) -> str | None:
-        """Name of the function (the entry's own or a callee) that changed, or None."""
-        if not (self.module_unchanged(entry.module)
-                and py_func.__code__.co_filename == self._locate(entry.module)):
-            if code_fingerprint(py_func.__code__) != entry.code:
-                return f"{entry.module}.{entry.qualname}"
-        for dep in entry.deps:
-            if not self.fresh(dep.module, dep.qualname, dep.code):
-                return f"{dep.module}.{dep.qualname}"
-        return None
 
     def fresh(self, module: str, qualname: str, code: str) -> bool:
         return self.module_unchanged(module) or code in self.function_fps(module, qualname)

@@ -415,7 +415,10 @@ def _environment(manifest: Manifest) -> tuple[list[EnvItem], dict[str, Any]]:
 def _entry_status(e, sources: _Sources) -> EntryStatus:
     st = EntryStatus(function=f"{e.module}.{e.qualname}", signature=str(e.signature), kind=str(e.kind),
                      status="fresh")
-    for module, qualname, code in [(e.module, e.qualname, e.code)] + [(d.module, d.qualname, d.code) for d in e.deps]:
+    # generated code (exec) has no source file: its identity (code and frozen globals) is
+    # checked at run time, like every entry's frozen globals
+    own = [] if getattr(e, "generated", False) else [(e.module, e.qualname, e.code)]
+    for module, qualname, code in own + [(d.module, d.qualname, d.code) for d in e.deps]:
         s = sources.status(module, qualname, code)
         if s == "stale":
             name = f"{module}.{qualname}"

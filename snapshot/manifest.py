@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 MAGIC = b"SNAPIMG\x00"
-FORMAT_VERSION = 4              # 4: payload as an offset table (3: one pickle of a list)
+FORMAT_VERSION = 5              # 5: entries keyed by code, argument keys, frozen globals (4: by name)
 _LEN_DIGITS = 8                  # header length after MAGIC
 _OFFSET_DIGITS = 8               # each entry line's start in the body, hex
 MANIFEST_SECTION = "snap.manifest"
@@ -46,7 +46,7 @@ class Dep(NamedTuple):
 
 class Entry(NamedTuple):
     """One specialization served by the image."""
-    kind: str                    # "dispatcher" | "dufunc"
+    kind: str                    # dispatcher, dufunc, cfunc, objmode, jitclass, gufunc, ufunc
     module: str
     qualname: str
     options: str                 # canonical target options
@@ -60,6 +60,12 @@ class Entry(NamedTuple):
     payload: int = -1            # index into the payload's entry list
     # late-bound address slots: image symbol -> what it names (numba_seam/addresses.Target)
     dynamic: dict[str, dict] = {}
+    # identity and validity beyond the signature text (see snapshot/validity.py)
+    argkeys: list[str] = []      # argument types, keyed the same in every process
+    ret: str | None = None       # the return type's key
+    explicit: bool = False       # compiled for an explicitly given return type (eager signature)
+    globals: dict[str, str] = {}     # frozen global path -> fingerprint of its value
+    generated: bool = False      # code without a source file (exec): identity by code only
 
     def key(self) -> tuple[str, str]:
         return (self.module, self.qualname)

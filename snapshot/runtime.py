@@ -2,11 +2,13 @@
 
 Activation (once): read and verify the file, read the manifest's header, check
 the fingerprint and CPU against this process, hook Numba. Creating a dispatcher
-then costs one store (numba_seam.install.OverloadsSlot); at its first use its
-function is looked up in the manifest's index and, if the image has it, its
-entries are decoded, checked and installed. The first install maps the code
-(``dlopen``, import table): a process that never runs image code pays nothing
-for it. No compilation, no per-function cache validation.
+costs nothing. When Numba is about to compile a signature (a first call with new
+argument types, an eager signature, typing from new JIT code), the image's entry
+compiled for exactly that request is installed instead, if it is valid here
+(snapshot/validity.py: same code, closure, compile options, argument types,
+frozen global values and callees); a dispatcher made before activation is
+served the same way. The first install maps the code (``dlopen``, import table):
+a process that never runs image code pays nothing for it. No compilation.
 Anything the image does not serve falls back to Numba's JIT; misses can be
 reported (JSON lines) or, in strict mode, made errors.
 """
@@ -24,11 +26,11 @@ from typing import Any, Iterator, NamedTuple
 
 import linker
 
-from . import numba_seam
+from . import numba_seam, validity
 from .numba_seam import install as seam
 from .numba_seam import jitclass as seam_jitclass
 from .errors import SnapError, SnapStrictError, SnapWarning
-from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, machine_fingerprint
+from .fingerprint import machine_fingerprint
 from .freshness import Freshness
 from .hostcache import host_facts
 from .manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, Manifest, ManifestError, ManifestIndex
@@ -66,12 +68,6 @@ class _ImageCode(NamedTuple):
     library: Any         # seam.ImageLibrary
 
 
-class _Pending(NamedTuple):
-    """Entries of a dispatcher whose references resolve later (see UnresolvedReference)."""
-    owner: Any
-    entries: list[Entry]
-
-
 class Runtime:
     """An activated image."""
 
@@ -107,7 +103,6 @@ class Runtime:
         except ValueError as e:
             raise SnapError(f"cannot use image {path}: corrupted payload ({e})") from None
         self._fresh = Freshness(self.manifest)
-        self._pending: dict[int, _Pending] = {}
         self._warned: set[str] = set()
         self._stale_by_func: dict[tuple[str, str], str] = {}   # function -> the one that changed
         self._options_text: dict[tuple, str] = {}
@@ -150,18 +145,22 @@ class Runtime:
 
     # ---------------------------------------------------------------- hooks
     def on_create(self, owner, kind: str) -> None:
-        """A DUFunc or an objmode block was made: install its entries now."""
+        """An objmode block is about to be compiled: install its entry now."""
         self._guarded(self._serve, owner, kind)
 
-    def settle(self, owner) -> None:
-        """First use of a dispatcher made since activation (see numba_seam.install.OverloadsSlot):
-        install its entries, if the image has any. Creating it cost nothing."""
-        with self._lock:          # a racing first use waits for the install to finish
-            if seam.claim_unsettled(owner):
-                self._guarded(self._serve, owner, "dispatcher")
+    def on_compile(self, owner, sig) -> Any:
+        """Numba is about to compile ``sig`` for ``owner`` (a dispatcher or DUFunc): the
+        image's compile result for exactly that request (installed now), or None after
+        reporting the miss (the JIT then compiles)."""
+        return self._guarded(self._on_compile, owner, sig)
 
-    def on_compile(self, owner, sig) -> None:
-        self._guarded(self._on_compile, owner, sig)
+    def serve_call(self, owner, values: tuple) -> Any:
+        """First call of a dispatcher with these argument values' types: the image's compile
+        result (installed now), or None (Numba's own path follows and reports any miss)."""
+        st = owner.__dict__.get(_STATE)
+        if st is not None and not st.by_args:
+            return None           # known: nothing of this dispatcher is in the image
+        return self._guarded(self._serve_call, owner, values)
 
     def serve_part(self, owner, module: str, qualname: str, suffix: str) -> None:
         """A jitclass part (see numba_seam.jitclass) was created: install its image code."""
@@ -192,107 +191,225 @@ class Runtime:
                 self._warned.add("internal")
                 warn(f"snap: internal error ({type(e).__name__}: {e}); the JIT takes over "
                      "for what the image could not serve")
+            return None
 
+    # ---------------------------------------------------------------- per signature
+    def _state(self, owner, kind: str) -> "_OwnerState":
+        """The image entries whose identity matches ``owner`` (validity.py), by argument keys.
+
+        Computed once per owner, at its first compile request: creating a dispatcher
+        costs nothing, and a dispatcher made before activation is served the same way.
+        """
+        d = owner.__dict__
+        st = d.get(_STATE)
+        if st is None:
+            with self._lock:
+                st = d.get(_STATE)
+                if st is None:
+                    st = d[_STATE] = self._identify(owner, kind)
+                    if kind == "dispatcher" and st.py_func is not None:
+                        self._note_late(owner, st)
+        return st
+
+    def _identify(self, owner, kind: str) -> "_OwnerState":
+        py_func = seam.owner_py_func(owner)
+        if py_func is None or (kind == "dispatcher" and not seam.is_plain_dispatcher(owner)):
+            return _OwnerState(None, {}, None)
+        entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
+        if not entries:
+            return _OwnerState(py_func, {}, None)
+        key = validity.key_of(kind, self._options(owner, kind), py_func)
+        by_args: dict[tuple, list[Entry]] = {}
+        other_code = None
+        for e in entries:
+            if e.kind != kind or e.options != key.options or e.closure != key.closure:
+                continue
+            if e.code != key.code:
+                other_code = e
+                continue
+            by_args.setdefault(tuple(e.argkeys), []).append(e)
+        why = None
+        if not by_args:
+            why = ("not in image", "compiled with other options, locals or closure values")
+            if other_code is not None:
+                why = self._code_differs(other_code, py_func)
+        return _OwnerState(py_func, by_args, why)
+
+    def _code_differs(self, e: Entry, py_func) -> tuple[str, str]:
+        """Miss kind and reason for a function whose code is not the code of ``e``, an entry
+        of the same name: stale if its source file changed since the build (warned), else
+        another function of that name (a lambda, a redefinition, generated code)."""
+        if not e.generated and not validity.generated(py_func) and not self._fresh.module_unchanged(e.module):
+            function = f"{e.module}.{e.qualname}"
+            self._stale(function, e)
+            return ("stale", f"{function} changed")
+        return ("not in image", "the image holds another function of this name (its code differs)")
+
+    def _on_compile(self, owner, sig) -> Any:
+        kind = "dufunc" if hasattr(owner, "_dispatcher") else "dispatcher"
+        try:
+            args, return_type = numba_seam.split_signature(sig)
+        except Exception:  # noqa: BLE001 - Numba reports a bad signature its own way
+            return None
+        if seam.has_overload(owner, args):
+            return None           # compiled already: Numba returns it
+        cres = self._serve_signature(owner, kind, args, return_type)
+        if cres is None and not seam.is_nested_compile():
+            self._miss(owner, args)
+        return cres
+
+    def _serve_call(self, owner, values: tuple) -> Any:
+        st = self._state(owner, "dispatcher")
+        if not st.by_args:
+            return None
+        args = seam.argument_types(owner, values)
+        cres = self._serve_signature(owner, "dispatcher", args, None)
+        if cres is None:
+            # a function that asks for literal arguments was compiled (and recorded) for
+            # their literal types: what Numba's ForceLiteralArg retry would compile
+            literal = seam.literal_types(values, args, st.literal_positions(len(args)))
+            if literal is not None:
+                cres = self._serve_signature(owner, "dispatcher", literal, None)
+        return cres
+
+    def _serve_signature(self, owner, kind: str, args: tuple, return_type) -> Any:
+        """Install and return the entry compiled exactly for this request, if the image has
+        a valid one (identity, then frozen globals and callees; see validity.py)."""
+        st = self._state(owner, kind)
+        if not st.by_args:
+            return None
+        try:
+            keys = tuple(numba_seam.type_key(t) for t in args)
+            ret = numba_seam.type_key(return_type) if return_type is not None else None
+        except Exception:  # noqa: BLE001 - e.g. a freed dispatcher in a type: not servable
+            return None
+        # a lazy request takes what a lazy compile produced; an explicit return type takes
+        # an entry of that return type (an inferred one equal to it compiles the same code)
+        candidates = [e for e in st.by_args.get(keys, ())
+                      if (e.ret == ret if ret is not None else not e.explicit)]
+        if not candidates or not self.load():
+            return None
+        with self._lock:
+            if seam.has_overload(owner, args):     # a racing thread installed it
+                return seam.get_overload(owner, args)
+            invalid = []
+            for e in candidates:          # variants: one per global configuration recorded
+                verdict = validity.check_entry(e, st.py_func, self._deps_changed)
+                if not verdict.ok:
+                    invalid.append((e, verdict))
+                    continue
+                try:
+                    cres = self._install(owner, kind, e, args)
+                except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
+                    self._unusable(e, exc)
+                    continue
+                if cres is not None:
+                    return cres
+            if invalid:
+                self._invalid(*invalid[0])
+        return None
+
+    def _note_late(self, owner, st: "_OwnerState") -> None:
+        """A dispatcher compiled before activation keeps its JIT code: say so, once."""
+        compiled = [args for args, cres in seam.owner_overloads(owner).items()
+                    if not isinstance(cres.library, seam.ImageLibrary)]
+        if not compiled:
+            return
+        name = "%s:%s" % (st.py_func.__module__, st.py_func.__qualname__)
+        for args in compiled:
+            record_jit(self._report_path, "late", name, numba_seam.signature_text(args),
+                       "compiled before the image was activated")
+        if "late" not in self._warned:
+            self._warned.add("late")
+            warn(f"snap: {name.replace(':', '.')} was compiled before the image "
+                 f"{os.path.basename(self.path)} was activated and keeps its JIT code; activate the "
+                 "image before the program's jitted functions first run (SNAP_SYSIMAGE, snap run, "
+                 "or snapshot.runtime.activate() first thing)")
+
+    def _deps_changed(self, e: Entry) -> str | None:
+        """The callee compiled into ``e`` whose code changed since the build, or None."""
+        for dep in e.deps:
+            if not self._fresh.fresh(dep.module, dep.qualname, dep.code):
+                return f"{dep.module}.{dep.qualname}"
+        return None
+
+    # ---------------------------------------------------------------- install-all kinds
     def _serve(self, owner, kind: str, function: tuple[str, str] | None = None, suffix: str = "") -> None:
-        """Install ``owner``'s matching entries of ``kind``; ``function`` (module, qualname)
-        defaults to its Python function's (a jitclass part names its class's instead)."""
-        py_func = owner._dispatcher.py_func if kind == "dufunc" else owner.py_func
+        """Install ``owner``'s valid entries of ``kind`` (objmode blocks and jitclass parts,
+        which Numba compiles once, at creation); ``function`` (module, qualname) defaults to
+        its Python function's (a jitclass part names its class's instead)."""
+        py_func = owner.py_func
         module, qualname = function or (py_func.__module__, py_func.__qualname__)
         entries = self.manifest.entries_of(module, qualname)
         if entries:
+            options = self._options(owner, kind) + suffix
             with self._lock:
-                self._install_now(owner, kind, self._matching(owner, kind, py_func, entries, suffix))
+                self._install_now(owner, kind, list(self.fresh_entries(
+                    py_func, entries, lambda e: e.kind == kind and e.options == options)))
 
     def _serve_cfunc(self, owner) -> bool:
         py_func = owner._pyfunc
         entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
         if not entries:
             return False
-        sig = owner._sig
-        text = numba_seam.signature_text(sig.args, sig.return_type)
+        keys = [numba_seam.type_key(t) for t in owner._sig.args]
+        options = self._options(owner, "cfunc")
         with self._lock:
-            matching = [e for e in self._matching(owner, "cfunc", py_func, entries) if e.signature == text]
-            # a @cfunc is compiled once, now: nothing to retry later, so no deferral
-            return self._install_now(owner, "cfunc", matching[:1], defer=False) > 0
+            matching = list(self.fresh_entries(py_func, entries, lambda e: e.kind == "cfunc" and
+                                               e.options == options and e.argkeys == keys))
+            # a @cfunc is compiled once, now
+            return self._install_now(owner, "cfunc", matching[:1]) > 0
 
-    def _on_compile(self, owner, sig) -> None:
-        """Before Numba compiles: install deferred entries, then report a real miss."""
-        seam.settle(owner)
-        with self._lock:
-            pending = self._pending.get(id(owner))
-            if pending is not None and pending.owner is owner:
-                del self._pending[id(owner)]
-                kind = "dufunc" if hasattr(owner, "_dispatcher") else "dispatcher"
-                self._install_now(owner, kind, pending.entries)
-        if seam.is_nested_compile():
-            return
+    def _options(self, owner, kind: str) -> str:
+        """numba_seam.compile_options, memoized: most dispatchers of a program share a few."""
+        opts = seam.target_options(owner) if kind != "objmode" else None
         try:
-            args = seam.normalize_args(sig) if not isinstance(sig, tuple) else tuple(sig)
-        except Exception:  # noqa: BLE001 - never break a compile over reporting
-            return
-        if any(tuple(getattr(k, "args", k)) == args for k in seam.owner_overloads(owner)):
-            return
-        self._miss(owner, args)
-
-    # ---------------------------------------------------------------- install
-    def _options(self, targetoptions: dict) -> str:
-        """canonical_options, memoized: most dispatchers of a program share a few option sets."""
-        try:
-            key = tuple(sorted(targetoptions.items()))
+            key = (kind, tuple(sorted(opts.items())) if opts else (), id(type(owner)),
+                   tuple(sorted((getattr(getattr(owner, "_compiler", None), "locals", None) or {}).items())),
+                   getattr(getattr(owner, "_compiler", None), "pipeline_class", None),
+                   getattr(owner, "identity", None) if kind == "dufunc" else None)
             hash(key)
         except TypeError:                     # e.g. fastmath={"nnan"}: compute each time
-            return canonical_options(targetoptions)
+            return numba_seam.compile_options(owner, kind)
+        if kind == "objmode":
+            return numba_seam.compile_options(owner, kind)
         text = self._options_text.get(key)
         if text is None:
-            text = self._options_text[key] = canonical_options(targetoptions)
+            text = self._options_text[key] = numba_seam.compile_options(owner, kind)
         return text
 
-    def _matching(self, owner, kind: str, py_func, entries: list[Entry], suffix: str = "") -> list[Entry]:
-        options = self._options(numba_seam.objmode_block(owner) if kind == "objmode"
-                                else dict(seam.target_options(owner) or {})) + suffix
-        if kind == "dufunc":
-            options += ";identity=" + repr(owner.identity)
-        return list(self.fresh_entries(py_func, entries, lambda e: e.kind == kind and e.options == options))
-
     def fresh_entries(self, py_func, entries: list[Entry], accept) -> Iterator[Entry]:
-        """The entries ``accept`` takes whose closure matches ``py_func``'s and whose code is
-        unchanged; a stale one is reported (a warning, or an error in strict mode)."""
-        closure: Any = ...
+        """The entries ``accept`` takes that are valid for ``py_func`` here (validity.py):
+        same code and closure, callees unchanged, frozen globals equal. A stale one is
+        reported (a warning, or an error in strict mode)."""
+        key = None
         for e in entries:
             if not accept(e):
                 continue
-            if closure is ...:
-                try:
-                    closure = closure_fingerprint(py_func)
-                except Unfingerprintable:
-                    closure = "?"
-            if e.closure != closure:
+            if key is None:
+                key = validity.key_of(e.kind, e.options, py_func)
+            if e.closure != key.closure:
                 continue
-            stale = self._fresh.stale_function(e, py_func)
-            if stale is not None:
-                self._stale(stale, e)
+            if e.code != key.code:
+                self._code_differs(e, py_func)
+                continue
+            verdict = validity.check_entry(e, py_func, self._deps_changed)
+            if not verdict.ok:
+                self._invalid(e, verdict)
                 continue
             yield e
 
-    def _install_now(self, owner, kind: str, entries: list[Entry], defer: bool = True) -> int:
-        """Install ``entries``; those referring to what does not exist yet wait for the owner's
-        next compile request (``defer``), a broken one is reported. Returns how many installed."""
-        deferred, installed = [], 0
+    def _install_now(self, owner, kind: str, entries: list[Entry]) -> int:
+        """Install ``entries``; a broken one is reported. Returns how many installed."""
+        installed = 0
         if entries and not self.load():
             return 0
         for e in entries:
             try:
                 self._install(owner, kind, e)
                 installed += 1
-            except UnresolvedReference as exc:
-                if defer:
-                    deferred.append(e)
-                else:
-                    self._unusable(e, exc)
             except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
                 self._unusable(e, exc)
-        if deferred:
-            self._pending[id(owner)] = _Pending(owner, deferred)
         return installed
 
     @cached_property
@@ -300,13 +417,14 @@ class Runtime:
         """(module, qualname) -> why the image does not serve it (read at the first miss)."""
         return {(s.module, s.qualname): s.reason for s in self.manifest.skipped}
 
-    def image_code(self, e: Entry, targetctx) -> "_ImageCode":
+    def image_code(self, e: Entry, targetctx, data: Any = None) -> "_ImageCode":
         """What every kind of entry needs from the image: payload, address slots and
         environments filled, the function descriptor and the library standing in for it."""
         if not self._typeof_light:            # before the first call of image code types its arguments
             self._typeof_light = True
             seam.lighten_array_typeof()
-        data = loads_entry(self._blobs[e.payload])
+        if data is None:
+            data = loads_entry(self._blobs[e.payload])
         prefix = self.manifest.prefix
         addr = self.loaded.address
         if e.dynamic:
@@ -329,9 +447,17 @@ class Runtime:
         library = seam.ImageLibrary(f"{e.module}.{e.qualname}", addresses, prefix, fndesc, targetctx)
         return _ImageCode(data, env, fndesc, library)
 
-    def _install(self, owner, kind: str, e: Entry) -> None:
+    def _install(self, owner, kind: str, e: Entry, args: tuple | None = None) -> Any:
+        """Install one entry into ``owner``; its compile result, or None when ``args`` (the
+        requested types) are not exactly the entry's (keys are a pre-filter)."""
+        data = None
+        if args is not None:
+            data = loads_entry(self._blobs[e.payload])
+            if not seam.same_types(data.args, args):
+                return None
+            data = data._replace(args=tuple(args))     # e.g. this process's Omitted defaults
         desc_owner = owner._dispatcher if kind == "dufunc" else owner
-        code = self.image_code(e, seam.target_context(desc_owner))
+        code = self.image_code(e, seam.target_context(desc_owner), data)
         data, env, fndesc, library = code.data, code.env, code.fndesc, code.library
         extra = getattr(data, "extra", None) or {}
         prefix = self.manifest.prefix
@@ -362,19 +488,35 @@ class Runtime:
                                             return_type=data.return_type)
             seam.install_dufunc_loop(owner, cres, addr(e.symbols["loop"]))
         self.installed += 1
+        return cres
 
     # ---------------------------------------------------------------- misses
     def _unusable(self, e: Entry, exc: Exception) -> None:
+        if isinstance(exc, UnresolvedReference):
+            why = f"it refers to {exc}, which does not exist in this process"
+        else:
+            why = f"{type(exc).__name__}: {exc}"
         msg = (f"snap: cannot install {e.module}.{e.qualname}{e.signature} from the image "
-               f"{os.path.basename(self.path)} ({type(exc).__name__}: {exc}); it will be JIT-compiled")
+               f"{os.path.basename(self.path)} ({why}); it will be JIT-compiled")
         if self.strict:
             raise SnapStrictError(msg + " (strict mode)") from exc
         warn(msg)
 
+    def _invalid(self, e: Entry, verdict: "validity.Verdict") -> None:
+        """An entry of the right identity that is not valid here (a global or a callee changed)."""
+        self._stale_by_func[e.key()] = verdict.reason
+        msg = (f"snap: {verdict.reason} since the image {os.path.basename(self.path)} was built; "
+               f"{e.module}.{e.qualname}{e.signature} will be JIT-compiled")
+        if self.strict:
+            raise SnapStrictError(msg + " (strict mode)")
+        if verdict.function not in self._warned:
+            self._warned.add(verdict.function)
+            warn(msg)
+
     def _stale(self, function: str, e: Entry) -> None:
         msg = (f"snap: {function} changed since the image {os.path.basename(self.path)} was built; "
-               f"{e.module}.{e.qualname}{e.signature} will be JIT-compiled")
-        self._stale_by_func[e.key()] = function
+               f"{e.module}.{e.qualname} will be JIT-compiled")
+        self._stale_by_func[e.key()] = f"{function} changed"
         if self.strict:
             raise SnapStrictError(msg + " (strict mode)")
         if function not in self._warned:
@@ -383,10 +525,13 @@ class Runtime:
 
     def _miss(self, owner, args: tuple) -> None:
         key, name, sig = _describe(owner, args)
+        st = getattr(owner, "__dict__", {}).get(_STATE)
         if self._load_error is not None:
             kind, reason = "refused", self._load_error
         elif key in self._stale_by_func:
-            kind, reason = "stale", f"{self._stale_by_func[key]} changed"
+            kind, reason = "stale", self._stale_by_func[key]
+        elif st is not None and st.why is not None:
+            kind, reason = st.why
         elif key in self._skipped:
             kind, reason = "not servable", self._skipped[key]
         elif self.manifest.has(*key):
@@ -395,8 +540,23 @@ class Runtime:
             kind, reason = "not in image", "function not in the image"
         record_jit(self._report_path, kind, name, sig, reason, args)
         if self.strict:
-            raise SnapStrictError(f"snap: {name.replace(':', '.')}{sig} is not in the image "
-                                  f"{self.path} (strict mode)")
+            raise SnapStrictError(f"snap: {name.replace(':', '.')}{sig} is not served by the image "
+                                  f"{self.path}: {kind}: {reason} (strict mode)")
+
+
+_STATE = "_snap_state"      # per-owner _OwnerState, in the owner's __dict__
+
+
+class _OwnerState(NamedTuple):
+    """What the image holds for one dispatcher or DUFunc (see Runtime._state)."""
+    py_func: Any
+    by_args: dict            # argument keys -> entries of this owner's identity
+    why: tuple[str, str] | None     # (miss kind, reason) when no entry has its identity
+
+    def literal_positions(self, n: int) -> frozenset[int]:
+        """Argument positions whose recorded types are literal, for calls of ``n`` arguments."""
+        return frozenset(i for keys in self.by_args if len(keys) == n
+                         for i, k in enumerate(keys) if k.startswith("Literal["))
 
 
 class _RefusedImageReporter:
@@ -529,13 +689,15 @@ def _activate(path: str, strict: bool, report: str | None) -> Runtime | None:
             _hooks.install()
         return None
     _active = rt
-    _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile, settle=rt.settle)
+    _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile, serve_call=rt.serve_call)
     _hooks.on_cfunc = rt.serve_cfunc
     _hooks.on_builder_add = rt.serve_builder
     # Without a miss report or strict mode only the kinds the image holds need hooks
     # (each hook costs ~10 us at activation); with them, every kind's misses count.
     _hooks.install(None if strict or report else frozenset(rt.manifest.kinds))
     seam_jitclass.ServeHooks(rt.serve_part).install()    # also resolves payload references to classes
+    for disp in seam.compiled_dispatchers(validity.PINNED):   # a late activation: say what stays JIT
+        rt._state(disp, "dispatcher")
     return rt
 
 

@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .build import BuildError, build_image
     try:
-        specs = [seam.specialization(r) for r in recorder.records]
+        specs = seam.specializations(recorder.records)
         result = build_image(specs, recorder.libraries, cpu=target,
                              build_info={"workloads": [os.path.basename(w) for w in ns.workload]},
                              progress=lambda s: events.send("stage", name=s))

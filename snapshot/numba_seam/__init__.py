@@ -107,6 +107,72 @@ def objmode_block(owner) -> dict[str, int]:
     return {"objmode_block": owner.func_ir.loc.line - owner.py_func.__code__.co_firstlineno}
 
 
+def compile_options(owner, kind: str, targetoptions: dict | None = None) -> str:
+    """Every compile input of ``owner`` besides the function and the signature, as text.
+
+    Target options (``targetoptions``: the owner's own unless given), ``locals=``,
+    a custom pipeline class and a DUFunc's identity: two owners of one function that
+    differ in any of them compile different code (see snapshot/validity.py).
+    """
+    from ..fingerprint import canonical_options
+    if kind == "objmode":
+        return canonical_options(objmode_block(owner))
+    disp = getattr(owner, "_dispatcher", owner)          # a DUFunc compiles through its dispatcher
+    if targetoptions is None:
+        targetoptions = getattr(owner, "targetoptions", None)
+        if targetoptions is None and hasattr(owner, "_compiler"):     # @cfunc
+            targetoptions = owner._compiler.targetoptions
+    text = canonical_options(dict(targetoptions or {}))
+    compiler = getattr(disp, "_compiler", None)
+    local_types = getattr(compiler, "locals", None) or getattr(disp, "locals", None)
+    if local_types:
+        text += ";locals=" + canonical_options({k: str(v) for k, v in local_types.items()})
+    pipeline = getattr(compiler, "pipeline_class", None)
+    if pipeline is not None:
+        name = f"{pipeline.__module__}.{pipeline.__qualname__}"
+        if name != "numba.core.compiler.Compiler":
+            text += ";pipeline=" + name
+    if kind == "dufunc":
+        text += ";identity=" + repr(owner.identity)
+    return text
+
+
+def split_signature(sig) -> tuple[tuple, Any]:
+    """(argument types, return type or None) of anything ``Dispatcher.compile`` accepts."""
+    from numba.core import sigutils
+    args, return_type = sigutils.normalize_signature(sig)
+    return tuple(args), return_type
+
+
+_JITCLASS_ID = re.compile(r"#[0-9a-f]+<")
+_FUNC_NAMED = re.compile(r"<function ([^ >]+)(?: at 0x[0-9a-f]+| #[0-9]+)>")
+PROCESS_ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
+
+
+def type_key(t) -> str:
+    """A key of a Numba type that is the same in every process for the same type.
+
+    Numba keys some types by ``id()`` (``Omitted`` of an unhashable default,
+    dispatchers, jitclasses): those are keyed by value or by name here. A key that
+    still names an address (``PROCESS_ADDRESS``) cannot be matched in another process.
+    Equal keys are a pre-filter: an install also compares the unpickled types.
+    """
+    from numba.core import types
+    if isinstance(t, types.Omitted):
+        from ..validity import value_key
+        return f"omitted({value_key(t.value)})"
+    if isinstance(t, types.Dispatcher):
+        from ..fingerprint import code_fingerprint
+        f = t.dispatcher.py_func           # ReferenceError if the dispatcher is gone
+        return f"dispatcher({f.__module__}.{f.__qualname__}:{code_fingerprint(f.__code__)})"
+    text = str(t)
+    if "#" in text:
+        text = _JITCLASS_ID.sub("<", text)
+    if "<function " in text:
+        text = _FUNC_NAMED.sub(r"<function \1>", text)
+    return text
+
+
 def signature_text(args, return_type=None) -> str:
     """Readable signature: ``(float64, int64)``, with `` -> float64`` when the return type is given."""
     text = "(" + ", ".join(map(type_str, args)) + ")"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .gufunc import builder_identity, builder_kind
-from .record import Recorded, Specialization, library_module
+from .record import Recorded, Specialization, frozen_now, library_module
 
 
 @dataclass
@@ -26,7 +26,7 @@ def install_recording(recorder) -> None:
 
     def add(orig, self, sig=None):
         cres = orig(self, sig)
-        rec = GuRecorded(self, cres, builder_kind(self), sig=self._sigs[-1])
+        rec = GuRecorded(self, cres, builder_kind(self), frozen_now(self), sig=self._sigs[-1])
         recorder.records.append(rec)
         by_cres[id(cres)] = rec
         return cres
@@ -72,6 +72,7 @@ def specialization(rec: GuRecorded) -> Specialization:
                             "uid": fndesc.uid, "abi_tags": tuple(fndesc.abi_tags),
                             "argnames": tuple(fndesc.args)}
     spec.extra["builder"] = facts
+    spec.extra["globals"] = rec.globals if rec.globals is not None else {}
     spec.reason = _unservable_reason(rec, spec)
     return spec
 

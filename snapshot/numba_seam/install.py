@@ -272,52 +272,85 @@ def make_compile_result(owner, *, fndesc, library, env, entry_point, args, retur
         reload_init=[], referenced_envs=[])
 
 
-_UNSETTLED = "_snap_unsettled"     # instance flag: made after activation, first use still to come
+def owner_py_func(owner):
+    """The Python function a dispatcher, DUFunc, @cfunc or gufunc builder compiles."""
+    return (getattr(owner, "py_func", None) or getattr(getattr(owner, "_dispatcher", None), "py_func", None)
+            or getattr(owner, "_pyfunc", None))
 
 
-class OverloadsSlot:
-    """``Dispatcher.overloads`` as a data descriptor: how image entries reach a dispatcher.
-
-    The dict stays in the instance's ``__dict__``; a dispatcher made while the
-    slot is installed is flagged, and the first read of its overloads once it is
-    built calls ``settle(disp)`` (which installs its image entries, if any).
-    Everything that needs a dispatcher's code reads that dict first: a call with
-    no native match (``_compile_for_args``), ``compile``, typing from new JIT
-    code, ``signatures``. So creating a dispatcher costs one store, whether the
-    image serves it or not, and building what Numba keeps per overload (tens of
-    microseconds) is paid only for functions the program uses. ``settle`` must
-    claim the flag (``claim_unsettled``) under a lock: reads can race.
-    """
-
-    __slots__ = ("settle",)
-
-    def __init__(self, settle: Callable[[Any], None]) -> None:
-        self.settle = settle
-
-    def __set__(self, disp, value) -> None:
-        d = disp.__dict__
-        d["overloads"] = value
-        d[_UNSETTLED] = True
-
-    def __get__(self, disp, cls=None):
-        if disp is None:
-            return self
-        d = disp.__dict__
-        # "targetoptions": built (_DispatcherBase.__init__ reads overloads before that)
-        if _UNSETTLED in d and "targetoptions" in d:
-            self.settle(disp)
-        return d["overloads"]
+def is_plain_dispatcher(owner) -> bool:
+    """A dispatcher compiling its whole Python function (not a lifted loop or with-block,
+    whose ``py_func`` is the enclosing function)."""
+    from numba.core import dispatcher
+    return isinstance(owner, dispatcher.Dispatcher) and not isinstance(owner, dispatcher.LiftedCode)
 
 
-def claim_unsettled(disp) -> bool:
-    """True once for a dispatcher whose first use has not been settled (call under a lock)."""
-    return disp.__dict__.pop(_UNSETTLED, None) is not None
+def has_overload(owner, args: tuple) -> bool:
+    return get_overload(owner, args) is not None
 
 
-def settle(disp) -> None:
-    """Settle a dispatcher's first use now, if still pending (no-op otherwise)."""
-    if _UNSETTLED in getattr(disp, "__dict__", ()):
-        disp.overloads
+def get_overload(owner, args: tuple):
+    """The compile result ``owner`` already holds for exactly these argument types, or None."""
+    overloads = owner_overloads(owner)
+    cres = overloads.get(args) if hasattr(overloads, "get") else None
+    if cres is None and hasattr(owner, "_dispatcher"):        # a DUFunc: keyed by signatures
+        for sig, c in overloads.items():
+            if tuple(getattr(sig, "args", sig)) == args:
+                return c
+    return cres
+
+
+def compiled_dispatchers(skip: frozenset) -> list:
+    """Dispatchers with JIT-compiled code bound to module globals (top-level packages in
+    ``skip`` not searched): what a late activation finds already compiled. Cheap when
+    nothing was compiled yet (no environment exists): the usual activation."""
+    import sys
+    env = sys.modules.get("numba.core.environment")
+    disp = sys.modules.get("numba.core.dispatcher")
+    if env is None or disp is None or not env.Environment._memo:
+        return []
+    found: dict[int, Any] = {}
+    for name, mod in list(sys.modules.items()):
+        if mod is None or name.partition(".")[0] in skip:
+            continue
+        for v in list(getattr(mod, "__dict__", {}).values()):
+            if isinstance(v, disp.Dispatcher) and v.__dict__.get("overloads"):
+                found[id(v)] = v
+    return list(found.values())
+
+
+def same_types(recorded: tuple, requested: tuple) -> bool:
+    """Recorded (unpickled) argument types equal to the requested ones; an ``Omitted``
+    default is equal by value (Numba keys it by the id of this process's object)."""
+    from numba.core import types
+
+    from . import type_key
+    if len(recorded) != len(requested):
+        return False
+    return all(type_key(a) == type_key(b) if isinstance(a, types.Omitted) and isinstance(b, types.Omitted)
+               else a == b for a, b in zip(recorded, requested))
+
+
+def argument_types(disp, values: tuple) -> tuple:
+    """The types ``Dispatcher._compile_for_args`` compiles for these argument values."""
+    from numba.core import types
+    from numba.core.dispatcher import OmittedArg
+    return tuple(types.Omitted(a.value) if isinstance(a, OmittedArg) else disp.typeof_pyval(a)
+                 for a in values)
+
+
+def literal_types(values: tuple, args: tuple, positions: frozenset) -> tuple | None:
+    """``args`` with the values at ``positions`` typed as literals (None if none can be)."""
+    if not positions:
+        return None
+    from numba.core import errors, types
+    out = list(args)
+    for i in positions:
+        try:
+            out[i] = types.literal(values[i])
+        except (errors.LiteralTypingError, TypeError, ValueError):
+            pass
+    return tuple(out) if out != list(args) else None
 
 
 def install_dispatcher_overload(disp, cres) -> None:
@@ -374,12 +407,12 @@ class RuntimeHooks(Patches):
     """Calls back into the runtime when dispatchers are created and before they compile."""
 
     def __init__(self, on_create: Callable[[Any, str], None],
-                 on_compile: Callable[[Any, tuple], None],
-                 settle: Callable[[Any], None] | None = None) -> None:
+                 on_compile: Callable[[Any, tuple], Any],
+                 serve_call: Callable[[Any, tuple], Any] | None = None) -> None:
         super().__init__()
-        self.on_create = on_create      # a DUFunc or an objmode block was made
-        self.on_compile = on_compile
-        self.settle = settle            # first use of a dispatcher (see OverloadsSlot)
+        self.on_create = on_create      # an objmode block is compiled
+        self.on_compile = on_compile    # a compile request: the image's compile result or None
+        self.serve_call = serve_call    # a dispatcher's first call with new types (values)
         self.image_functions: dict[str, int] = {}   # original mangled name -> image address
         self.on_cfunc: Callable[[Any], bool] | None = None   # serve a @cfunc from the image
         # a builder's add(sig) (@guvectorize, parallel @vectorize): an image compile result or None
@@ -397,44 +430,26 @@ class RuntimeHooks(Patches):
             return kinds is None or any(k in kinds for k in ks)
 
         def compile_(orig, self, sig):
-            hooks.on_compile(self, sig)
-            # Served by the image (installed just now, on first use): skip Numba's
-            # compile bookkeeping (timers, compiler lock) on this first call.
-            try:
-                existing = self.overloads.get(normalize_args(sig))
-            except Exception:  # noqa: BLE001 - let Numba report a bad signature its way
-                existing = None
-            if existing is not None and isinstance(existing.library, ImageLibrary):
-                return existing.entry_point
-            return orig(self, sig)
+            # the image's result for exactly this request (eager signatures, typing from
+            # new JIT code, Numba's own _compile_for_args), else a miss and the JIT
+            cres = hooks.on_compile(self, sig)
+            return cres.entry_point if cres is not None else orig(self, sig)
 
         def compile_for_args(orig, self, *args, **kws):
-            # First call of a dispatcher served by the image: settle it (install
-            # its entries) and return the matching one, without Numba's compile
-            # path (its first use also scans every installed package's entry
+            # First call with these argument types: served from the image without Numba's
+            # compile path (its first use also scans every installed package's entry
             # points for Numba extensions: ~70 ms that no compilation needs).
-            if not kws and _UNSETTLED in self.__dict__ and self.overloads:   # (reading settles)
-                try:
-                    argtypes = tuple(self.typeof_pyval(a) for a in args)
-                except Exception:  # noqa: BLE001 - Numba's own path reports typing errors
-                    argtypes = None
-                existing = self.overloads.get(argtypes) if argtypes is not None else None
-                if existing is not None and isinstance(existing.library, ImageLibrary):
-                    return existing.entry_point
+            if not kws and hooks.serve_call is not None:
+                cres = hooks.serve_call(self, args)
+                if cres is not None:
+                    return cres.entry_point
             return orig(self, *args, **kws)
 
-        def dufunc_init(orig, self, *a, **kw):
-            orig(self, *a, **kw)
-            hooks.on_create(self, "dufunc")
-
         def dufunc_compile(orig, self, argtys, return_type=None):
-            hooks.on_compile(self, argtys)
-            # An eager @vectorize signature the image already installed: done
-            # (Numba would warn about compiling a loop it already has).
-            for sig, cres in self._dispatcher.overloads.items():
-                if sig.args == tuple(argtys) and isinstance(cres.library, ImageLibrary):
-                    return cres
-            return orig(self, argtys, return_type)
+            # a loop is added only when this DUFunc asks for it (as the JIT would): loops it
+            # never compiled would change NumPy's loop selection
+            cres = hooks.on_compile(self, tuple(argtys))
+            return cres if cres is not None else orig(self, argtys, return_type)
 
         def scan_unresolved(orig, self, module, engine):
             # A JIT function recursing into a specialization served by the image:
@@ -459,18 +474,15 @@ class RuntimeHooks(Patches):
 
         if wanted("objmode"):
             self.wrap(dispatcher.LiftedWith, "compile", lifted_compile)
-        if self.settle is not None:
-            self.add(dispatcher.Dispatcher, "overloads", OverloadsSlot(self.settle))
         self.wrap(dispatcher.Dispatcher, "compile", compile_)
         self.wrap(dispatcher._DispatcherBase, "_compile_for_args", compile_for_args)
         if wanted("dufunc"):
-            self.wrap(dufunc.DUFunc, "_initialize", dufunc_init)
             self.wrap(dufunc.DUFunc, "_compile_for_argtys", dufunc_compile)
 
         def cfunc_compile(orig, self):
             if hooks.on_cfunc is not None and hooks.on_cfunc(self):
                 return None
-            hooks.on_compile(self, tuple(self._sig.args))   # not in the image: a miss
+            hooks.on_compile(self, tuple(self._sig.args))   # not served: a miss
             return orig(self)
 
         def builder_add(orig, self, sig=None):

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ENV_PREFIX, Patches, objmode_block, signature_text
+from . import ENV_PREFIX, Patches, compile_options, objmode_block, signature_text
 
 
 @dataclass
@@ -17,6 +17,25 @@ class Recorded:
     owner: Any            # the Dispatcher / DUFunc / LiftedCode that compiled it
     cres: Any
     kind: str             # "dispatcher" | "dufunc"
+    # the frozen globals when it was compiled (validity.frozen_globals), or why they
+    # could not be fingerprinted: a workload may rebind globals between compilations
+    globals: Any = None
+
+
+def frozen_now(owner) -> "dict[str, str] | str":
+    """The frozen globals of what ``owner`` compiles, taken at compile time."""
+    from numba.core import dispatcher as nbdisp
+    if isinstance(owner, nbdisp.ObjModeLiftedWith):
+        return {}            # the block runs in object mode: it reads its globals at run time
+    py_func = (getattr(owner, "py_func", None) or getattr(getattr(owner, "_dispatcher", None), "py_func", None)
+               or getattr(owner, "_pyfunc", None))
+    if not isinstance(py_func, pytypes.FunctionType):
+        return {}
+    from ..validity import frozen_globals
+    try:
+        return frozen_globals(py_func)
+    except Exception as e:  # noqa: BLE001 - the entry is then not servable, with this reason
+        return f"{type(e).__name__}: {e}"
 
 
 class Recorder(Patches):
@@ -34,8 +53,16 @@ class Recorder(Patches):
         rec = self
 
         def add_overload(orig, self, cres):
-            rec.records.append(Recorded(self, cres, "dispatcher"))
+            rec.records.append(Recorded(self, cres, "dispatcher", frozen_now(self)))
             return orig(self, cres)
+
+        def function_compile(orig, self, args, return_type):
+            # an explicit return type (eager @njit("f8(f8)")) is a compile input of its own
+            cres = orig(self, args, return_type)
+            md = getattr(cres, "metadata", None)
+            if isinstance(md, dict):
+                md["snap_explicit_return"] = return_type is not None
+            return cres
 
         def finalize_final_module(orig, self):
             rec.libraries.append(self)
@@ -44,7 +71,7 @@ class Recorder(Patches):
         def compile_for_argtys(orig, self, argtys, return_type=None):
             cres = orig(self, argtys, return_type)
             if cres is not None and (not rec.records or rec.records[-1].cres is not cres):
-                rec.records.append(Recorded(self, cres, "dufunc"))
+                rec.records.append(Recorded(self, cres, "dufunc", frozen_now(self)))
             return cres
 
         # Reproducible builds: Numba puts object addresses into symbol names and
@@ -74,7 +101,7 @@ class Recorder(Patches):
         self._undo.append(lambda: delattr(array_exprs, "hex"))
         def cfunc_compile(orig, self):
             cres = orig(self)
-            rec.records.append(Recorded(self, cres, "cfunc"))
+            rec.records.append(Recorded(self, cres, "cfunc", frozen_now(self)))
             return cres
 
         from numba.core import ccallback
@@ -112,6 +139,7 @@ class Recorder(Patches):
         from numba.core import types
         self.wrap(types.Generator, "__init__", generator_init)
         self.wrap(dispatcher._DispatcherBase, "add_overload", add_overload)
+        self.wrap(dispatcher._FunctionCompiler, "compile", function_compile)
         self.wrap(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module)
         self.wrap(dufunc.DUFunc, "_compile_for_argtys", compile_for_argtys)
         from . import gufunc_record
@@ -153,6 +181,25 @@ class Specialization:
         return signature_text(self.args, self.return_type)
 
 
+def specializations(records: list[Recorded]) -> list[Specialization]:
+    """Every record extracted; one that cannot be (e.g. its dispatcher was freed) is kept
+    as not servable, with the reason: one specialization never costs the whole build."""
+    out = []
+    for rec in records:
+        try:
+            out.append(specialization(rec))
+        except Exception as e:  # noqa: BLE001
+            py_func = getattr(rec.owner, "py_func", None)
+            out.append(Specialization(
+                kind=rec.kind, owner=None, py_func=None,
+                module=getattr(py_func, "__module__", None) or "<unknown>",
+                qualname=getattr(py_func, "__qualname__", None) or repr(type(rec.owner).__name__),
+                options={}, args=(), return_type=None, library=None, environment=None, mangled="",
+                wrapper=None, cfunc=None, env_name="",
+                reason=f"cannot be extracted ({type(e).__name__}: {e})"))
+    return out
+
+
 def specialization(rec: Recorded) -> Specialization:
     from numba.core import dispatcher as nbdisp
     if rec.kind in ("gufunc", "ufunc"):          # @guvectorize / parallel @vectorize builders
@@ -185,6 +232,9 @@ def specialization(rec: Recorded) -> Specialization:
     spec.extra["fndesc"] = {"modname": fndesc.modname, "qualname": fndesc.qualname,
                             "uid": fndesc.uid, "abi_tags": tuple(fndesc.abi_tags),
                             "argnames": tuple(fndesc.args)}
+    spec.extra["globals"] = rec.globals if rec.globals is not None else {}
+    spec.extra["explicit_return"] = bool((getattr(cres, "metadata", None) or {}).get("snap_explicit_return"))
+    spec.extra["compile_options"] = compile_options(owner, kind)
     part = jitclass.part_of(owner) if rec.kind == "dispatcher" else None
     if part is not None:
         spec.kind = "jitclass"

@@ -1,0 +1,116 @@
+"""In-process checks of the validity model: the key `snap create` gives an entry
+(build.plan) is the key the runtime asks for (runtime._state / serve), per kind, and
+frozen-global fingerprints follow exactly the values Numba freezes. Seconds, no image."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numba import cfunc, int64, njit, types, vectorize
+
+from snapshot import numba_seam, validity
+from snapshot.build import _identity
+from snapshot.numba_seam import install, record
+
+G_SCALE = 2.0
+G_TABLE = np.arange(4.0)
+
+
+@njit
+def helper(x):
+    return x * G_SCALE
+
+
+def user(x):
+    return helper(x) + G_TABLE[1]
+
+
+def _div(a, b):
+    c = a / b
+    return c
+
+
+@pytest.fixture()
+def recorder():
+    rec = record.Recorder()
+    rec.install()
+    yield rec
+    rec.uninstall()
+
+
+def _run_side_key(owner, kind: str, py_func) -> tuple:
+    k = validity.key_of(kind, numba_seam.compile_options(owner, kind), py_func)
+    return (k.kind, k.options, k.closure, k.code)
+
+
+def _build_side_key(spec) -> tuple:
+    ident = _identity(spec)
+    assert not isinstance(ident, str), ident
+    return (ident.kind, ident.options, ident.closure, ident.code), ident
+
+
+def test_dispatcher_keys_agree(recorder):
+    lazy = njit(user)
+    eager = njit("float64(float64)")(user)
+    with_locals = njit(locals={"c": int64})(_div)
+    lazy(1.0)
+    with_locals(8, 3)
+    for owner, explicit in ((lazy, False), (eager, True), (with_locals, False)):
+        (rec,) = [r for r in recorder.records if r.owner is owner]
+        spec = record.specialization(rec)
+        key, ident = _build_side_key(spec)
+        assert key == _run_side_key(owner, "dispatcher", owner.py_func)
+        args = tuple(spec.args)
+        assert ident.argkeys == tuple(numba_seam.type_key(t) for t in args)
+        assert ident.explicit is explicit
+        assert dict(ident.globals) == validity.frozen_globals(owner.py_func)
+    assert _run_side_key(with_locals, "dispatcher", _div) != _run_side_key(njit(_div), "dispatcher", _div)
+
+
+def test_dufunc_and_cfunc_keys_agree(recorder):
+    vec = vectorize(lambda a, b: a * b + G_SCALE)
+    vec(np.arange(3.0), 2.0)
+    cf = cfunc("float64(float64)")(user)
+    for owner, kind in ((vec, "dufunc"), (cf, "cfunc")):
+        recs = [r for r in recorder.records if r.owner is owner and r.kind == kind]
+        assert recs, kind
+        spec = record.specialization(recs[0])
+        key, _ = _build_side_key(spec)
+        py_func = install.owner_py_func(owner)
+        assert key == _run_side_key(owner, kind, py_func)
+
+
+def test_omitted_defaults_are_keyed_by_value():
+    a, b = np.array([[1.0, 2.0]]), np.array([[1.0, 2.0]])
+    assert types.Omitted(a) != types.Omitted(b)              # Numba: by id()
+    assert numba_seam.type_key(types.Omitted(a)) == numba_seam.type_key(types.Omitted(b))
+    assert numba_seam.type_key(types.Omitted(a)) != numba_seam.type_key(types.Omitted(b * 2))
+
+
+def test_frozen_globals_follow_the_values_numba_freezes():
+    global G_SCALE, G_TABLE
+    before = validity.frozen_globals(user)
+    assert {"helper", "G_TABLE", "helper.G_SCALE"} <= set(before)
+    saved = G_SCALE, G_TABLE
+    try:
+        G_SCALE = 3.0                     # a callee's global
+        assert validity.globals_difference(before, validity.frozen_globals(user)) == ["helper.G_SCALE"]
+        G_SCALE = saved[0]
+        G_TABLE = np.arange(4.0)          # a new array of equal content: nothing differs
+        assert validity.frozen_globals(user) == before
+        G_TABLE = np.arange(4.0) + 1
+        assert validity.globals_difference(before, validity.frozen_globals(user)) == ["G_TABLE"]
+    finally:
+        G_SCALE, G_TABLE = saved
+
+
+def test_exec_generated_functions_differ_by_globals():
+    src = "def k(a, b):\n    return op(a, b)\n"
+    made = []
+    for op in (helper, njit(lambda a, b: a - b)):
+        ns = {"op": op, "__name__": __name__}
+        exec(compile(src, "<gen>", "exec"), ns)
+        made.append(ns["k"])
+    assert validity.generated(made[0])
+    k0, k1 = (validity.key_of("dispatcher", "{}", f) for f in made)
+    assert k0 == k1                                            # same code, same name...
+    assert validity.frozen_globals(made[0]) != validity.frozen_globals(made[1])   # ...other globals
