@@ -162,10 +162,6 @@ class Runtime:
             return None           # known: nothing of this dispatcher is in the image
         return self._guarded(self._serve_call, owner, values)
 
-    def serve_part(self, owner, module: str, qualname: str, suffix: str) -> None:
-        """A jitclass part (see numba_seam.jitclass) was created: install its image code."""
-        self._guarded(self._serve, owner, "jitclass", (module, qualname), suffix)
-
     def serve_cfunc(self, owner) -> bool:
         """A @cfunc is being compiled: take its code from the image instead (True if served)."""
         return bool(self._guarded(self._serve_cfunc, owner))
@@ -215,10 +211,14 @@ class Runtime:
         py_func = seam.owner_py_func(owner)
         if py_func is None or (kind == "dispatcher" and not seam.is_plain_dispatcher(owner)):
             return _OwnerState(None, {}, None)
-        entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
+        module, qualname, suffix = py_func.__module__, py_func.__qualname__, ""
+        part = owner.__dict__.get(seam_jitclass.PART_IDENTITY)
+        if part is not None:          # a jitclass part: named after its class (jitclass.py)
+            kind, (module, qualname, suffix) = "jitclass", part
+        entries = self.manifest.entries_of(module, qualname)
         if not entries:
             return _OwnerState(py_func, {}, None)
-        key = validity.key_of(kind, self._options(owner, kind), py_func)
+        key = validity.key_of(kind, self._options(owner, "dispatcher" if part else kind) + suffix, py_func)
         by_args: dict[tuple, list[Entry]] = {}
         other_code = None
         for e in entries:
@@ -334,15 +334,12 @@ class Runtime:
         return None
 
     # ---------------------------------------------------------------- install-all kinds
-    def _serve(self, owner, kind: str, function: tuple[str, str] | None = None, suffix: str = "") -> None:
-        """Install ``owner``'s valid entries of ``kind`` (objmode blocks and jitclass parts,
-        which Numba compiles once, at creation); ``function`` (module, qualname) defaults to
-        its Python function's (a jitclass part names its class's instead)."""
+    def _serve(self, owner, kind: str) -> None:
+        """Install ``owner``'s valid entries of ``kind`` (an objmode block: compiled once)."""
         py_func = owner.py_func
-        module, qualname = function or (py_func.__module__, py_func.__qualname__)
-        entries = self.manifest.entries_of(module, qualname)
+        entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
         if entries:
-            options = self._options(owner, kind) + suffix
+            options = self._options(owner, kind)
             with self._lock:
                 self._install_now(owner, kind, list(self.fresh_entries(
                     py_func, entries, lambda e: e.kind == kind and e.options == options)))
@@ -540,8 +537,9 @@ class Runtime:
             kind, reason = "not in image", "function not in the image"
         record_jit(self._report_path, kind, name, sig, reason, args)
         if self.strict:
-            raise SnapStrictError(f"snap: {name.replace(':', '.')}{sig} is not served by the image "
-                                  f"{self.path}: {kind}: {reason} (strict mode)")
+            what = "is not in the image" if kind == "not in image" else f"is not served ({kind}) by the image"
+            raise SnapStrictError(f"snap: {name.replace(':', '.')}{sig} {what} {self.path}: {reason} "
+                                  "(strict mode)")
 
 
 _STATE = "_snap_state"      # per-owner _OwnerState, in the owner's __dict__
@@ -695,7 +693,7 @@ def _activate(path: str, strict: bool, report: str | None) -> Runtime | None:
     # Without a miss report or strict mode only the kinds the image holds need hooks
     # (each hook costs ~10 us at activation); with them, every kind's misses count.
     _hooks.install(None if strict or report else frozenset(rt.manifest.kinds))
-    seam_jitclass.ServeHooks(rt.serve_part).install()    # also resolves payload references to classes
+    seam_jitclass.ServeHooks().install()    # names jitclass parts; resolves payload references to classes
     for disp in seam.compiled_dispatchers(validity.PINNED):   # a late activation: say what stays JIT
         rt._state(disp, "dispatcher")
     return rt

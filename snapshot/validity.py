@@ -113,9 +113,17 @@ def _followed(func) -> bool:
     return (getattr(func, "__module__", None) or "").partition(".")[0] not in PINNED
 
 
+_SCALARS = frozenset({bool, int, float, complex, str, bytes, type(None)})
+
+
 def _walk_value(v: Any, path: str, names: tuple[str, ...], out: dict[str, str],
                 seen: set[int], depth: int) -> None:
-    if isinstance(v, pytypes.ModuleType):
+    t = type(v)
+    if t in _SCALARS:                  # most globals: the fast path (measured in bench_release 5)
+        text = f"{t.__name__}:{v!r}"
+        out[path] = text if len(text) <= 40 else _h(text)
+        return
+    if t is pytypes.ModuleType:
         if "." not in path:       # a global name bound to a module; a submodule is named by its path
             out[path] = "module:" + v.__name__
         if depth < 3 and v.__name__.partition(".")[0] not in PINNED:
@@ -138,10 +146,10 @@ def _walk_value(v: Any, path: str, names: tuple[str, ...], out: dict[str, str],
 
 def _python_function(v: Any) -> pytypes.FunctionType | None:
     """The Python function behind a jitted object (dispatcher, DUFunc, gufunc) or a plain one."""
-    if isinstance(v, pytypes.FunctionType):
+    t = type(v)
+    if t is pytypes.FunctionType:
         return v
-    mod = type(v).__module__ or ""
-    if mod.startswith("numba."):
+    if (t.__module__ or "").startswith("numba."):
         for path in (("py_func",), ("_dispatcher", "py_func"), ("gufunc_builder", "py_func")):
             obj = v
             for attr in path:
@@ -158,10 +166,16 @@ def callable_identity(v: Any, func: pytypes.FunctionType) -> str:
     except Unfingerprintable as e:
         closure = f"?{e}"
     opts = getattr(v, "targetoptions", None)
+    code = func.__code__
+    got = _code_fps.get(id(code))
+    if got is None or got[0] is not code:
+        got = _code_fps[id(code)] = (code, code_fingerprint(code))    # code objects are immutable
     return (f"{type(v).__module__}.{type(v).__qualname__}:{func.__module__}.{func.__qualname__}:"
-            f"{code_fingerprint(func.__code__)}:{closure}:"
+            f"{got[1]}:{closure}:"
             f"{canonical_options(opts) if isinstance(opts, dict) else ''}")
 
+
+_code_fps: dict[int, tuple[pytypes.CodeType, str]] = {}
 
 # arrays: hashed once per process (id -> (weakref, key)); they are frozen when first compiled
 _array_keys: dict[int, tuple[Any, str]] = {}
@@ -169,7 +183,7 @@ _array_keys: dict[int, tuple[Any, str]] = {}
 
 def value_key(v: Any) -> str:
     """A fingerprint of a value Numba may freeze into code (the same in every process)."""
-    if v is None or isinstance(v, (bool, int, float, complex, str, bytes)):
+    if type(v) in _SCALARS or isinstance(v, (bool, int, float, complex, str, bytes)):
         text = f"{type(v).__name__}:{v!r}"
         return text if len(text) <= 40 else _h(text)
     if isinstance(v, (tuple, list, set, frozenset)):
@@ -194,7 +208,8 @@ def value_key(v: Any) -> str:
     if isinstance(v, (pytypes.BuiltinFunctionType, pytypes.BuiltinMethodType)):
         return f"builtin:{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', v.__name__)}"
     if mod.startswith(("numba.core.types", "numba.core.typing")):
-        return _h(f"nbtype:{v}")
+        from .numba_seam import type_key          # jitclass types are named with an id()
+        return _h(f"nbtype:{type_key(v)}")
     # anything else cannot be a frozen constant; its type is what typing sees
     return f"obj:{mod}.{type(v).__qualname__}"
 
@@ -261,6 +276,8 @@ class Verdict(NamedTuple):
 
 
 OK = Verdict(True)
+# an objmode block runs in object mode: it reads its function's globals when it runs
+_UNFROZEN_KINDS = ("objmode",)
 
 
 def check_entry(e, func: pytypes.FunctionType, deps_fresh: Callable[[Any], str | None]) -> Verdict:
@@ -268,6 +285,8 @@ def check_entry(e, func: pytypes.FunctionType, deps_fresh: Callable[[Any], str |
     changed = deps_fresh(e)
     if changed is not None:
         return Verdict(False, "stale", f"{changed} changed", changed)
+    if e.kind in _UNFROZEN_KINDS:
+        return OK
     diff = globals_difference(e.globals, frozen_globals(func))
     if diff:
         name = f"{e.module}.{e.qualname}"

@@ -144,7 +144,7 @@ def split_signature(sig) -> tuple[tuple, Any]:
     return tuple(args), return_type
 
 
-_JITCLASS_ID = re.compile(r"#[0-9a-f]+<")
+_TYPE_ID = re.compile(r"#[0-9a-f]+\b")     # jitclass "Acc#7f..<", "DeferredType#1403..."
 _FUNC_NAMED = re.compile(r"<function ([^ >]+)(?: at 0x[0-9a-f]+| #[0-9]+)>")
 PROCESS_ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
 
@@ -167,7 +167,7 @@ def type_key(t) -> str:
         return f"dispatcher({f.__module__}.{f.__qualname__}:{code_fingerprint(f.__code__)})"
     text = str(t)
     if "#" in text:
-        text = _JITCLASS_ID.sub("<", text)
+        text = _TYPE_ID.sub("", text)
     if "<function " in text:
         text = _FUNC_NAMED.sub(r"<function \1>", text)
     return text

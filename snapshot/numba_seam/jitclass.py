@@ -205,16 +205,16 @@ class TraceHooks(_Hooks):
         self.wrap(types.ClassType, "__init__", class_type_init)
 
 
-class ServeHooks(_Hooks):
-    """Run time: install image code for each part as soon as its dispatcher exists."""
+PART_IDENTITY = "_snap_part"    # a part's dispatcher's __dict__: (module, qualname, suffix)
 
-    def __init__(self, serve: Callable[[Any, str, str, str], None]) -> None:
-        super().__init__()
-        self._serve = serve
+
+class ServeHooks(_Hooks):
+    """Run time: name each part's dispatcher as the image does; its signatures are then
+    served like any dispatcher's, when Numba asks for them (runtime._identify)."""
 
     def on_part(self, owner, class_type, role: str) -> None:
         # (no _PARTS bookkeeping here: only the trace asks which part a dispatcher is)
-        self._serve(owner, *part_identity(owner, class_type, role))
+        owner.__dict__[PART_IDENTITY] = part_identity(owner, class_type, role)
 
 
 # ------------------------------------------------------------------ payload references
