@@ -234,6 +234,7 @@ def _plan_one(spec: seam.Specialization, ident: _Identity, by_symbol: dict, by_l
     envs = set()
     for m in modules:
         envs.update(seam.referenced_envs(m))
+    spec.extra["class_ids"] = seam.class_trackers(spec.py_func)
     try:
         blob = dumps_entry(spec, sorted(envs), names)
     except Exception as e:  # noqa: BLE001 - any pickling failure means "not servable"

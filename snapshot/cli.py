@@ -181,8 +181,13 @@ def _render_info(inf) -> None:
     for c in ("function", "signature", "kind"):
         t.add_column(c)
     t.add_column("code bytes", justify="right")
+    from collections import Counter
+    variants = Counter(e.function for e in inf.entries)
     for e in inf.entries:
-        kind = e.kind + (" parallel" if e.parfors else "") + (f" closure {e.closure[:8]}" if e.closure else "")
+        kind = (e.kind + (" parallel" if e.parfors else "") + (f" closure {e.closure[:8]}" if e.closure else "")
+                + (" eager" if e.explicit else "") + (" generated" if e.generated else "")
+                + (f" code {e.code[:8]}" if variants[e.function] > 1 else "")
+                + (f" globals {len(e.globals)}" if e.globals else ""))
         t.add_row(esc(e.function), esc(e.signature), esc(kind), str(e.size))
     out.print(t)
     if inf.skipped:

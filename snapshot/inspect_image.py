@@ -114,6 +114,11 @@ def _type_problem(m: Manifest) -> str | None:
             return "entry.symbols is not a map of strings"
         if not isinstance(e.envs, list) or not all(isinstance(v, str) for v in e.envs):
             return "entry.envs is not a list of strings"
+        if not isinstance(e.argkeys, list) or not all(isinstance(v, str) for v in e.argkeys):
+            return "entry.argkeys is not a list of strings"
+        if not isinstance(e.globals, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                       for k, v in e.globals.items()):
+            return "entry.globals is not a map of strings"
         if not isinstance(e.dynamic, dict) or not all(
                 isinstance(k, str) and isinstance(v, dict) and all(isinstance(x, (str, bool)) for x in v.values())
                 for k, v in e.dynamic.items()):
@@ -198,6 +203,10 @@ class EntryInfo:
     symbols: dict[str, str]
     deps: list[str]
     addresses: dict[str, str] = field(default_factory=dict)   # late-bound slot -> what it names
+    code: str = ""              # fingerprint of the function's code (part of its identity)
+    globals: list[str] = field(default_factory=list)    # frozen globals checked at install
+    explicit: bool = False      # compiled for an explicit return type (eager signature)
+    generated: bool = False     # code without a source file (exec)
 
 
 @dataclass
@@ -263,7 +272,9 @@ def read_info(path: str) -> ImageInfo:
                          closure=None if e.closure is None else _s(e.closure),
                          symbols={_s(k): _s(v) for k, v in dict(e.symbols).items()},
                          deps=[f"{_s(d.module)}.{_s(d.qualname)}" for d in e.deps],
-                         addresses={_s(k): _describe_target(v) for k, v in dict(e.dynamic).items()})
+                         addresses={_s(k): _describe_target(v) for k, v in dict(e.dynamic).items()},
+                         code=_s(e.code), globals=sorted(_s(k) for k in dict(e.globals)),
+                         explicit=bool(e.explicit), generated=bool(e.generated))
                for e in m.entries]
     try:
         with warnings.catch_warnings():

@@ -97,6 +97,8 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
     extra: dict[str, Any] = {seam.box_slot_role(t): t for t in slots.values()}
     if "generator" in spec.extra:
         extra["generator"] = spec.extra["generator"]
+    if spec.extra.get("class_ids"):
+        extra["class_ids"] = spec.extra["class_ids"]
     payload = EntryPayload(args=spec.args, return_type=spec.return_type, envs=envs, fndesc=fd,
                            extra=extra)
     buf = io.BytesIO()

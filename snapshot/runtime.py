@@ -410,9 +410,23 @@ class Runtime:
         return installed
 
     @cached_property
-    def _skipped(self) -> dict[tuple[str, str], str]:
-        """(module, qualname) -> why the image does not serve it (read at the first miss)."""
-        return {(s.module, s.qualname): s.reason for s in self.manifest.skipped}
+    def _skipped(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
+        """(module, qualname) -> [(signature, why the image does not serve it)] (read at the
+        first miss)."""
+        out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for s in self.manifest.skipped:
+            out.setdefault((s.module, s.qualname), []).append((s.signature, s.reason))
+        return out
+
+    def _skipped_reason(self, key: tuple[str, str], sig: str) -> str | None:
+        """Why ``snap create`` left this function (this signature of it, if listed) to the JIT."""
+        listed = self._skipped.get(key)
+        if not listed:
+            return None
+        for signature, reason in listed:
+            if signature == sig or signature.startswith(sig + " -> "):
+                return reason
+        return listed[0][1] if not self.manifest.has(*key) else None
 
     def image_code(self, e: Entry, targetctx, data: Any = None) -> "_ImageCode":
         """What every kind of entry needs from the image: payload, address slots and
@@ -462,6 +476,8 @@ class Runtime:
         for role, sym in e.symbols.items():
             if role.startswith("box:"):        # jitclass boxing code: this process's Box subclass
                 seam_jitclass.fill_box_slot(addr(sym), extra[role], self._keep)
+        if "class_ids" in extra:               # classes it raises: this process's own
+            seam.track_classes(seam.owner_py_func(owner), extra["class_ids"])
         if kind == "cfunc":
             cres = seam.make_compile_result(owner, fndesc=fndesc, library=library, env=env,
                                             entry_point=None, args=data.args,
@@ -527,10 +543,10 @@ class Runtime:
             kind, reason = "refused", self._load_error
         elif key in self._stale_by_func:
             kind, reason = "stale", self._stale_by_func[key]
+        elif (skipped := self._skipped_reason(key, sig)) is not None:
+            kind, reason = "not servable", skipped
         elif st is not None and st.why is not None:
             kind, reason = st.why
-        elif key in self._skipped:
-            kind, reason = "not servable", self._skipped[key]
         elif self.manifest.has(*key):
             kind, reason = "not in image", "signature not in the image"
         else:

@@ -159,6 +159,10 @@ class ImageLibrary:
         self._reload_init: set = set()
         self._linking_module = None
         self._forwarders: list[tuple[str, Any]] = [(fndesc.mangled_name, None)]   # (name, LLVM fn type)
+        cfunc = fndesc.llvm_cfunc_wrapper_name
+        if cfunc in addresses:
+            # new JIT code using the function as a first-class value links its C wrapper by name
+            self._forwarders.append((cfunc, "cfunc"))
 
     def add_forwarder(self, name: str, fnty) -> None:
         """Also forward ``name`` (of LLVM type ``fnty``) to the image (e.g. a generator's next function)."""
@@ -189,6 +193,10 @@ class ImageLibrary:
             for name, fnty in self._forwarders:
                 if fnty is None:
                     fnty = self._targetctx.call_conv.get_function_type(fndesc.restype, fndesc.argtypes)
+                elif fnty == "cfunc":        # the C ABI wrapper: native values in, native value out
+                    ctx = self._targetctx
+                    fnty = ir.FunctionType(ctx.get_value_type(fndesc.restype),
+                                           [ctx.get_value_type(t) for t in fndesc.argtypes])
                 target = self._prefix + name
                 ll.add_symbol(target, self._addresses[name])
                 decl = ir.Function(mod, fnty, target)
@@ -351,6 +359,20 @@ def literal_types(values: tuple, args: tuple, positions: frozenset) -> tuple | N
         except (errors.LiteralTypingError, TypeError, ValueError):
             pass
     return tuple(out) if out != list(args) else None
+
+
+def track_classes(py_func, ids: dict) -> None:
+    """Register this process's classes under the training run's cloudpickle tracker ids
+    (record.class_trackers): image code raising them then raises these very classes."""
+    from numba.cloudpickle import cloudpickle as cp
+    cells = dict(zip(py_func.__code__.co_freevars, py_func.__closure__ or ()))
+    for tid, (where, name) in ids.items():
+        try:
+            cls = cells[name].cell_contents if where == "cell" else py_func.__globals__[name]
+        except (KeyError, ValueError):
+            continue
+        if isinstance(cls, type):
+            cp._lookup_class_or_track(tid, cls)
 
 
 def install_dispatcher_overload(disp, cres) -> None:

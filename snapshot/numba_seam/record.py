@@ -324,6 +324,30 @@ def box_slot_role(typ) -> str:
     return jitclass.slot_role(typ)
 
 
+def class_trackers(py_func) -> dict[str, tuple[str, str]]:
+    """Classes the function reaches through closure cells or globals that Numba pickled by
+    value (cloudpickle: a class made inside a function, raised as an exception): their
+    tracker id -> ("cell" | "global", name). Unpickling the same bytes in another process
+    makes a new class unless the live one is registered under that id (install.track_classes):
+    ``except LocalError`` would then miss what image code raises."""
+    from numba.cloudpickle import cloudpickle as cp
+    tracked = cp._DYNAMIC_CLASS_TRACKER_BY_CLASS
+    out: dict[str, tuple[str, str]] = {}
+    code = py_func.__code__
+    for name, cell in zip(code.co_freevars, py_func.__closure__ or ()):
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(v, type) and v in tracked:
+            out[tracked[v]] = ("cell", name)
+    for name in code.co_names:
+        v = py_func.__globals__.get(name)
+        if isinstance(v, type) and v in tracked:
+            out[tracked[v]] = ("global", name)
+    return out
+
+
 def library_module(library) -> Any:
     """The LLVM module holding a library's code (handles cache-loaded libraries).
 

@@ -22,6 +22,11 @@ out.append(("div_int", v.div_int(8, 3)))
 out.append(("abs_lazy", v.abs_lazy(-3)))
 out.append(("abs_eager", v.abs_eager(-3.0)))
 out.append(("clipped", v.clipped(5.0)))
+raiser, LocalError = v.make_raiser()
+try:
+    raiser(-1.0)
+except LocalError as e:
+    out.append(("local_error", f"caught {e}"))
 if mode == "all":
     out.append(("reduce_max", v.make_reduce(v._max)(np.arange(5.0))))
     out.append(("lambda_h", h(3)))

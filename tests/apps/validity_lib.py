@@ -111,3 +111,17 @@ abs_eager = njit("float64(float64)")(_absval)
 @njit
 def clipped(x, bounds=np.array([[-1.0, 1.5]])):
     return min(max(x, bounds[0, 0]), bounds[0, 1])
+
+
+# -- an exception class made inside a function ----------------------------------------
+def make_raiser():
+    class LocalError(Exception):
+        pass
+
+    @njit
+    def raiser(x):
+        if x < 0:
+            raise LocalError("negative")
+        return x
+
+    return raiser, LocalError

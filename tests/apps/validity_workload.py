@@ -15,3 +15,8 @@ print(v.first_redefined(1))
 print(v.div_int(8, 3))
 print(v.abs_lazy(-3), v.abs_eager(-3.0))
 print(v.clipped(5.0))
+raiser, LocalError = v.make_raiser()
+try:
+    raiser(-1.0)
+except LocalError as e:
+    print("caught", e)
