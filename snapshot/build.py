@@ -184,10 +184,10 @@ class _Identity(NamedTuple):
 
 def _identity(spec: seam.Specialization) -> "_Identity | str":
     """The identity of a specialization, or why it cannot be matched in another process."""
-    try:
-        closure = closure_fingerprint(spec.py_func)
-    except Unfingerprintable as e:
-        return f"closure: {e}"
+    # the closure as it was when compiled (a cell may be bound only afterwards)
+    closure = spec.extra["closure"] if "closure" in spec.extra else _closure_now(spec.py_func)
+    if closure is not None and closure.startswith("?"):
+        return f"closure: {closure[1:]}"
     frozen = spec.extra.get("globals", {})
     if isinstance(frozen, str):
         return f"frozen globals cannot be fingerprinted: {frozen}"
@@ -205,6 +205,13 @@ def _identity(spec: seam.Specialization) -> "_Identity | str":
                      code_fingerprint(spec.py_func.__code__), argkeys,
                      numba_seam.type_key(spec.return_type), bool(spec.extra.get("explicit_return")),
                      tuple(sorted(frozen.items())))
+
+
+def _closure_now(py_func) -> str | None:
+    try:
+        return closure_fingerprint(py_func)
+    except Unfingerprintable as e:
+        return f"?{e}"
 
 
 def _plan_one(spec: seam.Specialization, ident: _Identity, by_symbol: dict, by_library: dict,

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Iterator
 
 # Bump when the fingerprint algorithm changes: old images then read as stale.
-ALGORITHM = "1"
+ALGORITHM = "2"
 
 
 def _h() -> "hashlib._Hash":
@@ -65,11 +65,11 @@ class Unfingerprintable(Exception):
 def value_fingerprint(value: Any) -> str:
     """Fingerprint of a closure cell or default value that Numba freezes into code."""
     h = _h()
-    _feed_value(h, value, depth=0)
+    _feed_value(h, value, depth=0, active=set())
     return h.hexdigest()
 
 
-def _feed_value(h, v: Any, depth: int) -> None:
+def _feed_value(h, v: Any, depth: int, active: set[int]) -> None:
     if depth > 20:
         raise Unfingerprintable("nesting too deep")
     if v is None or isinstance(v, (bool, int, float, complex, str, bytes)):
@@ -78,7 +78,7 @@ def _feed_value(h, v: Any, depth: int) -> None:
     if isinstance(v, (tuple, list)):
         h.update(type(v).__name__.encode() + b"[")
         for x in v:
-            _feed_value(h, x, depth + 1)
+            _feed_value(h, x, depth + 1, active)
         h.update(b"]")
         return
     mod = type(v).__module__
@@ -93,14 +93,23 @@ def _feed_value(h, v: Any, depth: int) -> None:
             return
     if isinstance(v, pytypes.FunctionType):
         h.update(f"fn:{v.__module__}.{v.__qualname__}:".encode())
+        if id(v) in active:      # a recursive closure reaches itself: name it, do not recurse
+            h.update(b"<cycle>")
+            return
+        active.add(id(v))
         _feed_code(h, v.__code__)
         for cell in v.__closure__ or ():
-            _feed_value(h, cell.cell_contents, depth + 1)
+            try:
+                contents = cell.cell_contents
+            except ValueError:
+                raise Unfingerprintable("closure has an empty cell") from None
+            _feed_value(h, contents, depth + 1, active)
+        active.discard(id(v))
         return
     py_func = getattr(v, "py_func", None)
     if isinstance(py_func, pytypes.FunctionType):  # a Numba dispatcher
         h.update(f"jit:{type(v).__name__}:{canonical_options(getattr(v, 'targetoptions', {}))}:".encode())
-        _feed_value(h, py_func, depth + 1)
+        _feed_value(h, py_func, depth + 1, active)
         return
     if isinstance(v, (pytypes.ModuleType, type)):
         h.update(f"{type(v).__name__}:{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', v.__name__)}".encode())
@@ -120,10 +129,21 @@ def closure_fingerprint(func: pytypes.FunctionType) -> str | None:
     cells = func.__closure__
     if not cells:
         return None
+    return value_fingerprint(tuple(_cell(c) for c in cells))
+
+
+class _Empty:
+    """An empty closure cell: a function decorated eagerly inside its own scope refers to
+    itself through a cell that is bound only after its compilation."""
+    __module__ = "snapshot"
+    __qualname__ = "EmptyCell"
+
+
+def _cell(c) -> Any:
     try:
-        return value_fingerprint(tuple(c.cell_contents for c in cells))
-    except ValueError:  # empty cell
-        raise Unfingerprintable("closure has an empty cell") from None
+        return c.cell_contents
+    except ValueError:
+        return _Empty
 
 
 def canonical_options(options: Any) -> str:

@@ -26,7 +26,7 @@ def install_recording(recorder) -> None:
 
     def add(orig, self, sig=None):
         cres = orig(self, sig)
-        rec = GuRecorded(self, cres, builder_kind(self), frozen_now(self), sig=self._sigs[-1])
+        rec = GuRecorded(self, cres, builder_kind(self), *frozen_now(self), sig=self._sigs[-1])
         recorder.records.append(rec)
         by_cres[id(cres)] = rec
         return cres
@@ -73,6 +73,7 @@ def specialization(rec: GuRecorded) -> Specialization:
                             "argnames": tuple(fndesc.args)}
     spec.extra["builder"] = facts
     spec.extra["globals"] = rec.globals if rec.globals is not None else {}
+    spec.extra["closure"] = rec.closure
     spec.reason = _unservable_reason(rec, spec)
     return spec
 

@@ -17,25 +17,32 @@ class Recorded:
     owner: Any            # the Dispatcher / DUFunc / LiftedCode that compiled it
     cres: Any
     kind: str             # "dispatcher" | "dufunc"
-    # the frozen globals when it was compiled (validity.frozen_globals), or why they
-    # could not be fingerprinted: a workload may rebind globals between compilations
+    # the frozen globals and closure cells when it was compiled (validity.frozen_globals,
+    # closure_fingerprint), or why not: a workload may rebind them between compilations
     globals: Any = None
+    closure: Any = None
 
 
-def frozen_now(owner) -> "dict[str, str] | str":
-    """The frozen globals of what ``owner`` compiles, taken at compile time."""
+def frozen_now(owner) -> "tuple[dict[str, str] | str, str | None]":
+    """The frozen globals and the closure fingerprint of what ``owner`` compiles, taken at
+    compile time (an error text instead of globals if they cannot be fingerprinted)."""
     from numba.core import dispatcher as nbdisp
-    if isinstance(owner, nbdisp.ObjModeLiftedWith):
-        return {}            # the block runs in object mode: it reads its globals at run time
     py_func = (getattr(owner, "py_func", None) or getattr(getattr(owner, "_dispatcher", None), "py_func", None)
                or getattr(owner, "_pyfunc", None))
     if not isinstance(py_func, pytypes.FunctionType):
-        return {}
+        return {}, None
+    from ..fingerprint import Unfingerprintable, closure_fingerprint
     from ..validity import frozen_globals
     try:
-        return frozen_globals(py_func)
+        closure = closure_fingerprint(py_func)
+    except Unfingerprintable as e:
+        closure = f"?{e}"
+    if isinstance(owner, nbdisp.ObjModeLiftedWith):
+        return {}, closure   # the block runs in object mode: it reads its globals at run time
+    try:
+        return frozen_globals(py_func), closure
     except Exception as e:  # noqa: BLE001 - the entry is then not servable, with this reason
-        return f"{type(e).__name__}: {e}"
+        return f"{type(e).__name__}: {e}", closure
 
 
 class Recorder(Patches):
@@ -53,7 +60,7 @@ class Recorder(Patches):
         rec = self
 
         def add_overload(orig, self, cres):
-            rec.records.append(Recorded(self, cres, "dispatcher", frozen_now(self)))
+            rec.records.append(Recorded(self, cres, "dispatcher", *frozen_now(self)))
             return orig(self, cres)
 
         def function_compile(orig, self, args, return_type):
@@ -71,7 +78,7 @@ class Recorder(Patches):
         def compile_for_argtys(orig, self, argtys, return_type=None):
             cres = orig(self, argtys, return_type)
             if cres is not None and (not rec.records or rec.records[-1].cres is not cres):
-                rec.records.append(Recorded(self, cres, "dufunc", frozen_now(self)))
+                rec.records.append(Recorded(self, cres, "dufunc", *frozen_now(self)))
             return cres
 
         # Reproducible builds: Numba puts object addresses into symbol names and
@@ -101,7 +108,7 @@ class Recorder(Patches):
         self._undo.append(lambda: delattr(array_exprs, "hex"))
         def cfunc_compile(orig, self):
             cres = orig(self)
-            rec.records.append(Recorded(self, cres, "cfunc", frozen_now(self)))
+            rec.records.append(Recorded(self, cres, "cfunc", *frozen_now(self)))
             return cres
 
         from numba.core import ccallback
@@ -233,6 +240,7 @@ def specialization(rec: Recorded) -> Specialization:
                             "uid": fndesc.uid, "abi_tags": tuple(fndesc.abi_tags),
                             "argnames": tuple(fndesc.args)}
     spec.extra["globals"] = rec.globals if rec.globals is not None else {}
+    spec.extra["closure"] = rec.closure
     spec.extra["explicit_return"] = bool((getattr(cres, "metadata", None) or {}).get("snap_explicit_return"))
     spec.extra["compile_options"] = compile_options(owner, kind)
     part = jitclass.part_of(owner) if rec.kind == "dispatcher" else None
@@ -296,6 +304,10 @@ def _unservable_reason(rec: Recorded, spec: Specialization, nbdisp) -> str | Non
         return "environment of a dynamically created function"
     if spec.py_func is None:
         return "no Python function"
+    pipeline = getattr(getattr(owner, "_compiler", None), "pipeline_class", None)
+    if pipeline is not None and f"{pipeline.__module__}.{pipeline.__qualname__}" != "numba.core.compiler.Compiler":
+        # its passes may leave results the image does not keep (e.g. preserved IR in metadata)
+        return f"custom compiler pipeline ({pipeline.__module__}.{pipeline.__qualname__})"
     if type(owner).__module__.startswith("numba.experimental.jitclass"):
         return "jitclass method"
     return None
