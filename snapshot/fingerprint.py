@@ -115,7 +115,13 @@ def _feed_value(h, v: Any, depth: int, active: set[int]) -> None:
         h.update(f"{type(v).__name__}:{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', v.__name__)}".encode())
         return
     if mod.startswith("numba.core.types") or mod.startswith("numba.core.typing"):
-        h.update(f"nbtype:{v}".encode())
+        from .numba_seam import type_key         # no per-process ids (jitclass types)
+        h.update(f"nbtype:{type_key(v)}".encode())
+        return
+    if mod.startswith("numba."):
+        # Numba's own markers used by name in jitted code (objmode, prange, literal_unroll):
+        # stateless singletons, pinned by the image fingerprint's numba version
+        h.update(f"numba-object:{mod}.{type(v).__qualname__}".encode())
         return
     raise Unfingerprintable(f"cannot fingerprint a {type(v).__module__}.{type(v).__qualname__}")
 

@@ -114,3 +114,56 @@ def test_exec_generated_functions_differ_by_globals():
     k0, k1 = (validity.key_of("dispatcher", "{}", f) for f in made)
     assert k0 == k1                                            # same code, same name...
     assert validity.frozen_globals(made[0]) != validity.frozen_globals(made[1])   # ...other globals
+
+
+def test_jitclass_objmode_and_gufunc_keys_agree(recorder):
+    from numba import guvectorize, objmode
+    from numba.experimental import jitclass
+
+    from snapshot.gufuncs import builder_options_text
+    from snapshot.numba_seam import jitclass as seam_jitclass
+    from snapshot.numba_seam.gufunc import builder_identity
+
+    @jitclass([("x", types.float64)])
+    class Box:
+        def __init__(self, x):
+            self.x = x
+
+        def scaled(self, k):
+            return self.x * k * G_SCALE
+
+    @njit
+    def with_block(x):
+        with objmode(y="float64"):
+            y = x * 2.0
+        return y + 1.0
+
+    @guvectorize(["void(float64[:], float64[:])"], "(n)->(n)")
+    def twice(a, out):
+        for i in range(a.shape[0]):
+            out[i] = 2 * a[i] + G_SCALE
+
+    assert Box(2.0).scaled(3.0) == 12.0
+    assert with_block(1.0) == 3.0
+    twice(np.arange(3.0))
+    checked = set()
+    for rec in recorder.records:
+        spec = record.specialization(rec)
+        if spec.kind not in ("jitclass", "objmode", "gufunc") or spec.reason is not None:
+            continue
+        key, _ = _build_side_key(spec)
+        if spec.kind == "jitclass":
+            part = seam_jitclass.part_of(rec.owner)
+            module, qualname, suffix = seam_jitclass.part_identity(rec.owner, *part)
+            assert (module, qualname) == (spec.module, spec.qualname)
+            k = validity.key_of("jitclass", numba_seam.compile_options(rec.owner, "dispatcher") + suffix,
+                                rec.owner.py_func)
+            assert key == tuple(k)
+        elif spec.kind == "objmode":
+            assert key == _run_side_key(rec.owner, "objmode", rec.owner.py_func)
+        else:
+            k = validity.key_of(spec.kind, builder_options_text(*builder_identity(rec.owner)),
+                                rec.owner.py_func)
+            assert key == tuple(k)
+        checked.add(spec.kind)
+    assert checked == {"jitclass", "objmode", "gufunc"}
