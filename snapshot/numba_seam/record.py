@@ -28,7 +28,7 @@ class Recorder(Patches):
         self.libraries: list[Any] = []
 
     def install(self) -> None:
-        from numba.core import caching, codegen, dispatcher
+        from numba.core import codegen, dispatcher
         from numba.np.ufunc import dufunc
 
         rec = self
@@ -61,13 +61,11 @@ class Recorder(Patches):
             return "%s(<function %s #%d>)" % (type(self).__name__, self.py_func.__qualname__,
                                              seen.setdefault(id(self), len(seen)))
 
-        def no_cache_load(orig, self, sig, target_context):
-            # Compile everything afresh in the training run: cache-loaded libraries
-            # carry no callee graph (needed to tell when an entry is stale) and
-            # keep only linkonce copies of their code.
-            return None
-
-        self.wrap(caching.Cache, "load_overload", no_cache_load)
+        # Compile everything afresh in the training run (cache-loaded libraries
+        # carry no callee graph, needed to tell when an entry is stale, and keep
+        # only linkonce copies of their code), and leave the user's caches as they were.
+        from . import cache_guard
+        cache_guard.leave_caches_alone(self)
 
         from numba.np.ufunc import array_exprs
         array_exprs.hex = stable_hex
