@@ -39,6 +39,11 @@ class Recorder(Patches):
 
         def finalize_final_module(orig, self):
             rec.libraries.append(self)
+            # The JIT's backend mutates the module it compiles (CodeGenPrepare, loop
+            # strength reduction, constant hoisting run on the IR in place), and
+            # compiling that mutated IR again can give other code. The image compiles
+            # the IR exactly as the JIT's backend received it.
+            self._snap_jit_ir = self._final_module.clone()
             return orig(self)
 
         def compile_for_argtys(orig, self, argtys, return_type=None):
@@ -278,6 +283,9 @@ def library_module(library) -> Any:
     Libraries loaded from Numba's disk cache have an empty ``_final_module``;
     their IR is in ``_shared_module`` with every definition ``linkonce_odr``.
     """
+    jit_ir = getattr(library, "_snap_jit_ir", None)      # recorded before the JIT's backend ran
+    if jit_ir is not None:
+        return jit_ir
     mod = library._final_module
     if library._shared_module is not None and not any(not f.is_declaration for f in mod.functions):
         mod = library._shared_module
