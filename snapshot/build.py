@@ -300,43 +300,113 @@ def _defined_in(module, name: str) -> bool:
     return False
 
 
-def merge_modules(planned: list[Planned]):
-    """Link every library's module into one (the IR linker merges linkonce_odr copies).
+def _module_order(libraries: list) -> dict[int, tuple[int, Any]]:
+    """id(module) -> (finalization index, module) for every recorded code library."""
+    order: dict[int, tuple[int, Any]] = {}
+    for i, lib in enumerate(libraries):
+        try:
+            mod = seam.library_module(lib)
+        except Exception:  # noqa: BLE001 - a library without usable IR donates nothing
+            continue
+        order.setdefault(id(mod), (i, mod))
+    return order
 
-    Entry points are made ``external`` in the first module that defines them:
-    cache-loaded libraries mark everything ``linkonce_odr``, and the IR linker
-    drops unreferenced linkonce definitions. A definition the merged module
-    already has is demoted to ``linkonce_odr`` so the first copy wins.
+
+def _non_local_definitions(module) -> list:
+    return [gv for gv in list(module.functions) + list(module.global_variables)
+            if not gv.is_declaration and gv.linkage not in _LOCAL_OR_COMMON]
+
+
+_LOCAL_OR_COMMON = (ll.Linkage.internal, ll.Linkage.private, ll.Linkage.common,
+                    ll.Linkage.available_externally)
+
+
+def jit_definitions(libraries: list, names: set[str], exclude: set[int]) -> dict[str, Any]:
+    """Symbol -> the module whose copy of it the JIT process runs.
+
+    A library's module carries ``linkonce_odr`` copies of everything it links,
+    optimized again inside it (after inlining into it, and with the IR the JIT's
+    backend already rewrote): copies of one symbol differ from module to module,
+    and with fast-math they compute different bits. MCJIT keeps the first
+    definition it loaded of a weak symbol and resolves every later reference to
+    it, i.e. the copy of the first library finalized that defines it (usually
+    the function's own library: callees are finalized before their callers).
+    Modules in ``exclude`` (code with process addresses no entry names) donate nothing.
     """
-    big = ll.parse_assembly("")
-    first = planned[0].modules[0]
-    big.triple = first.triple
-    big.data_layout = first.data_layout
-    entry_names = set()
+    chosen: dict[str, Any] = {}
+    for i, lib in enumerate(libraries):
+        try:
+            mod = seam.library_module(lib)
+        except Exception:  # noqa: BLE001
+            continue
+        if id(mod) in exclude:
+            continue
+        for gv in _non_local_definitions(mod):
+            if gv.name in names and gv.name not in chosen:
+                chosen[gv.name] = mod
+    return chosen
+
+
+def _link_in(big, mod, chosen: dict[str, Any], entry_names: set[str], slots: dict[str, str]) -> None:
+    """Link a clone of ``mod``: its chosen definitions win, other copies only fill gaps."""
+    clone = mod.clone()
+    if addresses.dynamic_globals(clone):
+        # named process addresses -> late-bound slots; jitclass box slots
+        # keep their names and are nulled (both are filled at install)
+        clone = seam.clear_dynamic_addresses(addresses.rewrite_module(clone, slots))
+    for gv in _non_local_definitions(clone):
+        owner = chosen.get(gv.name)
+        if owner is mod:
+            # weak_odr: linked even before anything references it, and it stays
+            # the definition when later modules bring their linkonce_odr copies
+            gv.linkage = "external" if gv.name in entry_names else "weak_odr"
+        elif owner is not None or _defined_in(big, gv.name):
+            gv.linkage = "linkonce_odr"
+        elif gv.name in entry_names:
+            gv.linkage = "external"
+            chosen[gv.name] = mod
+    big.link_in(clone)
+
+
+def merge_modules(planned: list[Planned], libraries: list = ()):
+    """Link the planned modules into one, each symbol defined by the copy the JIT runs.
+
+    The modules to link are the planned entries' and those holding the JIT's copy
+    of a symbol they define (see ``jit_definitions``), in the order the JIT
+    finalized them. Entry points are made ``external`` (cache-loaded libraries
+    mark everything ``linkonce_odr``, and the IR linker drops unreferenced
+    linkonce definitions). A symbol pulled in only as a callee of a chosen copy
+    gets its own JIT copy in a second round.
+    """
+    entry_names: set[str] = set()
     for p in planned:
         entry_names.update(p.raw_symbols.values())
     slots = {g: t.slot_name() for p in planned for g, t in p.spec.extra.get("dynamic", {}).items()}
-    done: set[int] = set()
+    order = _module_order(libraries)
+    planned_mods: dict[int, Any] = {}
     for p in planned:
         for mod in p.modules:
-            if id(mod) in done:
-                continue
-            done.add(id(mod))
-            clone = mod.clone()
-            if addresses.dynamic_globals(clone):
-                # named process addresses -> late-bound slots; jitclass box slots
-                # keep their names and are nulled (both are filled at install)
-                clone = seam.clear_dynamic_addresses(addresses.rewrite_module(clone, slots))
-            for gv in list(clone.functions) + list(clone.global_variables):
-                if gv.is_declaration or gv.linkage == ll.Linkage.common:
-                    continue
-                if _defined_in(big, gv.name):
-                    if gv.linkage == ll.Linkage.external:
-                        gv.linkage = "linkonce_odr"
-                elif gv.name in entry_names:
-                    gv.linkage = "external"
-            big.link_in(clone)
-    return big
+            planned_mods.setdefault(id(mod), mod)
+    # donors with process addresses that no planned entry names cannot be relocated
+    exclude = {key for key, (_, mod) in order.items()
+               if key not in planned_mods and addresses.dynamic_globals(mod)}
+    needed = {gv.name for mod in planned_mods.values() for gv in _non_local_definitions(mod)}
+    while True:
+        chosen = jit_definitions(libraries, needed, exclude)
+        mods = {id(m): m for m in chosen.values()}
+        mods.update(planned_mods)
+        late = len(order)           # planned modules the recorder never saw go last, in plan order
+        sequence = sorted(mods.values(), key=lambda m: order.get(id(m), (late,))[0])
+        big = ll.parse_assembly("")
+        big.triple = sequence[0].triple
+        big.data_layout = sequence[0].data_layout
+        owners = dict(chosen)       # + entry points no recorded library defines
+        for mod in sequence:
+            _link_in(big, mod, owners, entry_names, slots)
+        pulled = {gv.name for gv in _non_local_definitions(big)} - needed
+        if not pulled:
+            return big
+        needed |= pulled
 
 
 def _resolve_recursion_placeholders(big) -> None:
@@ -417,7 +487,7 @@ def build_image(specs: list[seam.Specialization], libraries: list, *, cpu: CpuTa
 
     progress("code generation")
     t = time.perf_counter()
-    big = merge_modules(planned)
+    big = merge_modules(planned, libraries)
     exported = {n for p in planned for n in list(p.raw_symbols.values()) + p.raw_envs}
     exported.update(t.slot_name() for p in planned for t in p.spec.extra.get("dynamic", {}).values())
     finish_module(big, prefix, exported, names)

@@ -487,6 +487,9 @@ class RuntimeHooks(Patches):
             return orig(self, module, engine)
 
         self.wrap(codegen.RuntimeLinker, "scan_unresolved_symbols", scan_unresolved)
+        # Numba's on-disk cache must stay loadable by processes without the image.
+        from .cache_guard import guard_saves
+        guard_saves(self, self.image_functions)
         def lifted_compile(orig, self, sig):
             # A `with objmode` block's dispatcher is rebuilt (unpickled) by the code
             # that calls it, then compiled: serve it from the image when it has it.

@@ -54,7 +54,7 @@ class Recorder(Patches):
         self.libraries: list[Any] = []
 
     def install(self) -> None:
-        from numba.core import caching, codegen, dispatcher
+        from numba.core import codegen, dispatcher
         from numba.np.ufunc import dufunc
 
         rec = self
@@ -73,6 +73,11 @@ class Recorder(Patches):
 
         def finalize_final_module(orig, self):
             rec.libraries.append(self)
+            # The JIT's backend mutates the module it compiles (CodeGenPrepare, loop
+            # strength reduction, constant hoisting run on the IR in place), and
+            # compiling that mutated IR again can give other code. The image compiles
+            # the IR exactly as the JIT's backend received it.
+            self._snap_jit_ir = self._final_module.clone()
             return orig(self)
 
         def compile_for_argtys(orig, self, argtys, return_type=None):
@@ -95,13 +100,11 @@ class Recorder(Patches):
             return "%s(<function %s #%d>)" % (type(self).__name__, self.py_func.__qualname__,
                                              seen.setdefault(id(self), len(seen)))
 
-        def no_cache_load(orig, self, sig, target_context):
-            # Compile everything afresh in the training run: cache-loaded libraries
-            # carry no callee graph (needed to tell when an entry is stale) and
-            # keep only linkonce copies of their code.
-            return None
-
-        self.wrap(caching.Cache, "load_overload", no_cache_load)
+        # Compile everything afresh in the training run (cache-loaded libraries
+        # carry no callee graph, needed to tell when an entry is stale, and keep
+        # only linkonce copies of their code), and leave the user's caches as they were.
+        from . import cache_guard
+        cache_guard.leave_caches_alone(self)
 
         from numba.np.ufunc import array_exprs
         array_exprs.hex = stable_hex
@@ -366,6 +369,9 @@ def library_module(library) -> Any:
     Libraries loaded from Numba's disk cache have an empty ``_final_module``;
     their IR is in ``_shared_module`` with every definition ``linkonce_odr``.
     """
+    jit_ir = getattr(library, "_snap_jit_ir", None)      # recorded before the JIT's backend ran
+    if jit_ir is not None:
+        return jit_ir
     mod = library._final_module
     if library._shared_module is not None and not any(not f.is_declaration for f in mod.functions):
         mod = library._shared_module

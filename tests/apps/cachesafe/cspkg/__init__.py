@@ -1,0 +1,1 @@
+"""A package whose cache=True functions keep Numba's cache in its own __pycache__."""
