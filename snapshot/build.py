@@ -356,6 +356,13 @@ def _link_in(big, mod, chosen: dict[str, Any], entry_names: set[str], slots: dic
         clone = seam.clear_dynamic_addresses(addresses.rewrite_module(clone, slots))
     for gv in _non_local_definitions(clone):
         owner = chosen.get(gv.name)
+        if (owner is not None and owner is not mod and gv.linkage == ll.Linkage.external
+                and gv.name not in entry_names and _defined_differently(big, gv)):
+            # A strong definition that another library defines with other content (Numba's
+            # __excinfo_unwrap_args<hash of arg types> reads its own function's environment):
+            # the JIT keeps one per object; here it stays local to its module.
+            gv.linkage = "internal"
+            continue
         if owner is mod:
             # weak_odr: linked even before anything references it, and it stays
             # the definition when later modules bring their linkonce_odr copies
@@ -366,6 +373,18 @@ def _link_in(big, mod, chosen: dict[str, Any], entry_names: set[str], slots: dic
             gv.linkage = "external"
             chosen[gv.name] = mod
     big.link_in(clone)
+
+
+def _defined_differently(big, gv) -> bool:
+    """``gv`` (a definition about to be linked) has a same-named definition in ``big`` whose
+    text differs."""
+    for getter in (big.get_function, big.get_global_variable):
+        try:
+            existing = getter(gv.name)
+        except NameError:
+            continue
+        return not existing.is_declaration and str(existing) != str(gv)
+    return False
 
 
 def merge_modules(planned: list[Planned], libraries: list = ()):
