@@ -90,7 +90,9 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
     for name in env_names:
         env = seam.lookup_environment(name)
         if env is None:
-            continue
+            # its code reads constants (dtypes for boxing, exception classes...) from it:
+            # an empty one would crash or misbehave at run time
+            raise LookupError(f"the environment {name} of code linked into it no longer exists")
         envs[rename(name)] = (env.globals.get("__name__", spec.module), seam.env_consts(env))
     fd = spec.extra["fndesc"]
     slots = spec.extra.get("box_slots", {})
@@ -99,6 +101,8 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
         extra["generator"] = spec.extra["generator"]
     if spec.extra.get("class_ids"):
         extra["class_ids"] = spec.extra["class_ids"]
+    if spec.extra.get("warnings"):
+        extra["warnings"] = spec.extra["warnings"]     # (category, message, file, line)
     payload = EntryPayload(args=spec.args, return_type=spec.return_type, envs=envs, fndesc=fd,
                            extra=extra)
     buf = io.BytesIO()

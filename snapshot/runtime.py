@@ -107,6 +107,7 @@ class Runtime:
         self._stale_by_func: dict[tuple[str, str], str] = {}   # function -> the one that changed
         self._options_text: dict[tuple, str] = {}
         self._keep: list = []        # objects image code points at (jitclass Box subclasses)
+        self._envs: dict[str, Any] = {}     # environments whose addresses are in env slots
         self._gufuncs = None         # GufuncServer, made at the first builder add
         self._typeof_light = False   # seam.lighten_array_typeof done (at the first install)
         if strict:                   # strict: every check at activation, loading included
@@ -448,6 +449,10 @@ class Runtime:
             env = seam.make_environment(module_name, consts, name)
             seam.set_env_slot(addr(env_sym), env)
             envs[name] = env
+            # The slot holds a bare pointer, and Numba's registry of environments is weak:
+            # keep each one alive as long as the image's code may run (the process), also
+            # those of callees whose own entries are never installed.
+            self._envs[name] = env
         mangled = e.symbols["function"][len(prefix):]
         env_name = e.symbols["env"][len(prefix):]
         env = envs.get(env_name) or seam.make_environment(e.module, [], env_name)
@@ -478,6 +483,8 @@ class Runtime:
                 seam_jitclass.fill_box_slot(addr(sym), extra[role], self._keep)
         if "class_ids" in extra:               # classes it raises: this process's own
             seam.track_classes(seam.owner_py_func(owner), extra["class_ids"])
+        for category, message, filename, lineno in extra.get("warnings", ()):
+            warnings.warn_explicit(message, category, filename, lineno)    # what compiling it warned
         if kind == "cfunc":
             cres = seam.make_compile_result(owner, fndesc=fndesc, library=library, env=env,
                                             entry_point=None, args=data.args,

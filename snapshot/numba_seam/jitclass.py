@@ -52,7 +52,30 @@ def stable_text(t) -> str:
 
 
 def spec_text(class_type) -> str:
-    return ",".join(f"{k}:{stable_text(v)}" for k, v in class_type.struct.items())
+    """The field spec and a digest of the class's code: two classes of one name and spec
+    (a class redefined, or made twice by a factory with other methods) are different classes."""
+    text = class_type.__dict__.get("_snap_spec")
+    if text is None:
+        text = ",".join(f"{k}:{stable_text(v)}" for k, v in class_type.struct.items())
+        text += ";code=" + _code_digest(class_type)
+        class_type.__dict__["_snap_spec"] = text
+    return text
+
+
+def _code_digest(class_type) -> str:
+    from ..fingerprint import code_fingerprint
+    import hashlib
+    funcs = dict(getattr(class_type, "methods", {}) or {})
+    funcs.update({f"static:{k}": getattr(v, "py_func", v)
+                  for k, v in (getattr(class_type, "static_methods", {}) or {}).items()})
+    for prop, accessors in (getattr(class_type, "jit_props", {}) or {}).items():
+        for acc, disp in accessors.items():
+            funcs[f"{acc}:{prop}"] = getattr(disp, "py_func", disp)
+    h = hashlib.blake2b(digest_size=8)
+    for name in sorted(funcs):
+        code = getattr(funcs[name], "__code__", None)
+        h.update(f"{name}={code_fingerprint(code) if code is not None else '?'};".encode())
+    return h.hexdigest()
 
 
 def origin(class_type) -> tuple[str, str] | None:

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
+import weakref
 import types as pytypes
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,11 +67,18 @@ class Recorder(Patches):
             return orig(self, cres)
 
         def function_compile(orig, self, args, return_type):
-            # an explicit return type (eager @njit("f8(f8)")) is a compile input of its own
-            cres = orig(self, args, return_type)
+            # The warnings this compilation gives (NumbaTypeSafetyWarning, performance
+            # warnings...) are part of what the JIT does: kept with the entry and given again
+            # when it is installed. They are shown here as usual, after the compile.
+            with warnings.catch_warnings(record=True) as given:
+                cres = orig(self, args, return_type)
+            for w in given:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
             md = getattr(cres, "metadata", None)
             if isinstance(md, dict):
+                # an explicit return type (eager @njit("f8(f8)")) is a compile input of its own
                 md["snap_explicit_return"] = return_type is not None
+                md["snap_warnings"] = [(w.category, str(w.message), w.filename, w.lineno) for w in given]
             return cres
 
         def finalize_final_module(orig, self):
@@ -90,15 +100,20 @@ class Recorder(Patches):
         # type names (array-expression kernels, dispatcher-typed arguments). In
         # the training process they become first-seen counters instead.
         seen: dict[int, int] = {}
-        keep: list = []
+        # Dispatchers are numbered through weak references: the training run must free what
+        # the program frees (a dispatcher made inside a function holds, through its failed
+        # compilations' tracebacks, the frames and arguments of the call that made it).
+        numbered: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+        counter = itertools.count()
 
         def stable_hex(value: int) -> str:
             return "0x%x" % seen.setdefault(value, len(seen))
 
         def dispatcher_repr(orig, self):
-            keep.append(self)
-            return "%s(<function %s #%d>)" % (type(self).__name__, self.py_func.__qualname__,
-                                             seen.setdefault(id(self), len(seen)))
+            n = numbered.get(self)
+            if n is None:
+                n = numbered[self] = next(counter)
+            return "%s(<function %s #%d>)" % (type(self).__name__, self.py_func.__qualname__, n)
 
         # Compile everything afresh in the training run (cache-loaded libraries
         # carry no callee graph, needed to tell when an entry is stale, and keep
@@ -244,7 +259,10 @@ def specialization(rec: Recorded) -> Specialization:
                             "argnames": tuple(fndesc.args)}
     spec.extra["globals"] = rec.globals if rec.globals is not None else {}
     spec.extra["closure"] = rec.closure
-    spec.extra["explicit_return"] = bool((getattr(cres, "metadata", None) or {}).get("snap_explicit_return"))
+    md = getattr(cres, "metadata", None) or {}
+    spec.extra["explicit_return"] = bool(md.get("snap_explicit_return"))
+    if md.get("snap_warnings"):
+        spec.extra["warnings"] = md["snap_warnings"]
     spec.extra["compile_options"] = compile_options(owner, kind)
     part = jitclass.part_of(owner) if rec.kind == "dispatcher" else None
     if part is not None:
