@@ -27,6 +27,12 @@ FULL = ["numba.tests.test_dictobject", "numba.tests.test_typedlist", "numba.test
 # Tests that cannot pass under `snap create` by design (the training run compiles every
 # cache=True function afresh, so cache hits they assert never happen), with the reason.
 TRAINING_EXCLUDED: dict[str, str] = {}
+# Tests that inspect side effects of compiling, which an image does not compile, with the reason.
+IMAGE_EXCLUDED: dict[str, str] = {
+    "numba.tests.test_dictobject.TestTypedDictInitialValues.test_mutation_not_carried_single_function":
+        "inspects the overloads a callee gains when its caller is JIT-compiled (`baz.signatures`); "
+        "served from the image, the caller is not compiled and neither is the callee",
+}
 
 
 def _outcomes(path: Path) -> dict:
@@ -62,7 +68,7 @@ def _check(res: dict) -> None:
     plain = res["plain"]
     assert plain["summary"]["pass"] > 0
     assert _regressions(plain, res["trained"], TRAINING_EXCLUDED) == []
-    assert _regressions(plain, res["image"], {}) == []
+    assert _regressions(plain, res["image"], IMAGE_EXCLUDED) == []
     compiled_plain = sum(plain["compilations"].values())
     compiled_image = sum(res["image"]["compilations"].values())
     reasons = Counter((m["kind"], m["reason"]) for m in res["misses"])

@@ -107,3 +107,12 @@ def test_snap_check_does_not_call_generated_code_stale(image):
     p = snap("check", str(image), env=clean_env(**BUILD_ENV))
     assert_ok(p)
     assert "stale" not in p.stdout
+
+
+def test_training_run_frees_what_the_program_frees(tmp_path):
+    """The recorder keeps no reference to the program's objects (issue: Numba's leak checks
+    failed under `snap create`): NRT allocations balance, arrays and dropped dispatchers die."""
+    env = clean_env(NUMBA_NRT_STATS="1")
+    assert_ok(run([sys.executable, "transparency_workload.py"], env=env))
+    p = snap("create", "-q", "-w", "transparency_workload.py", "-o", str(tmp_path / "t.so"), env=env)
+    assert_ok(p)

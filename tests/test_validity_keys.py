@@ -37,6 +37,12 @@ def recorder():
     rec.uninstall()
 
 
+def _specs_of(recorder, py_func, kind: str) -> list:
+    """The specializations the recorder extracted (when compiled) for ``py_func``'s ``kind``."""
+    specs = record.specializations(recorder.records)
+    return [s for s in specs if s.py_func is py_func and s.kind == kind]
+
+
 def _run_side_key(owner, kind: str, py_func) -> tuple:
     k = validity.key_of(kind, numba_seam.compile_options(owner, kind), py_func)
     return (k.kind, k.options, k.closure, k.code)
@@ -55,8 +61,9 @@ def test_dispatcher_keys_agree(recorder):
     lazy(1.0)
     with_locals(8, 3)
     for owner, explicit in ((lazy, False), (eager, True), (with_locals, False)):
-        (rec,) = [r for r in recorder.records if r.owner is owner]
-        spec = record.specialization(rec)
+        spec = [s for s in _specs_of(recorder, owner.py_func, "dispatcher")
+                if s.extra["explicit_return"] is explicit and s.extra["compile_options"]
+                == numba_seam.compile_options(owner, "dispatcher")][0]
         key, ident = _build_side_key(spec)
         assert key == _run_side_key(owner, "dispatcher", owner.py_func)
         args = tuple(spec.args)
@@ -71,11 +78,10 @@ def test_dufunc_and_cfunc_keys_agree(recorder):
     vec(np.arange(3.0), 2.0)
     cf = cfunc("float64(float64)")(user)
     for owner, kind in ((vec, "dufunc"), (cf, "cfunc")):
-        recs = [r for r in recorder.records if r.owner is owner and r.kind == kind]
-        assert recs, kind
-        spec = record.specialization(recs[0])
-        key, _ = _build_side_key(spec)
         py_func = install.owner_py_func(owner)
+        specs = _specs_of(recorder, py_func, kind)
+        assert specs, kind
+        key, _ = _build_side_key(specs[0])
         assert key == _run_side_key(owner, kind, py_func)
 
 
@@ -143,27 +149,36 @@ def test_jitclass_objmode_and_gufunc_keys_agree(recorder):
         for i in range(a.shape[0]):
             out[i] = 2 * a[i] + G_SCALE
 
+    owners_of: dict[int, object] = {}         # id(cres) -> the owner the record drops
+    keep = recorder.keep
+    recorder.keep = lambda owner, cres, kind: (owners_of.__setitem__(id(cres), owner),
+                                               keep(owner, cres, kind))
     assert Box(2.0).scaled(3.0) == 12.0
     assert with_block(1.0) == 3.0
     twice(np.arange(3.0))
     checked = set()
-    for rec in recorder.records:
-        spec = record.specialization(rec)
+    owners = {id(o.py_func): o for o, _, _ in seam_jitclass._PARTS.values()}   # the parts' dispatchers
+    for spec in record.specializations(recorder.records):
         if spec.kind not in ("jitclass", "objmode", "gufunc") or spec.reason is not None:
             continue
         key, _ = _build_side_key(spec)
         if spec.kind == "jitclass":
-            part = seam_jitclass.part_of(rec.owner)
-            module, qualname, suffix = seam_jitclass.part_identity(rec.owner, *part)
+            owner = owners[id(spec.py_func)]
+            part = seam_jitclass.part_of(owner)
+            module, qualname, suffix = seam_jitclass.part_identity(owner, *part)
             assert (module, qualname) == (spec.module, spec.qualname)
-            k = validity.key_of("jitclass", numba_seam.compile_options(rec.owner, "dispatcher") + suffix,
-                                rec.owner.py_func)
+            k = validity.key_of("jitclass", numba_seam.compile_options(owner, "dispatcher") + suffix,
+                                owner.py_func)
             assert key == tuple(k)
         elif spec.kind == "objmode":
-            assert key == _run_side_key(rec.owner, "objmode", rec.owner.py_func)
+            (cres,) = [r.cres for r in recorder.records if r.spec is spec]
+            block = owners_of[id(cres)]
+            assert key == _run_side_key(block, "objmode", block.py_func)
         else:
-            k = validity.key_of(spec.kind, builder_options_text(*builder_identity(rec.owner)),
-                                rec.owner.py_func)
+            builder = [r.owner for r in recorder.records if getattr(r, "spec", None) is None
+                       and r.owner is not None and getattr(r.owner, "py_func", None) is spec.py_func]
+            k = validity.key_of(spec.kind, builder_options_text(*builder_identity(builder[0])),
+                                spec.py_func)
             assert key == tuple(k)
         checked.add(spec.kind)
     assert checked == {"jitclass", "objmode", "gufunc"}

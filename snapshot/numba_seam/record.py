@@ -24,6 +24,7 @@ class Recorded:
     # closure_fingerprint), or why not: a workload may rebind them between compilations
     globals: Any = None
     closure: Any = None
+    spec: Any = None      # extracted when compiled (then ``owner`` is dropped: see Recorder.keep)
 
 
 def frozen_now(owner) -> "tuple[dict[str, str] | str, str | None]":
@@ -56,6 +57,19 @@ class Recorder(Patches):
         self.records: list[Recorded] = []
         self.libraries: list[Any] = []
 
+    def keep(self, owner, cres, kind: str) -> None:
+        """Record a compile result, extracted right away: the training run must not keep the
+        program's objects alive (a dispatcher it drops, and through it the arguments and frames
+        its failed compilations hold), so the record keeps what the build needs, not the owner."""
+        rec = Recorded(owner, cres, kind, *frozen_now(owner))
+        try:
+            rec.spec = specialization(rec)
+            rec.spec.owner = None
+            rec.owner = None
+        except Exception:  # noqa: BLE001 - extracted again, with the error kept, at build time
+            pass
+        self.records.append(rec)
+
     def install(self) -> None:
         from numba.core import codegen, dispatcher
         from numba.np.ufunc import dufunc
@@ -63,7 +77,7 @@ class Recorder(Patches):
         rec = self
 
         def add_overload(orig, self, cres):
-            rec.records.append(Recorded(self, cres, "dispatcher", *frozen_now(self)))
+            rec.keep(self, cres, "dispatcher")
             return orig(self, cres)
 
         def function_compile(orig, self, args, return_type):
@@ -93,7 +107,7 @@ class Recorder(Patches):
         def compile_for_argtys(orig, self, argtys, return_type=None):
             cres = orig(self, argtys, return_type)
             if cres is not None and (not rec.records or rec.records[-1].cres is not cres):
-                rec.records.append(Recorded(self, cres, "dufunc", *frozen_now(self)))
+                rec.keep(self, cres, "dufunc")
             return cres
 
         # Reproducible builds: Numba puts object addresses into symbol names and
@@ -126,7 +140,7 @@ class Recorder(Patches):
         self._undo.append(lambda: delattr(array_exprs, "hex"))
         def cfunc_compile(orig, self):
             cres = orig(self)
-            rec.records.append(Recorded(self, cres, "cfunc", *frozen_now(self)))
+            rec.keep(self, cres, "cfunc")
             return cres
 
         from numba.core import ccallback
@@ -211,6 +225,9 @@ def specializations(records: list[Recorded]) -> list[Specialization]:
     as not servable, with the reason: one specialization never costs the whole build."""
     out = []
     for rec in records:
+        if rec.spec is not None:
+            out.append(rec.spec)
+            continue
         try:
             out.append(specialization(rec))
         except Exception as e:  # noqa: BLE001
