@@ -37,7 +37,9 @@ def fleet_env(d: Path, **extra: str) -> dict[str, str]:
 
 def driver(d: Path, code: str, timeout: float = 240) -> tuple[dict, str]:
     """Run a driver program in ``d``; (the JSON it prints last, its stderr)."""
-    (d / "driver.py").write_text(code)
+    # under a main guard: Dask's nannies and Ray spawn processes that import __main__
+    body = "".join("    " + line if line.strip() else line for line in code.splitlines(True))
+    (d / "driver.py").write_text("if __name__ == '__main__':\n" + body)
     p = run([sys.executable, "driver.py"], cwd=d, env=fleet_env(d), timeout=timeout)
     assert_ok(p)
     return json.loads(p.stdout.strip().splitlines()[-1]), p.stderr
