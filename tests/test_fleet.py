@@ -130,7 +130,7 @@ NS = %(ns)r
 out = {}
 ref = fleet_tasks.reference(NS)
 with Client(scheduler_file="sched.json", timeout=60) as c:
-    c.wait_for_workers(2, timeout=120)
+    c.wait_for_workers(2, timeout=60)
     workers = sorted(c.scheduler_info(n_workers=-1)["workers"])
     out["addresses"] = workers
     def results(w):
@@ -146,7 +146,7 @@ with Client(scheduler_file="sched.json", timeout=60) as c:
     plugin = SnapNannyPlugin("copy2.so")
     os.unlink("copy2.so")
     c.register_plugin(plugin)
-    c.wait_for_workers(2, timeout=120)
+    c.wait_for_workers(2, timeout=60)
     workers = sorted(c.scheduler_info(n_workers=-1)["workers"])
     out["plugin_info"] = c.run(fleet_tasks.info)
     c.run(fleet_tasks.forbid)
@@ -186,20 +186,25 @@ class _Procs:
 
 def test_dask_cli_preload_and_plugin(fleet):
     dask = str(BIN / "dask")
-    common = ["--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard", "--scheduler-file", "sched.json",
-              "--local-directory", "cliscratch"]
+    common = ["--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard", "--local-directory", "cliscratch"]
     image = str(fleet / "f.so")
     procs = _Procs(fleet)
     try:
         procs.start("scheduler", [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                   "--scheduler-file", "sched.json"])
-        deadline = time.monotonic() + 60
-        while not (fleet / "sched.json").exists():
+        deadline, address = time.monotonic() + 60, None
+        while address is None:
             assert time.monotonic() < deadline, (fleet / "scheduler.log").read_text()
             time.sleep(0.2)
-        procs.start("worker-a", [dask, "worker", *common, "--name", "a", "--preload", "snapshot.dask",
+            try:
+                address = json.loads((fleet / "sched.json").read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                pass
+        # the address first: Dask gives the arguments after it to the click-configurable preload
+        assert address.startswith("tcp://127.0.0.1:")
+        procs.start("worker-a", [dask, "worker", address, *common, "--name", "a", "--preload", "snapshot.dask",
                                  "--preload-nanny", "snapshot.dask", "--snap-image", image])
-        procs.start("worker-b", [dask, "worker", *common, "--name", "b", "--preload", "snapshot.dask",
+        procs.start("worker-b", [dask, "worker", address, *common, "--name", "b", "--preload", "snapshot.dask",
                                  "--snap-image", image])
         out, err = driver(fleet, CLI_DRIVER % {"ns": NS})
     finally:
