@@ -49,7 +49,7 @@ LOCAL_CLUSTER = r'''
 import json, os, shutil, sys
 from distributed import Client, LocalCluster
 import fleet_tasks
-from snapshot.dask import SnapNannyPlugin, SnapWorkerPlugin
+from snapshot.dask import SnapWorkerPlugin, register
 
 NS = %(ns)r
 out = {}
@@ -64,15 +64,28 @@ with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0
     r = results()
     out["jit_equal"] = [v for v, _ in r] == ref
     out["jit_served"] = [s for _, s in r]
+    # A': Dask's Environ plugin sets the variable after the workers' interpreters started:
+    # not served, one warning per worker (even with SNAP_STRICT=1)
+    from distributed.diagnostics.plugin import Environ
+    c.register_plugin(Environ({"SNAP_SYSIMAGE": os.path.abspath("f.so"), "SNAP_STRICT": "1"}))
+    r = results()
+    out["environ_equal"] = [v for v, _ in r] == ref
+    out["environ_served"] = [s for _, s in r]
     # B: worker plugin into running workers that already compiled: "late", warned; misses reported
     c.register_plugin(SnapWorkerPlugin("f.so", report="miss-{worker}.jsonl"))
     out["late_values"] = [v for v, _ in results()] == ref
     out["miss"] = c.gather(c.map(fleet_tasks.miss, [5, 6], pure=False))
-    # C: nanny plugin with shipped bytes (the client's copy is gone), strict: workers restart
+    # C: nanny plugin (register() picks it: every worker has a nanny) with shipped bytes (the
+    # client's copy is gone once the plugin is made), strict: the workers restart
     shutil.copy("f.so", "copy.so")
-    plugin = SnapNannyPlugin("copy.so", strict=True)
-    os.unlink("copy.so")
-    c.register_plugin(plugin)
+    real_register = c.register_plugin
+    def register_then_delete(plugin, *a, **k):
+        os.unlink("copy.so")
+        out["registered"] = type(plugin).__name__
+        return real_register(plugin, *a, **k)
+    c.register_plugin = register_then_delete
+    register(c, "copy.so", strict=True)
+    c.register_plugin = real_register
     try:
         c.submit(fleet_tasks.miss, 5, pure=False).result()
         out["strict"] = "no error"
@@ -100,6 +113,8 @@ print(json.dumps(out))
 def test_local_cluster_plugins(fleet):
     out, err = driver(fleet, LOCAL_CLUSTER % {"ns": NS})
     assert out["jit_equal"] and out["jit_served"] == [False] * len(NS)
+    assert out["environ_equal"] and out["environ_served"] == [False] * len(NS)
+    assert err.count("was set after this Python process started") == 2, err[-3000:]
     # B: late activation in workers that compiled: same results, one warning per worker
     assert out["late_values"]
     assert err.count("was compiled before the image") == 2, err[-3000:]
@@ -109,7 +124,7 @@ def test_local_cluster_plugins(fleet):
     kinds = [json.loads(line)["kind"] for f in reports for line in f.read_text().splitlines()]
     assert "not in image" in kinds and "late" in kinds
     # C: served from the shipped copy stored under Dask's scratch space, strict in workers
-    assert out["strict"] == "SnapStrictError"
+    assert out["registered"] == "SnapNannyPlugin" and out["strict"] == "SnapStrictError"
     for i in out["info_c"]:
         assert "/scratch/snap-images/" in i["at_start"] and i["path"] == i["at_start"], i
     assert out["image_equal"] and out["image_served"] == [True] * len(NS)
@@ -294,3 +309,28 @@ def test_ray_runtime_env(fleet):
     assert out["env"].startswith("snap_image_")             # shipped through py_modules
     assert len(out["paths"]) == 1 and out["paths"][0].endswith(out["env"]), out["paths"]
     assert out["strict"] == "SnapStrictError"
+
+
+def test_ship_store_verifies_and_reuses(fleet, tmp_path):
+    from snapshot import ship
+    from snapshot.errors import SnapError
+    blob = ship.pack(str(fleet / "f.so"))
+    dest = ship.store(blob, str(tmp_path / "imgs"))
+    assert os.path.basename(dest) == f"{blob.digest[:24]}-f.so"
+    assert ship.digest_file(dest) == blob.digest
+    before = os.stat(dest).st_mtime_ns
+    assert ship.store(blob, str(tmp_path / "imgs")) == dest and os.stat(dest).st_mtime_ns == before
+    # a damaged file under that name is replaced; damaged bytes in transit are refused
+    Path(dest).write_bytes(b"junk")
+    assert ship.store(blob, str(tmp_path / "imgs")) == dest and ship.digest_file(dest) == blob.digest
+    bad = blob._replace(data=blob.data[:-1] + bytes([blob.data[-1] ^ 1]))
+    with pytest.raises(SnapError, match="damaged"):
+        ship.store(bad, str(tmp_path / "other"))
+    # bytes that match their digest but are no image: refused by the linker's checks, nothing left
+    junk = b"\x7fELF not an image"
+    with pytest.raises(SnapError, match="cannot use image"):
+        ship.store(ship.ImageBlob("x.so", ship.digest_bytes(junk), junk), str(tmp_path / "junk"))
+    assert os.listdir(tmp_path / "junk") == []
+    # the sender's own path is used where it holds the same bytes
+    assert ship.local_path(blob, str(fleet / "f.so"), str(tmp_path / "x")) == str(fleet / "f.so")
+    assert not (tmp_path / "x").exists()
