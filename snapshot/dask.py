@@ -126,7 +126,7 @@ class SnapWorkerPlugin(_Image, WorkerPlugin):
 def activate_in_process(path: str, *, strict: bool = False, report: str | None = None):
     """Activate ``path`` here (a late activation if this process has run jitted code) and
     export it for child processes; an image already active from the same bytes is kept."""
-    import numba  # noqa: F401  (first: the start-up hook, if SNAP_SYSIMAGE was set at start, activates now)
+    import numba  # noqa: F401,I001  (first: the start-up hook, if SNAP_SYSIMAGE was set at start, activates now)
 
     from . import runtime
     rt = runtime.active()

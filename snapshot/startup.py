@@ -81,12 +81,12 @@ def check_late_environ() -> None:
     from .errors import SnapWarning
     warnings.warn(
         f"snap: SNAP_SYSIMAGE={value} was set after this Python process started (by the program, "
-        "Dask's Environ plugin or Nanny(env=...)), or the start-up hook snap-sysimage.pth is not installed; the image is "
-        "read only at interpreter start, so "
-        "this process runs on the JIT. Set it before the process starts (export it before starting "
-        "the cluster), or use snapshot.dask.SnapNannyPlugin / `dask worker --preload snapshot.dask "
-        "--snap-image PATH` for Dask, snapshot.ray.runtime_env(PATH) for Ray, or call "
-        "snapshot.runtime.activate(PATH) before the first jitted call", SnapWarning, stacklevel=2)
+        "Dask's Environ plugin or Nanny(env=...)), or the start-up hook snap-sysimage.pth is not "
+        "installed: the image is read only at interpreter start, so this process runs on the JIT. "
+        "Set it before the process starts (export it before starting the cluster), or use "
+        "snapshot.dask.SnapNannyPlugin / `dask worker --preload snapshot.dask --snap-image PATH` "
+        "for Dask, snapshot.ray.runtime_env(PATH) for Ray, or call snapshot.runtime.activate(PATH) "
+        "before the first jitted call", SnapWarning, stacklevel=2)
 
 
 def _activate_now() -> None:

@@ -1,3 +1,2 @@
-import numpy as np
 import fleet_tasks
 fleet_tasks.task(5)
