@@ -641,8 +641,14 @@ def record_jit(report: str | None, kind: str, function: str, signature: str, rea
     try:
         with open(report, "a") as f:
             f.write(line + "\n")
-    except OSError:
-        pass
+    except OSError as e:
+        if report not in _report_failed:     # once per report path: misses are still JIT-compiled
+            _report_failed.add(report)
+            warn(f"snap: cannot write the miss report {report} ({e.strerror or e}); "
+                 "misses are not recorded: point SNAP_REPORT (--report-misses) at a writable file")
+
+
+_report_failed: set[str] = set()
 
 
 _active: Runtime | None = None

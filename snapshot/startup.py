@@ -8,6 +8,14 @@ variables are inherited by child processes (multiprocessing workers included).
   SNAP_SYSIMAGE=path   image to start from
   SNAP_STRICT=1        a miss, stale entry or refused image is an error
   SNAP_REPORT=file     append every JIT compilation that still happens (JSON lines)
+
+A relative SNAP_SYSIMAGE that does not exist from the working directory is looked
+up along ``sys.path`` (how ``snapshot.ray`` ships an image in Ray's ``py_modules``).
+
+The variable is read once, at interpreter start: one that appears in ``os.environ``
+later (Dask's ``Environ`` plugin, ``Nanny(env=...)``, a program setting it) cannot
+serve this process. ``check_late_environ`` (registered as a ``numba_extensions``
+entry point, so Numba calls it at the process's first compilation) warns once.
 """
 from __future__ import annotations
 
@@ -29,11 +37,63 @@ def _activate() -> None:
             gc.enable()
 
 
+# What the start-up hook (or snap itself, for child processes) saw or set: a
+# SNAP_SYSIMAGE value other than these was set after the interpreter started.
+_seen: set[str] = set()
+
+
+def resolve(path: str) -> str:
+    """``path``, or for a relative one missing from the working directory, the first
+    ``sys.path`` entry that holds it."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    import sys
+    for base in sys.path:
+        candidate = os.path.join(base or ".", path)
+        if os.path.isfile(candidate):
+            return candidate
+    return path
+
+
+def export(image: str, *, strict: bool = False, report: str | None = None) -> dict[str, str]:
+    """Put the image settings in ``os.environ`` for child processes (snap's own doing:
+    never reported as a late variable); returns them."""
+    env = {"SNAP_SYSIMAGE": image, "SNAP_STRICT": "1" if strict else "0"}
+    if report:
+        env["SNAP_REPORT"] = report
+    _seen.add(image)
+    os.environ.update(env)
+    return env
+
+
+def check_late_environ() -> None:
+    """SNAP_SYSIMAGE set after this interpreter started and no image activated: warn once."""
+    value = os.environ.get("SNAP_SYSIMAGE")
+    if not value or value in _seen:
+        return
+    _seen.add(value)
+    import sys
+    rt = sys.modules.get("snapshot.runtime")
+    if rt is not None and rt.active() is not None:
+        return
+    import warnings
+
+    from .errors import SnapWarning
+    warnings.warn(
+        f"snap: SNAP_SYSIMAGE={value} was set after this Python process started (by the program, "
+        "Dask's Environ plugin or Nanny(env=...)), or the start-up hook snap-sysimage.pth is not "
+        "installed: the image is read only at interpreter start, so this process runs on the JIT. "
+        "Set it before the process starts (export it before starting the cluster), or use "
+        "snapshot.dask.SnapNannyPlugin / `dask worker --preload snapshot.dask --snap-image PATH` "
+        "for Dask, snapshot.ray.runtime_env(PATH) for Ray, or call snapshot.runtime.activate(PATH) "
+        "before the first jitted call", SnapWarning, stacklevel=2)
+
+
 def _activate_now() -> None:
     from .errors import SnapStrictError
     try:
         from .runtime import activate
-        activate(os.environ["SNAP_SYSIMAGE"], strict=_flag("SNAP_STRICT"),
+        activate(resolve(os.environ["SNAP_SYSIMAGE"]), strict=_flag("SNAP_STRICT"),
                  report=os.environ.get("SNAP_REPORT") or None)
     except SnapStrictError:
         raise
@@ -50,5 +110,6 @@ def _activate_now() -> None:
 def install_from_env() -> None:
     if not os.environ.get("SNAP_SYSIMAGE"):
         return
+    _seen.add(os.environ["SNAP_SYSIMAGE"])
     from .post_import import when_imported
     when_imported("numba", lambda _: _activate())

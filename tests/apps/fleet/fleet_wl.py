@@ -1,0 +1,2 @@
+import fleet_tasks
+fleet_tasks.task(5)
