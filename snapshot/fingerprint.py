@@ -106,9 +106,9 @@ def _feed_value(h, v: Any, depth: int, active: set[int]) -> None:
             _feed_value(h, contents, depth + 1, active)
         active.discard(id(v))
         return
-    py_func = getattr(v, "py_func", None)
-    if isinstance(py_func, pytypes.FunctionType):  # a Numba dispatcher
-        h.update(f"jit:{type(v).__name__}:{canonical_options(getattr(v, 'targetoptions', {}))}:".encode())
+    py_func, options = jitted_function(v)
+    if py_func is not None:       # a Numba dispatcher, DUFunc or GUFunc: its function and options
+        h.update(f"jit:{type(v).__name__}:{options}:".encode())
         _feed_value(h, py_func, depth + 1, active)
         return
     if isinstance(v, (pytypes.ModuleType, type)):
@@ -118,12 +118,35 @@ def _feed_value(h, v: Any, depth: int, active: set[int]) -> None:
         from .numba_seam import type_key         # no per-process ids (jitclass types)
         h.update(f"nbtype:{type_key(v)}".encode())
         return
-    if mod.startswith("numba."):
-        # Numba's own markers used by name in jitted code (objmode, prange, literal_unroll):
-        # stateless singletons, pinned by the image fingerprint's numba version
+    if mod.startswith("numba.core.withcontexts"):
+        # `with objmode(...)` and the other with-contexts: stateless markers, pinned by the
+        # image fingerprint's numba version
         h.update(f"numba-object:{mod}.{type(v).__qualname__}".encode())
         return
     raise Unfingerprintable(f"cannot fingerprint a {type(v).__module__}.{type(v).__qualname__}")
+
+
+def jitted_function(v: Any) -> tuple[pytypes.FunctionType | None, str]:
+    """(Python function, compile options text) of a dispatcher, DUFunc or GUFunc, else (None, "").
+
+    Two such objects of one function compile different code when their options differ
+    (``forceobj``, ``fastmath``, a gufunc's layout): both are part of their identity.
+    """
+    if isinstance(v, pytypes.FunctionType) or not (type(v).__module__ or "").startswith("numba."):
+        return None, ""
+    for owner_attr in ("gufunc_builder", "_dispatcher", None):
+        owner = v if owner_attr is None else getattr(v, owner_attr, None)
+        func = getattr(owner, "py_func", None)
+        if isinstance(func, pytypes.FunctionType):
+            opts = getattr(owner, "targetoptions", None)
+            if opts is None:
+                opts = getattr(v, "targetoptions", None)
+            text = canonical_options(dict(opts or {}))
+            layout = getattr(owner, "signature", None)
+            if owner_attr == "gufunc_builder" and isinstance(layout, str):
+                text += ";layout=" + layout
+            return func, text
+    return None, ""
 
 
 def closure_fingerprint(func: pytypes.FunctionType) -> str | None:

@@ -47,7 +47,7 @@ import types as pytypes
 import weakref
 from typing import Any, Callable, NamedTuple
 
-from .fingerprint import Unfingerprintable, canonical_options, closure_fingerprint, code_fingerprint
+from .fingerprint import Unfingerprintable, closure_fingerprint, code_fingerprint, jitted_function
 
 # Code of these top-level packages is pinned by the image fingerprint (Python,
 # numpy, numba and llvmlite versions): their functions' globals are not followed.
@@ -146,17 +146,9 @@ def _walk_value(v: Any, path: str, names: tuple[str, ...], out: dict[str, str],
 
 def _python_function(v: Any) -> pytypes.FunctionType | None:
     """The Python function behind a jitted object (dispatcher, DUFunc, gufunc) or a plain one."""
-    t = type(v)
-    if t is pytypes.FunctionType:
+    if type(v) is pytypes.FunctionType:
         return v
-    if (t.__module__ or "").startswith("numba."):
-        for path in (("py_func",), ("_dispatcher", "py_func"), ("gufunc_builder", "py_func")):
-            obj = v
-            for attr in path:
-                obj = getattr(obj, attr, None)
-            if isinstance(obj, pytypes.FunctionType):
-                return obj
-    return None
+    return jitted_function(v)[0]
 
 
 def callable_identity(v: Any, func: pytypes.FunctionType) -> str:
@@ -165,14 +157,13 @@ def callable_identity(v: Any, func: pytypes.FunctionType) -> str:
         closure = closure_fingerprint(func)
     except Unfingerprintable as e:
         closure = f"?{e}"
-    opts = getattr(v, "targetoptions", None)
+    options = jitted_function(v)[1]
     code = func.__code__
     got = _code_fps.get(id(code))
     if got is None or got[0] is not code:
         got = _code_fps[id(code)] = (code, code_fingerprint(code))    # code objects are immutable
     return (f"{type(v).__module__}.{type(v).__qualname__}:{func.__module__}.{func.__qualname__}:"
-            f"{got[1]}:{closure}:"
-            f"{canonical_options(opts) if isinstance(opts, dict) else ''}")
+            f"{got[1]}:{closure}:{options}")
 
 
 _code_fps: dict[int, tuple[pytypes.CodeType, str]] = {}
