@@ -1,0 +1,83 @@
+"""Small repros of snap bugs found by running Numba's own test suite from an image
+(tests/test_suite_regressions.py)."""
+import numpy as np
+from numba import guvectorize, int32, jit, njit
+from numba.experimental import jitclass
+from numba.typed import Dict
+
+
+def two_classes():
+    """Two jitclasses of one name and field spec, other code (Numba's test_distinct_classes)."""
+    @jitclass([("x", int32)])
+    class Foo(object):
+        def __init__(self, x):
+            self.x = x + 2
+
+        def run(self):
+            return self.x + 1
+
+    first = Foo
+
+    @jitclass([("x", int32)])
+    class Foo(object):  # noqa: F811
+        def __init__(self, x):
+            self.x = x - 2
+
+        def run(self):
+            return self.x - 1
+
+    return first, Foo
+
+
+def generator_class():
+    """A jitclass generator method yielding arrays (its callee's environment must live)."""
+    @jitclass([])
+    class Gen(object):
+        def __init__(self):
+            pass
+
+        def gen(self, niter):
+            for i in range(niter):
+                yield np.arange(i)
+
+    return Gen
+
+
+def make_fib():
+    """An eagerly compiled closure that recurses through its own (then empty) cell."""
+    @jit("i8(i8)", nopython=True)
+    def fib(n):
+        if n < 2:
+            return n
+        return fib(n - 1) + fib(n - 2)
+
+    return fib
+
+
+@njit
+def unsafe_cast(k1, v1, k2):
+    """Compiling it warns (NumbaTypeSafetyWarning): the warning is part of what the JIT does."""
+    d = Dict()
+    d[k1] = v1
+    return d[k2]
+
+
+def gufunc_callers():
+    """Closures of one factory holding different gufuncs: told apart by the gufunc's function."""
+    @guvectorize("(n),()->(n)")
+    def add(x, y, res):
+        for i in range(x.shape[0]):
+            res[i] = x[i] + y
+
+    @guvectorize("(n),()->(n)")
+    def sub(x, y, res):
+        for i in range(x.shape[0]):
+            res[i] = x[i] - y
+
+    def caller_of(g):
+        @njit
+        def call(x, y, res):
+            g(x, y, res)
+        return call
+
+    return caller_of(add), caller_of(sub)
