@@ -17,32 +17,70 @@ def main() -> None:
     _app()()
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("snap-sysimage")
+    except PackageNotFoundError:       # a source tree on sys.path, not installed
+        return "unknown (not installed)"
+
+
 def _app():
     import typer
     from rich.console import Console
 
     from .errors import SnapError
 
-    app = typer.Typer(add_completion=False, no_args_is_help=True,
-                      help="System images for Numba: snapshot every specialization a workload "
-                           "compiles into one shared library, start later processes from it "
-                           "with zero JIT compilation.")
+    # rich_markup_mode=None: help text is shown as written ("[tool.snap]" is not markup)
+    app = typer.Typer(add_completion=True, no_args_is_help=True, rich_markup_mode=None,
+                      help="System images for Numba: snapshot every specialization a workload compiles "
+                           "into one shared library, start later processes from it with zero JIT "
+                           "compilation.")
     err = Console(stderr=True)
+
+    def show_version(value: bool) -> None:
+        if value:
+            import numba
+            print(f"snap {_version()} (numba {numba.__version__}, Python {sys.version.split()[0]})")
+            raise typer.Exit()
+
+    @app.callback()
+    def _main(version: bool = typer.Option(False, "--version", is_eager=True, callback=show_version,
+                                            help="Show snap's version and exit.")) -> None:
+        pass
+
+    def project_image(what: str, image: Optional[str]) -> str:
+        """IMAGE, or else the project's: the [tool.snap] output that snap run would use."""
+        if image is not None:
+            return image
+        from .project import load
+        try:
+            config = load()
+        except SnapError as e:
+            _fail(err, what, e)
+        if config.output is None:
+            _fail(err, what, SnapError("give IMAGE (or set output in [tool.snap] of pyproject.toml)"), 2)
+        return config.output
 
     @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
     def create(
         ctx: typer.Context,
         workload: Optional[List[str]] = typer.Option(
-            None, "--workload", "-w", help="Python script to run as __main__ (repeatable). "
-                                           "Default: [tool.snap] workloads of pyproject.toml."),
+            None, "--workload", "-w", metavar="FILE",
+            help="Python script to run as __main__ (repeatable). "
+                 "Default: [tool.snap] workloads of pyproject.toml."),
         output: Optional[str] = typer.Option(
-            None, "--output", "-o", help="Image file to write (atomically). Default: [tool.snap] output."),
+            None, "--output", "-o", metavar="FILE",
+            help="Image file to write (atomically; missing directories are created). "
+                 "Default: [tool.snap] output."),
         cpu: Optional[str] = typer.Option(
-            None, "--cpu", help="CPU to generate code for: host (default; this machine's features), "
-                                "generic, x86-64, x86-64-v2, x86-64-v3 or x86-64-v4 (portable)."),
+            None, "--cpu", metavar="NAME",
+            help="CPU to generate code for: host (default; this machine's features), "
+                 "generic, x86-64, x86-64-v2, x86-64-v3 or x86-64-v4 (portable)."),
         add_misses: Optional[List[str]] = typer.Option(
-            None, "--add-misses", help="Miss report (snap run --report-misses) whose specializations "
-                                       "are compiled into this image too (repeatable)."),
+            None, "--add-misses", metavar="FILE",
+            help="Miss report (snap run --report-misses) whose specializations "
+                 "are compiled into this image too (repeatable)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary."),
     ) -> None:
         """Build an image: run WORKLOAD in a child process, collect every specialization
@@ -67,7 +105,7 @@ def _app():
                 rep = do_create(workloads, out, args, cpu=cpu or config.cpu or "host",
                                 add_misses=misses, on_stage=on_stage)
         except SnapError as e:
-            _fail(err, "snap create", e)
+            _fail(err, "snap create", e, getattr(e, "exit_code", 1))
         except KeyboardInterrupt:
             err.print("[bold red]snap create interrupted[/]: no image written")
             raise typer.Exit(130)
@@ -76,7 +114,9 @@ def _app():
 
     @app.command()
     def info(
-        image: str = typer.Argument(..., metavar="IMAGE", help="Image file (any file: nothing in it is run)."),
+        image: Optional[str] = typer.Argument(
+            None, metavar="IMAGE", help="Image file (any file: nothing in it is run). "
+                                        "Default: [tool.snap] output of pyproject.toml."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
     ) -> None:
         """Show what an image holds: fingerprint, CPU, build options, entries with code sizes,
@@ -85,6 +125,7 @@ def _app():
         Safe on an untrusted file: nothing is dlopened, unpickled or imported.
         """
         from .inspect_image import info_dict, read_info
+        image = project_image("snap info", image)
         try:
             inf = read_info(image)
         except SnapError as e:
@@ -96,7 +137,8 @@ def _app():
 
     @app.command()
     def check(
-        image: str = typer.Argument(..., metavar="IMAGE", help="Image file."),
+        image: Optional[str] = typer.Argument(
+            None, metavar="IMAGE", help="Image file. Default: [tool.snap] output of pyproject.toml."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
         deep: bool = typer.Option(False, "--deep", help="Also verify the checksum and the ELF structure "
                                                         "(LIEF check_layout, segments, exported symbols)."),
@@ -108,6 +150,7 @@ def _app():
         read and compiled, never executed; the image is never loaded.
         """
         from .inspect_image import check_dict, check_image
+        image = project_image("snap check", image)
         try:
             rep = check_image(image, deep=deep)
         except SnapError as e:
@@ -118,6 +161,23 @@ def _app():
             _render_check(rep)
         raise typer.Exit(0 if rep.ok else 1)
 
+    @app.command()
+    def doctor(
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of text."),
+    ) -> None:
+        """Is snap set up here? Says whether the start-up hook (SNAP_SYSIMAGE=my.so python app.py)
+        is installed in this Python, and which image each way of starting a program would use.
+
+        Exit code 0 if the hook is installed and every image named would be used.
+        """
+        from .doctor import diagnose, render
+        rep = diagnose()
+        if as_json:
+            _print_json(rep)
+        else:
+            render(rep, _console())
+        raise typer.Exit(0 if rep["ok"] else 1)
+
     @app.command(help=RUN_HELP, context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                                                  "help_option_names": []})
     def run(ctx: typer.Context) -> None:
@@ -125,16 +185,43 @@ def _app():
         from .launch import main as run_main
         raise typer.Exit(run_main(list(ctx.args), prog="snap run"))
 
-    return app
+    return _plain_arguments(typer.main.get_command(app))
+
+
+def _plain_arguments(command):
+    """Arguments as click shows them: `IMAGE` / `[IMAGE]` in the usage line, no `<str>` label."""
+    from typer.core import TyperArgument
+    commands = getattr(command, "commands", {}).values()
+    for cmd in (command, *commands):
+        for param in cmd.params:
+            if isinstance(param, TyperArgument):
+                cls = type(param)
+                param.__class__ = type("Plain" + cls.__name__, (cls,), {
+                    "_usage_display_name": lambda self: (self.metavar or self.name.upper()) if self.required
+                    else f"[{self.metavar or self.name.upper()}]",
+                    "display_type_rich": lambda self, ctx: None,
+                })
+    return command
 
 
 # ------------------------------------------------------------ info / check output
-def _fail(console, what: str, e: Exception):
+def _fail(console, what: str, e: Exception, code: int = 1):
     import typer
     from rich.markup import escape
     msg = " ".join(str(e).split())         # one line, whatever the file contained
     console.print(f"[bold red]{what} failed:[/] {escape(msg)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
+
+
+def _console(**kw):
+    """stdout console; when not a terminal (piped, redirected) nothing is cut to 80 columns."""
+    import os
+
+    from rich.console import Console
+    width = None
+    if not sys.stdout.isatty() and not os.environ.get("COLUMNS"):
+        width = 100_000
+    return Console(highlight=False, soft_wrap=False, width=width, **kw)
 
 
 def _print_json(doc) -> None:
@@ -152,7 +239,7 @@ def _render_info(inf) -> None:
     from rich.markup import escape as esc
     from rich.table import Table
 
-    out = Console(highlight=False, soft_wrap=False)
+    out = _console()
     fp = dict(inf.fingerprint)
     config = fp.pop("numba_config", {})
     head = Table(title=f"snap image {esc(inf.path)}", show_header=False, title_justify="left")
@@ -226,7 +313,7 @@ def _render_check(rep) -> None:
     from rich.markup import escape as esc
     from rich.table import Table
 
-    out = Console(highlight=False, soft_wrap=False)
+    out = _console()
     mark = lambda ok: "[green]ok[/]" if ok else "[bold red]DIFFERS[/]"  # noqa: E731
     t = Table(title=f"environment: image {esc(rep.path)} vs here", title_justify="left")
     for c in ("", "image", "here", ""):

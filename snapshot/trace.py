@@ -33,7 +33,7 @@ class Events:
             self._f.write(json.dumps({"event": event, **data}) + "\n")
 
 
-def run_workload(path: str, argv: list[str], mains: list) -> int | str | None:
+def run_workload(path: str, argv: list[str], mains: list, search_path: list | None = None) -> int | str | None:
     """Run a workload like ``python path argv...``; return its exit status (None = finished).
 
     Its ``__main__`` module is kept in ``mains``: misses of ``__main__`` functions
@@ -45,10 +45,22 @@ def run_workload(path: str, argv: list[str], mains: list) -> int | str | None:
         return e.code
     finally:
         mains.append(sys.modules["__main__"])
+        if search_path is not None:
+            search_path.extend(os.path.abspath(p or ".") for p in sys.path if isinstance(p, str))
     return None
 
 
 _mains: list = []     # the workloads' __main__ modules
+
+
+def _top_level_modules() -> dict[str, str]:
+    """Top-level modules imported, with the file each came from."""
+    out = {}
+    for name, mod in list(sys.modules.items()):
+        f = getattr(mod, "__file__", None)
+        if "." not in name and name != "__main__" and isinstance(f, str):
+            out[name] = f
+    return out
 
 
 def exit_now(status: int) -> NoReturn:
@@ -99,10 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     recorder = seam.Recorder()
     recorder.install()
     t0 = time.perf_counter()
+    search_path: list[str] = []        # what the workloads imported from (snap create: no shadowing)
     for workload in ns.workload:
         events.send("stage", name="workload", detail=workload)
         try:
-            status = run_workload(workload, ns.args, _mains)
+            status = run_workload(workload, ns.args, _mains, search_path)
         except BaseException as e:  # noqa: BLE001 - report any failure of user code
             print_user_traceback(e, workload)
             events.send("error", stage="workload",
@@ -129,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         specs = seam.specializations(recorder.records)
         result = build_image(specs, recorder.libraries, cpu=target,
-                             build_info={"workloads": [os.path.basename(w) for w in ns.workload]},
+                             build_info={"workloads": [os.path.basename(w) for w in ns.workload],
+                                         **({"add-misses": [os.path.basename(m) for m in ns.add_misses]}
+                                            if ns.add_misses else {})},
                              progress=lambda s: events.send("stage", name=s))
         with open(ns.out, "wb") as f:
             f.write(result.image)
@@ -152,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 skipped=[{"function": f"{s.module}.{s.qualname}", "signature": s.signature,
                           "reason": s.reason} for s in m.skipped],
                 internal=result.internal, size=len(result.image), miss_problems=problems,
+                modules=_top_level_modules(), search_path=list(dict.fromkeys(search_path)),
                 workload_time=workload_time, timings=result.timings)
     return 0
 
