@@ -49,9 +49,6 @@ def _check_inputs(workloads: list[str], output: str) -> None:
         except OSError as e:
             raise SnapError(f"cannot write {output!r}: cannot create directory {parent!r}: "
                             f"{e.strerror}") from None
-    shadowed = _shadowed_source(output)
-    if shadowed is not None:
-        raise _shadow_error(output, _module_name(output), shadowed)
     if not os.access(parent, os.W_OK):
         raise SnapError(f"cannot write {output!r}: directory {parent!r} is not writable")
 
@@ -63,18 +60,6 @@ def _module_name(output: str) -> str | None:
     for suffix in sorted(importlib.machinery.EXTENSION_SUFFIXES, key=len, reverse=True):
         if base.endswith(suffix) and base[:-len(suffix)].isidentifier():
             return base[:-len(suffix)]
-    return None
-
-
-def _shadowed_source(output: str) -> str | None:
-    """A module source next to ``output`` that the image would hide from ``import``."""
-    name = _module_name(output)
-    if name is None:
-        return None
-    for candidate in (name + ".py", name + ".pyc"):
-        path = os.path.join(os.path.dirname(os.path.abspath(output)), candidate)
-        if os.path.isfile(path):
-            return path
     return None
 
 

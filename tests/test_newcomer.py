@@ -104,3 +104,122 @@ def test_run_without_a_program_says_so(cmd):
     assert "required" not in p.stderr
     assert "give the Python program to run" in p.stderr
     assert "program [args ...]" in p.stderr        # usage: program required, args optional
+
+
+# ------------------------------------------------------------ help, version, completion (items 1, 10)
+def test_help_is_shown_as_written():
+    p = snap("create", "--help")
+    assert_ok(p)
+    text = " ".join(p.stdout.split())
+    assert "options default to its pyproject.toml [tool.snap] table" in text
+    assert "Default: [tool.snap] workloads of pyproject.toml" in text
+    assert "Default: [tool.snap] output" in text
+    assert "-w, --workload FILE" in p.stdout and "-o, --output FILE" in p.stdout
+    for label in ("<bool>", "<str>", "<list[str]>", "{IMAGE}", "╭"):
+        assert label not in p.stdout, label
+    for cmd in ("info", "check"):
+        p = snap(cmd, "--help")
+        assert_ok(p)
+        assert f"Usage: snap {cmd} [OPTIONS] [IMAGE]" in p.stdout
+        assert "<str>" not in p.stdout and "<bool>" not in p.stdout
+        assert "[tool.snap] output" in " ".join(p.stdout.split())
+    p = snap("--help")
+    assert_ok(p)
+    for cmd in ("create", "info", "check", "doctor", "run"):
+        assert f"  {cmd} " in p.stdout
+
+
+def test_version_and_shell_completion():
+    from importlib.metadata import version
+    p = snap("--version")
+    assert_ok(p)
+    assert p.stdout.startswith(f"snap {version('snap-sysimage')} (numba ")
+    p = snap("--show-completion", "bash")
+    assert_ok(p)
+    assert "_SNAP_COMPLETE=complete_bash" in p.stdout
+    from conftest import snap_exe
+    p = run([snap_exe()], env=clean_env(_SNAP_COMPLETE="complete_bash", COMP_WORDS="snap do", COMP_CWORD="1"))
+    assert_ok(p)
+    assert p.stdout.split() == ["doctor"]
+
+
+# ------------------------------------------------------------ project defaults (items 2, 10)
+LIB = "import numba\n@numba.njit\ndef f(x):\n    return x * 2\n"
+
+
+def _project(tmp_path, output="build/app.so"):
+    (tmp_path / "alib.py").write_text(LIB)
+    (tmp_path / "wl.py").write_text("import alib\nalib.f(1)\n")
+    (tmp_path / "app.py").write_text("import alib\nprint(alib.f(2))\n")
+    (tmp_path / "misses.jsonl").write_text("")
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.snap]\nworkloads = ["wl.py"]\noutput = "{output}"\nadd-misses = ["misses.jsonl"]\n')
+
+
+def test_project_output_directory_is_created_and_info_check_default_to_it(tmp_path):
+    _project(tmp_path)
+    assert_ok(snap("create", "-q", cwd=tmp_path))          # build/ did not exist
+    assert (tmp_path / "build" / "app.so").is_file()
+    info = snap("info", "--json", cwd=tmp_path)
+    assert_ok(info)
+    import json
+    doc = json.loads(info.stdout)
+    assert doc["build"]["add-misses"] == ["misses.jsonl"]
+    assert doc["build"]["workloads"] == ["wl.py"]
+    check = snap("check", cwd=tmp_path)
+    assert_ok(check)
+    assert "would be served here" in check.stdout
+    assert "build add-misses" in snap("info", cwd=tmp_path).stdout
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    p = snap("info", cwd=tmp_path)
+    assert p.returncode == 2 and "give IMAGE (or set output in [tool.snap]" in p.stderr
+
+
+# ------------------------------------------------------------ shadowing (item 4)
+def test_output_that_would_shadow_a_module_next_to_it_is_refused(tmp_path):
+    _project(tmp_path)
+    p = snap("create", "-w", "wl.py", "-o", "alib.so", cwd=tmp_path)
+    assert p.returncode == 2
+    assert "would shadow the module alib" in p.stderr and "--output alib-image.so" in p.stderr
+    assert not (tmp_path / "alib.so").exists()
+
+
+def test_output_that_would_shadow_an_imported_module_on_the_path_is_refused(tmp_path):
+    """numpy.so in the workload's directory would hide the installed numpy: found after the run."""
+    _project(tmp_path)
+    (tmp_path / "wl.py").write_text("import numpy, alib\nalib.f(1)\n")
+    p = snap("create", "-q", "-w", "wl.py", "-o", "numpy.so", cwd=tmp_path)
+    assert p.returncode == 2 and "would shadow the module numpy" in p.stderr
+    assert [x.name for x in tmp_path.iterdir() if x.suffix == ".so" or x.name.endswith(".tmp")] == []
+    sub = tmp_path / "images"
+    p = snap("create", "-q", "-w", "wl.py", "-o", str(sub / "numpy.so"), cwd=tmp_path)   # not on the path
+    assert_ok(p)
+
+
+# ------------------------------------------------------------ piped output (item 7)
+def test_piped_info_is_not_cut_to_80_columns(kinds_image):
+    env = clean_env()
+    env.pop("COLUMNS")
+    p = snap("info", str(kinds_image), env=env)
+    assert_ok(p)
+    assert "…" not in p.stdout
+    assert max(len(line) for line in p.stdout.splitlines()) > 80
+
+
+# ------------------------------------------------------------ snap doctor (item 11)
+def test_doctor_reports_the_hook_and_the_images(kinds_image, tmp_path):
+    import json
+    _project(tmp_path, output="app-image.so")
+    p = snap("doctor", "--json", cwd=tmp_path, env=clean_env(SNAP_SYSIMAGE=str(kinds_image)))
+    doc = json.loads(p.stdout)
+    assert doc["hook"]["installed"] is True and doc["hook"]["files"]
+    assert doc["images"]["SNAP_SYSIMAGE"]["would_serve"] is True
+    assert doc["images"]["project"]["exists"] is False     # not built yet
+    assert doc["uses"] == {"python app.py": str(kinds_image), "snap run app.py": str(kinds_image)}
+    assert p.returncode == 1 and doc["ok"] is False
+    assert_ok(snap("create", "-q", cwd=tmp_path))
+    p = snap("doctor", cwd=tmp_path)
+    assert_ok(p)
+    assert "start-up hook      ok" in p.stdout
+    assert f"snap run app.py    -> {tmp_path / 'app-image.so'}" in p.stdout
+    assert "python app.py      -> no image" in p.stdout
