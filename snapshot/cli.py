@@ -348,3 +348,7 @@ def _render_check(rep) -> None:
         out.print(t)
     colour = "green" if rep.ok else "bold red"
     out.print(f"[{colour}]{esc(rep.summary)}[/]", soft_wrap=True)
+
+
+if __name__ == "__main__":
+    main()
