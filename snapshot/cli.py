@@ -26,6 +26,8 @@ def _version() -> str:
 
 
 def _app():
+    import os
+
     import typer
     from rich.console import Console
 
@@ -36,7 +38,8 @@ def _app():
                       help="System images for Numba: snapshot every specialization a workload compiles "
                            "into one shared library, start later processes from it with zero JIT "
                            "compilation.")
-    err = Console(stderr=True)
+    # not a terminal (a log, a CI job): messages and the summary table are not cut to 80 columns
+    err = Console(stderr=True, width=None if sys.stderr.isatty() or os.environ.get("COLUMNS") else 100_000)
 
     def show_version(value: bool) -> None:
         if value:

@@ -141,6 +141,8 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
                     continue
                 if ev.get("event") == "stage":
                     on_stage(ev.get("name", ""), ev.get("detail", ""))
+                elif ev.get("event") == "compiled":
+                    on_stage("compiled", str(ev.get("count", 0)))
                 elif ev.get("event") == "error":
                     error = ev.get("message")
                 elif ev.get("event") == "summary":

@@ -27,10 +27,34 @@ from .launch import exec_script, print_user_traceback
 class Events:
     def __init__(self, fd: int | None) -> None:
         self._f = os.fdopen(fd, "w", buffering=1) if fd is not None else None
+        self._lock = threading.Lock()
 
     def send(self, event: str, **data) -> None:
         if self._f is not None:
-            self._f.write(json.dumps({"event": event, **data}) + "\n")
+            line = json.dumps({"event": event, **data}) + "\n"
+            with self._lock:
+                self._f.write(line)
+
+
+class CompileCounter(threading.Thread):
+    """While the workloads run: how many specializations are compiled so far, sent when it changes."""
+
+    def __init__(self, events: Events, records: list) -> None:
+        super().__init__(name="snap-progress", daemon=True)
+        self._events, self._records, self._done = events, records, threading.Event()
+
+    def run(self) -> None:
+        last = 0
+        while not self._done.wait(0.25):
+            n = len(self._records)
+            if n != last:
+                self._events.send("compiled", count=n)
+                last = n
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+        self._events.send("compiled", count=len(self._records))
 
 
 def run_workload(path: str, argv: list[str], mains: list, search_path: list | None = None) -> int | str | None:
@@ -110,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     from .numba_seam import record as seam
     recorder = seam.Recorder()
     recorder.install()
+    counter = CompileCounter(events, recorder.records) if ns.events_fd is not None else None
+    if counter is not None:
+        counter.start()
     t0 = time.perf_counter()
     search_path: list[str] = []        # what the workloads imported from (snap create: no shadowing)
     for workload in ns.workload:
@@ -136,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         problems += folded.problems
     workload_time = time.perf_counter() - t0
+    if counter is not None:
+        counter.stop()
     recorder.uninstall()
 
     from .build import BuildError, build_image

@@ -223,3 +223,45 @@ def test_doctor_reports_the_hook_and_the_images(kinds_image, tmp_path):
     assert "start-up hook      ok" in p.stdout
     assert f"snap run app.py    -> {tmp_path / 'app-image.so'}" in p.stdout
     assert "python app.py      -> no image" in p.stdout
+
+
+# ------------------------------------------------------------ progress (item 8)
+SLOW_WORKLOAD = ("import time, numba\n@numba.njit\ndef f(x):\n    return x + 1\nf(1)\nf(1.5)\n"
+                 "time.sleep(1.5)\n")
+
+
+def test_progress_lines_when_piped(tmp_path):
+    (tmp_path / "wl.py").write_text(SLOW_WORKLOAD)
+    p = snap("create", "-w", "wl.py", "-o", "w-image.so", cwd=tmp_path)
+    assert_ok(p)
+    lines = p.stderr.splitlines()
+    import re
+    assert re.fullmatch(r" +\d+\.\d s  running workload wl\.py", lines[0]), lines[0]
+    assert any(re.fullmatch(r" +\d+\.\d s  linking", x) for x in lines)
+    assert "report.py" not in p.stderr and "\x1b" not in p.stderr
+
+
+def test_live_progress_on_a_terminal_counts_specializations(tmp_path):
+    import os
+    import pty
+    import subprocess
+    (tmp_path / "wl.py").write_text(SLOW_WORKLOAD)
+    from conftest import snap_exe
+    master, slave = pty.openpty()
+    env = clean_env(TERM="xterm")
+    proc = subprocess.Popen([snap_exe(), "create", "-w", "wl.py", "-o", "w-image.so"], cwd=tmp_path, env=env,
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait(timeout=120) == 0
+    text = out.decode(errors="replace")
+    assert "running workload wl.py (1 s; 2 specialization(s) compiled so far)" in text, text[-2000:]
