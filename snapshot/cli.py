@@ -85,6 +85,8 @@ def _app():
             help="Miss report (snap run --report-misses) whose specializations "
                  "are compiled into this image too (repeatable)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document on "
+                                                           "stdout (progress still goes to stderr)."),
     ) -> None:
         """Build an image: run WORKLOAD in a child process, collect every specialization
         Numba compiled, link their native code into ONE shared library.
@@ -112,7 +114,10 @@ def _app():
         except KeyboardInterrupt:
             err.print("[bold red]snap create interrupted[/]: no image written")
             raise typer.Exit(130)
-        if not quiet:
+        if as_json:
+            import dataclasses
+            _print_json(dataclasses.asdict(rep))
+        elif not quiet:
             print_summary(err, rep)
 
     @app.command()
@@ -238,7 +243,6 @@ def _size(n: int) -> str:
 
 
 def _render_info(inf) -> None:
-    from rich.console import Console
     from rich.markup import escape as esc
     from rich.table import Table
 
@@ -312,7 +316,6 @@ def _render_info(inf) -> None:
 
 
 def _render_check(rep) -> None:
-    from rich.console import Console
     from rich.markup import escape as esc
     from rich.table import Table
 

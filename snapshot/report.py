@@ -62,7 +62,7 @@ def _size(n: int) -> str:
 
 
 def print_summary(console: Console, rep: CreateReport) -> None:
-    table = Table(title=f"snap image {rep.output}", show_lines=False)
+    table = Table(title=f"snap image {escape(rep.output)}", show_lines=False, title_justify="left")
     table.add_column("function")
     table.add_column("signature")
     table.add_column("served")

@@ -265,3 +265,13 @@ def test_live_progress_on_a_terminal_counts_specializations(tmp_path):
     assert proc.wait(timeout=120) == 0
     text = out.decode(errors="replace")
     assert "running workload wl.py (1 s; 2 specialization(s) compiled so far)" in text, text[-2000:]
+
+
+def test_create_json_summary(tmp_path):
+    import json
+    (tmp_path / "wl.py").write_text("import numba\n@numba.njit\ndef f(x):\n    return x + 1\nf(1)\n")
+    p = snap("create", "--json", "-w", "wl.py", "-o", "w-image.so", cwd=tmp_path)
+    assert_ok(p)
+    doc = json.loads(p.stdout)
+    assert doc["output"] == "w-image.so" and doc["size"] == (tmp_path / "w-image.so").stat().st_size
+    assert [(e["function"], e["signature"]) for e in doc["entries"]] == [("__main__.f", "(int64) -> int64")]
