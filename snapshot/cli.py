@@ -65,7 +65,8 @@ def _app():
             _fail(err, what, SnapError("give IMAGE (or set output in [tool.snap] of pyproject.toml)"), 2)
         return config.output
 
-    @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    @app.command(short_help="Build an image from what a workload compiles.",
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
     def create(
         ctx: typer.Context,
         workload: Optional[List[str]] = typer.Option(
@@ -120,7 +121,7 @@ def _app():
         elif not quiet:
             print_summary(err, rep)
 
-    @app.command()
+    @app.command(short_help="Show what an image holds.")
     def info(
         image: Optional[str] = typer.Argument(
             None, metavar="IMAGE", help="Image file (any file: nothing in it is run). "
@@ -143,7 +144,7 @@ def _app():
         else:
             _render_info(inf)
 
-    @app.command()
+    @app.command(short_help="Would an image serve here? (environment, CPU, fresh sources)")
     def check(
         image: Optional[str] = typer.Argument(
             None, metavar="IMAGE", help="Image file. Default: [tool.snap] output of pyproject.toml."),
@@ -169,7 +170,7 @@ def _app():
             _render_check(rep)
         raise typer.Exit(0 if rep.ok else 1)
 
-    @app.command()
+    @app.command(short_help="Is the start-up hook installed, which image would be used?")
     def doctor(
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of text."),
     ) -> None:
@@ -186,7 +187,8 @@ def _app():
             render(rep, _console())
         raise typer.Exit(0 if rep["ok"] else 1)
 
-    @app.command(help=RUN_HELP, context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+    @app.command(help=RUN_HELP, short_help="Run a Python program from an image (python -m snapshot).",
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                                                  "help_option_names": []})
     def run(ctx: typer.Context) -> None:
         # Reached only via `snap --help` listings; main() dispatches `run` itself.
