@@ -117,6 +117,9 @@ class ImageFile:
         self._shoff, self._shnum, self._shstrndx, self._shentsize = shoff, shnum, shstrndx, shentsize
         if headers:
             self._headers                # checked first: their messages name truncation
+        elif shoff + shnum * shentsize > n:    # the same words for a cut file, headers read or not
+            raise _fail(path, f"truncated or corrupt: section headers at {shoff:#x} x{shnum} "
+                              f"do not fit in {n} bytes")
         # The linker puts its directory right after the program headers (layout.py).
         at = elf.align_up(phoff + phnum * elf.PHDR.itemsize, 8)
         d = imagedir.unpack(data[at:at + imagedir.HEADER.size])

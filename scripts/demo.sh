@@ -17,7 +17,11 @@ IMAGE=$EXAMPLE/kmeans-image.so
 # no Numba on-disk cache switched on for the example.
 unset SNAP_SYSIMAGE SNAP_STRICT SNAP_REPORT KMEANS_NUMBA_CACHE
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+    step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+else          # a log or a pipe: no terminal escapes
+    step() { printf '\n==> %s\n' "$*"; }
+fi
 
 step "virtualenv $VENV with snap installed"
 if [ ! -x "$VENV/bin/python" ]; then
@@ -25,8 +29,16 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY=$ROOT/$VENV/bin/python
 PIPLOG=$(mktemp)
-if ! { "$PY" -m pip install -q --disable-pip-version-check --upgrade pip &&
-       "$PY" -m pip install -q --disable-pip-version-check . ; } >"$PIPLOG" 2>&1; then
+echo "    installing snap and numba, llvmlite, numpy, lief, typer, rich (up to a minute the first time)"
+# pip's own lines go to the log; what it is collecting and installing is shown as it happens
+set +e
+{ "$PY" -m pip install -q --disable-pip-version-check --upgrade pip &&
+  "$PY" -m pip install --disable-pip-version-check --progress-bar off . ; } 2>&1 | tee "$PIPLOG" |
+    { grep --line-buffered -E '^(Collecting|Installing collected|Successfully installed)' |
+      sed -u -E 's/^(.{0,96}).*/    \1/'; true; }
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
     cat "$PIPLOG"; rm -f "$PIPLOG"
     echo "demo: installing snap into $VENV failed (output above)" >&2
     exit 1

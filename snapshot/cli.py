@@ -17,33 +17,77 @@ def main() -> None:
     _app()()
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("snap-sysimage")
+    except PackageNotFoundError:       # a source tree on sys.path, not installed
+        return "unknown (not installed)"
+
+
 def _app():
+    import os
+
     import typer
     from rich.console import Console
 
     from .errors import SnapError
 
-    app = typer.Typer(add_completion=False, no_args_is_help=True,
-                      help="System images for Numba: snapshot every specialization a workload "
-                           "compiles into one shared library, start later processes from it "
-                           "with zero JIT compilation.")
-    err = Console(stderr=True)
+    # rich_markup_mode=None: help text is shown as written ("[tool.snap]" is not markup)
+    app = typer.Typer(add_completion=True, no_args_is_help=True, rich_markup_mode=None,
+                      help="System images for Numba: snapshot every specialization a workload compiles "
+                           "into one shared library, start later processes from it with zero JIT "
+                           "compilation.")
+    # not a terminal (a log, a CI job): messages and the summary table are not cut to 80 columns
+    err = Console(stderr=True, width=None if sys.stderr.isatty() or os.environ.get("COLUMNS") else 100_000)
 
-    @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def show_version(value: bool) -> None:
+        if value:
+            import numba
+            print(f"snap {_version()} (numba {numba.__version__}, Python {sys.version.split()[0]})")
+            raise typer.Exit()
+
+    @app.callback()
+    def _main(version: bool = typer.Option(False, "--version", is_eager=True, callback=show_version,
+                                            help="Show snap's version and exit.")) -> None:
+        pass
+
+    def project_image(what: str, image: Optional[str]) -> str:
+        """IMAGE, or else the project's: the [tool.snap] output that snap run would use."""
+        if image is not None:
+            return image
+        from .project import load
+        try:
+            config = load()
+        except SnapError as e:
+            _fail(err, what, e)
+        if config.output is None:
+            _fail(err, what, SnapError("give IMAGE (or set output in [tool.snap] of pyproject.toml)"), 2)
+        return config.output
+
+    @app.command(short_help="Build an image from what a workload compiles.",
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
     def create(
         ctx: typer.Context,
         workload: Optional[List[str]] = typer.Option(
-            None, "--workload", "-w", help="Python script to run as __main__ (repeatable). "
-                                           "Default: [tool.snap] workloads of pyproject.toml."),
+            None, "--workload", "-w", metavar="FILE",
+            help="Python script to run as __main__ (repeatable). "
+                 "Default: [tool.snap] workloads of pyproject.toml."),
         output: Optional[str] = typer.Option(
-            None, "--output", "-o", help="Image file to write (atomically). Default: [tool.snap] output."),
+            None, "--output", "-o", metavar="FILE",
+            help="Image file to write (atomically; missing directories are created). "
+                 "Default: [tool.snap] output."),
         cpu: Optional[str] = typer.Option(
-            None, "--cpu", help="CPU to generate code for: host (default; this machine's features), "
-                                "generic, x86-64, x86-64-v2, x86-64-v3 or x86-64-v4 (portable)."),
+            None, "--cpu", metavar="NAME",
+            help="CPU to generate code for: host (default; this machine's features), "
+                 "generic, x86-64, x86-64-v2, x86-64-v3 or x86-64-v4 (portable)."),
         add_misses: Optional[List[str]] = typer.Option(
-            None, "--add-misses", help="Miss report (snap run --report-misses) whose specializations "
-                                       "are compiled into this image too (repeatable)."),
+            None, "--add-misses", metavar="FILE",
+            help="Miss report (snap run --report-misses) whose specializations "
+                 "are compiled into this image too (repeatable)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document on "
+                                                           "stdout (progress still goes to stderr)."),
     ) -> None:
         """Build an image: run WORKLOAD in a child process, collect every specialization
         Numba compiled, link their native code into ONE shared library.
@@ -67,16 +111,21 @@ def _app():
                 rep = do_create(workloads, out, args, cpu=cpu or config.cpu or "host",
                                 add_misses=misses, on_stage=on_stage)
         except SnapError as e:
-            _fail(err, "snap create", e)
+            _fail(err, "snap create", e, getattr(e, "exit_code", 1))
         except KeyboardInterrupt:
             err.print("[bold red]snap create interrupted[/]: no image written")
             raise typer.Exit(130)
-        if not quiet:
+        if as_json:
+            import dataclasses
+            _print_json(dataclasses.asdict(rep))
+        elif not quiet:
             print_summary(err, rep)
 
-    @app.command()
+    @app.command(short_help="Show what an image holds.")
     def info(
-        image: str = typer.Argument(..., metavar="IMAGE", help="Image file (any file: nothing in it is run)."),
+        image: Optional[str] = typer.Argument(
+            None, metavar="IMAGE", help="Image file (any file: nothing in it is run). "
+                                        "Default: [tool.snap] output of pyproject.toml."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
     ) -> None:
         """Show what an image holds: fingerprint, CPU, build options, entries with code sizes,
@@ -85,6 +134,7 @@ def _app():
         Safe on an untrusted file: nothing is dlopened, unpickled or imported.
         """
         from .inspect_image import info_dict, read_info
+        image = project_image("snap info", image)
         try:
             inf = read_info(image)
         except SnapError as e:
@@ -94,9 +144,10 @@ def _app():
         else:
             _render_info(inf)
 
-    @app.command()
+    @app.command(short_help="Would an image serve here? (environment, CPU, fresh sources)")
     def check(
-        image: str = typer.Argument(..., metavar="IMAGE", help="Image file."),
+        image: Optional[str] = typer.Argument(
+            None, metavar="IMAGE", help="Image file. Default: [tool.snap] output of pyproject.toml."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
         deep: bool = typer.Option(False, "--deep", help="Also verify the checksum and the ELF structure "
                                                         "(LIEF check_layout, segments, exported symbols)."),
@@ -108,6 +159,7 @@ def _app():
         read and compiled, never executed; the image is never loaded.
         """
         from .inspect_image import check_dict, check_image
+        image = project_image("snap check", image)
         try:
             rep = check_image(image, deep=deep)
         except SnapError as e:
@@ -118,23 +170,68 @@ def _app():
             _render_check(rep)
         raise typer.Exit(0 if rep.ok else 1)
 
-    @app.command(help=RUN_HELP, context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+    @app.command(short_help="Is the start-up hook installed, which image would be used?")
+    def doctor(
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of text."),
+    ) -> None:
+        """Is snap set up here? Says whether the start-up hook (SNAP_SYSIMAGE=my.so python app.py)
+        is installed in this Python, and which image each way of starting a program would use.
+
+        Exit code 0 if the hook is installed and every image named would be used.
+        """
+        from .doctor import diagnose, render
+        rep = diagnose()
+        if as_json:
+            _print_json(rep)
+        else:
+            render(rep, _console())
+        raise typer.Exit(0 if rep["ok"] else 1)
+
+    @app.command(help=RUN_HELP, short_help="Run a Python program from an image (python -m snapshot).",
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                                                  "help_option_names": []})
     def run(ctx: typer.Context) -> None:
         # Reached only via `snap --help` listings; main() dispatches `run` itself.
         from .launch import main as run_main
         raise typer.Exit(run_main(list(ctx.args), prog="snap run"))
 
-    return app
+    return _plain_arguments(typer.main.get_command(app))
+
+
+def _plain_arguments(command):
+    """Arguments as click shows them: `IMAGE` / `[IMAGE]` in the usage line, no `<str>` label."""
+    from typer.core import TyperArgument
+    commands = getattr(command, "commands", {}).values()
+    for cmd in (command, *commands):
+        for param in cmd.params:
+            if isinstance(param, TyperArgument):
+                cls = type(param)
+                param.__class__ = type("Plain" + cls.__name__, (cls,), {
+                    "_usage_display_name": lambda self: (self.metavar or self.name.upper()) if self.required
+                    else f"[{self.metavar or self.name.upper()}]",
+                    "display_type_rich": lambda self, ctx: None,
+                })
+    return command
 
 
 # ------------------------------------------------------------ info / check output
-def _fail(console, what: str, e: Exception):
+def _fail(console, what: str, e: Exception, code: int = 1):
     import typer
     from rich.markup import escape
     msg = " ".join(str(e).split())         # one line, whatever the file contained
     console.print(f"[bold red]{what} failed:[/] {escape(msg)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
+
+
+def _console(**kw):
+    """stdout console; when not a terminal (piped, redirected) nothing is cut to 80 columns."""
+    import os
+
+    from rich.console import Console
+    width = None
+    if not sys.stdout.isatty() and not os.environ.get("COLUMNS"):
+        width = 100_000
+    return Console(highlight=False, soft_wrap=False, width=width, **kw)
 
 
 def _print_json(doc) -> None:
@@ -148,11 +245,10 @@ def _size(n: int) -> str:
 
 
 def _render_info(inf) -> None:
-    from rich.console import Console
     from rich.markup import escape as esc
     from rich.table import Table
 
-    out = Console(highlight=False, soft_wrap=False)
+    out = _console()
     fp = dict(inf.fingerprint)
     config = fp.pop("numba_config", {})
     head = Table(title=f"snap image {esc(inf.path)}", show_header=False, title_justify="left")
@@ -222,11 +318,10 @@ def _render_info(inf) -> None:
 
 
 def _render_check(rep) -> None:
-    from rich.console import Console
     from rich.markup import escape as esc
     from rich.table import Table
 
-    out = Console(highlight=False, soft_wrap=False)
+    out = _console()
     mark = lambda ok: "[green]ok[/]" if ok else "[bold red]DIFFERS[/]"  # noqa: E731
     t = Table(title=f"environment: image {esc(rep.path)} vs here", title_justify="left")
     for c in ("", "image", "here", ""):
@@ -261,3 +356,7 @@ def _render_check(rep) -> None:
         out.print(t)
     colour = "green" if rep.ok else "bold red"
     out.print(f"[{colour}]{esc(rep.summary)}[/]", soft_wrap=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -44,9 +44,43 @@ def _check_inputs(workloads: list[str], output: str) -> None:
         raise SnapError(f"output {output!r} is a directory; give a file name such as {os.path.join(output, 'image.so')!r}")
     parent = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(parent):
-        raise SnapError(f"cannot write {output!r}: directory {parent!r} does not exist")
+        try:
+            os.makedirs(parent, exist_ok=True)     # e.g. output = "build/app.so" in [tool.snap]
+        except OSError as e:
+            raise SnapError(f"cannot write {output!r}: cannot create directory {parent!r}: "
+                            f"{e.strerror}") from None
     if not os.access(parent, os.W_OK):
         raise SnapError(f"cannot write {output!r}: directory {parent!r} is not writable")
+
+
+def _module_name(output: str) -> str | None:
+    """The module name Python would import ``output`` as (an extension module), or None."""
+    import importlib.machinery
+    base = os.path.basename(output)
+    for suffix in sorted(importlib.machinery.EXTENSION_SUFFIXES, key=len, reverse=True):
+        if base.endswith(suffix) and base[:-len(suffix)].isidentifier():
+            return base[:-len(suffix)]
+    return None
+
+
+def _shadow_error(output: str, name: str, module_file: str) -> SnapError:
+    stem, ext = os.path.splitext(os.path.basename(output))
+    better = os.path.join(os.path.dirname(output), f"{stem}-image{ext}")
+    e = SnapError(f"output {output!r} would shadow the module {name} ({module_file}): `import {name}` "
+                  f"would load the image instead; name the image differently, e.g. --output {better}, "
+                  "or write it to another directory")
+    e.exit_code = 2
+    return e
+
+
+def _check_shadowing(output: str, modules: dict, search_path: list) -> None:
+    """After the workload: refuse an image that would hide a module it imported."""
+    name = _module_name(output)
+    if name is None or name not in modules:
+        return
+    out_dir = os.path.dirname(os.path.abspath(output))
+    if os.path.dirname(os.path.abspath(modules[name])) == out_dir or out_dir in search_path:
+        raise _shadow_error(output, name, modules[name])
 
 
 def create(workloads: list[str], output: str, args: list[str] | None = None, *, cpu: str = "host",
@@ -80,6 +114,8 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
     cmd += ["--", *(args or [])]
     report = CreateReport(output=output)
     error: str | None = None
+    modules: dict = {}
+    search_path: list = []
     proc = None
     try:
         # SIGINT held back until `proc` is set: an interrupt landing inside Popen (after the
@@ -105,6 +141,8 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
                     continue
                 if ev.get("event") == "stage":
                     on_stage(ev.get("name", ""), ev.get("detail", ""))
+                elif ev.get("event") == "compiled":
+                    on_stage("compiled", str(ev.get("count", 0)))
                 elif ev.get("event") == "error":
                     error = ev.get("message")
                 elif ev.get("event") == "summary":
@@ -115,11 +153,13 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
                     report.workload_seconds = ev["workload_time"]
                     report.timings = ev["timings"]
                     report.miss_problems = ev.get("miss_problems", [])
+                    modules, search_path = ev.get("modules", {}), ev.get("search_path", [])
         rc = proc.wait()
         if rc != 0:
             if rc < 0:
                 error = error or f"the build process was killed by signal {signal.Signals(-rc).name}"
             raise SnapError(error or f"the build process failed with exit status {rc}")
+        _check_shadowing(output, modules, search_path)
         _verify(tmp)
         os.replace(tmp, out_abs)
     except BaseException:

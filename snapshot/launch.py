@@ -19,6 +19,16 @@ def run_program(app: str, args: list[str], *, sysimage: str | None, strict: bool
     if not os.path.isfile(app):
         sys.stderr.write(f"snap: cannot open program {app!r}: no such file\n")
         return 2
+    if sysimage is not None:
+        # An image named on the command line must exist (the environment variable and
+        # the project default keep warn-and-run-on-the-JIT: they are not typed per run).
+        if not os.path.exists(sysimage):
+            sys.stderr.write(f"snap: image {sysimage!r} does not exist (build it with "
+                             f"`snap create --output {sysimage}`)\n")
+            return 2
+        if os.path.isdir(sysimage):
+            sys.stderr.write(f"snap: image {sysimage!r} is a directory, not an image file\n")
+            return 2
     if sysimage is None and not os.environ.get("SNAP_SYSIMAGE"):
         # Inside a project: its [tool.snap] image and strictness are the defaults.
         from .errors import SnapError
@@ -44,6 +54,10 @@ def run_program(app: str, args: list[str], *, sysimage: str | None, strict: bool
     except SystemExit:
         raise
     except BaseException as e:  # noqa: BLE001 - report like the interpreter would
+        from .errors import SnapStrictError, print_strict_error
+        if isinstance(e, SnapStrictError) and not debug():
+            print_strict_error(e)
+            return 1
         print_user_traceback(e, app)
         return 130 if isinstance(e, KeyboardInterrupt) else 1
     return 0
@@ -73,8 +87,15 @@ def exec_script(path: str, args: list[str]) -> None:
         del launcher_main
 
 
+def debug() -> bool:
+    return os.environ.get("SNAP_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def print_user_traceback(e: BaseException, path: str) -> None:
     """Print a traceback that starts at the script's frame, as the interpreter would."""
+    if debug():     # SNAP_DEBUG=1: every frame, snap's own included
+        sys.excepthook(type(e), e, e.__traceback__)
+        return
     app_path = os.path.abspath(path)
     tb = e.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != app_path:
@@ -84,19 +105,26 @@ def print_user_traceback(e: BaseException, path: str) -> None:
 
 
 def parser(prog: str) -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog=prog, description=USAGE)
+    ap = argparse.ArgumentParser(prog=prog, description=USAGE,
+                                 usage=f"{prog} [-h] [--sysimage IMAGE] [--strict] [--report-misses FILE] "
+                                       "program [args ...]")
     ap.add_argument("--sysimage", "-J", metavar="IMAGE",
                     help="image built by `snap create` (default: $SNAP_SYSIMAGE)")
     ap.add_argument("--strict", action="store_true",
                     help="a miss, stale entry or refused image is an error")
     ap.add_argument("--report-misses", metavar="FILE",
                     help="append every JIT compilation that still happens to FILE (JSON lines)")
-    ap.add_argument("program", help="the Python program to run")
+    # program is optional to argparse only so that a missing one gets its own message
+    # (argparse would also call the optional `args` required)
+    ap.add_argument("program", nargs="?", help="the Python program to run")
     ap.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     return ap
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m snapshot") -> int:
-    ns = parser(prog).parse_args(argv)
+    ap = parser(prog)
+    ns = ap.parse_args(argv)
+    if ns.program is None:
+        ap.error("give the Python program to run, e.g. `%s --sysimage my.so app.py [args...]`" % prog)
     return run_program(ns.program, ns.args, sysimage=ns.sysimage, strict=ns.strict,
                        report=ns.report_misses)

@@ -1,12 +1,14 @@
 """What ``snap create`` shows: progress while it works, a summary when done."""
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .create import CreateReport
 
@@ -14,16 +16,40 @@ STAGES = {"workload": "running workload", "collecting": "collecting specializati
           "code generation": "generating code", "linking": "linking"}
 
 
+class _Live:
+    """The status line's text, rendered afresh at every refresh: stage, elapsed time, count."""
+
+    def __init__(self) -> None:
+        self.text, self.since, self.compiled, self.counting = "starting", time.monotonic(), 0, False
+
+    def __rich__(self) -> Text:
+        line = Text(self.text + f" ({time.monotonic() - self.since:.0f} s")
+        if self.counting:
+            line.append(f"; {self.compiled} specialization(s) compiled so far")
+        return line + ")"
+
+
 @contextmanager
 def stage_printer(console: Console, quiet: bool) -> Iterator[Callable[[str, str], None]]:
+    """Progress of snap create on stderr: one line per stage, with the time since the start;
+    on a terminal also a live line (elapsed time, specializations compiled by the workload so far)."""
     if quiet:
         yield lambda name, detail: None
         return
-    with console.status("starting") as status:
+    t0 = time.monotonic()
+    live = _Live()
+    with console.status(live) as status:
         def on_stage(name: str, detail: str) -> None:
-            text = STAGES.get(name, name) + (f" [dim]{detail}[/]" if detail else "")
-            console.log(text, highlight=False)
-            status.update(text)
+            if name == "compiled":
+                live.compiled = int(detail)
+                return
+            plain = STAGES.get(name, name) + (f" {detail}" if detail else "")
+            line = Text(f"{time.monotonic() - t0:6.1f} s  ", style="dim") + Text(STAGES.get(name, name))
+            if detail:
+                line += Text(f" {detail}", style="dim")
+            console.print(line, highlight=False, soft_wrap=True)
+            live.text, live.since, live.counting = plain, time.monotonic(), name == "workload"
+            status.update(live)
         yield on_stage
 
 
@@ -36,7 +62,7 @@ def _size(n: int) -> str:
 
 
 def print_summary(console: Console, rep: CreateReport) -> None:
-    table = Table(title=f"snap image {rep.output}", show_lines=False)
+    table = Table(title=f"snap image {escape(rep.output)}", show_lines=False, title_justify="left")
     table.add_column("function")
     table.add_column("signature")
     table.add_column("served")

@@ -29,7 +29,7 @@ import linker
 from . import numba_seam, validity
 from .numba_seam import install as seam
 from .numba_seam import jitclass as seam_jitclass
-from .errors import SnapError, SnapStrictError, SnapWarning
+from .errors import SnapError, SnapStrictError, SnapWarning, warn_image
 from .fingerprint import machine_fingerprint
 from .freshness import Freshness
 from .hostcache import host_facts
@@ -81,12 +81,12 @@ class Runtime:
         try:
             image = linker.ImageFile.open(path, headers=False)   # the directory is enough
         except (linker.LinkError, OSError) as e:
-            raise SnapError(f"cannot use image {path}: {e}") from None
+            raise SnapError(f"cannot use image {path}: {_without_path(e, path)}") from None
         try:
             self.manifest = ManifestIndex.from_bytes(image.section(MANIFEST_SECTION))
             blobs = image.section(PAYLOAD_SECTION)
         except (KeyError, ManifestError) as e:
-            raise SnapError(f"cannot use image {path}: {e}") from None
+            raise SnapError(f"cannot use image {path}: {_without_path(e, path)}") from None
         try:
             problems = incompatibilities(self.manifest)
         except (TypeError, ValueError, AttributeError) as e:   # fields of the wrong type
@@ -127,7 +127,7 @@ class Runtime:
                     if self._load_error is not None:
                         if self.strict:
                             raise SnapStrictError(f"snap: {self._load_error} (strict mode)")
-                        warn(f"snap: {self._load_error}; running on the JIT")
+                        warn_image(f"snap: {self._load_error}; running on the JIT")
         return self.loaded is not None
 
     def _map(self) -> str | None:
@@ -607,6 +607,14 @@ _INTERNAL = tuple(os.path.dirname(m.__file__) + os.sep for m in (linker,)) + (
     os.path.dirname(os.path.abspath(__file__)) + os.sep,)
 
 
+def _without_path(e: Exception, path: str) -> str:
+    """An error's message without the path the caller names already (said once)."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror.lower() if e.strerror[:1].isupper() and e.strerror[1:2].islower() else e.strerror
+    msg = str(e)
+    return msg[len(path) + 2:] if msg.startswith(path + ": ") else msg
+
+
 def warn(msg: str) -> None:
     """A SnapWarning attributed to the user's code, not to snap's or Numba's frames."""
     import numba
@@ -709,7 +717,7 @@ def _activate(path: str, strict: bool, report: str | None) -> Runtime | None:
     except SnapError as e:
         if strict:
             raise SnapStrictError(f"{e} (strict mode)") from None
-        warn(f"snap: {e}; running on the JIT")
+        warn_image(f"snap: {e}; running on the JIT")
         if report:
             reporter = _RefusedImageReporter(report, str(e))
             _hooks = seam.RuntimeHooks(reporter.on_create, reporter.on_compile)

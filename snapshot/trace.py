@@ -27,13 +27,37 @@ from .launch import exec_script, print_user_traceback
 class Events:
     def __init__(self, fd: int | None) -> None:
         self._f = os.fdopen(fd, "w", buffering=1) if fd is not None else None
+        self._lock = threading.Lock()
 
     def send(self, event: str, **data) -> None:
         if self._f is not None:
-            self._f.write(json.dumps({"event": event, **data}) + "\n")
+            line = json.dumps({"event": event, **data}) + "\n"
+            with self._lock:
+                self._f.write(line)
 
 
-def run_workload(path: str, argv: list[str], mains: list) -> int | str | None:
+class CompileCounter(threading.Thread):
+    """While the workloads run: how many specializations are compiled so far, sent when it changes."""
+
+    def __init__(self, events: Events, records: list) -> None:
+        super().__init__(name="snap-progress", daemon=True)
+        self._events, self._records, self._done = events, records, threading.Event()
+
+    def run(self) -> None:
+        last = 0
+        while not self._done.wait(0.25):
+            n = len(self._records)
+            if n != last:
+                self._events.send("compiled", count=n)
+                last = n
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+        self._events.send("compiled", count=len(self._records))
+
+
+def run_workload(path: str, argv: list[str], mains: list, search_path: list | None = None) -> int | str | None:
     """Run a workload like ``python path argv...``; return its exit status (None = finished).
 
     Its ``__main__`` module is kept in ``mains``: misses of ``__main__`` functions
@@ -45,10 +69,22 @@ def run_workload(path: str, argv: list[str], mains: list) -> int | str | None:
         return e.code
     finally:
         mains.append(sys.modules["__main__"])
+        if search_path is not None:
+            search_path.extend(os.path.abspath(p or ".") for p in sys.path if isinstance(p, str))
     return None
 
 
 _mains: list = []     # the workloads' __main__ modules
+
+
+def _top_level_modules() -> dict[str, str]:
+    """Top-level modules imported, with the file each came from."""
+    out = {}
+    for name, mod in list(sys.modules.items()):
+        f = getattr(mod, "__file__", None)
+        if "." not in name and name != "__main__" and isinstance(f, str):
+            out[name] = f
+    return out
 
 
 def exit_now(status: int) -> NoReturn:
@@ -98,11 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     from .numba_seam import record as seam
     recorder = seam.Recorder()
     recorder.install()
+    counter = CompileCounter(events, recorder.records) if ns.events_fd is not None else None
+    if counter is not None:
+        counter.start()
     t0 = time.perf_counter()
+    search_path: list[str] = []        # what the workloads imported from (snap create: no shadowing)
     for workload in ns.workload:
         events.send("stage", name="workload", detail=workload)
         try:
-            status = run_workload(workload, ns.args, _mains)
+            status = run_workload(workload, ns.args, _mains, search_path)
         except BaseException as e:  # noqa: BLE001 - report any failure of user code
             print_user_traceback(e, workload)
             events.send("error", stage="workload",
@@ -123,13 +163,17 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         problems += folded.problems
     workload_time = time.perf_counter() - t0
+    if counter is not None:
+        counter.stop()
     recorder.uninstall()
 
     from .build import BuildError, build_image
     try:
         specs = seam.specializations(recorder.records)
         result = build_image(specs, recorder.libraries, cpu=target,
-                             build_info={"workloads": [os.path.basename(w) for w in ns.workload]},
+                             build_info={"workloads": [os.path.basename(w) for w in ns.workload],
+                                         **({"add-misses": [os.path.basename(m) for m in ns.add_misses]}
+                                            if ns.add_misses else {})},
                              progress=lambda s: events.send("stage", name=s))
         with open(ns.out, "wb") as f:
             f.write(result.image)
@@ -152,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 skipped=[{"function": f"{s.module}.{s.qualname}", "signature": s.signature,
                           "reason": s.reason} for s in m.skipped],
                 internal=result.internal, size=len(result.image), miss_problems=problems,
+                modules=_top_level_modules(), search_path=list(dict.fromkeys(search_path)),
                 workload_time=workload_time, timings=result.timings)
     return 0
 
