@@ -263,7 +263,10 @@ class Runtime:
         st = self._state(owner, "dispatcher")
         if not st.by_args:
             return None
-        args = seam.argument_types(owner, values)
+        try:
+            args = seam.argument_types(owner, values)
+        except Exception:  # noqa: BLE001 - an argument Numba cannot type: its own path says so
+            return None
         cres = self._serve_signature(owner, "dispatcher", args, None)
         if cres is None:
             # a function that asks for literal arguments was compiled (and recorded) for
