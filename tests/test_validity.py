@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_ok, build_image, clean_env, run, snap
+from conftest import assert_ok, clean_env, run, snap
 
 BUILD_ENV = {"SCALE": "1", "MULT": "1"}
 
