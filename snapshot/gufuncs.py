@@ -12,9 +12,9 @@ from typing import Any
 
 from .fingerprint import canonical_options, code_fingerprint
 from .manifest import Entry
-from .numba_seam import signature_text
-from .numba_seam import GUFUNC_KINDS
-from .numba_seam.gufunc import builder_identity, make_image_cres, signature_args
+from . import validity
+from .numba_seam import GUFUNC_KINDS, type_key
+from .numba_seam.gufunc import builder_identity, builder_kind, make_image_cres, signature_args
 
 
 def builder_options_text(options: dict, facts: dict) -> str:
@@ -59,11 +59,10 @@ class GufuncServer:
         if not entries or not rt.load():
             return None
         with rt._lock:
-            want = signature_text(signature_args(sig)) + " -> "
-            options = builder_options_text(*builder_identity(builder))
-            accept = (lambda e: e.kind in GUFUNC_KINDS and e.options == options
-                      and e.signature.startswith(want))
-            for e in rt.fresh_entries(py_func, entries, accept):
+            keys = [type_key(t) for t in signature_args(sig)]
+            key = validity.key_of(builder_kind(builder), builder_options_text(*builder_identity(builder)),
+                                  py_func)
+            for e in rt.fresh_entries(py_func, entries, key, lambda e: e.argkeys == keys):
                 try:
                     return self._install(builder, e)
                 except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program

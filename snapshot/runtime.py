@@ -105,7 +105,6 @@ class Runtime:
         self._fresh = Freshness(self.manifest)
         self._warned: set[str] = set()
         self._stale_by_func: dict[tuple[str, str], str] = {}   # function -> the one that changed
-        self._options_text: dict[tuple, str] = {}
         self._keep: list = []        # objects image code points at (jitclass Box subclasses)
         self._envs: dict[str, Any] = {}     # environments whose addresses are in env slots
         self._gufuncs = None         # GufuncServer, made at the first builder add
@@ -219,15 +218,10 @@ class Runtime:
         entries = self.manifest.entries_of(module, qualname)
         if not entries:
             return _OwnerState(py_func, {}, None)
-        key = validity.key_of(kind, self._options(owner, "dispatcher" if part else kind) + suffix, py_func)
+        options = numba_seam.compile_options(owner, "dispatcher" if part else kind) + suffix
+        matched, other_code = validity.identity_matches(entries, validity.key_of(kind, options, py_func))
         by_args: dict[tuple, list[Entry]] = {}
-        other_code = None
-        for e in entries:
-            if e.kind != kind or e.options != key.options or e.closure != key.closure:
-                continue
-            if e.code != key.code:
-                other_code = e
-                continue
+        for e in matched:
             by_args.setdefault(tuple(e.argkeys), []).append(e)
         why = None
         if not by_args:
@@ -344,10 +338,9 @@ class Runtime:
         py_func = owner.py_func
         entries = self.manifest.entries_of(py_func.__module__, py_func.__qualname__)
         if entries:
-            options = self._options(owner, kind)
+            key = validity.key_of(kind, numba_seam.compile_options(owner, kind), py_func)
             with self._lock:
-                self._install_now(owner, kind, list(self.fresh_entries(
-                    py_func, entries, lambda e: e.kind == kind and e.options == options)))
+                self._install_now(owner, kind, list(self.fresh_entries(py_func, entries, key)))
 
     def _serve_cfunc(self, owner) -> bool:
         py_func = owner._pyfunc
@@ -355,46 +348,21 @@ class Runtime:
         if not entries:
             return False
         keys = [numba_seam.type_key(t) for t in owner._sig.args]
-        options = self._options(owner, "cfunc")
+        key = validity.key_of("cfunc", numba_seam.compile_options(owner, "cfunc"), py_func)
         with self._lock:
-            matching = list(self.fresh_entries(py_func, entries, lambda e: e.kind == "cfunc" and
-                                               e.options == options and e.argkeys == keys))
+            matching = list(self.fresh_entries(py_func, entries, key, lambda e: e.argkeys == keys))
             # a @cfunc is compiled once, now
             return self._install_now(owner, "cfunc", matching[:1]) > 0
 
-    def _options(self, owner, kind: str) -> str:
-        """numba_seam.compile_options, memoized: most dispatchers of a program share a few."""
-        opts = seam.target_options(owner) if kind != "objmode" else None
-        try:
-            key = (kind, tuple(sorted(opts.items())) if opts else (), id(type(owner)),
-                   tuple(sorted((getattr(getattr(owner, "_compiler", None), "locals", None) or {}).items())),
-                   getattr(getattr(owner, "_compiler", None), "pipeline_class", None),
-                   getattr(owner, "identity", None) if kind == "dufunc" else None)
-            hash(key)
-        except TypeError:                     # e.g. fastmath={"nnan"}: compute each time
-            return numba_seam.compile_options(owner, kind)
-        if kind == "objmode":
-            return numba_seam.compile_options(owner, kind)
-        text = self._options_text.get(key)
-        if text is None:
-            text = self._options_text[key] = numba_seam.compile_options(owner, kind)
-        return text
-
-    def fresh_entries(self, py_func, entries: list[Entry], accept) -> Iterator[Entry]:
-        """The entries ``accept`` takes that are valid for ``py_func`` here (validity.py):
-        same code and closure, callees unchanged, frozen globals equal. A stale one is
-        reported (a warning, or an error in strict mode)."""
-        key = None
-        for e in entries:
-            if not accept(e):
-                continue
-            if key is None:
-                key = validity.key_of(e.kind, e.options, py_func)
-            if e.closure != key.closure:
-                continue
-            if e.code != key.code:
-                self._code_differs(e, py_func)
-                continue
+    def fresh_entries(self, py_func, entries: list[Entry], key: "validity.EntryKey",
+                      accept=lambda e: True) -> Iterator[Entry]:
+        """The entries of ``key``'s identity (that ``accept`` takes) valid for ``py_func`` here
+        (validity.py): callees unchanged, frozen globals equal. A stale one is reported (a
+        warning, or an error in strict mode)."""
+        matched, other_code = validity.identity_matches(entries, key, accept)
+        if not matched and other_code is not None:
+            self._code_differs(other_code, py_func)
+        for e in matched:
             verdict = validity.check_entry(e, py_func, self._deps_changed)
             if not verdict.ok:
                 self._invalid(e, verdict)

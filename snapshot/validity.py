@@ -248,6 +248,22 @@ def key_of(kind: str, options: str, func: pytypes.FunctionType) -> EntryKey:
     return EntryKey(kind, options, closure, code_fingerprint(func.__code__))
 
 
+def identity_matches(entries: list, key: EntryKey, accept: Callable[[Any], bool] = lambda e: True
+                     ) -> tuple[list, Any]:
+    """The entries of ``key``'s identity that ``accept`` takes, and one entry that has all of
+    it but the code (or None): then ``key`` names another function of the same name, or an
+    edited one."""
+    matched, other_code = [], None
+    for e in entries:
+        if e.kind != key.kind or e.options != key.options or e.closure != key.closure or not accept(e):
+            continue
+        if e.code != key.code:
+            other_code = e
+        else:
+            matched.append(e)
+    return matched, other_code
+
+
 def entry_key(e) -> EntryKey:
     return EntryKey(e.kind, e.options, e.closure, e.code)
 

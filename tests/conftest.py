@@ -53,6 +53,20 @@ def assert_ok(p: subprocess.CompletedProcess) -> None:
     assert p.returncode == 0, f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
 
 
+MODES = ["snap run", "python -m snapshot", "SNAP_SYSIMAGE"]
+
+
+def launch(mode: str, image: Path | str, app: str, *args: str, env: dict | None = None, cwd=APPS):
+    """Start `app` from `image` in one of the three supported ways (MODES)."""
+    env = clean_env(**(env or {}))
+    if mode == "snap run":
+        return snap("run", "--sysimage", str(image), app, *args, env=env, cwd=cwd)
+    if mode == "python -m snapshot":
+        return run([sys.executable, "-m", "snapshot", "--sysimage", str(image), app, *args], env=env, cwd=cwd)
+    env["SNAP_SYSIMAGE"] = str(image)
+    return run([sys.executable, app, *args], env=env, cwd=cwd)
+
+
 def build_image(tmp_path_factory, workload: str, name: str) -> tuple[Path, str]:
     """`snap create -w workload -o <tmp>/name` in tests/apps; (image, its stderr summary)."""
     out = tmp_path_factory.mktemp(Path(name).stem) / name

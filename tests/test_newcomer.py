@@ -2,23 +2,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import APPS, assert_ok, clean_env, run, snap
-
-MODES = ["snap run", "python -m snapshot", "SNAP_SYSIMAGE"]
+from conftest import MODES, assert_ok, clean_env, launch, run, snap
 
 
-def launch(mode: str, image: Path | str, app: str, *args: str, env: dict | None = None, cwd=APPS):
-    env = clean_env(**(env or {}))
-    if mode == "snap run":
-        return snap("run", "--sysimage", str(image), app, *args, env=env, cwd=cwd)
-    if mode == "python -m snapshot":
-        return run([sys.executable, "-m", "snapshot", "--sysimage", str(image), app, *args], env=env, cwd=cwd)
-    env["SNAP_SYSIMAGE"] = str(image)
-    return run([sys.executable, app, *args], env=env, cwd=cwd)
+
 
 
 # ------------------------------------------------------------ explicit image paths (item 3)

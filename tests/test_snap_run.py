@@ -9,24 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPS, assert_ok, clean_env, run, snap
+from conftest import APPS, MODES, assert_ok, clean_env, launch, run, snap
 from imagetools import forge
 
 FORBID = {"SNAPTEST_FORBID_COMPILE": "1"}
 
 
-def launch(mode: str, image: Path, app: str, *args: str, env: dict | None = None, cwd=APPS):
-    """Start `app` from `image` in one of the three supported ways."""
-    env = clean_env(**(env or {}))
-    if mode == "snap run":
-        return snap("run", "--sysimage", str(image), app, *args, env=env, cwd=cwd)
-    if mode == "python -m snapshot":
-        return run([sys.executable, "-m", "snapshot", "--sysimage", str(image), app, *args], env=env, cwd=cwd)
-    env["SNAP_SYSIMAGE"] = str(image)
-    return run([sys.executable, app, *args], env=env, cwd=cwd)
 
 
-MODES = ["snap run", "python -m snapshot", "SNAP_SYSIMAGE"]
 
 
 @pytest.mark.parametrize("mode", MODES)

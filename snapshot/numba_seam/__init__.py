@@ -107,6 +107,12 @@ def objmode_block(owner) -> dict[str, int]:
     return {"objmode_block": owner.func_ir.loc.line - owner.py_func.__code__.co_firstlineno}
 
 
+def owner_py_func(owner):
+    """The Python function a dispatcher, DUFunc, @cfunc or gufunc builder compiles (or None)."""
+    return (getattr(owner, "py_func", None) or getattr(getattr(owner, "_dispatcher", None), "py_func", None)
+            or getattr(owner, "_pyfunc", None))
+
+
 def compile_options(owner, kind: str, targetoptions: dict | None = None) -> str:
     """Every compile input of ``owner`` besides the function and the signature, as text.
 

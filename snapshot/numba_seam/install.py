@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import llvmlite.binding as ll
 
-from . import GUFUNC_KINDS, UNRESOLVED_PREFIX, Patches
+from . import GUFUNC_KINDS, UNRESOLVED_PREFIX, Patches, owner_py_func
 
 
 def prepare_runtime(parfors: bool) -> None:
@@ -280,12 +280,6 @@ def make_compile_result(owner, *, fndesc, library, env, entry_point, args, retur
         reload_init=[], referenced_envs=[])
 
 
-def owner_py_func(owner):
-    """The Python function a dispatcher, DUFunc, @cfunc or gufunc builder compiles."""
-    return (getattr(owner, "py_func", None) or getattr(getattr(owner, "_dispatcher", None), "py_func", None)
-            or getattr(owner, "_pyfunc", None))
-
-
 def is_plain_dispatcher(owner) -> bool:
     """A dispatcher compiling its whole Python function (not a lifted loop or with-block,
     whose ``py_func`` is the enclosing function)."""
@@ -539,8 +533,7 @@ class RuntimeHooks(Patches):
 
 def owner_function(owner) -> tuple[str, str]:
     """(module, qualname) of what a dispatcher, DUFunc or cfunc compiles."""
-    py_func = getattr(owner, "py_func", None) or getattr(getattr(owner, "_dispatcher", None), "py_func", None) \
-        or getattr(owner, "_pyfunc", None)
+    py_func = owner_py_func(owner)
     return (getattr(py_func, "__module__", None) or "<dynamic>",
             getattr(py_func, "__qualname__", None) or repr(owner))
 

@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ENV_PREFIX, Patches, compile_options, objmode_block, signature_text
+from . import ENV_PREFIX, Patches, compile_options, objmode_block, owner_py_func, signature_text
 
 
 @dataclass
@@ -31,8 +31,7 @@ def frozen_now(owner) -> "tuple[dict[str, str] | str, str | None]":
     """The frozen globals and the closure fingerprint of what ``owner`` compiles, taken at
     compile time (an error text instead of globals if they cannot be fingerprinted)."""
     from numba.core import dispatcher as nbdisp
-    py_func = (getattr(owner, "py_func", None) or getattr(getattr(owner, "_dispatcher", None), "py_func", None)
-               or getattr(owner, "_pyfunc", None))
+    py_func = owner_py_func(owner)
     if not isinstance(py_func, pytypes.FunctionType):
         return {}, None
     from ..fingerprint import Unfingerprintable, closure_fingerprint
