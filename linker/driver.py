@@ -1,25 +1,36 @@
-"""The link driver: objects -> one PIC shared library (see layout.py for the shape).
+"""The link driver: objects -> one PIC shared library, as a list of passes over one LinkContext.
 
-Phases, in order: parse and validate objects; resolve symbols (COMDAT, weak,
-common, imports); cut `.eh_frame` into kept pieces; scan relocations; place
-input sections into output sections and size the synthetic ones; assign
-addresses; copy section contents and apply relocations; write the synthetic
-sections, symbol tables and headers; seal with a checksum.
+Each pass reads what earlier ones left in the context and adds its own results
+(see context.py for who fills what); the sections the linker makes itself own
+their size and their bytes (synthetic.py).  The passes, in order (``PASSES``, run by ``link``):
+
+    parse_inputs, resolve_symbols, split_eh_frame, scan_relocations,
+    place_sections, size_synthetic_sections, assign_addresses, place_tail,
+    write_contents, write_synthetic_sections, write_dynamic_section,
+    write_symbol_tables_and_headers, seal
+
+Every pass is timed into ``LinkContext.timings`` (see ``link_context``);
+``SNAP_LINK_TIMINGS=1`` prints them to stderr after each link.
 """
 from __future__ import annotations
 
+import os
 import re
 import struct
+import sys
+import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import dynamic, elf, ehframe, imagedir, layout, relocs, writer
+from . import ehframe, elf, imagedir, layout, relocs
+from .context import LinkContext
 from .errors import LinkError
-from .layout import OutSection, Outputs
+from .layout import Outputs
 from .objects import InputSection, parse_object
-from .symbols import ABS, DEF, IMP, Resolution, resolve
+from .symbols import Resolution, resolve
+from .synthetic import SyntheticSections, put
 
 _CTOR_NAMES = re.compile(r"^\.(ctors|init_array)(?:\.(\d+))?$")
 _RESERVED = {imagedir.SYMBOL}
@@ -27,138 +38,126 @@ _OWN_PREFIXES = (".text", ".data", ".rodata", ".bss", ".dyn", ".gnu", ".rela", "
                  ".snap", ".symtab", ".strtab", ".shstrtab")
 
 
-def link(objects: Sequence[bytes], *, sections: Mapping[str, bytes] = {}) -> bytes:
-    """ELF x86-64 PIC relocatable objects -> ELF shared object bytes (deterministic)."""
-    user = _check_user_sections(sections)
-    res = resolve([parse_object(b, i) for i, b in enumerate(objects)])
-    for g in res.globals:
+def parse_inputs(ctx: LinkContext) -> None:
+    """Check the extra sections' names and parse every object (headers, sections, symbols, relocations)."""
+    ctx.user = _check_user_sections(ctx.extra_sections)
+    ctx.objects = [parse_object(b, i) for i, b in enumerate(ctx.inputs)]
+
+
+def resolve_symbols(ctx: LinkContext) -> None:
+    """COMDAT, weak/strong/common, imports: every symbol reference gets a target."""
+    ctx.res = resolve(ctx.objects)
+    for g in ctx.res.globals:
         if g.name in _RESERVED and g.defined:
             raise LinkError(f"{g.obj.name}: symbol {g.name!r} is reserved for the linker")
-    relas, fde_offsets = _relocation_sets(res)
-    rs = relocs.scan(res, res.sections, relas)
 
-    out = Outputs(user)
-    for sec in res.sections:
-        out.place(sec, sec.gid in rs.fixup_secs, sec.gid in rs.dyn_secs)
-    ctors = _ctor_order([s for s in res.sections if _CTOR_NAMES.match(s.name)])
 
-    # Sizes of the synthetic sections.
-    dsyms = dynamic.DynSymbols([g for g in res.globals if g.exported], [imagedir.SYMBOL])
-    out.dynsym.size, out.dynstr.size, out.gnuhash.size = dsyms.symtab_size, len(dsyms.strtab), dsyms.hash.size
-    kind = res.t_kind[rs.tid]
-    is64 = rs.type == elf.R_X86_64_64
-    n_imp, n_fix = len(res.imports), int((is64 & (kind == IMP)).sum())
-    # RELATIVE relocations: import slots and unfilled fixups (-> trap), GOT entries, local R_X86_64_64.
-    n_rel = n_imp + n_fix + int((res.t_kind[rs.got_tids] == DEF).sum()) + int((is64 & (kind == DEF)).sum())
-    out.reladyn.size = elf.RELA.itemsize * n_rel
-    plan = imagedir.DirPlan(res.imports, res.weak_imports, n_fix, len(ctors), [n for n, _ in user])
-    out.dir.size = plan.size
-    out.ehhdr.size = ehframe.HDR_HEADER_SIZE + 8 * sum(len(v) for v in fde_offsets.values())
-    out.ehframe.size += 4                                    # zero terminator
-    out.stubs.size = layout.TRAP_SIZE + layout.STUB_SIZE * n_imp
-    out.got.size = 8 * len(rs.got_tids)
-    out.got.keep_empty = res.got_tid >= 0 or bool(np.isin(rs.type, [elf.R_X86_64_GOTOFF64,
-                                                                    elf.R_X86_64_GOTPC32]).any())
-    out.slots.size = 8 * n_imp
-    out.dynamic.size = dynamic.dynamic_size(n_rel)
+def split_eh_frame(ctx: LinkContext) -> None:
+    """Cut each `.eh_frame` down to the records of kept code; collect every kept section's relocations."""
+    ctx.relas, ctx.fde_offsets = _relocation_sets(ctx.res)
 
-    n_extra_ph = 4                      # DYNAMIC, GNU_RELRO, GNU_EH_FRAME, GNU_STACK
-    phnum = len(out.segments) + n_extra_ph
-    file_size = layout.assign_addresses(out.segments, elf.EHDR.itemsize + elf.PHDR.itemsize * phnum)
-    allsecs = [s for seg in out.segments for s in seg.sections if s.present]
-    symtab_s = OutSection(".symtab", elf.SHT_SYMTAB, 0, 8, entsize=24)
-    strtab_s = OutSection(".strtab", elf.SHT_STRTAB, 0, 1)
-    shstr_s = OutSection(".shstrtab", elf.SHT_STRTAB, 0, 1)
-    symtab_s.link = strtab_s
-    allsecs += [symtab_s, strtab_s, shstr_s]
-    for k, s in enumerate(allsecs, 1):
-        s.index = k
-    sec_addr, sec_out = out.input_addresses(len(res.sections))
-    slot_addr = out.slots.addr + 8 * np.arange(n_imp, dtype=np.int64)
-    stub_addr = out.stubs.addr + layout.TRAP_SIZE + layout.STUB_SIZE * np.arange(n_imp, dtype=np.int64)
-    trap_addr = out.stubs.addr
 
-    # Contents: input sections, then relocations.
-    buf = np.zeros(file_size, np.uint8)
-    for o in out.with_inputs:
+def scan_relocations(ctx: LinkContext) -> None:
+    """Validate and classify every relocation: GOT entries, relaxations, dynamic and import fixups."""
+    ctx.rs = relocs.scan(ctx.res, ctx.res.sections, ctx.relas)
+
+
+def place_sections(ctx: LinkContext) -> None:
+    """Input sections -> output sections (RELRO, import data, ...); constructors in execution order."""
+    ctx.out = out = Outputs(ctx.user)
+    for sec in ctx.res.sections:
+        out.place(sec, sec.gid in ctx.rs.fixup_secs, sec.gid in ctx.rs.dyn_secs)
+    out.ehframe.size += 4                                    # zero terminator (the buffer starts zeroed)
+    ctx.ctors = _ctor_order([s for s in ctx.res.sections if _CTOR_NAMES.match(s.name)])
+
+
+def size_synthetic_sections(ctx: LinkContext) -> None:
+    """Make the linker's own sections and fix their sizes, before anything has an address."""
+    ctx.syn = SyntheticSections(ctx)
+    ctx.syn.headers.finalize(ctx)                           # the first segment starts with them
+    for sec in ctx.syn.allocated:
+        sec.finalize(ctx)
+
+
+def assign_addresses(ctx: LinkContext) -> None:
+    """Addresses (== file offsets) for every allocated section, header indexes, input section addresses."""
+    ctx.alloc_size = layout.assign_addresses(ctx.out.segments, ctx.syn.headers.size)
+    ctx.sections = ctx.out.number_sections()
+    ctx.sec_addr, ctx.sec_out = ctx.out.input_addresses(len(ctx.res.sections))
+
+
+def place_tail(ctx: LinkContext) -> None:
+    """Size the non-allocated tail (symbol tables are built from final addresses) and give it file offsets."""
+    pos = elf.align_up(ctx.alloc_size, 8)
+    for chunk in ctx.syn.tail:
+        chunk.finalize(ctx)
+        chunk.offset = pos = elf.align_up(pos, chunk.align)
+        pos += chunk.size
+    ctx.file_size = pos
+
+
+def write_contents(ctx: LinkContext) -> None:
+    """Copy input sections into the image, apply relocations; import fixups point at the trap until filled."""
+    ctx.buf = buf = np.zeros(ctx.file_size, np.uint8)
+    for o in ctx.out.with_inputs:
         for m, off in zip(o.members, o.offsets):
             if m.data is not None:
-                _put(buf, o.addr + off, m.data)
-    ap = relocs.apply(buf, rs, res, sec_addr, slot_addr, stub_addr, out.got.addr)
+                put(buf, o.addr + off, m.data)
+    syn = ctx.syn
+    ctx.applied = ap = relocs.apply(buf, ctx.rs, ctx.res, ctx.sec_addr, syn.slots.addrs(), syn.stubs.stub_addrs(),
+                                    syn.got.addr)
+    relocs.put(buf, ap.fix_off, np.full(len(ap.fix_off), syn.stubs.trap_addr, np.int64), 8)
 
-    # GOT, import slots and fixups (-> trap until filled), with their RELATIVE relocations.
-    gk = res.t_kind[rs.got_tids]
-    gval = np.where(gk == DEF, sec_addr[np.maximum(res.t_sec[rs.got_tids], 0)] + res.t_val[rs.got_tids],
-                    np.where(gk == ABS, res.t_val[rs.got_tids], 0))
-    got_slot = out.got.addr + 8 * np.arange(len(rs.got_tids), dtype=np.int64)
-    trap_at = np.concatenate([slot_addr, ap.fix_off])
-    relocs.put(buf, got_slot, gval, 8)
-    relocs.put(buf, trap_at, np.full(len(trap_at), trap_addr, np.int64), 8)
-    _put(buf, out.reladyn.addr, dynamic.rela_relative(
-        np.concatenate([trap_at, got_slot[gk == DEF], ap.rel_off]),
-        np.concatenate([np.full(len(trap_at), trap_addr, np.int64), gval[gk == DEF], ap.rel_add])))
-    _put(buf, out.stubs.addr, layout.stubs(out.stubs.addr, slot_addr))
-    _put(buf, out.ehhdr.addr, _eh_frame_hdr(buf, out, sec_addr, fde_offsets))
 
-    # Dynamic symbols and .dynamic.
-    d = out.dir
-    _put(buf, out.dynsym.addr, dsyms.symtab(sec_addr, sec_out,
-                                            {imagedir.SYMBOL: (elf.STT_OBJECT, d.addr, d.size, d.index)}))
-    _put(buf, out.dynstr.addr, dsyms.strtab)
-    _put(buf, out.gnuhash.addr, dsyms.hash.build(1))
-    _put(buf, out.dynamic.addr, dynamic.dynamic(n_rel, {
-        elf.DT_GNU_HASH: out.gnuhash.addr, elf.DT_STRTAB: out.dynstr.addr, elf.DT_SYMTAB: out.dynsym.addr,
-        elf.DT_STRSZ: out.dynstr.size, elf.DT_RELA: out.reladyn.addr, elf.DT_RELASZ: out.reladyn.size}))
+def write_synthetic_sections(ctx: LinkContext) -> None:
+    """The allocated sections the linker makes (`.eh_frame_hdr` reads the relocated `.eh_frame`)."""
+    for sec in ctx.syn.allocated:
+        if sec is not ctx.syn.dynamic:
+            sec.write(ctx)
 
-    # User sections and the image directory.
-    for o, (_, blob) in zip(out.users, user):
-        _put(buf, o.addr, blob)
-    fix = np.zeros(n_fix, imagedir.FIXUP)
-    fix["addr"], fix["slot"], fix["addend"] = ap.fix_off, ap.fix_imp, ap.fix_add
-    _put(buf, d.addr, plan.build(
-        d.addr, slots_addr=out.slots.addr, region=out.import_region, fixups=fix,
-        ctor_slots=np.array([sec_addr[s.gid] + 8 * e for s, e in ctors], np.int64),
-        user_sections=[(o.addr, o.size) for o in out.users]))
 
-    # Non-allocated tail: .symtab .strtab .shstrtab, section headers; then the headers up front.
-    extra_locals = [("__snap_trap", elf.STT_FUNC, trap_addr, layout.TRAP_SIZE, out.stubs.index)]
-    extra_locals += [(f"{n}@snapimport", elf.STT_FUNC, int(a), layout.STUB_SIZE, out.stubs.index)
-                     for n, a in zip(res.imports, stub_addr)]
-    extra_locals += [(f"{n}@snapslot", elf.STT_OBJECT, int(a), 8, out.slots.index)
-                     for n, a in zip(res.imports, slot_addr)]
-    extra_globals = [(imagedir.SYMBOL, elf.STT_OBJECT, d.addr, d.size, d.index)]
-    st, strs, first_global = writer.symtab(res, sec_addr, sec_out, extra_locals, extra_globals)
-    symtab_s.size, symtab_s.info, strtab_s.size = len(st), first_global, len(strs)
-    shstr = writer.StringTable()
-    name_offs = [shstr.add(s.name) for s in allsecs]
-    shstr_blob = shstr.bytes()
-    shstr_s.size = len(shstr_blob)
-    offsets, tail, pos = {}, [], elf.align_up(file_size, 8)
-    for s, blob in ((symtab_s, st), (strtab_s, strs), (shstr_s, shstr_blob)):
-        pos = elf.align_up(pos, s.align)
-        offsets[s.index] = pos
-        tail.append((pos, blob))
-        pos += len(blob)
-    shoff = elf.align_up(pos, 8)
-    sh = writer.section_headers(allsecs, offsets)
-    sh["name"][1:] = name_offs
+def write_dynamic_section(ctx: LinkContext) -> None:
+    """`.dynamic`, which points ld.so at the other dynamic sections."""
+    ctx.syn.dynamic.write(ctx)
 
-    rw = out.segments[2]
-    ph = writer.program_headers(out.segments, [
-        (elf.PT_DYNAMIC, elf.PF_R | elf.PF_W, out.dynamic.addr, out.dynamic.size),
-        (elf.PT_GNU_RELRO, elf.PF_R, rw.start, out.relro_end - rw.start),
-        (elf.PT_GNU_EH_FRAME, elf.PF_R, out.ehhdr.addr, out.ehhdr.size),
-        (elf.PT_GNU_STACK, elf.PF_R | elf.PF_W, 0, 0)], file_size)
-    _put(buf, 0, writer.elf_header(phnum, shoff, len(allsecs) + 1, shstr_s.index) + ph)
 
-    image = bytearray(buf.tobytes())
-    for p, blob in tail:
-        image += bytes(p - len(image))
-        image += blob
-    image += bytes(shoff - len(image))
-    image += sh.tobytes()
-    struct.pack_into("<I", image, d.addr + imagedir.CRC_OFFSET, zlib.crc32(image))
-    return bytes(image)
+def write_symbol_tables_and_headers(ctx: LinkContext) -> None:
+    """`.symtab` `.strtab` `.shstrtab` and section headers at the end; ELF and program headers up front."""
+    for chunk in ctx.syn.tail:
+        chunk.write(ctx)
+    ctx.syn.headers.write(ctx)
+
+
+def seal(ctx: LinkContext) -> None:
+    """Checksum the whole file into the image directory (its crc field is zero while summing)."""
+    crc = zlib.crc32(ctx.buf)
+    struct.pack_into("<I", ctx.buf, ctx.syn.dir.addr + imagedir.CRC_OFFSET, crc)
+    ctx.image = ctx.buf.tobytes()
+
+
+PASSES: tuple[Callable[[LinkContext], None], ...] = (
+    parse_inputs, resolve_symbols, split_eh_frame, scan_relocations, place_sections,
+    size_synthetic_sections, assign_addresses, place_tail, write_contents, write_synthetic_sections,
+    write_dynamic_section, write_symbol_tables_and_headers, seal)
+
+
+def link(objects: Sequence[bytes], *, sections: Mapping[str, bytes] = {}) -> bytes:
+    """ELF x86-64 PIC relocatable objects -> ELF shared object bytes (deterministic)."""
+    return link_context(objects, sections=sections).image
+
+
+def link_context(objects: Sequence[bytes], *, sections: Mapping[str, bytes] = {}) -> LinkContext:
+    """``link``, returning the whole context: the image, the layout, every synthetic section and
+    ``timings`` (seconds per pass), for debugging and tests."""
+    ctx = LinkContext(objects, sections)
+    for run in PASSES:
+        t = time.perf_counter()
+        run(ctx)
+        ctx.timings[run.__name__] = time.perf_counter() - t
+    if os.environ.get("SNAP_LINK_TIMINGS", "") not in ("", "0"):
+        print("snap link: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in ctx.timings.items()),
+              file=sys.stderr)
+    return ctx
 
 
 def _check_user_sections(sections: Mapping[str, bytes]) -> list[tuple[str, bytes]]:
@@ -206,17 +205,3 @@ def _ctor_order(ctor_secs: list[InputSection]) -> list[tuple[InputSection, int]]
         keyed += [((prio, seq, k), s, e) for k, e in enumerate(entries)]
     keyed.sort(key=lambda x: x[0])
     return [(s, e) for _, s, e in keyed]
-
-
-def _eh_frame_hdr(buf: np.ndarray, out: Outputs, sec_addr: np.ndarray,
-                  fde_offsets: dict[int, list[int]]) -> bytes:
-    """Read each FDE's relocated pc_begin (pcrel sdata4 at FDE+8) and build the sorted table."""
-    fde_addr = np.array([sec_addr[gid] + o for gid, offs in fde_offsets.items() for o in offs], np.int64)
-    pcs = np.zeros(0, np.int64)
-    if len(fde_addr):
-        pcs = fde_addr + 8 + buf[(fde_addr + 8)[:, None] + np.arange(4)].copy().view("<i4").ravel()
-    return ehframe.build_hdr(out.ehhdr.addr, out.ehframe.addr, pcs, fde_addr)
-
-
-def _put(buf: np.ndarray, addr: int, blob: bytes | memoryview) -> None:
-    buf[addr:addr + len(blob)] = np.frombuffer(blob, np.uint8)

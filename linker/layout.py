@@ -33,7 +33,7 @@ class OutSection:
     offsets: list[int] = field(default_factory=list)
     page_start: bool = False           # start on a fresh page (protection boundary)
     keep_empty: bool = False
-    addr: int = 0
+    addr: int = 0                      # address == file offset; non-allocated sections: file offset
     index: int = 0                     # section header index
     link: "OutSection | None" = None
     info: int = 0
@@ -108,7 +108,7 @@ class Outputs:
         self.reladyn = OutSection(".rela.dyn", elf.SHT_RELA, A, 8, link=self.dynsym, entsize=24)
         self.rodata = OutSection(".rodata", PB, A)
         self.dir = OutSection(".snap.dir", PB, A, 8, keep_empty=True)
-        self.users = [OutSection(n, PB, A, 16, size=len(b), keep_empty=True) for n, b in user]
+        self.users = [OutSection(n, PB, A, 16, keep_empty=True) for n, _ in user]
         self.ehhdr = OutSection(".eh_frame_hdr", PB, A, 4, keep_empty=True)
         self.ehframe = OutSection(".eh_frame", PB, A, 8, keep_empty=True)
         self.text = OutSection(".text", PB, A | X, 16)
@@ -129,6 +129,21 @@ class Outputs:
             Segment(elf.PF_R | elf.PF_W, [self.relro, self.got, self.dynamic, self.slots, self.impdata,
                                           self.data, self.bss])]
         self.with_inputs = [self.text, self.rodata, self.relro, self.impdata, self.data, self.bss, self.ehframe]
+        # The non-allocated tail, after the last segment's file bytes (its `addr` is a file offset).
+        self.symtab = OutSection(".symtab", elf.SHT_SYMTAB, 0, 8, entsize=24)
+        self.strtab = OutSection(".strtab", elf.SHT_STRTAB, 0, 1)
+        self.shstrtab = OutSection(".shstrtab", elf.SHT_STRTAB, 0, 1)
+        self.symtab.link = self.strtab
+        self.tail = [self.symtab, self.strtab, self.shstrtab]
+
+    def number_sections(self) -> list[OutSection]:
+        """Give every section that gets a header its index (1..n, in file order); return them in that order.
+
+        Only sections with a size (or kept empty) get one, so call this once sizes are final."""
+        numbered = [s for seg in self.segments for s in seg.sections if s.present] + self.tail
+        for k, s in enumerate(numbered, 1):
+            s.index = k
+        return numbered
 
     def place(self, sec: InputSection, has_fixups: bool, has_dynrel: bool) -> None:
         fl = sec.flags

@@ -38,6 +38,8 @@ class Relocs:
     got_index: np.ndarray  # per relocation: GOT entry index, -1 if none
     dyn_secs: set[int]   # sections holding R_X86_64_64 to a local definition (RELRO candidates)
     fixup_secs: set[int]  # sections holding R_X86_64_64 to an import
+    n_fixups: int         # R_X86_64_64 to an import: the loader writes them (the directory lists them)
+    n_local_abs: int      # R_X86_64_64 to a local definition: one R_X86_64_RELATIVE each
 
 
 def _where(res: Resolution, gid: int, off: int, tid: int, rtype: int) -> str:
@@ -122,9 +124,11 @@ def scan(res: Resolution, sections: list, relas: dict[int, np.ndarray]) -> Reloc
     got_tids = np.unique(tid[needs_got])
     got_index = np.full(len(tid), -1, np.int64)
     got_index[needs_got] = np.searchsorted(got_tids, tid[needs_got])
-    dyn_secs = set(np.unique(gid[is64 & (kind == DEF)]).tolist())
-    fixup_secs = set(np.unique(gid[is64 & (kind == IMP)]).tolist())
-    return Relocs(gid, off, rtype, add, tid, relax, got_tids, got_index, dyn_secs, fixup_secs)
+    local_abs, fixups = is64 & (kind == DEF), is64 & (kind == IMP)
+    dyn_secs = set(np.unique(gid[local_abs]).tolist())
+    fixup_secs = set(np.unique(gid[fixups]).tolist())
+    return Relocs(gid, off, rtype, add, tid, relax, got_tids, got_index, dyn_secs, fixup_secs,
+                  int(fixups.sum()), int(local_abs.sum()))
 
 
 def put(buf: np.ndarray, pos: np.ndarray, val: np.ndarray, width: int) -> None:

@@ -109,13 +109,15 @@ def program_headers(segs: list[Segment], extra: list[tuple[int, int, int, int]],
     return ph.tobytes()
 
 
-def section_headers(sections: list[OutSection], offsets: dict[int, int]) -> np.ndarray:
+def section_headers(sections: list[OutSection], names: list[int]) -> bytes:
+    """Null header, then one per section in index order; ``names``: `.shstrtab` offset of each.
+
+    A non-allocated section's ``addr`` is its file offset: its header says address 0."""
     sh = np.zeros(len(sections) + 1, elf.SHDR)
-    for s in sections:
-        sh[s.index] = (0, s.type, s.flags, s.addr if s.flags & elf.SHF_ALLOC else 0,
-                       offsets.get(s.index, s.addr), s.size, s.link.index if s.link else 0,
-                       s.info, s.align, s.entsize)
-    return sh
+    for s, name in zip(sections, names):
+        sh[s.index] = (name, s.type, s.flags, s.addr if s.flags & elf.SHF_ALLOC else 0,
+                       s.addr, s.size, s.link.index if s.link else 0, s.info, s.align, s.entsize)
+    return sh.tobytes()
 
 
 def elf_header(phnum: int, shoff: int, shnum: int, shstrndx: int) -> bytes:
