@@ -12,7 +12,7 @@ RUN_HELP = "Run a Python program from a system image (same as python -m snapshot
 def main() -> None:
     argv = sys.argv[1:]
     if argv and argv[0] == "run":
-        from .launch import main as run_main
+        from .runtime.launch import main as run_main
         sys.exit(run_main(argv[1:], prog="snap run"))
     _app()()
 
@@ -95,9 +95,9 @@ def _app():
         Arguments after `--` are passed to the workload as its sys.argv[1:]. Inside a
         project, options default to its pyproject.toml [tool.snap] table.
         """
-        from .create import create as do_create
+        from .create.command import create as do_create
         from .project import load
-        from .report import print_summary, stage_printer
+        from .create.progress import print_summary, stage_printer
         try:
             config = load()
             workloads = workload or config.workloads
@@ -133,7 +133,7 @@ def _app():
 
         Safe on an untrusted file: nothing is dlopened, unpickled or imported.
         """
-        from .inspect_image import info_dict, read_info
+        from .inspect.info import info_dict, read_info
         image = project_image("snap info", image)
         try:
             inf = read_info(image)
@@ -158,7 +158,7 @@ def _app():
         Exit code 0 only if the image would be used and every entry is fresh. Source files are
         read and compiled, never executed; the image is never loaded.
         """
-        from .inspect_image import check_dict, check_image
+        from .inspect.check import check_dict, check_image
         image = project_image("snap check", image)
         try:
             rep = check_image(image, deep=deep)
@@ -179,7 +179,7 @@ def _app():
 
         Exit code 0 if the hook is installed and every image named would be used.
         """
-        from .doctor import diagnose, render
+        from .inspect.doctor import diagnose, render
         rep = diagnose()
         if as_json:
             _print_json(rep)
@@ -192,7 +192,7 @@ def _app():
                                                  "help_option_names": []})
     def run(ctx: typer.Context) -> None:
         # Reached only via `snap --help` listings; main() dispatches `run` itself.
-        from .launch import main as run_main
+        from .runtime.launch import main as run_main
         raise typer.Exit(run_main(list(ctx.args), prog="snap run"))
 
     return _plain_arguments(typer.main.get_command(app))
@@ -240,7 +240,7 @@ def _print_json(doc) -> None:
 
 
 def _size(n: int) -> str:
-    from .report import _size as size
+    from .create.progress import _size as size
     return size(n)
 
 

@@ -46,9 +46,9 @@ import re
 import click
 from distributed.diagnostics.plugin import NannyPlugin, WorkerPlugin
 
-from . import ship as _ship
+from .runtime import ship as _ship
 from . import startup as _startup
-from .errors import SnapError
+from .errors import SnapError, warn
 
 __all__ = ["SnapNannyPlugin", "SnapWorkerPlugin", "register", "dask_setup"]
 
@@ -100,7 +100,7 @@ class SnapNannyPlugin(_Image, NannyPlugin):
         report = _report_for(self.report, nanny.address)
         if report:
             env["SNAP_REPORT"] = report
-        _startup._seen.add(path)     # the nanny's own environment gets it too: not "late"
+        _startup.expect(path)     # the nanny's own environment gets it too: not "late"
         nanny.pre_spawn_env.update(env)     # applied to os.environ before the spawn
         nanny.env.update(env)
         self._env = env
@@ -133,7 +133,7 @@ def activate_in_process(path: str, *, strict: bool = False, report: str | None =
     if rt is not None:
         if os.path.realpath(rt.path) != os.path.realpath(path) and \
                 _ship.digest_file(rt.path) != _ship.digest_file(path):
-            runtime.warn(f"snap: this worker already runs from the image {rt.path}; "
+            warn(f"snap: this worker already runs from the image {rt.path}; "
                          f"{path} is not activated (one image per process: restart the worker)")
         return rt
     _startup.export(path, strict=strict, report=report)
@@ -194,7 +194,7 @@ def dask_setup(server, snap_image, snap_strict, snap_report):
         report = _report_for(snap_report, server.address)
         if report:
             env["SNAP_REPORT"] = report
-        _startup._seen.add(path)
+        _startup.expect(path)
         server.pre_spawn_env.update(env)
         server.env.update(env)
         return

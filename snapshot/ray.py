@@ -28,13 +28,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import ship as _ship
+from .runtime import ship as _ship
 
 __all__ = ["runtime_env"]
 
 
 def _stage_root() -> str:
-    from .hostcache import cache_dir
+    from .image.host import cache_dir
     root = cache_dir()
     if root is None:                          # SNAP_CACHE_DIR=0: no cache, a temp dir
         import tempfile

@@ -67,6 +67,12 @@ def export(image: str, *, strict: bool = False, report: str | None = None) -> di
     return env
 
 
+def expect(image: str) -> None:
+    """``SNAP_SYSIMAGE=image`` is being set by snap itself (a worker plugin): never reported
+    as a variable set too late."""
+    _seen.add(image)
+
+
 def check_late_environ() -> None:
     """SNAP_SYSIMAGE set after this interpreter started and no image activated: warn once."""
     value = os.environ.get("SNAP_SYSIMAGE")
@@ -128,5 +134,5 @@ def install_from_env() -> None:
     import sys
     if not getattr(sys.excepthook, "snap_strict", False):
         sys.excepthook = _strict_excepthook(sys.excepthook)
-    from .post_import import when_imported
+    from .numba_seam.post_import import when_imported
     when_imported("numba", lambda _: _activate())

@@ -312,7 +312,7 @@ def test_ray_runtime_env(fleet):
 
 
 def test_ship_store_verifies_and_reuses(fleet, tmp_path):
-    from snapshot import ship
+    from snapshot.runtime import ship
     from snapshot.errors import SnapError
     blob = ship.pack(str(fleet / "f.so"))
     dest = ship.store(blob, str(tmp_path / "imgs"))

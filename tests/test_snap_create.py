@@ -160,7 +160,7 @@ def test_portable_cpu_target_is_served_here_and_records_its_features(tmp_path):
     (tmp_path / "w.py").write_text("import numpy as np, lib\nprint(lib.f(np.arange(4.0)))\n")
     p = snap("create", "-q", "--cpu", "x86-64-v2", "-w", "w.py", "-o", "v2.so", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    from snapshot.manifest import Manifest
+    from snapshot.image.manifest import Manifest
     manifest = Manifest.from_bytes(linker.ImageFile.open(tmp_path / "v2.so").section("snap.manifest"))
     assert manifest.cpu["target"] == "x86-64-v2"
     assert "sse4.2" in manifest.cpu["features"] and "avx" not in manifest.cpu["features"]

@@ -10,8 +10,9 @@ import pytest
 import linker
 from conftest import assert_ok, clean_env, snap
 from imagetools import forge
-from snapshot.manifest import FORMAT_VERSION, PAYLOAD_SECTION
-from snapshot.payload import Payloads, loads_entry, pack_payloads
+from snapshot.image.manifest import FORMAT_VERSION, PAYLOAD_SECTION
+from snapshot.image.payload import Payloads, pack_payloads
+from snapshot.numba_seam.pickling import loads_entry
 
 LIB = '''\
 from numba import njit

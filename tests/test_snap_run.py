@@ -172,7 +172,7 @@ import warnings
 warnings.simplefilter("error")          # any SnapWarning fails the probe
 import numba
 from snapshot import runtime
-from snapshot.numba_seam import install as seam
+from snapshot.numba_seam import resolver as seam
 original = seam.prepare_runtime
 
 def prepare(parfors):                   # image code used from inside the mapping itself:

@@ -1,15 +1,18 @@
 """In-process checks of the validity model: the key `snap create` gives an entry
-(build.plan) is the key the runtime asks for (runtime._state / serve), per kind, and
-frozen-global fingerprints follow exactly the values Numba freezes. Seconds, no image."""
+(create.plan) is the key the runtime asks for (runtime.serving, through each kind's
+strategy in numba_seam.kinds), per kind, and frozen-global fingerprints follow exactly
+the values Numba freezes. Seconds, no image."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from numba import cfunc, int64, njit, types, vectorize
 
-from snapshot import numba_seam, validity
-from snapshot.build import _identity
-from snapshot.numba_seam import install, record
+from snapshot.create.plan import _identity
+from snapshot.image import identity, validity
+from snapshot.image.fingerprint import type_key
+from snapshot.numba_seam import owner_py_func, record
+from snapshot.numba_seam.kinds import KINDS, kind_of, specializations
 
 G_SCALE = 2.0
 G_TABLE = np.arange(4.0)
@@ -39,12 +42,14 @@ def recorder():
 
 def _specs_of(recorder, py_func, kind: str) -> list:
     """The specializations the recorder extracted (when compiled) for ``py_func``'s ``kind``."""
-    specs = record.specializations(recorder.records)
+    specs = specializations(recorder.records)
     return [s for s in specs if s.py_func is py_func and s.kind == kind]
 
 
 def _run_side_key(owner, kind: str, py_func) -> tuple:
-    k = validity.key_of(kind, numba_seam.compile_options(owner, kind), py_func)
+    """The key the runtime computes for ``owner`` (runtime.serving: its kind's identity)."""
+    strategy = kind_of(owner, kind)
+    k = identity.key_of(strategy.name, strategy.identity(owner)[2], py_func)
     return (k.kind, k.options, k.closure, k.code)
 
 
@@ -63,11 +68,11 @@ def test_dispatcher_keys_agree(recorder):
     for owner, explicit in ((lazy, False), (eager, True), (with_locals, False)):
         spec = [s for s in _specs_of(recorder, owner.py_func, "dispatcher")
                 if s.extra["explicit_return"] is explicit and s.extra["compile_options"]
-                == numba_seam.compile_options(owner, "dispatcher")][0]
+                == KINDS["dispatcher"].options(owner)][0]
         key, ident = _build_side_key(spec)
         assert key == _run_side_key(owner, "dispatcher", owner.py_func)
         args = tuple(spec.args)
-        assert ident.argkeys == tuple(numba_seam.type_key(t) for t in args)
+        assert ident.argkeys == tuple(type_key(t) for t in args)
         assert ident.explicit is explicit
         assert dict(ident.globals) == validity.frozen_globals(owner.py_func)
     assert _run_side_key(with_locals, "dispatcher", _div) != _run_side_key(njit(_div), "dispatcher", _div)
@@ -78,7 +83,7 @@ def test_dufunc_and_cfunc_keys_agree(recorder):
     vec(np.arange(3.0), 2.0)
     cf = cfunc("float64(float64)")(user)
     for owner, kind in ((vec, "dufunc"), (cf, "cfunc")):
-        py_func = install.owner_py_func(owner)
+        py_func = owner_py_func(owner)
         specs = _specs_of(recorder, py_func, kind)
         assert specs, kind
         key, _ = _build_side_key(specs[0])
@@ -88,8 +93,8 @@ def test_dufunc_and_cfunc_keys_agree(recorder):
 def test_omitted_defaults_are_keyed_by_value():
     a, b = np.array([[1.0, 2.0]]), np.array([[1.0, 2.0]])
     assert types.Omitted(a) != types.Omitted(b)              # Numba: by id()
-    assert numba_seam.type_key(types.Omitted(a)) == numba_seam.type_key(types.Omitted(b))
-    assert numba_seam.type_key(types.Omitted(a)) != numba_seam.type_key(types.Omitted(b * 2))
+    assert type_key(types.Omitted(a)) == type_key(types.Omitted(b))
+    assert type_key(types.Omitted(a)) != type_key(types.Omitted(b * 2))
 
 
 def test_frozen_globals_follow_the_values_numba_freezes():
@@ -116,8 +121,8 @@ def test_exec_generated_functions_differ_by_globals():
         ns = {"op": op, "__name__": __name__}
         exec(compile(src, "<gen>", "exec"), ns)
         made.append(ns["k"])
-    assert validity.generated(made[0])
-    k0, k1 = (validity.key_of("dispatcher", "{}", f) for f in made)
+    assert identity.generated(made[0])
+    k0, k1 = (identity.key_of("dispatcher", "{}", f) for f in made)
     assert k0 == k1                                            # same code, same name...
     assert validity.frozen_globals(made[0]) != validity.frozen_globals(made[1])   # ...other globals
 
@@ -126,9 +131,8 @@ def test_jitclass_objmode_and_gufunc_keys_agree(recorder):
     from numba import guvectorize, objmode
     from numba.experimental import jitclass
 
-    from snapshot.gufuncs import builder_options_text
     from snapshot.numba_seam import jitclass as seam_jitclass
-    from snapshot.numba_seam.gufunc import builder_identity
+    from snapshot.numba_seam.gufunc import builder_identity, builder_kind
 
     @jitclass([("x", types.float64)])
     class Box:
@@ -157,19 +161,19 @@ def test_jitclass_objmode_and_gufunc_keys_agree(recorder):
     assert with_block(1.0) == 3.0
     twice(np.arange(3.0))
     checked = set()
-    owners = {id(o.py_func): o for o, _, _ in seam_jitclass._PARTS.values()}   # the parts' dispatchers
-    for spec in record.specializations(recorder.records):
+    owners = {id(o.py_func): o for o in owners_of.values()
+              if seam_jitclass.PART_IDENTITY in getattr(o, "__dict__", {})}   # the parts' dispatchers
+    for spec in specializations(recorder.records):
         if spec.kind not in ("jitclass", "objmode", "gufunc") or spec.reason is not None:
             continue
         key, _ = _build_side_key(spec)
         if spec.kind == "jitclass":
             owner = owners[id(spec.py_func)]
-            part = seam_jitclass.part_of(owner)
-            module, qualname, suffix = seam_jitclass.part_identity(owner, *part)
+            module, qualname, suffix = owner.__dict__[seam_jitclass.PART_IDENTITY]
             assert (module, qualname) == (spec.module, spec.qualname)
-            k = validity.key_of("jitclass", numba_seam.compile_options(owner, "dispatcher") + suffix,
-                                owner.py_func)
+            k = identity.key_of("jitclass", KINDS["dispatcher"].options(owner) + suffix, owner.py_func)
             assert key == tuple(k)
+            assert key == _run_side_key(owner, "dispatcher", owner.py_func)
         elif spec.kind == "objmode":
             (cres,) = [r.cres for r in recorder.records if r.spec is spec]
             block = owners_of[id(cres)]
@@ -177,8 +181,7 @@ def test_jitclass_objmode_and_gufunc_keys_agree(recorder):
         else:
             builder = [r.owner for r in recorder.records if getattr(r, "spec", None) is None
                        and r.owner is not None and getattr(r.owner, "py_func", None) is spec.py_func]
-            k = validity.key_of(spec.kind, builder_options_text(*builder_identity(builder[0])),
-                                spec.py_func)
-            assert key == tuple(k)
+            assert builder_kind(builder[0]) == spec.kind and builder_identity(builder[0])
+            assert key == _run_side_key(builder[0], spec.kind, spec.py_func)
         checked.add(spec.kind)
     assert checked == {"jitclass", "objmode", "gufunc"}

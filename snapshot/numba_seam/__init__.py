@@ -1,12 +1,17 @@
 """The ONE place that touches Numba internals (supported: numba 0.68.x).
 
-Everything else in snapshot/ works on plain records, so a Numba upgrade is a
-change to this package (and its tests), not a hunt through the code:
+Everything else in snapshot/ works on plain records and Numba's public types, so
+a Numba upgrade is a change to this package (and its tests), not a hunt through
+the code:
 
-* ``record``  (trace side): hooks that see every specialization and code
-  library, and extraction of what the build needs from a compile result;
-* ``install`` (runtime side): hooks on first use and compilation of dispatchers, and
-  the pieces that put an image function into a dispatcher without compiling.
+* ``kinds``: one strategy per kind of entry (identity, extraction, placing);
+* ``record``, ``gufunc_record``, ``jitclass``, ``addresses`` (training run):
+  hooks that see every specialization, code library and process address;
+* ``install``, ``standins``, ``resolver``, ``cache_guard`` (run time): hooks on
+  Numba's compile requests, the objects that hold image code, the imports'
+  addresses, and keeping Numba's on-disk cache loadable;
+* ``pickling``: the payload's Numba types and constants;
+* ``objects``, ``post_import``: leaves (what a jitted object compiles; import hooks).
 
 This module itself stays cheap to import: the runtime path imports it.
 """
@@ -15,12 +20,11 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from .. import post_import
+from . import post_import
 
 SUPPORTED_NUMBA = ("0.68",)
 
 ENV_PREFIX = "_ZN08NumbaEnv"
-GUFUNC_KINDS = ("gufunc", "ufunc")      # entry kinds of gufunc builders' kernels (see gufunc.py)
 UNRESOLVED_PREFIX = ".numba.unresolved$"
 
 
@@ -87,60 +91,10 @@ def compiler_entry_points() -> list[tuple[Any, str]]:
     ]
 
 
-def numba_config() -> dict[str, Any]:
-    """The Numba settings that change generated code (part of the image fingerprint)."""
-    from numba.core import config
-    # CPU_NAME / CPU_FEATURES are not here: the image records its CPU target and
-    # the features it requires, which is what decides whether it can run here.
-    names = ("OPT", "LOOP_VECTORIZE", "SLP_VECTORIZE", "ENABLE_AVX",
-             "BOUNDSCHECK", "FASTMATH", "DEBUGINFO_DEFAULT", "NRT_STATS", "DISABLE_JIT",
-             "LLVM_REFPRUNE_PASS", "USE_LLVMLITE_MEMORY_MANAGER", "THREADING_LAYER")
-    return {n: str(getattr(config, n, None)) for n in names}
-
-
-def objmode_block(owner) -> dict[str, int]:
-    """Target options standing in for a ``with objmode`` block's dispatcher.
-
-    The block is told apart from other blocks of its function by its first line,
-    relative to the function's (moving the function elsewhere does not matter).
-    """
-    return {"objmode_block": owner.func_ir.loc.line - owner.py_func.__code__.co_firstlineno}
-
-
 def owner_py_func(owner):
     """The Python function a dispatcher, DUFunc, @cfunc or gufunc builder compiles (or None)."""
     return (getattr(owner, "py_func", None) or getattr(getattr(owner, "_dispatcher", None), "py_func", None)
             or getattr(owner, "_pyfunc", None))
-
-
-def compile_options(owner, kind: str, targetoptions: dict | None = None) -> str:
-    """Every compile input of ``owner`` besides the function and the signature, as text.
-
-    Target options (``targetoptions``: the owner's own unless given), ``locals=``,
-    a custom pipeline class and a DUFunc's identity: two owners of one function that
-    differ in any of them compile different code (see snapshot/validity.py).
-    """
-    from ..fingerprint import canonical_options
-    if kind == "objmode":
-        return canonical_options(objmode_block(owner))
-    disp = getattr(owner, "_dispatcher", owner)          # a DUFunc compiles through its dispatcher
-    if targetoptions is None:
-        targetoptions = getattr(owner, "targetoptions", None)
-        if targetoptions is None and hasattr(owner, "_compiler"):     # @cfunc
-            targetoptions = owner._compiler.targetoptions
-    text = canonical_options(dict(targetoptions or {}))
-    compiler = getattr(disp, "_compiler", None)
-    local_types = getattr(compiler, "locals", None) or getattr(disp, "locals", None)
-    if local_types:
-        text += ";locals=" + canonical_options({k: str(v) for k, v in local_types.items()})
-    pipeline = getattr(compiler, "pipeline_class", None)
-    if pipeline is not None:
-        name = f"{pipeline.__module__}.{pipeline.__qualname__}"
-        if name != "numba.core.compiler.Compiler":
-            text += ";pipeline=" + name
-    if kind == "dufunc":
-        text += ";identity=" + repr(owner.identity)
-    return text
 
 
 def split_signature(sig) -> tuple[tuple, Any]:
@@ -148,35 +102,6 @@ def split_signature(sig) -> tuple[tuple, Any]:
     from numba.core import sigutils
     args, return_type = sigutils.normalize_signature(sig)
     return tuple(args), return_type
-
-
-_TYPE_ID = re.compile(r"#[0-9a-f]+\b")     # jitclass "Acc#7f..<", "DeferredType#1403..."
-_FUNC_NAMED = re.compile(r"<function ([^ >]+)(?: at 0x[0-9a-f]+| #[0-9]+)>")
-PROCESS_ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
-
-
-def type_key(t) -> str:
-    """A key of a Numba type that is the same in every process for the same type.
-
-    Numba keys some types by ``id()`` (``Omitted`` of an unhashable default,
-    dispatchers, jitclasses): those are keyed by value or by name here. A key that
-    still names an address (``PROCESS_ADDRESS``) cannot be matched in another process.
-    Equal keys are a pre-filter: an install also compares the unpickled types.
-    """
-    from numba.core import types
-    if isinstance(t, types.Omitted):
-        from ..validity import value_key
-        return f"omitted({value_key(t.value)})"
-    if isinstance(t, types.Dispatcher):
-        from ..fingerprint import code_fingerprint
-        f = t.dispatcher.py_func           # ReferenceError if the dispatcher is gone
-        return f"dispatcher({f.__module__}.{f.__qualname__}:{code_fingerprint(f.__code__)})"
-    text = str(t)
-    if "#" in text:
-        text = _TYPE_ID.sub("", text)
-    if "<function " in text:
-        text = _FUNC_NAMED.sub(r"<function \1>", text)
-    return text
 
 
 def signature_text(args, return_type=None) -> str:
@@ -197,3 +122,20 @@ def type_str(t) -> str:
 
 
 _FUNC_ADDR = re.compile(r" at 0x[0-9a-f]+>")
+
+
+def set_cpu_target(name: str, features: str) -> None:
+    """Make Numba's JIT optimize and generate code for this CPU (training run only):
+    set before anything compiles, the optimizer's cost models and the backend both see
+    the target CPU, not the build machine's."""
+    from numba.core import config
+    config.CPU_NAME = name
+    config.CPU_FEATURES = features
+
+
+def compile_signature(owner, args: tuple) -> None:
+    """Compile ``owner`` for these argument types, as a call with them would."""
+    if hasattr(owner, "_compile_for_argtys"):       # @vectorize (DUFunc)
+        owner._compile_for_argtys(tuple(args))
+    else:
+        owner.compile(tuple(args))

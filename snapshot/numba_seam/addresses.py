@@ -37,6 +37,9 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..errors import UnresolvedAddress, UnresolvedReference
+from ..image.manifest import describe_target
+
 DYNAMIC_PREFIX = "numba.dynamic.globals."
 SLOT_PREFIX = "snap.addr."
 
@@ -66,11 +69,7 @@ class Target:
         return cls(**doc)
 
     def describe(self) -> str:
-        if self.kind == "capsule":
-            return f"{self.module}.__pyx_capi__[{self.name!r}]"
-        if self.kind == "symbol":
-            return f"symbol {self.name}" + (f" of {os.path.basename(self.module)}" if self.module else "")
-        return f"{self.module}.{self.name}"
+        return describe_target(self.to_json())
 
     def slot_name(self) -> str:
         """Image symbol of the slot: readable, and a pure function of the target (reproducible)."""
@@ -271,10 +270,6 @@ def rewrite_module(module, slots: dict[str, str]):
 
 
 # ---------------------------------------------------------------- run-time side
-class UnresolvedAddress(Exception):
-    """A slot's target does not exist in this process: the entry goes to the JIT."""
-
-
 _resolved: dict[Target, int] = {}
 _keepalive: list[Any] = []
 
@@ -323,7 +318,6 @@ def _resolve(t: Target) -> int:
                 spec = getattr(sys.modules.get(t.module), "__spec__", None)
                 if getattr(spec, "_initializing", False):
                     # its module is still being imported: install at the first call instead
-                    from ..payload import UnresolvedReference
                     raise UnresolvedReference(t.describe())
                 raise UnresolvedAddress(f"{t.describe()} does not exist")
         ty = type(obj)

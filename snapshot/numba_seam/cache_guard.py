@@ -29,7 +29,7 @@ def links_image_code(library: Any, image_functions: "dict[str, int] | Iterable[s
     Also true when its code keeps a recursion placeholder for a function the
     image serves: a later process would resolve it to nothing.
     """
-    from .install import ImageLibrary
+    from .standins import ImageLibrary
     seen: set[int] = set()
     todo = [library]
     while todo:

@@ -1,6 +1,7 @@
 """@guvectorize / @vectorize(target='parallel') builders: what identifies them, and serving.
-(Recording: gufunc_record.py; the run-time hooks: install.RuntimeHooks, which
-imports this module only when a builder is used.)
+(Recording: gufunc_record.py; identity, extraction and placing: kinds.BuilderKind;
+the run-time hooks: install.RuntimeHooks, which imports this module only when a
+builder is used.)
 
 These never reach ``add_overload``: a builder compiles each kernel through its
 ``UFuncDispatcher`` (``_BaseUFuncBuilder.add``) and wraps it in a loop
@@ -17,10 +18,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..image.kinds import GUFUNC, UFUNC
+
 
 def builder_kind(builder) -> str:
     from numba.np.ufunc import ufuncbuilder
-    return "gufunc" if isinstance(builder, ufuncbuilder.GUFuncBuilder) else "ufunc"
+    return GUFUNC if isinstance(builder, ufuncbuilder.GUFuncBuilder) else UFUNC
 
 
 def builder_target(builder) -> str:
@@ -41,7 +44,7 @@ def builder_identity(builder) -> tuple[dict, dict]:
     if options is None:
         options = builder.nb_func.targetoptions
     facts: dict[str, Any] = {"target": builder_target(builder), "identity": builder.identity}
-    if builder_kind(builder) == "gufunc":
+    if builder_kind(builder) == GUFUNC:
         facts.update(layout=builder.signature, cache=bool(builder.cache),
                      writable=tuple(builder.writable_args))
     code = builder.py_func.__code__
@@ -51,22 +54,6 @@ def builder_identity(builder) -> tuple[dict, dict]:
 
 
 # ------------------------------------------------------------------ serving
-def signature_args(sig) -> tuple:
-    """The argument types of a signature as given to ``add`` (text, tuple or Signature)."""
-    from numba.core import sigutils
-    args, _ = sigutils.normalize_signature(sig)
-    return tuple(args)
-
-
-def make_image_cres(builder, *, fndesc, library, env, args, return_type, loop_address: int):
-    """A compile result for a kernel served from the image (carries its loop pointer)."""
-    from .install import make_compile_result
-    cres = make_compile_result(builder.nb_func, fndesc=fndesc, library=library, env=env,
-                               entry_point=None, args=args, return_type=return_type)
-    cres.metadata["snap_loop"] = int(loop_address)
-    return cres
-
-
 def add_served(builder, sig, cres) -> Any:
     """The rest of ``_BaseUFuncBuilder.add`` once the kernel is 'compiled'."""
     from numba.core import sigutils
@@ -87,6 +74,6 @@ def build_served(builder, cres) -> tuple[list[int], int, Any]:
         from numba.np.ufunc import parallel
         parallel._launch_threads()
     nums = [as_dtype(a.dtype if isinstance(a, types.Array) else a).num for a in sig.args]
-    if builder_kind(builder) == "ufunc":
+    if builder_kind(builder) == UFUNC:
         nums.append(as_dtype(sig.return_type).num)
     return nums, cres.metadata["snap_loop"], cres.environment

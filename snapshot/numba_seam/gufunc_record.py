@@ -1,13 +1,13 @@
-"""@guvectorize / @vectorize(target='parallel') builders at build time: what a
-builder compiled and built becomes a Specialization (see gufunc.py for why
-builders need hooks of their own)."""
+"""@guvectorize / @vectorize(target='parallel') builders in the training run: every
+kernel a builder compiles and the loop symbol its ``build`` produces (see gufunc.py
+for why builders need hooks of their own; kinds.BuilderKind extracts them)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from .gufunc import builder_identity, builder_kind
-from .record import Recorded, Specialization, frozen_now, library_module
+from .gufunc import builder_kind
+from .specialization import Recorded, frozen_now
 
 
 @dataclass
@@ -55,42 +55,3 @@ def install_recording(recorder) -> None:
     for cls in (ufuncbuilder.UFuncBuilder, ufuncbuilder.GUFuncBuilder,
                 parallel.ParallelUFuncBuilder, parallel.ParallelGUFuncBuilder):
         recorder.wrap(cls, "build", build)
-
-
-def specialization(rec: GuRecorded) -> Specialization:
-    cres, builder = rec.cres, rec.owner
-    fndesc = cres.fndesc
-    py_func = builder.py_func
-    options, facts = builder_identity(builder)
-    spec = Specialization(
-        kind=rec.kind, owner=builder, py_func=py_func, module=py_func.__module__,
-        qualname=py_func.__qualname__, options=options, args=tuple(cres.signature.args),
-        return_type=cres.signature.return_type, library=cres.library,
-        environment=cres.environment, mangled=fndesc.mangled_name, wrapper=None, cfunc=None,
-        env_name=fndesc.env_name, loop=rec.loop, parfors=facts["target"] == "parallel")
-    spec.extra["fndesc"] = {"modname": fndesc.modname, "qualname": fndesc.qualname,
-                            "uid": fndesc.uid, "abi_tags": tuple(fndesc.abi_tags),
-                            "argnames": tuple(fndesc.args)}
-    spec.extra["builder"] = facts
-    spec.extra["globals"] = rec.globals if rec.globals is not None else {}
-    spec.extra["closure"] = rec.closure
-    spec.reason = _unservable_reason(rec, spec)
-    return spec
-
-
-def _unservable_reason(rec: GuRecorded, spec: Specialization) -> str | None:
-    cres = rec.cres
-    if cres.objectmode:
-        return "object mode kernel"
-    if cres.lifted:
-        return "kernel contains lifted code (object mode loops)"
-    if rec.loop is None:
-        return "the workload never built the ufunc for this kernel (build_ufunc not called)"
-    if cres.library.has_dynamic_globals:
-        return "code embeds process addresses (dynamic globals)"
-    if cres.environment is not None and not cres.environment.can_cache():
-        return "environment of a dynamically created function"
-    mod = library_module(cres.library)
-    if not any(f.name == spec.mangled and not f.is_declaration for f in mod.functions):
-        return "kernel code not found in its library"
-    return None

@@ -11,15 +11,14 @@ address (a dynamic global).
 So a class is identified by its original module + qualname + field spec (text,
 addresses stripped), and each dispatcher by its *part* of the class (ctor,
 method:NAME, get:/set:PROP, static:NAME, box-get:/box-set:FIELD,
-box-call:NAME). Parts are installed when the class is registered (methods, ctor)
-or when its Box subclass is made (box parts), never through the ordinary
-by-function lookup. Boxing code gets a writable slot per Box subclass, filled at
-install time with the address of this process's subclass.
+box-call:NAME). Each part is served per signature like any dispatcher, under
+its part's name (``kinds.JitclassKind``). Boxing code gets a writable slot per
+Box subclass, filled at install time with the address of this process's subclass.
 
-Trace side: ``TraceHooks`` renames class types with first-seen counters
-(reproducible images) and remembers which dispatcher is which part.
+Both sides name each part's dispatcher (``PART_IDENTITY``). Trace side:
+``TraceHooks`` renames class types with first-seen counters (reproducible images).
 Runtime side: ``ServeHooks`` keeps a registry of live classes (to resolve the
-references stored in image payloads) and calls back to install parts.
+references stored in image payloads).
 """
 from __future__ import annotations
 
@@ -31,10 +30,9 @@ from typing import Any, Callable
 from . import Patches
 
 _ADDR = re.compile(r"#[0-9a-f]+")
+PART_IDENTITY = "_snap_part"    # a part's dispatcher's __dict__: (module, qualname, options suffix)
 DYNAMIC_PREFIX = "numba.dynamic.globals."
 
-# id(dispatcher) -> (dispatcher, class_type, role): which part of which class a dispatcher is
-_PARTS: dict[int, tuple[Any, Any, str]] = {}
 # (module, qualname, spec) -> live ClassType (resolves payload references at run time)
 _REGISTRY: dict[tuple[str, str, str], Any] = {}
 _boxing = threading.local()     # .stack: the ClassInstanceTypes being boxed (innermost last)
@@ -63,7 +61,7 @@ def spec_text(class_type) -> str:
 
 
 def _code_digest(class_type) -> str:
-    from ..fingerprint import code_fingerprint
+    from ..image.fingerprint import code_fingerprint
     import hashlib
     funcs = dict(getattr(class_type, "methods", {}) or {})
     funcs.update({f"static:{k}": getattr(v, "py_func", v)
@@ -86,12 +84,6 @@ def origin(class_type) -> tuple[str, str] | None:
 def class_key(class_type) -> tuple[str, str, str] | None:
     o = origin(class_type)
     return (o[0], o[1], spec_text(class_type)) if o else None
-
-
-def part_of(owner) -> tuple[Any, str] | None:
-    """(class_type, role) when ``owner`` is a dispatcher generated for a jitclass."""
-    got = _PARTS.get(id(owner))
-    return (got[1], got[2]) if got is not None and got[0] is owner else None
 
 
 def part_identity(owner, class_type, role: str) -> tuple[str, str, str]:
@@ -132,7 +124,8 @@ class _Hooks(Patches):
     """Hooks common to both sides: class registration and Box subclass creation."""
 
     def on_part(self, owner, class_type, role: str) -> None:
-        _PARTS[id(owner)] = (owner, class_type, role)
+        # the part's name, the same in the training run and at run time (kinds.JitclassKind)
+        owner.__dict__[PART_IDENTITY] = part_identity(owner, class_type, role)
 
     def on_class(self, cls_jitted) -> None:
         base = cls_jitted.__bases__[0]
@@ -197,21 +190,18 @@ class _Hooks(Patches):
 
 def _never_fail(hook: Callable, *args) -> None:
     """Snap's bookkeeping must not break making a jitclass: on a bug, warn and let the JIT work."""
-    from ..errors import SnapStrictError
-    try:
-        hook(*args)
-    except SnapStrictError:
-        raise
-    except Exception as e:  # noqa: BLE001
-        import warnings
+    from ..errors import Guard
+    global _GUARD
+    if _GUARD is None:
+        _GUARD = Guard(strict=False)
+    _GUARD("in a jitclass hook (this class is left to the JIT)", hook, *args)
 
-        from ..errors import SnapWarning
-        warnings.warn(f"snap: jitclass hook failed ({type(e).__name__}: {e}); "
-                      "this class is left to the JIT", SnapWarning, stacklevel=3)
+
+_GUARD = None
 
 
 class TraceHooks(_Hooks):
-    """Training run: stable class type names, and which dispatcher is which part."""
+    """Training run: stable class type names (and, as at run time, the parts named)."""
 
     def install(self) -> None:
         from numba.core import types
@@ -228,16 +218,9 @@ class TraceHooks(_Hooks):
         self.wrap(types.ClassType, "__init__", class_type_init)
 
 
-PART_IDENTITY = "_snap_part"    # a part's dispatcher's __dict__: (module, qualname, suffix)
-
-
 class ServeHooks(_Hooks):
     """Run time: name each part's dispatcher as the image does; its signatures are then
-    served like any dispatcher's, when Numba asks for them (runtime._identify)."""
-
-    def on_part(self, owner, class_type, role: str) -> None:
-        # (no _PARTS bookkeeping here: only the trace asks which part a dispatcher is)
-        owner.__dict__[PART_IDENTITY] = part_identity(owner, class_type, role)
+    served like any dispatcher's, when Numba asks for them (runtime.serving)."""
 
 
 # ------------------------------------------------------------------ payload references

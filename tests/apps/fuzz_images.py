@@ -17,7 +17,7 @@ from imagetools import reseal  # noqa: E402
 
 import linker  # noqa: E402
 from snapshot.errors import SnapError  # noqa: E402
-from snapshot.payload import loads_entry  # noqa: E402
+from snapshot.numba_seam.pickling import loads_entry  # noqa: E402
 from snapshot.runtime import Runtime  # noqa: E402
 
 
@@ -76,9 +76,9 @@ def main() -> int:
             print(f"FAIL mutant {i} ({kind}) was accepted without re-sealing")
             return 1
         accepted += 1
-        for i in range(len(rt._blobs)):       # payload entries unpickle or fail cleanly
+        for i in range(len(rt.image.payloads)):   # payload entries unpickle or fail cleanly
             try:
-                loads_entry(rt._blobs[i])
+                loads_entry(rt.image.payloads[i])
             except Exception:  # noqa: BLE001
                 pass
         path.unlink()

@@ -1,35 +1,27 @@
-"""Per-entry payload: the Numba types and environment constants an entry needs at install.
+"""Pickling an entry's payload: Numba's pickler, and references to the live process.
 
 Numba types are pickled (their typecodes are per process and are re-interned on
 load). A jitted function referenced from a type (a dispatcher-typed argument) or
 a constant is stored as a reference (module, qualname) and resolved against the
 live dispatcher at install time: unpickling a dispatcher would build a new one
-that never matches the user's.
+that never matches the user's. The blobs go into the payload section
+(``image.payload``); only installing an entry unpickles one.
 """
 from __future__ import annotations
 
 import io
 import pickle
-import struct
 import sys
 from types import FunctionType
-from typing import Any, NamedTuple
+from typing import Any
 
-_U64 = struct.Struct("<Q")
-
-
-class UnresolvedReference(Exception):
-    """A referenced jitted function does not exist (yet) in this process."""
+from ..errors import UnresolvedReference
+from ..image.payload import EntryPayload
 
 
-class EntryPayload(NamedTuple):
-    """What installing an entry needs that JSON cannot hold (a NamedTuple: cheap to define
-    on the activation import path)."""
-    args: tuple
-    return_type: Any
-    envs: dict[str, tuple[str, list]]   # original env name -> (module name, consts)
-    fndesc: dict[str, Any]              # modname, qualname, uid, abi_tags, argnames: what mangling needs
-    extra: dict[str, Any] = {}   # "box:..." -> jitclass instance type; "generator" (never mutated)
+def _lookup_environment(name: str):
+    from numba.core.environment import lookup_environment
+    return lookup_environment(name)
 
 
 def _pickler(buf: io.BytesIO):
@@ -40,7 +32,7 @@ def _pickler(buf: io.BytesIO):
     from numba.core import serialize
     from numba.core.dispatcher import Dispatcher
 
-    from .numba_seam import jitclass
+    from . import jitclass
 
     class Pickler(serialize.NumbaPickler):
         def persistent_id(self, obj):
@@ -65,7 +57,7 @@ def _pickler(buf: io.BytesIO):
 class _Unpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         if pid[0] == "jitclass":
-            from .numba_seam import jitclass
+            from . import jitclass
             try:
                 return jitclass.resolve_ref(pid)
             except LookupError as e:
@@ -85,18 +77,18 @@ def _lookup(module: str, qualname: str) -> Any:
 
 
 def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
-    from .numba_seam import record as seam
     envs = {}
     for name in env_names:
-        env = seam.lookup_environment(name)
+        env = _lookup_environment(name)
         if env is None:
             # its code reads constants (dtypes for boxing, exception classes...) from it:
             # an empty one would crash or misbehave at run time
             raise LookupError(f"the environment {name} of code linked into it no longer exists")
-        envs[rename(name)] = (env.globals.get("__name__", spec.module), seam.env_consts(env))
+        envs[rename(name)] = (env.globals.get("__name__", spec.module), list(env.consts))
+    from . import jitclass
     fd = spec.extra["fndesc"]
     slots = spec.extra.get("box_slots", {})
-    extra: dict[str, Any] = {seam.box_slot_role(t): t for t in slots.values()}
+    extra: dict[str, Any] = {jitclass.slot_role(t): t for t in slots.values()}
     if "generator" in spec.extra:
         extra["generator"] = spec.extra["generator"]
     if spec.extra.get("class_ids"):
@@ -132,41 +124,3 @@ def loads_entry(data: bytes | memoryview, probe: bool = False) -> EntryPayload:
         if probe:
             return None  # type: ignore[return-value]  (refs resolve in the user's process)
         raise
-
-
-def pack_payloads(blobs: list[bytes]) -> bytes:
-    """The payload section: the entry count, count + 1 offsets from the section's start, the blobs.
-
-    An offset table, not one pickle of a list: activation then reads nothing of
-    it, and an entry's blob is sliced out of the mapped image when it is installed.
-    """
-    at = _U64.size * (len(blobs) + 2)
-    offsets = [at]
-    for b in blobs:
-        at += len(b)
-        offsets.append(at)
-    return struct.pack(f"<{len(blobs) + 2}Q", len(blobs), *offsets) + b"".join(blobs)
-
-
-class Payloads:
-    """The payload section of an image, read in place (see pack_payloads)."""
-
-    def __init__(self, section: memoryview) -> None:
-        if len(section) < _U64.size:
-            raise ValueError("payload section too short")
-        n = _U64.unpack_from(section)[0]
-        if _U64.size * (n + 2) > len(section):
-            raise ValueError(f"payload table of {n} entries does not fit in {len(section)} bytes")
-        self._section, self._n = section, n
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, i: int) -> memoryview:
-        """Entry ``i``'s pickle (IndexError past the end, ValueError if the table is corrupt)."""
-        if not 0 <= i < self._n:
-            raise IndexError(f"no payload {i}")
-        start, end = struct.unpack_from("<2Q", self._section, _U64.size * (i + 1))
-        if not _U64.size * (self._n + 2) <= start <= end <= len(self._section):
-            raise ValueError(f"payload {i} has no valid extent")
-        return self._section[start:end]

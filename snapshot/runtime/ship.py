@@ -20,7 +20,7 @@ import os
 import tempfile
 from typing import NamedTuple
 
-from .errors import SnapError
+from ..errors import SnapError
 
 
 class ImageBlob(NamedTuple):

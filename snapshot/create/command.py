@@ -1,6 +1,6 @@
 """``snap create``: run the workload in a child process and write the image atomically.
 
-The child (`snapshot.trace`) does the work; this side validates inputs, shows
+The child (`snapshot.create.trace`) does the work; this side validates inputs, shows
 progress, and commits the result: the image is written to a temporary file in
 the output's directory, verified, then renamed over the output. A failed,
 raising or interrupted workload or build leaves no file at the output path.
@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .errors import SnapError
+from ..errors import SnapError
 
 
 @dataclass
@@ -106,7 +106,7 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
     # Reproducible images: code that calls a `with objmode` block embeds a pickle
     # of the block's IR, and pickled sets follow the (salted) string hash order.
     env.setdefault("PYTHONHASHSEED", "0")
-    cmd = [sys.executable, "-m", "snapshot.trace", "--out", tmp, "--cpu", cpu, "--events-fd", str(wfd)]
+    cmd = [sys.executable, "-m", "snapshot.create.trace", "--out", tmp, "--cpu", cpu, "--events-fd", str(wfd)]
     for w in workloads:
         cmd += ["--workload", w]
     for report in add_misses:
@@ -120,7 +120,7 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
     try:
         # SIGINT held back until `proc` is set: an interrupt landing inside Popen (after the
         # fork) would otherwise leave the child running the workload, unkilled. The child
-        # inherits the mask; snapshot.trace unblocks SIGINT first thing, unless it was
+        # inherits the mask; the trace child unblocks SIGINT first thing, unless it was
         # blocked here already.
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         if signal.SIGINT not in mask:
@@ -180,7 +180,8 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
 def _verify(path: str) -> None:
     """The image about to be published parses and passes its checksum."""
     import linker
-    from .manifest import MANIFEST_SECTION, Manifest, ManifestError
+    from ..errors import ManifestError
+    from ..image.manifest import MANIFEST_SECTION, Manifest
     try:
         img = linker.ImageFile.open(path)
         Manifest.from_bytes(img.section(MANIFEST_SECTION))

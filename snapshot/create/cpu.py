@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import SnapError
+from ..errors import SnapError
 
 # x86-64 psABI micro-architecture levels, as LLVM feature names.
 _V1 = ("64bit", "cmov", "cx8", "fxsr", "mmx", "sse", "sse2")
@@ -30,7 +30,7 @@ class CpuTarget:
 
 
 def resolve(option: str) -> CpuTarget:
-    from .fingerprint import host_cpu
+    from ..image.host import host_cpu
     if option == "host":
         from numba.core.codegen import get_host_cpu_features
         name, feats = host_cpu()
@@ -49,6 +49,5 @@ def configure_numba(target: CpuTarget) -> None:
     """
     if target.option == "host":
         return
-    from numba.core import config
-    config.CPU_NAME = target.name
-    config.CPU_FEATURES = target.features
+    from ..numba_seam import set_cpu_target
+    set_cpu_target(target.name, target.features)

@@ -23,16 +23,14 @@ import json
 from functools import cached_property
 from typing import Any, NamedTuple
 
+from ..errors import ManifestError
+
 MAGIC = b"SNAPIMG\x00"
 FORMAT_VERSION = 5              # 5: entries keyed by code, argument keys, frozen globals (4: by name)
 _LEN_DIGITS = 8                  # header length after MAGIC
 _OFFSET_DIGITS = 8               # each entry line's start in the body, hex
 MANIFEST_SECTION = "snap.manifest"
 PAYLOAD_SECTION = "snap.payload"
-
-
-class ManifestError(Exception):
-    """The manifest is missing, corrupted or of an unknown format."""
 
 
 # The records are NamedTuples, not dataclasses: this module is on the activation
@@ -276,3 +274,68 @@ class ManifestIndex:
         if idx.stop > len(self):
             raise ManifestError("corrupted manifest: index refers to a missing entry")
         return [self.entry(i) for i in idx]
+
+
+def describe_target(doc: dict) -> str:
+    """Readable text of an entry's late-bound address target (``Entry.dynamic`` values:
+    plain JSON, so ``snap info`` can show it without importing anything)."""
+    kind, module, name = (str(doc.get(k, "")) for k in ("kind", "module", "name"))
+    if kind == "capsule":
+        return f"{module}.__pyx_capi__[{name!r}]"
+    if kind == "symbol":
+        return f"symbol {name}" + (f" ({module})" if module else "")
+    return f"{kind} {module}.{name}"
+
+
+def type_problem(m: Manifest) -> str | None:
+    """What in a decoded manifest has the wrong type (the JSON is untrusted), or None.
+
+    ``snap info`` and ``snap check`` read untrusted files: a field of the wrong type must be
+    a one-line refusal, never a traceback further on."""
+    def strs(obj, names, what):
+        for n in names:
+            if not isinstance(getattr(obj, n), str):
+                return f"{what}.{n} is not a string"
+        return None
+    if not isinstance(m.prefix, str):
+        return "prefix is not a string"
+    for e in m.entries:
+        p = strs(e, ("kind", "module", "qualname", "options", "code", "signature"), "entry")
+        if p:
+            return p
+        if not isinstance(e.symbols, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                       for k, v in e.symbols.items()):
+            return "entry.symbols is not a map of strings"
+        if not isinstance(e.envs, list) or not all(isinstance(v, str) for v in e.envs):
+            return "entry.envs is not a list of strings"
+        if not isinstance(e.argkeys, list) or not all(isinstance(v, str) for v in e.argkeys):
+            return "entry.argkeys is not a list of strings"
+        if not isinstance(e.globals, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                       for k, v in e.globals.items()):
+            return "entry.globals is not a map of strings"
+        if not isinstance(e.dynamic, dict) or not all(
+                isinstance(k, str) and isinstance(v, dict) and all(isinstance(x, (str, bool)) for x in v.values())
+                for k, v in e.dynamic.items()):
+            return "entry.dynamic is not a map of address targets"
+        for d in e.deps:
+            p = strs(d, ("module", "qualname", "code"), "dep")
+            if p:
+                return p
+    for sk in m.skipped:
+        p = strs(sk, ("module", "qualname", "signature", "reason"), "skipped")
+        if p:
+            return p
+    for so in m.sources:
+        p = strs(so, ("module", "path"), "source")
+        if p or not (so.digest is None or isinstance(so.digest, str)):
+            return p or "source.digest is not a string"
+    feats = m.cpu.get("features", [])
+    if not isinstance(feats, list) or not all(isinstance(f, str) for f in feats):
+        return "cpu.features is not a list of strings"
+    for k, v in m.fingerprint.items():
+        if isinstance(v, dict):
+            if not all(isinstance(x, str) for x in v.values()):
+                return f"fingerprint.{k} is not a map of strings"
+        elif not isinstance(v, str):
+            return f"fingerprint.{k} is not a string"
+    return None

@@ -15,6 +15,10 @@ off) and is written atomically; anything unexpected in it means: ask LLVM.
 from __future__ import annotations
 
 import os
+import platform
+import sys
+from functools import lru_cache
+from typing import Any
 
 _BOOT_ID = "/proc/sys/kernel/random/boot_id"
 _MAGIC = "snap-host 1"           # first line of the cache file
@@ -47,7 +51,6 @@ def host_facts() -> tuple[str, frozenset[str]]:
                 return triple, frozenset(features.split())
         except (OSError, ValueError):     # UnicodeDecodeError is a ValueError
             pass
-    from .fingerprint import host_cpu_features, process_triple
     triple, features = process_triple(), host_cpu_features()
     if path is not None:
         _write(path, "\n".join([_MAGIC, boot, llvmlite.__version__, triple, " ".join(sorted(features))]))
@@ -81,3 +84,66 @@ def _write(path: str, text: str) -> None:
             os.unlink(tmp)
         except OSError:
             pass
+
+
+@lru_cache(maxsize=None)
+def machine_fingerprint(triple: str | None = None) -> dict[str, str]:
+    """What an image's native code and Numba ABI depend on in this process.
+
+    ``triple``: LLVM's process triple when the caller already knows it (hostcache).
+    """
+    import llvmlite
+    import numba
+    import numpy
+    return {
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "python_abi": sys.implementation.cache_tag or "",
+        "numba": numba.__version__,
+        "llvmlite": llvmlite.__version__,
+        "numpy": numpy.__version__,
+        "machine": platform.machine(),
+        "system": sys.platform,
+        "llvm_triple": triple or process_triple(),
+    }
+
+
+def process_triple() -> str:
+    import llvmlite.binding as ll
+    return ll.get_process_triple()
+
+
+def host_cpu() -> tuple[str, frozenset[str]]:
+    """Host CPU name and the set of enabled features, as LLVM sees them."""
+    import llvmlite.binding as ll
+    return ll.get_host_cpu_name(), host_cpu_features()
+
+
+@lru_cache(maxsize=None)
+def host_cpu_features() -> frozenset[str]:
+    """The features LLVM finds enabled on this CPU (what activation checks an image against).
+
+    LLVM's "+avx2,-avx512f,..." string read directly: llvmlite's FeatureMap
+    parsing and the CPU-name query would double the cost at every activation.
+    """
+    from llvmlite.binding import ffi
+    with ffi.OutputString() as out:
+        if not ffi.lib.LLVMPY_GetHostCPUFeatures(out):
+            return frozenset()
+        text = str(out)
+    return frozenset(f[1:] for f in text.split(",") if f.startswith("+"))
+
+
+def numba_config() -> dict[str, Any]:
+    """The Numba settings that change generated code (part of the image fingerprint)."""
+    from numba.core import config
+    # CPU_NAME / CPU_FEATURES are not here: the image records its CPU target and
+    # the features it requires, which is what decides whether it can run here.
+    names = ("OPT", "LOOP_VECTORIZE", "SLP_VECTORIZE", "ENABLE_AVX",
+             "BOUNDSCHECK", "FASTMATH", "DEBUGINFO_DEFAULT", "NRT_STATS", "DISABLE_JIT",
+             "LLVM_REFPRUNE_PASS", "USE_LLVMLITE_MEMORY_MANAGER", "THREADING_LAYER")
+    return {n: str(getattr(config, n, None)) for n in names}
+
+
+def process_fingerprint(triple: str | None = None) -> dict[str, Any]:
+    """This process's fingerprint as an image records it: machine, versions, Numba config."""
+    return {**machine_fingerprint(triple), "numba_config": numba_config()}

@@ -44,10 +44,11 @@ from __future__ import annotations
 import hashlib
 import sys
 import types as pytypes
-import weakref
 from typing import Any, Callable, NamedTuple
 
-from .fingerprint import Unfingerprintable, closure_fingerprint, code_fingerprint, jitted_function
+from ..errors import Unfingerprintable
+from .kinds import MISS_STALE, OBJMODE
+from .fingerprint import _SCALARS, closure_fingerprint, code_fingerprint, jitted_function, value_key
 
 # Code of these top-level packages is pinned by the image fingerprint (Python,
 # numpy, numba and llvmlite versions): their functions' globals are not followed.
@@ -113,9 +114,6 @@ def _followed(func) -> bool:
     return (getattr(func, "__module__", None) or "").partition(".")[0] not in PINNED
 
 
-_SCALARS = frozenset({bool, int, float, complex, str, bytes, type(None)})
-
-
 def _walk_value(v: Any, path: str, names: tuple[str, ...], out: dict[str, str],
                 seen: set[int], depth: int) -> None:
     t = type(v)
@@ -151,6 +149,9 @@ def _python_function(v: Any) -> pytypes.FunctionType | None:
     return jitted_function(v)[0]
 
 
+_code_fps: dict[int, tuple[pytypes.CodeType, str]] = {}
+
+
 def callable_identity(v: Any, func: pytypes.FunctionType) -> str:
     """What identifies a function object that Numba resolves at compile time."""
     try:
@@ -166,111 +167,11 @@ def callable_identity(v: Any, func: pytypes.FunctionType) -> str:
             f"{got[1]}:{closure}:{options}")
 
 
-_code_fps: dict[int, tuple[pytypes.CodeType, str]] = {}
-
-# arrays: hashed once per process (id -> (weakref, key)); they are frozen when first compiled
-_array_keys: dict[int, tuple[Any, str]] = {}
-
-
-def value_key(v: Any) -> str:
-    """A fingerprint of a value Numba may freeze into code (the same in every process)."""
-    if type(v) in _SCALARS or isinstance(v, (bool, int, float, complex, str, bytes)):
-        text = f"{type(v).__name__}:{v!r}"
-        return text if len(text) <= 40 else _h(text)
-    if isinstance(v, (tuple, list, set, frozenset)):
-        parts = [value_key(x) for x in v]
-        if isinstance(v, (set, frozenset)):
-            parts.sort()
-        return _h(type(v).__name__ + "(" + ",".join(parts) + ")")
-    import enum
-    if isinstance(v, enum.Enum):
-        return _h(f"enum:{type(v).__module__}.{type(v).__qualname__}.{v.name}={value_key(v.value)}")
-    if isinstance(v, type):
-        return f"type:{v.__module__}.{v.__qualname__}"
-    mod = type(v).__module__ or ""
-    if mod == "numpy" or mod.startswith("numpy."):
-        import numpy as np
-        if isinstance(v, np.ndarray):
-            return _array_key(v)
-        if isinstance(v, np.ufunc):
-            return "ufunc:" + v.__name__
-        if isinstance(v, (np.generic, np.dtype)):
-            return _h(f"{type(v).__name__}:{v!r}")
-    if isinstance(v, (pytypes.BuiltinFunctionType, pytypes.BuiltinMethodType)):
-        return f"builtin:{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', v.__name__)}"
-    if mod.startswith(("numba.core.types", "numba.core.typing")):
-        from .numba_seam import type_key          # jitclass types are named with an id()
-        return _h(f"nbtype:{type_key(v)}")
-    # anything else cannot be a frozen constant; its type is what typing sees
-    return f"obj:{mod}.{type(v).__qualname__}"
-
-
-def _array_key(a) -> str:
-    got = _array_keys.get(id(a))
-    if got is not None and got[0]() is a:
-        return got[1]
-    import numpy as np
-    h = hashlib.blake2b(digest_size=8)
-    h.update(f"ndarray:{a.dtype.str}:{a.shape}:{a.flags.c_contiguous}{a.flags.f_contiguous}"
-             f"{a.flags.writeable}".encode())
-    h.update(np.ascontiguousarray(a).view(np.uint8).data if a.dtype.kind not in "OV" and a.size
-             else repr(a.tolist()).encode())
-    key = "array:" + h.hexdigest()
-    try:
-        _array_keys[id(a)] = (weakref.ref(a), key)
-    except TypeError:
-        pass
-    return key
-
-
 def globals_difference(recorded: dict[str, str], current: dict[str, str]) -> list[str]:
     """The global paths whose values differ (empty: the entry's frozen globals hold here)."""
     if recorded == current:
         return []
     return sorted(p for p in set(recorded) | set(current) if recorded.get(p) != current.get(p))
-
-
-# ------------------------------------------------------------------ identity
-class EntryKey(NamedTuple):
-    """What a dispatcher asks for, and what an entry was compiled as (see module doc)."""
-    kind: str
-    options: str
-    closure: str | None
-    code: str
-
-
-def key_of(kind: str, options: str, func: pytypes.FunctionType) -> EntryKey:
-    """The key of ``func`` compiled by an owner of ``kind`` with compile ``options`` (text)."""
-    try:
-        closure = closure_fingerprint(func)
-    except Unfingerprintable:
-        closure = "?"
-    return EntryKey(kind, options, closure, code_fingerprint(func.__code__))
-
-
-def identity_matches(entries: list, key: EntryKey, accept: Callable[[Any], bool] = lambda e: True
-                     ) -> tuple[list, Any]:
-    """The entries of ``key``'s identity that ``accept`` takes, and one entry that has all of
-    it but the code (or None): then ``key`` names another function of the same name, or an
-    edited one."""
-    matched, other_code = [], None
-    for e in entries:
-        if e.kind != key.kind or e.options != key.options or e.closure != key.closure or not accept(e):
-            continue
-        if e.code != key.code:
-            other_code = e
-        else:
-            matched.append(e)
-    return matched, other_code
-
-
-def entry_key(e) -> EntryKey:
-    return EntryKey(e.kind, e.options, e.closure, e.code)
-
-
-def generated(func: pytypes.FunctionType) -> bool:
-    """Code without a source file (exec/eval/compile of a string): identity by code only."""
-    return func.__code__.co_filename.startswith("<")
 
 
 # ------------------------------------------------------------------ verdicts
@@ -284,19 +185,19 @@ class Verdict(NamedTuple):
 
 OK = Verdict(True)
 # an objmode block runs in object mode: it reads its function's globals when it runs
-_UNFROZEN_KINDS = ("objmode",)
+_UNFROZEN_KINDS = (OBJMODE,)
 
 
 def check_entry(e, func: pytypes.FunctionType, deps_fresh: Callable[[Any], str | None]) -> Verdict:
     """Validity of an entry whose identity matched: callees unchanged, frozen globals equal."""
     changed = deps_fresh(e)
     if changed is not None:
-        return Verdict(False, "stale", f"{changed} changed", changed)
+        return Verdict(False, MISS_STALE, f"{changed} changed", changed)
     if e.kind in _UNFROZEN_KINDS:
         return OK
     diff = globals_difference(e.globals, frozen_globals(func))
     if diff:
         name = f"{e.module}.{e.qualname}"
-        return Verdict(False, "stale", f"global {', '.join(diff[:3])} of {name} differs from the "
+        return Verdict(False, MISS_STALE, f"global {', '.join(diff[:3])} of {name} differs from the "
                                        f"image's", f"{name}: global {diff[0]}")
     return OK

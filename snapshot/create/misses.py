@@ -13,8 +13,9 @@ import sys
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from .errors import SnapError
-from .payload import loads_types
+from ..errors import SnapError
+from ..numba_seam import compile_signature
+from ..numba_seam.pickling import loads_types
 
 FOLDED_KINDS = ("not in image", "stale", "refused")
 
@@ -72,10 +73,7 @@ def fold(path: str, mains: list[ModuleType]) -> FoldResult:
             if target is None:
                 raise LookupError("no such function (made inside another function?)")
             args = loads_types(rec["types"])
-            if hasattr(target, "_compile_for_argtys"):       # @vectorize (DUFunc)
-                target._compile_for_argtys(tuple(args))
-            else:
-                target.compile(tuple(args))
+            compile_signature(target, args)
             result.compiled += 1
         except Exception as e:  # noqa: BLE001 - one bad line must not sink the build
             result.problems.append(f"{name}: {type(e).__name__}: {e}")

@@ -50,8 +50,8 @@ def hook_works() -> tuple[bool, str]:
 def _image(path: str | None, source: str) -> dict | None:
     if not path:
         return None
-    from .errors import SnapError
-    from .inspect_image import check_image
+    from ..errors import SnapError
+    from .check import check_image
     doc = {"source": source, "path": path, "exists": os.path.isfile(path), "would_serve": False}
     if not doc["exists"]:
         doc["detail"] = "does not exist"
@@ -67,8 +67,8 @@ def _image(path: str | None, source: str) -> dict | None:
 
 
 def diagnose() -> dict:
-    from .errors import SnapError
-    from .project import load
+    from ..errors import SnapError
+    from ..project import load
     files = hook_files()
     works, why = hook_works()
     env_image = os.environ.get("SNAP_SYSIMAGE") or None

@@ -11,6 +11,8 @@ import argparse
 import os
 import sys
 
+from ..program import debug, exec_script, print_user_traceback
+
 USAGE = "run a Python program from a snap system image"
 
 
@@ -31,8 +33,8 @@ def run_program(app: str, args: list[str], *, sysimage: str | None, strict: bool
             return 2
     if sysimage is None and not os.environ.get("SNAP_SYSIMAGE"):
         # Inside a project: its [tool.snap] image and strictness are the defaults.
-        from .errors import SnapError
-        from .project import load
+        from ..errors import SnapError
+        from ..project import load
         try:
             config = load()
         except SnapError as e:
@@ -47,61 +49,20 @@ def run_program(app: str, args: list[str], *, sysimage: str | None, strict: bool
         os.environ["SNAP_STRICT"] = "1"
     if report:
         os.environ["SNAP_REPORT"] = os.path.abspath(report)
-    from . import startup
+    from .. import startup
     startup.install_from_env()
     try:
         exec_script(app, args)
     except SystemExit:
         raise
     except BaseException as e:  # noqa: BLE001 - report like the interpreter would
-        from .errors import SnapStrictError, print_strict_error
+        from ..errors import SnapStrictError, print_strict_error
         if isinstance(e, SnapStrictError) and not debug():
             print_strict_error(e)
             return 1
         print_user_traceback(e, app)
         return 130 if isinstance(e, KeyboardInterrupt) else 1
     return 0
-
-
-def exec_script(path: str, args: list[str]) -> None:
-    """Run a script as ``__main__`` exactly like ``python path args...`` would set it up.
-
-    Not ``runpy.run_path``: it rewrites ``sys.argv[0]`` to the absolute path.
-    """
-    import importlib.machinery
-    import types
-    app_path = os.path.abspath(path)   # the interpreter makes __file__ absolute too
-    with open(app_path, "rb") as f:
-        code = compile(f.read(), app_path, "exec", dont_inherit=True)
-    main = types.ModuleType("__main__")
-    main.__dict__.update(__file__=app_path, __cached__=None, __package__=None, __spec__=None,
-                         __loader__=importlib.machinery.SourceFileLoader("__main__", app_path),
-                         __builtins__=__builtins__)
-    sys.argv = [path, *args]
-    sys.path[0] = os.path.dirname(app_path)
-    launcher_main = sys.modules.get("__main__")   # keep our own __main__ alive meanwhile
-    sys.modules["__main__"] = main
-    try:
-        exec(code, main.__dict__)
-    finally:
-        del launcher_main
-
-
-def debug() -> bool:
-    return os.environ.get("SNAP_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def print_user_traceback(e: BaseException, path: str) -> None:
-    """Print a traceback that starts at the script's frame, as the interpreter would."""
-    if debug():     # SNAP_DEBUG=1: every frame, snap's own included
-        sys.excepthook(type(e), e, e.__traceback__)
-        return
-    app_path = os.path.abspath(path)
-    tb = e.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != app_path:
-        tb = tb.tb_next
-    e.__traceback__ = tb or e.__traceback__
-    sys.excepthook(type(e), e, e.__traceback__)
 
 
 def parser(prog: str) -> argparse.ArgumentParser:

@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .create import CreateReport
+from ..image.kinds import DISPATCHER
+from .command import CreateReport
 
 STAGES = {"workload": "running workload", "collecting": "collecting specializations",
           "code generation": "generating code", "linking": "linking"}
@@ -67,9 +68,9 @@ def print_summary(console: Console, rep: CreateReport) -> None:
     table.add_column("signature")
     table.add_column("served")
     for e in rep.entries:
-        kind = e.get("kind", "dispatcher")
+        kind = e.get("kind", DISPATCHER)
         table.add_row(escape(e["function"]), escape(e["signature"]),
-                      "[green]image[/]" + (f" ({kind})" if kind != "dispatcher" else ""))
+                      "[green]image[/]" + (f" ({kind})" if kind != DISPATCHER else ""))
     for s in rep.skipped:
         table.add_row(escape(s["function"]), escape(s["signature"]), f"[yellow]JIT[/]: {escape(s['reason'])}")
     console.print(table)

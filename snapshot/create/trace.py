@@ -21,7 +21,7 @@ import time
 import traceback
 from typing import NoReturn
 
-from .launch import exec_script, print_user_traceback
+from ..program import exec_script, print_user_traceback
 
 
 class Events:
@@ -113,7 +113,7 @@ def exit_now(status: int) -> NoReturn:
 def main(argv: list[str] | None = None) -> int:
     if os.environ.pop("_SNAP_TRACE_UNBLOCK_SIGINT", None):    # blocked by create around its Popen
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    ap = argparse.ArgumentParser(prog="python -m snapshot.trace")
+    ap = argparse.ArgumentParser(prog="python -m snapshot.create.trace")
     ap.add_argument("--workload", action="append", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--cpu", default="host")
@@ -124,15 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     events = Events(ns.events_fd)
 
     from . import cpu
-    from .errors import SnapError
+    from ..errors import BuildError, SnapError
     try:
         target = cpu.resolve(ns.cpu)
     except SnapError as e:
         events.send("error", stage="build", message=str(e))
         return 3
     cpu.configure_numba(target)
-    from .numba_seam import record as seam
-    recorder = seam.Recorder()
+    from ..numba_seam.kinds import specializations
+    from ..numba_seam.record import Recorder
+    recorder = Recorder()
     recorder.install()
     counter = CompileCounter(events, recorder.records) if ns.events_fd is not None else None
     if counter is not None:
@@ -167,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         counter.stop()
     recorder.uninstall()
 
-    from .build import BuildError, build_image
+    from .build import build_image
     try:
-        specs = seam.specializations(recorder.records)
+        specs = specializations(recorder.records)
         result = build_image(specs, recorder.libraries, cpu=target,
                              build_info={"workloads": [os.path.basename(w) for w in ns.workload],
                                          **({"add-misses": [os.path.basename(m) for m in ns.add_misses]}

@@ -1,4 +1,4 @@
-"""Stable fingerprints: of code, closures, target options, source files, and the machine.
+"""Stable fingerprints: of code, closures, values, Numba types, target options, source files.
 
 Why not ``marshal.dumps(code)`` or ``hash()``: neither is stable across processes
 (marshal interns refs by identity, ``hash`` of str is salted). Why not ``co_code``
@@ -8,11 +8,13 @@ a pure function of its input that gives the same hex string in every process.
 from __future__ import annotations
 
 import hashlib
-import platform
-import sys
+import re
 import types as pytypes
-from functools import lru_cache
+import weakref
 from typing import Any, Iterator
+
+from ..errors import Unfingerprintable
+from ..numba_seam.objects import jitted_parts
 
 # Bump when the fingerprint algorithm changes: old images then read as stale.
 ALGORITHM = "2"
@@ -56,10 +58,6 @@ def _const_repr(const: Any) -> bytes:
     if isinstance(const, tuple):
         return b"(" + b",".join(_const_repr(c) for c in const) + b")"
     return (type(const).__name__ + ":" + repr(const)).encode()
-
-
-class Unfingerprintable(Exception):
-    """A value whose identity cannot be captured stably (so the entry stays on the JIT)."""
 
 
 def value_fingerprint(value: Any) -> str:
@@ -115,7 +113,6 @@ def _feed_value(h, v: Any, depth: int, active: set[int]) -> None:
         h.update(f"{type(v).__name__}:{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', v.__name__)}".encode())
         return
     if mod.startswith("numba.core.types") or mod.startswith("numba.core.typing"):
-        from .numba_seam import type_key         # no per-process ids (jitclass types)
         h.update(f"nbtype:{type_key(v)}".encode())
         return
     if mod.startswith("numba.core.withcontexts"):
@@ -134,19 +131,11 @@ def jitted_function(v: Any) -> tuple[pytypes.FunctionType | None, str]:
     """
     if isinstance(v, pytypes.FunctionType) or not (type(v).__module__ or "").startswith("numba."):
         return None, ""
-    for owner_attr in ("gufunc_builder", "_dispatcher", None):
-        owner = v if owner_attr is None else getattr(v, owner_attr, None)
-        func = getattr(owner, "py_func", None)
-        if isinstance(func, pytypes.FunctionType):
-            opts = getattr(owner, "targetoptions", None)
-            if opts is None:
-                opts = getattr(v, "targetoptions", None)
-            text = canonical_options(dict(opts or {}))
-            layout = getattr(owner, "signature", None)
-            if owner_attr == "gufunc_builder" and isinstance(layout, str):
-                text += ";layout=" + layout
-            return func, text
-    return None, ""
+    func, options, layout = jitted_parts(v)
+    if func is None:
+        return None, ""
+    text = canonical_options(options)
+    return func, text + (";layout=" + layout if layout else "")
 
 
 def closure_fingerprint(func: pytypes.FunctionType) -> str | None:
@@ -222,48 +211,91 @@ def source_fingerprints(path: str) -> dict[str, frozenset[str]] | None:
     return {k: frozenset(v) for k, v in out.items()}
 
 
-@lru_cache(maxsize=None)
-def machine_fingerprint(triple: str | None = None) -> dict[str, str]:
-    """What an image's native code and Numba ABI depend on in this process.
+# ------------------------------------------------------------------ keys of values and types
+_SCALARS = frozenset({bool, int, float, complex, str, bytes, type(None)})
 
-    ``triple``: LLVM's process triple when the caller already knows it (hostcache).
+
+def _short(text: str | bytes) -> str:
+    data = text.encode() if isinstance(text, str) else text
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+# arrays: hashed once per process (id -> (weakref, key)); they are frozen when first compiled
+_array_keys: dict[int, tuple[Any, str]] = {}
+
+
+def value_key(v: Any) -> str:
+    """A fingerprint of a value Numba may freeze into code (the same in every process)."""
+    if type(v) in _SCALARS or isinstance(v, (bool, int, float, complex, str, bytes)):
+        text = f"{type(v).__name__}:{v!r}"
+        return text if len(text) <= 40 else _short(text)
+    if isinstance(v, (tuple, list, set, frozenset)):
+        parts = [value_key(x) for x in v]
+        if isinstance(v, (set, frozenset)):
+            parts.sort()
+        return _short(type(v).__name__ + "(" + ",".join(parts) + ")")
+    import enum
+    if isinstance(v, enum.Enum):
+        return _short(f"enum:{type(v).__module__}.{type(v).__qualname__}.{v.name}={value_key(v.value)}")
+    if isinstance(v, type):
+        return f"type:{v.__module__}.{v.__qualname__}"
+    mod = type(v).__module__ or ""
+    if mod == "numpy" or mod.startswith("numpy."):
+        import numpy as np
+        if isinstance(v, np.ndarray):
+            return _array_key(v)
+        if isinstance(v, np.ufunc):
+            return "ufunc:" + v.__name__
+        if isinstance(v, (np.generic, np.dtype)):
+            return _short(f"{type(v).__name__}:{v!r}")
+    if isinstance(v, (pytypes.BuiltinFunctionType, pytypes.BuiltinMethodType)):
+        return f"builtin:{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', v.__name__)}"
+    if mod.startswith(("numba.core.types", "numba.core.typing")):
+        return _short(f"nbtype:{type_key(v)}")
+    # anything else cannot be a frozen constant; its type is what typing sees
+    return f"obj:{mod}.{type(v).__qualname__}"
+
+
+def _array_key(a) -> str:
+    got = _array_keys.get(id(a))
+    if got is not None and got[0]() is a:
+        return got[1]
+    import numpy as np
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"ndarray:{a.dtype.str}:{a.shape}:{a.flags.c_contiguous}{a.flags.f_contiguous}"
+             f"{a.flags.writeable}".encode())
+    h.update(np.ascontiguousarray(a).view(np.uint8).data if a.dtype.kind not in "OV" and a.size
+             else repr(a.tolist()).encode())
+    key = "array:" + h.hexdigest()
+    try:
+        _array_keys[id(a)] = (weakref.ref(a), key)
+    except TypeError:
+        pass
+    return key
+
+
+_TYPE_ID = re.compile(r"#[0-9a-f]+\b")     # jitclass "Acc#7f..<", "DeferredType#1403..."
+_FUNC_NAMED = re.compile(r"<function ([^ >]+)(?: at 0x[0-9a-f]+| #[0-9]+)>")
+PROCESS_ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
+
+
+def type_key(t) -> str:
+    """A key of a Numba type that is the same in every process for the same type.
+
+    Numba keys some types by ``id()`` (``Omitted`` of an unhashable default,
+    dispatchers, jitclasses): those are keyed by value or by name here. A key that
+    still names an address (``PROCESS_ADDRESS``) cannot be matched in another process.
+    Equal keys are a pre-filter: an install also compares the unpickled types.
     """
-    import llvmlite
-    import numba
-    import numpy
-    return {
-        "python": "%d.%d.%d" % sys.version_info[:3],
-        "python_abi": sys.implementation.cache_tag or "",
-        "numba": numba.__version__,
-        "llvmlite": llvmlite.__version__,
-        "numpy": numpy.__version__,
-        "machine": platform.machine(),
-        "system": sys.platform,
-        "llvm_triple": triple or process_triple(),
-    }
-
-
-def process_triple() -> str:
-    import llvmlite.binding as ll
-    return ll.get_process_triple()
-
-
-def host_cpu() -> tuple[str, frozenset[str]]:
-    """Host CPU name and the set of enabled features, as LLVM sees them."""
-    import llvmlite.binding as ll
-    return ll.get_host_cpu_name(), host_cpu_features()
-
-
-@lru_cache(maxsize=None)
-def host_cpu_features() -> frozenset[str]:
-    """The features LLVM finds enabled on this CPU (what activation checks an image against).
-
-    LLVM's "+avx2,-avx512f,..." string read directly: llvmlite's FeatureMap
-    parsing and the CPU-name query would double the cost at every activation.
-    """
-    from llvmlite.binding import ffi
-    with ffi.OutputString() as out:
-        if not ffi.lib.LLVMPY_GetHostCPUFeatures(out):
-            return frozenset()
-        text = str(out)
-    return frozenset(f[1:] for f in text.split(",") if f.startswith("+"))
+    from numba.core import types
+    if isinstance(t, types.Omitted):
+        return f"omitted({value_key(t.value)})"
+    if isinstance(t, types.Dispatcher):
+        f = t.dispatcher.py_func           # ReferenceError if the dispatcher is gone
+        return f"dispatcher({f.__module__}.{f.__qualname__}:{code_fingerprint(f.__code__)})"
+    text = str(t)
+    if "#" in text:
+        text = _TYPE_ID.sub("", text)
+    if "<function " in text:
+        text = _FUNC_NAMED.sub(r"<function \1>", text)
+    return text

@@ -1,0 +1,251 @@
+"""Plan: which recorded specializations the image serves, and why not the others (pure data).
+
+Every specialization gets its identity (``image.identity`` and the frozen globals
+of ``image.validity``), its symbols (its kind's roles), its address slots and
+its pickled payload, or the reason it is left to the JIT. Nothing here
+generates code.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from ..image.fingerprint import PROCESS_ADDRESS, closure_fingerprint, code_fingerprint, type_key
+from ..image.identity import generated
+from ..image.manifest import Dep, Entry, Skipped
+from ..errors import Unfingerprintable
+from ..numba_seam import addresses, type_str
+from ..numba_seam.jitclass import slot_role
+from ..numba_seam.kinds import KINDS
+from ..numba_seam.library import library_module, linked_libraries, referenced_envs
+from ..numba_seam.pickling import dumps_entry
+from ..numba_seam.specialization import Specialization, class_trackers
+
+
+@dataclass
+class Planned:
+    spec: Specialization
+    entry: Entry
+    blob: bytes                        # pickled payload of this entry
+    modules: list                      # LLVM modules that carry its code
+    raw_symbols: dict[str, str]        # role -> symbol as Numba named it
+    raw_envs: list[str]
+
+
+class StableNames:
+    """Replaces process addresses embedded in symbol names by counters (reproducible builds).
+
+    Numba names array-expression kernels after their object's address
+    (``__numba_array_expr_0x7f...``). The replacement keeps the length, so the
+    Itanium length prefixes of mangled names stay valid.
+    """
+    _HEX = re.compile(r"0x[0-9a-f]{6,}")
+    # parallel ufunc/gufunc wrappers: ".kernel.<id(env) in decimal>_<inner wrapper>"
+    _KERNEL = re.compile(r"(?<=\.kernel\.)[0-9]{6,}(?=_)")
+    _DYNAMIC = "numba.dynamic.globals."    # + hex address (jitclass box slots)
+
+    def __init__(self) -> None:
+        self._map: dict[str, str] = {}
+
+    def __call__(self, name: str) -> str:
+        if name.startswith(self._DYNAMIC):
+            return self._map.setdefault(name, "%sslot%d" % (self._DYNAMIC, len(self._map)))
+        if ".kernel." in name:
+            name = self._KERNEL.sub(self._sub_dec, name)
+        return self._HEX.sub(self._sub, name) if "0x" in name else name
+
+    # string constants: ".bytes.<hash(bytes)>", and Python's bytes hash is salted per process
+    _BYTES = re.compile(r"^\.bytes\.-?[0-9]+")
+
+    def local(self, name: str) -> str:
+        """Stable name for a local (internal) constant whose name Numba derived from hash()."""
+        return self._BYTES.sub(lambda m: self._map.setdefault("bytes:" + m.group(0),
+                                                              ".bytes.snap%d" % len(self._map)), name)
+
+    def _sub_dec(self, m: re.Match) -> str:
+        key = "dec:" + m.group(0)
+        if key not in self._map:
+            self._map[key] = str(len(self._map)).rjust(len(m.group(0)), "0")
+        return self._map[key]
+
+    def _sub(self, m: re.Match) -> str:
+        addr = m.group(0)
+        if addr not in self._map:
+            self._map[addr] = "0x" + format(len(self._map), "x").rjust(len(addr) - 2, "0")
+        return self._map[addr]
+
+
+def _defined(module) -> set[str]:
+    return {f.name for f in module.functions if not f.is_declaration}
+
+
+def plan(specs: list[Specialization], libraries: list, names: StableNames
+         ) -> tuple[list[Planned], list[Skipped], int, dict[str, str]]:
+    """Decide what the image serves; every other specialization gets a reason."""
+    # name -> library that defines it externally (wrapper libraries of ufunc loops)
+    by_symbol: dict[str, Any] = {}
+    for lib in libraries:
+        try:
+            mod = library_module(lib)
+        except Exception:
+            continue
+        for name in _defined(mod):
+            by_symbol.setdefault(name, lib)
+    # Callees are tracked only outside numba itself (its code is pinned by the fingerprint).
+    by_library = {id(s.library): s for s in specs
+                  if not s.module.startswith("numba.") and s.py_func is not None}
+
+    planned: list[Planned] = []
+    skipped: list[Skipped] = []
+    files: dict[str, str] = {}
+    internal = 0
+    seen: set[tuple] = set()
+    for spec in specs:
+        if spec.internal:
+            internal += 1
+            continue
+        if spec.reason is not None:
+            skipped.append(Skipped(spec.module, spec.qualname, _safe_signature(spec), spec.reason))
+            continue
+        try:
+            identity = _identity(spec)
+        except Exception as e:  # noqa: BLE001 - one specialization never costs the whole build
+            identity = f"cannot identify it ({type(e).__name__}: {e})"
+        if isinstance(identity, str):
+            skipped.append(Skipped(spec.module, spec.qualname, _safe_signature(spec), identity))
+            continue
+        if identity in seen:
+            continue
+        seen.add(identity)
+        try:
+            done = _plan_one(spec, identity, by_symbol, by_library, names)
+        except Exception as e:  # noqa: BLE001 - one specialization never costs the whole build
+            done = f"cannot record it ({type(e).__name__}: {e})"
+        if isinstance(done, str):
+            skipped.append(Skipped(spec.module, spec.qualname, spec.signature, done))
+            continue
+        p, callees = done
+        planned.append(p)
+        for s in [spec, *callees]:
+            path = s.py_func.__code__.co_filename
+            if not path.startswith("<") and (s.module not in files or not os.path.isfile(files[s.module])):
+                files[s.module] = path      # a real source file (exec'd code has none)
+    planned.sort(key=lambda p: (p.entry.module, p.entry.qualname, p.entry.options,
+                                p.entry.closure or "", p.entry.signature, p.entry.kind,
+                                p.entry.code, p.entry.explicit, sorted(p.entry.globals.items())))
+    skipped.sort(key=lambda s: (s.module, s.qualname, s.signature, s.reason))
+    return planned, skipped, internal, files
+
+
+def _safe_signature(spec: Specialization) -> str:
+    try:
+        return spec.signature
+    except Exception as e:  # noqa: BLE001 - e.g. a freed dispatcher in an argument type
+        return f"(unprintable: {type(e).__name__})"
+
+
+class _Identity(NamedTuple):
+    """Everything that tells this specialization apart (validity.py): the plan's dedup key."""
+    kind: str
+    module: str
+    qualname: str
+    options: str
+    closure: str | None
+    code: str
+    argkeys: tuple[str, ...]
+    ret: str
+    explicit: bool
+    globals: tuple[tuple[str, str], ...]
+
+
+def _identity(spec: Specialization) -> "_Identity | str":
+    """The identity of a specialization, or why it cannot be matched in another process."""
+    # the closure as it was when compiled (a cell may be bound only afterwards)
+    closure = spec.extra["closure"] if "closure" in spec.extra else _closure_now(spec.py_func)
+    if closure is not None and closure.startswith("?"):
+        return f"closure: {closure[1:]}"
+    frozen = spec.extra.get("globals", {})
+    if isinstance(frozen, str):
+        return f"frozen globals cannot be fingerprinted: {frozen}"
+    options = spec.extra["compile_options"]     # its kind's identity, as the runtime computes it
+    argkeys = tuple(type_key(t) for t in spec.args)
+    for t, k in zip(spec.args, argkeys):
+        if PROCESS_ADDRESS.search(k):
+            return (f"argument type {type_str(t)} names an object of the training "
+                    "process (its key differs in every process)")
+    return _Identity(spec.kind, spec.module, spec.qualname, options, closure,
+                     code_fingerprint(spec.py_func.__code__), argkeys,
+                     type_key(spec.return_type), bool(spec.extra.get("explicit_return")),
+                     tuple(sorted(frozen.items())))
+
+
+def _closure_now(py_func) -> str | None:
+    try:
+        return closure_fingerprint(py_func)
+    except Unfingerprintable as e:
+        return f"?{e}"
+
+
+def _plan_one(spec: Specialization, ident: _Identity, by_symbol: dict, by_library: dict,
+              names: "StableNames") -> "tuple[Planned, list] | str":
+    """The planned entry of one servable specialization and its callees (or why not servable)."""
+    modules = [library_module(spec.library)]
+    symbols = {"function": spec.mangled, "env": spec.env_name}
+    defined = _defined(modules[0])
+    symbols.update(KINDS[spec.kind].roles(spec, defined))
+    if "loop" in symbols:           # a ufunc loop: its wrapper's library carries the loop code
+        loop_lib = by_symbol.get(spec.loop)
+        if loop_lib is None:
+            return "ufunc loop wrapper not found"
+        modules.append(library_module(loop_lib))
+    symbols.update(spec.extra.get("generator", {}).get("roles", {}))
+    for name, typ in spec.extra.get("box_slots", {}).items():
+        symbols[slot_role(typ)] = name
+    dynamic = _dynamic_slots(spec, modules)
+    if isinstance(dynamic, str):
+        return dynamic
+    envs = set()
+    for m in modules:
+        envs.update(referenced_envs(m))
+    spec.extra["class_ids"] = class_trackers(spec.py_func)
+    try:
+        blob = dumps_entry(spec, sorted(envs), names)
+    except Exception as e:  # noqa: BLE001 - any pickling failure means "not servable"
+        return f"cannot record types/constants: {type(e).__name__}: {e}"
+    # Generated code (exec'd by Numba: jitclass/structref helpers, ``<string>``) has no
+    # source file to check by name in the user's process (as a dependency it would always
+    # read as stale); what it does is fixed by its maker (Numba's, pinned by the
+    # fingerprint) and the caller's own types, whose identity is the entry's.
+    callees = [d for lib in linked_libraries(spec.library)
+               if (d := by_library.get(id(lib))) is not None and d is not spec
+               and not generated(d.py_func)]
+    deps = sorted({(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees})
+    entry = Entry(
+        kind=spec.kind, module=spec.module, qualname=spec.qualname, options=ident.options,
+        closure=ident.closure, code=ident.code,
+        signature=spec.signature, symbols=symbols, envs=sorted(envs),
+        deps=[Dep(*d) for d in deps], parfors=spec.parfors, dynamic=dynamic,
+        argkeys=list(ident.argkeys), ret=ident.ret, explicit=ident.explicit, globals=dict(ident.globals),
+        generated=generated(spec.py_func),
+    )
+    return Planned(spec, entry, blob, modules, dict(symbols), sorted(envs)), callees
+
+
+def _dynamic_slots(spec: Specialization, modules: list) -> dict[str, dict] | str:
+    """Slot name -> target for the process addresses in an entry's code (or why not servable).
+
+    Every module of the entry is scanned (a ufunc loop wrapper carries its kernel's
+    code); the global -> target map is kept in ``spec.extra["dynamic"]`` for the rewrite.
+    """
+    named = dict(spec.extra.get("dynamic", {}))
+    for mod in modules:
+        found, problem = addresses.name_dynamic_globals(mod, skip=spec.extra.get("box_slots", {}))
+        if problem is not None:
+            return f"code embeds process addresses (dynamic globals): {problem}"
+        named.update(found)
+    spec.extra["dynamic"] = named
+    return {t.slot_name(): t.to_json() for t in named.values()}
+
+

@@ -1,0 +1,71 @@
+"""Can this process run an image's code? The one verdict ``snap run`` and ``snap check`` give.
+
+An image's code depends on the machine, the versions of Python, Numba,
+llvmlite and NumPy, the Numba settings that change generated code (its
+fingerprint) and the CPU features it was compiled for. The runtime refuses an
+image with any difference; ``snap check`` shows every row of the same comparison.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, NamedTuple
+
+
+class Row(NamedTuple):
+    """One fact of the fingerprint: what the image recorded and what this process has."""
+    key: str              # top-level fingerprint key ("numba", "numba_config", ...)
+    sub: str | None       # a setting inside a nested fingerprint (numba_config's "OPT"), or None
+    image: Any
+    here: Any
+
+    @property
+    def ok(self) -> bool:
+        return self.image == self.here
+
+
+def rows(recorded: dict, here: dict) -> Iterator[Row]:
+    """Every fact of both fingerprints, nested ones (Numba's config) setting by setting."""
+    for key in sorted(set(recorded) | set(here)):
+        want, have = recorded.get(key), here.get(key)
+        if isinstance(want, dict) or isinstance(have, dict):
+            w = want if isinstance(want, dict) else {}
+            h = have if isinstance(have, dict) else {}
+            for k in sorted(set(w) | set(h)):
+                yield Row(key, k, w.get(k), h.get(k))
+            if not isinstance(want, dict) or not isinstance(have, dict):
+                yield Row(key, None, want, have)
+        else:
+            yield Row(key, None, want, have)
+
+
+def incompatibilities(manifest: Any, here: dict | None = None,
+                      features: frozenset[str] | None = None) -> list[str]:
+    """Why this process cannot run the image's code (empty list: it can).
+
+    ``here`` and ``features`` default to this process's fingerprint and CPU features
+    (from the per-boot host cache: activation must stay cheap).
+    """
+    from .host import host_facts, process_fingerprint
+    if here is None or features is None:
+        triple, host_features = host_facts()
+        here = process_fingerprint(triple) if here is None else here
+        features = host_features if features is None else features
+    problems = []
+    if manifest.fingerprint != here:
+        by_key: dict[str, list[Row]] = {}
+        for r in rows(manifest.fingerprint, here):
+            if not r.ok:
+                by_key.setdefault(r.key, []).append(r)
+        for key, diff in by_key.items():
+            if all(r.sub is not None for r in diff):
+                problems.append(f"{key.replace('_', ' ')} differs: " + ", ".join(
+                    f"{r.sub}={_absent(r.image)} (image) vs {_absent(r.here)} (here)" for r in diff))
+            else:
+                problems.append(f"{key} {diff[-1].image} (image) vs {diff[-1].here} (here)")
+    missing = sorted(set(manifest.cpu.get("features", [])) - features)
+    if missing:
+        problems.append(f"this CPU lacks features the image needs: {', '.join(missing)}")
+    return problems
+
+
+def _absent(v: Any) -> Any:
+    return "(absent)" if v is None else v

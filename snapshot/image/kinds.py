@@ -1,0 +1,25 @@
+"""The kinds of image entries (the ``kind`` field of the manifest), and the kinds of misses.
+
+An entry's kind says what compiled it and therefore how it is served: each has
+one strategy in ``numba_seam.kinds`` (extract at build, compile options, place at
+run). The values are part of the manifest format: never rename one.
+"""
+from __future__ import annotations
+
+DISPATCHER = "dispatcher"   # @jit / @njit: served per signature
+DUFUNC = "dufunc"           # @vectorize (dynamic): one ufunc loop per signature
+CFUNC = "cfunc"             # @cfunc: compiled once, its C callback address
+OBJMODE = "objmode"         # a `with objmode` block of a jitted function
+JITCLASS = "jitclass"       # a jitclass method or property accessor (named after its class)
+GUFUNC = "gufunc"           # a @guvectorize builder's kernel and loop
+UFUNC = "ufunc"             # a @vectorize(target='parallel') builder's kernel and loop
+
+ALL = (DISPATCHER, DUFUNC, CFUNC, OBJMODE, JITCLASS, GUFUNC, UFUNC)
+BUILDER_KINDS = (GUFUNC, UFUNC)        # compiled and wrapped by a ufunc builder
+
+# Kinds of misses (the miss report's "kind", snap run's summary).
+MISS_NOT_IN_IMAGE = "not in image"
+MISS_STALE = "stale"
+MISS_NOT_SERVABLE = "not servable"
+MISS_REFUSED = "refused"            # the image as a whole cannot be used here
+MISS_LATE = "late"                  # compiled before the image was activated

@@ -1,0 +1,181 @@
+"""``snap check``: would this image serve here? Decided without running or importing anything.
+
+The environment verdict is the runtime's own (``image.compat``), so ``snap run``
+and ``snap check`` agree by construction; freshness is decided from the
+recorded source files, which are read and compiled (never executed).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..image.compat import incompatibilities, rows
+from ..image.freshness import Freshness
+from ..image.manifest import Manifest
+from .read import open_image
+from .verify import DeepCheck, deep_checks
+
+
+@dataclass
+class EnvItem:
+    name: str                   # "python", "numba", ..., "numba config OPT"
+    image: Any
+    here: Any
+    ok: bool
+
+
+@dataclass
+class EntryStatus:
+    function: str
+    signature: str
+    kind: str
+    status: str                 # "fresh" | "stale" | "source missing"
+    changed: list[str] = field(default_factory=list)   # functions (own or callee) that changed
+    missing: list[str] = field(default_factory=list)   # modules whose source cannot be found
+
+
+@dataclass
+@dataclass
+class CheckReport:
+    path: str
+    ok: bool
+    summary: str
+    problems: list[str]                      # why the image would be refused as a whole (empty: it would not)
+    environment: list[EnvItem]
+    cpu: dict[str, Any]                      # image/here CPU names, missing features
+    entries: list[EntryStatus]
+    sources: list[dict[str, Any]]            # module, recorded path, path used, status
+    deep: list[DeepCheck] | None = None
+
+
+def find_module_file(module: str) -> str | None:
+    """The source file of ``module`` on this sys.path, WITHOUT importing it or its parents.
+
+    ``importlib.util.find_spec("a.b")`` imports ``a`` (runs its ``__init__``);
+    here only the top-level name goes through the import system's finders, and
+    submodules are searched in the parent's ``submodule_search_locations``.
+    """
+    import importlib.machinery
+    import importlib.util
+    if not module or module == "__main__":
+        return None
+    parts = module.split(".")
+    try:
+        spec = importlib.util.find_spec(parts[0])
+        for i in range(1, len(parts)):
+            if spec is None or not spec.submodule_search_locations:
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:i + 1]),
+                                                            list(spec.submodule_search_locations))
+    except (ImportError, ValueError, AttributeError, TypeError):
+        return None
+    if spec is None or not spec.has_location or not isinstance(spec.origin, str):
+        return None
+    return spec.origin if spec.origin.endswith(".py") and os.path.isfile(spec.origin) else None
+
+
+class _Sources(Freshness):
+    """Current state of the image's recorded source files (read and compiled, never imported)."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        super().__init__(manifest, locate=self.path)
+        self.recorded = {s.module: s for s in manifest.sources}
+        self._path: dict[str, str | None] = {}
+
+    def path(self, module: str) -> str | None:
+        if module not in self._path:
+            rec = self.recorded.get(module)
+            p = rec.path if rec is not None and isinstance(rec.path, str) and os.path.isfile(rec.path) else None
+            self._path[module] = p or find_module_file(module)
+        return self._path[module]
+
+    def status(self, module: str, qualname: str, code: str) -> str:
+        """"fresh", "stale" or "missing" for one function."""
+        if self.path(module) is None:
+            return "missing"
+        return "fresh" if self.fresh(module, qualname, code) else "stale"
+
+    def report(self) -> list[dict[str, Any]]:
+        out = []
+        for module, rec in sorted(self.recorded.items()):
+            p = self.path(module)
+            out.append({"module": module, "recorded_path": rec.path, "path": p,
+                        "status": "missing" if p is None else ("unchanged" if self.module_unchanged(module) else "changed")})
+        return out
+
+
+def _environment(manifest: Manifest) -> tuple[list[EnvItem], dict[str, Any]]:
+    """Every row of the fingerprint comparison the runtime makes (``image.compat``), and the CPU."""
+    from ..image.host import host_cpu, process_fingerprint
+    items = [EnvItem(r.key if r.sub is None else f"{r.key.replace('_', ' ')} {r.sub}", r.image, r.here, r.ok)
+             for r in rows(manifest.fingerprint, process_fingerprint())]
+    name, features = host_cpu()
+    required = manifest.cpu.get("features", [])
+    required = [str(f) for f in required] if isinstance(required, list) else []
+    cpu = {"target": manifest.cpu.get("target"), "image": manifest.cpu.get("name"), "here": name,
+           "required": len(required), "missing": sorted(set(required) - features)}
+    return items, cpu
+
+
+def _entry_status(e, sources: _Sources) -> EntryStatus:
+    st = EntryStatus(function=f"{e.module}.{e.qualname}", signature=str(e.signature), kind=str(e.kind),
+                     status="fresh")
+    # generated code (exec) has no source file: its identity (code and frozen globals) is
+    # checked at run time, like every entry's frozen globals
+    own = [] if getattr(e, "generated", False) else [(e.module, e.qualname, e.code)]
+    for module, qualname, code in own + [(d.module, d.qualname, d.code) for d in e.deps]:
+        s = sources.status(module, qualname, code)
+        if s == "stale":
+            name = f"{module}.{qualname}"
+            if name not in st.changed:
+                st.changed.append(name)
+        elif s == "missing" and module not in st.missing:
+            st.missing.append(module)
+    if st.changed:
+        st.status = "stale"
+    elif st.missing:
+        st.status = "source missing"
+    return st
+
+
+def check_image(path: str, *, deep: bool = False) -> CheckReport:
+    """Would this image serve here? Raises ImageReadError if the file cannot be read as an image."""
+    op = open_image(path, verify=not deep)
+    m = op.manifest
+    verified = deep_checks(op) if deep else None
+    try:
+        problems = list(incompatibilities(m))
+    except Exception as e:  # noqa: BLE001 - an odd manifest must give a verdict, not a traceback
+        problems = [f"cannot compare the fingerprint ({type(e).__name__}: {e})"]
+    environment, cpu = _environment(m)
+    sources = _Sources(m)
+    entries = [_entry_status(e, sources) for e in m.entries]
+    stale = [e for e in entries if e.status == "stale"]
+    missing = [e for e in entries if e.status == "source missing"]
+    reasons = []
+    if verified is not None:
+        failed = [c.name for c in verified if not c.ok]
+        if failed:
+            reasons.append("verification failed: " + ", ".join(failed))
+    if problems:
+        reasons.append("built for another environment: " + "; ".join(problems))
+    if stale:
+        changed = sorted({f for e in stale for f in e.changed})
+        reasons.append(f"{len(stale)} of {len(entries)} entries stale ({', '.join(changed)} changed)")
+    if missing:
+        mods = sorted({x for e in missing for x in e.missing})
+        reasons.append(f"{len(missing)} of {len(entries)} entries cannot be checked (source missing: "
+                       f"{', '.join(mods)})")
+    ok = not reasons
+    if ok:
+        summary = (f"ok: {op.path} would be served here (environment compatible, "
+                   f"{len(entries)} of {len(entries)} entries fresh)")
+    else:
+        summary = f"not served: {op.path}: " + "; ".join(reasons)
+    return CheckReport(path=op.path, ok=ok, summary=summary, problems=problems, environment=environment,
+                       cpu=cpu, entries=entries, sources=sources.report(), deep=verified)
+
+
+def check_dict(rep: CheckReport) -> dict[str, Any]:
+    return asdict(rep)

@@ -1,0 +1,103 @@
+"""What image code needs from this process before it runs: Numba's runtime pieces
+(threading layer, a light ndarray typeof) and the addresses of its imports."""
+from __future__ import annotations
+
+import ctypes
+from typing import Callable
+
+import llvmlite.binding as ll
+
+
+def prepare_runtime(parfors: bool) -> None:
+    """What the image's code needs from Numba's runtime, without compiling anything.
+
+    ``rtsys.initialize`` would JIT-compile the NRT module: the image carries its
+    own copy. The threading layer is started only for images with parfors.
+    """
+    if parfors:
+        from numba.np.ufunc import parallel
+        parallel._launch_threads()
+
+
+def lighten_array_typeof() -> None:
+    """Type ndarray arguments without importing ``numpy.ma`` (~50 ms at the first call).
+
+    Numba's ``typeof`` for ndarrays starts with ``isinstance(val, np.ma.MaskedArray)``
+    and NumPy imports ``numpy.ma`` lazily on that attribute access. No MaskedArray
+    can exist before ``numpy.ma`` is imported, so until then the check is skipped;
+    the rest is Numba's ``_typeof_ndarray`` (numba/core/typing/typeof.py) verbatim.
+    """
+    import sys
+
+    import numpy as np
+    from numba.core import errors, types
+    from numba.core.typing import typeof as nb_typeof
+    from numba.np import numpy_support
+    original = nb_typeof.typeof_impl.dispatch(np.ndarray)
+
+    def typeof_ndarray(val, c):
+        if "numpy.ma" in sys.modules:
+            return original(val, c)
+        try:
+            dtype = numpy_support.from_dtype(val.dtype)
+        except errors.NumbaNotImplementedError:
+            raise errors.NumbaValueError(f"Unsupported array dtype: {val.dtype}")
+        layout = numpy_support.map_layout(val)
+        readonly = not val.flags.writeable
+        return types.Array(dtype, val.ndim, layout, readonly=readonly)
+
+    nb_typeof.typeof_impl.register(np.ndarray)(typeof_ndarray)
+
+
+_dlsym = ctypes.CDLL(None).dlsym
+_dlsym.restype, _dlsym.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p]
+
+
+def make_resolver() -> Callable[[str], int | None]:
+    """Name -> address for the image's imports, straight from Numba's helper tables.
+
+    Registering the ~400 helpers into llvmlite's symbol table one call at a time
+    (what a JIT process does) costs ~10 ms; the image needs a few dozen and can
+    read them from the same tables. What is not there (libc, libm, the C API,
+    the threading layer, the hash secret) is looked up in llvmlite's table, then
+    by the loader with dlsym.
+    """
+    import builtins
+
+    from numba import _dynfunc, _helperlib
+    from numba.core.runtime import _nrt_python
+    helpers, dynfunc, nrt = _helperlib.c_helpers, _dynfunc.c_helpers, _nrt_python.c_helpers
+
+    def helper(name: str) -> int | None:
+        # the names Numba registers: libm replacements plain, "numba_" + helper,
+        # "NRT_" + runtime function (those starting with "_" as they are)
+        if name.startswith("NRT_"):
+            return nrt.get(name[4:]) if not name[4:].startswith("_") else None
+        if name.startswith("numba_"):
+            k = name[6:]
+            addr = dynfunc.get(k)
+            return addr if addr is not None else helpers.get(k)
+        if name.startswith("_"):
+            return nrt.get(name) if name != "_Py_NoneStruct" else id(None)
+        return helpers.get(name)
+
+    def resolve(name: str) -> int | None:
+        addr = helper(name)        # direct lookups: no merged table of ~450 names per activation
+        if addr is not None:
+            return addr
+        if name.startswith("PyExc_"):
+            # Numba means the exception object itself, not libpython's pointer variable.
+            obj = getattr(builtins, name[6:], None)
+            if isinstance(obj, type) and issubclass(obj, BaseException):
+                return id(obj)
+        if name.startswith(("Py", "_Py")):
+            # the C API: libpython's own symbols, which Numba never overrides in LLVM's table;
+            # dlsym directly (llvmlite's lookup costs ~40 us a name on a cold start)
+            addr = _dlsym(None, name.encode())      # RTLD_DEFAULT
+            if addr:
+                return addr
+        if name.startswith("_numba_hashsecret_"):
+            from numba.cpython import hashing  # noqa: F401  (registers the hash secret symbols)
+        return ll.address_of_symbol(name) or None
+
+    return resolve

@@ -1,0 +1,16 @@
+"""Run time: a process started from an image (``snap run``, ``python -m snapshot``,
+``SNAP_SYSIMAGE``, or ``activate()`` called by the program itself).
+
+* ``activation`` -- ``activate(path)``, ``active()``: the public API;
+* ``opened`` -- the image file, checked at activation, mapped at first use;
+* ``serving`` -- Numba's compile requests answered from the image;
+* ``report`` -- the miss report;
+* ``launch`` -- run a program from an image (``snap run``); ``ship`` -- copy an
+  image to workers (Dask, Ray).
+"""
+from __future__ import annotations
+
+from .activation import activate, active
+from .serving import Runtime
+
+__all__ = ["activate", "active", "Runtime"]

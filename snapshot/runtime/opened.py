@@ -1,0 +1,136 @@
+"""An image as the runtime holds it: opened and checked at activation, mapped at first use.
+
+Activation reads and verifies the file, reads the manifest's header and the
+payload table, and checks the image against this process (``image.compat``, the
+verdict ``snap check`` gives too). The code is mapped (``dlopen``, import table,
+constructors) only at the first install: a process that never runs image code
+pays nothing for it, and a parfors image starts no threads at import.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import linker
+
+from ..errors import SnapError, SnapStrictError, warn_image
+from ..image.compat import incompatibilities
+from ..image.manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, ManifestError, ManifestIndex
+from ..image.payload import Payloads
+from ..numba_seam import resolver, standins
+from ..numba_seam.kinds import ImageCode, MappedImage
+from ..numba_seam.pickling import loads_entry
+
+
+class OpenedImage:
+    """One image file, checked; its code mapped on demand (``load``)."""
+
+    def __init__(self, path: str, *, strict: bool = False) -> None:
+        self.path = path
+        self.strict = strict
+        try:
+            image = linker.ImageFile.open(path, headers=False)   # the directory is enough
+        except (linker.LinkError, OSError) as e:
+            raise SnapError(f"cannot use image {path}: {_without_path(e, path)}") from None
+        try:
+            self.manifest = ManifestIndex.from_bytes(image.section(MANIFEST_SECTION))
+            blobs = image.section(PAYLOAD_SECTION)
+        except (KeyError, ManifestError) as e:
+            raise SnapError(f"cannot use image {path}: {_without_path(e, path)}") from None
+        try:
+            problems = incompatibilities(self.manifest)
+        except (TypeError, ValueError, AttributeError) as e:   # fields of the wrong type
+            raise SnapError(f"cannot use image {path}: corrupted manifest ({e})") from None
+        if problems:
+            raise SnapError(f"image {path} was built for another environment: " + "; ".join(problems))
+        try:
+            self.payloads = Payloads(blobs)
+        except ValueError as e:
+            raise SnapError(f"cannot use image {path}: corrupted payload ({e})") from None
+        self._image: linker.ImageFile | None = image     # None once mapping began (or failed)
+        self.loaded: linker.LoadedImage | None = None
+        self.load_error: str | None = None
+        # mangled name -> address of every function placed so far: JIT code recursing into
+        # one resolves its placeholder to it (install.RuntimeHooks)
+        self.image_functions: dict[str, int] = {}
+        self._envs: dict[str, Any] = {}      # environments whose addresses are in env slots
+        self._typeof_light = False           # resolver.lighten_array_typeof done
+
+    # ------------------------------------------------------------ mapping
+    def load(self, lock) -> bool:
+        """Map the image's code once, at the first install. False if that failed: warned
+        once (an error in strict mode); the JIT then compiles what the image would serve."""
+        if self.loaded is None:
+            with lock:
+                # _image is None from the start of _map on: mapped, failed, or (image code
+                # used from inside the mapping itself) under way, which gets the JIT
+                if self._image is not None:
+                    self.load_error = self.map()
+                    if self.load_error is not None:
+                        if self.strict:
+                            raise SnapStrictError(f"snap: {self.load_error} (strict mode)")
+                        warn_image(f"snap: {self.load_error}; running on the JIT")
+        return self.loaded is not None
+
+    def map(self) -> str | None:
+        """dlopen, import table, constructors (None), or why not."""
+        image, self._image = self._image, None
+        try:
+            resolver.prepare_runtime(parfors=self.manifest.parfors)    # before any image code runs
+            self.loaded = image.load(resolver.make_resolver())
+            return None
+        except linker.LinkError as e:
+            return f"cannot load image {self.path}: {e}"
+        except Exception as e:  # noqa: BLE001 - e.g. no threading layer, out of descriptors
+            return f"cannot load image {self.path}: {type(e).__name__}: {e}"
+        finally:
+            image.close()
+
+    # ------------------------------------------------------------ entries
+    def payload(self, e: Entry) -> Any:
+        """The entry's unpickled payload (resolves references against this process)."""
+        return loads_entry(self.payloads[e.payload])
+
+    def mapped(self) -> MappedImage:
+        return MappedImage(self.loaded.address, self.manifest.prefix, self.loaded)
+
+    def code(self, e: Entry, targetctx, data: Any = None) -> ImageCode:
+        """What every kind of entry needs from the image: payload, address slots and
+        environments filled, the function descriptor and the library standing in for it."""
+        if not self._typeof_light:            # before the first call of image code types its arguments
+            self._typeof_light = True
+            resolver.lighten_array_typeof()
+        if data is None:
+            data = self.payload(e)
+        prefix = self.manifest.prefix
+        addr = self.loaded.address
+        if e.dynamic:
+            from ..numba_seam import addresses as address_slots   # only images with slots need it
+            address_slots.fill_slots(e.dynamic, addr)    # before anything can call the code
+        envs = {}
+        for env_sym in e.envs:
+            name = env_sym[len(prefix):]
+            module_name, consts = data.envs.get(name, (e.module, []))
+            env = standins.make_environment(module_name, consts, name)
+            standins.set_env_slot(addr(env_sym), env)
+            envs[name] = env
+            # The slot holds a bare pointer, and Numba's registry of environments is weak:
+            # keep each one alive as long as the image's code may run (the process), also
+            # those of callees whose own entries are never installed.
+            self._envs[name] = env
+        mangled = e.symbols["function"][len(prefix):]
+        env_name = e.symbols["env"][len(prefix):]
+        env = envs.get(env_name) or standins.make_environment(e.module, [], env_name)
+        addresses = {role_sym[len(prefix):]: addr(role_sym) for role_sym in e.symbols.values()}
+        self.image_functions[mangled] = addresses[mangled]
+        fndesc = standins.make_fndesc(data.fndesc, mangled, env_name, data.args, data.return_type)
+        library = standins.ImageLibrary(f"{e.module}.{e.qualname}", addresses, prefix, fndesc, targetctx)
+        return ImageCode(data, env, fndesc, library)
+
+
+def _without_path(e: Exception, path: str) -> str:
+    """An error's message without the path the caller names already (said once)."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror.lower() if e.strerror[:1].isupper() and e.strerror[1:2].islower() else e.strerror
+    msg = str(e)
+    return msg[len(path) + 2:] if msg.startswith(path + ": ") else msg
+

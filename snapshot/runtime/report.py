@@ -1,0 +1,68 @@
+"""The miss report: one JSON line per JIT compilation an image did not serve.
+
+``snap run --report-misses FILE`` / ``SNAP_REPORT=FILE``. Each line names the
+function, its signature, the miss kind (``image.kinds.MISS_*``) and the reason,
+and carries the argument types (pickled) so that ``snap create --add-misses``
+can compile exactly that specialization in the next build. Appends are atomic
+across worker processes.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from ..errors import warn
+from ..image.kinds import MISS_REFUSED
+from ..numba_seam import install as seam
+from ..numba_seam import signature_text
+
+
+def describe(owner, args: tuple) -> tuple[tuple[str, str], str, str]:
+    """(module, qualname), "module:qualname" and the readable signature of a compilation."""
+    key = seam.owner_function(owner)
+    return key, "%s:%s" % key, signature_text(args)
+
+
+def record_jit(report: str | None, kind: str, function: str, signature: str, reason: str,
+               args: tuple | None = None) -> None:
+    """Append one JSON line to the miss report (nothing without a report)."""
+    if not report:
+        return
+    module, _, qualname = function.partition(":")
+    doc = {"event": "jit", "kind": kind, "function": function.replace(":", "."), "module": module,
+           "qualname": qualname, "signature": signature, "reason": reason, "pid": os.getpid()}
+    if args is not None:
+        try:
+            from ..numba_seam.pickling import dumps_types
+            doc["types"] = dumps_types(args)
+        except Exception:  # noqa: BLE001 - the readable part is still worth reporting
+            pass
+    line = json.dumps(doc)
+    try:
+        with open(report, "a") as f:
+            f.write(line + "\n")
+    except OSError as e:
+        if report not in _report_failed:     # once per report path: misses are still JIT-compiled
+            _report_failed.add(report)
+            warn(f"snap: cannot write the miss report {report} ({e.strerror or e}); "
+                 "misses are not recorded: point SNAP_REPORT (--report-misses) at a writable file")
+
+
+_report_failed: set[str] = set()
+
+
+class RefusedImageReporter:
+    """With a refused image and a miss report: every compilation is recorded as refused."""
+
+    def __init__(self, report: str, why: str) -> None:
+        self.report, self.why = report, why
+
+    def on_create(self, owner, kind: str) -> None:
+        pass
+
+    def on_compile(self, owner, sig, kind: str) -> None:
+        if seam.is_nested_compile():
+            return
+        args = seam.normalize_args(sig) if not isinstance(sig, tuple) else tuple(sig)
+        _, name, text = describe(owner, args)
+        record_jit(self.report, MISS_REFUSED, name, text, self.why, args)

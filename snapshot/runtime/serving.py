@@ -1,0 +1,447 @@
+"""Serving: Numba's compile requests answered from an activated image.
+
+When Numba is about to compile for an owner (a first call with new argument
+types, an eager signature, typing from new JIT code, a DUFunc loop, a @cfunc, a
+builder's ``add``, an objmode block), the image's entry compiled for exactly
+that request is installed instead, if it is valid here: same identity
+(``image.identity``: code, closure, compile options, argument types) and valid
+(``image.validity``: frozen global values and callees). Each kind's strategy
+(``numba_seam.kinds``) computes the identity and places the code. Anything else
+is a miss: the JIT compiles it, reported (``report.py``) or, in strict mode, an
+error. A failure inside snap never breaks the program (``errors.Guard``).
+"""
+from __future__ import annotations
+
+import gc
+import os
+import threading
+from functools import cached_property
+from typing import Any, Callable, Iterator, NamedTuple
+
+from ..errors import Guard, SnapStrictError, UnresolvedReference, warn
+from ..image import kinds as K
+from ..image import validity
+from ..image.fingerprint import type_key
+from ..image.freshness import Freshness
+from ..image.identity import EntryKey, generated, identity_matches, key_of
+from ..image.manifest import Entry
+from ..numba_seam import install as seam
+from ..numba_seam import jitclass as seam_jitclass
+from ..numba_seam import signature_text, split_signature
+from ..numba_seam.kinds import KINDS, Kind, emit_warnings, kind_of, owner_kind
+from ..numba_seam.standins import ImageLibrary
+from .opened import OpenedImage
+from .report import describe, record_jit
+
+_STATE = "_snap_state"      # per-owner _OwnerState, in the owner's __dict__
+
+
+class _OwnerState(NamedTuple):
+    """What the image holds for one dispatcher or DUFunc (see Runtime._state)."""
+    py_func: Any
+    kind: Kind | None
+    by_args: dict            # argument keys -> entries of this owner's identity
+    why: tuple[str, str] | None     # (miss kind, reason) when no entry has its identity
+
+    def literal_positions(self, n: int) -> frozenset[int]:
+        """Argument positions whose recorded types are literal, for calls of ``n`` arguments."""
+        return frozenset(i for keys in self.by_args if len(keys) == n
+                         for i, k in enumerate(keys) if k.startswith("Literal["))
+
+
+_NOTHING = _OwnerState(None, None, {}, None)
+
+
+class Runtime:
+    """An activated image: serves compile requests from it (see module doc)."""
+
+    def __init__(self, path: str, *, strict: bool = False, report: str | None = None) -> None:
+        self.path = path
+        self.strict = strict
+        self._report_path = report
+        self.image = OpenedImage(path, strict=strict)       # SnapError: not usable here
+        self.manifest = self.image.manifest
+        self._lock = threading.RLock()
+        self.installed = 0
+        self.activation_seconds = 0.0
+        self.guard = Guard(strict)
+        self._fresh = Freshness(self.manifest)
+        self._warned: set[str] = set()
+        self._stale_by_func: dict[tuple[str, str], str] = {}   # function -> the one that changed
+        self._keep: list = []        # objects image code points at (jitclass Box subclasses)
+        self._has_builders = bool(set(self.manifest.kinds) & set(K.BUILDER_KINDS))
+        if strict:                   # strict: every check at activation, loading included
+            error = self.image.map()
+            if error is not None:
+                from ..errors import SnapError
+                raise SnapError(error)
+
+    def note_compiled(self, disp) -> None:
+        """A dispatcher found compiled at a late activation: identify it now (its JIT code
+        is reported as kind late)."""
+        self._state(disp, K.DISPATCHER)
+
+    @property
+    def loaded(self):
+        return self.image.loaded
+
+    def load(self) -> bool:
+        """Map the image's code (once); False if it cannot be (warned; the JIT works)."""
+        return self.image.load(self._lock)
+
+    # ---------------------------------------------------------------- hooks (RuntimeHooks)
+    def on_create(self, owner, kind: str) -> None:
+        """An objmode block is about to be compiled: install its entry now."""
+        self._guarded(self._serve_once, owner, kind)
+
+    def on_compile(self, owner, sig, kind: str = K.DISPATCHER) -> Any:
+        """Numba is about to compile ``sig`` for ``owner`` (seen by the hook of ``kind``): the
+        image's compile result for exactly that request (installed now), or None after
+        reporting the miss (the JIT then compiles)."""
+        return self._guarded(self._on_compile, owner, sig, kind)
+
+    def serve_call(self, owner, values: tuple) -> Any:
+        """First call of a dispatcher with these argument values' types: the image's compile
+        result (installed now), or None (Numba's own path follows and reports any miss)."""
+        st = owner.__dict__.get(_STATE)
+        if st is not None and not st.by_args:
+            return None           # known: nothing of this dispatcher is in the image
+        return self._guarded(self._serve_call, owner, values)
+
+    def serve_cfunc(self, owner) -> bool:
+        """A @cfunc is being compiled: take its code from the image instead (True if served)."""
+        return bool(self._guarded(self._serve_once, owner, K.CFUNC))
+
+    def serve_builder(self, builder, sig) -> Any:
+        """A gufunc builder's ``add``: the image's compile result, or None (the JIT compiles)."""
+        cres = self._guarded(self._serve_add, builder, sig) if self._has_builders else None
+        if cres is None:
+            self.on_compile(builder, sig, K.GUFUNC)      # miss report / strict mode
+        return cres
+
+    def _guarded(self, hook: Callable, owner, *args) -> Any:
+        with _NoGC():
+            return self.guard("serving from the image", hook, owner, *args)
+
+    # ---------------------------------------------------------------- per signature
+    def _state(self, owner, hooked: str) -> _OwnerState:
+        """The image entries whose identity matches ``owner``, by argument keys.
+
+        Computed once per owner, at its first compile request: creating a dispatcher
+        costs nothing, and a dispatcher made before activation is served the same way.
+        """
+        d = owner.__dict__
+        st = d.get(_STATE)
+        if st is None:
+            with self._lock:
+                st = d.get(_STATE)
+                if st is None:
+                    st = d[_STATE] = self._identify(owner, hooked)
+                    if hooked == K.DISPATCHER and st.py_func is not None:
+                        self._note_late(owner, st)
+        return st
+
+    def _identify(self, owner, hooked: str) -> _OwnerState:
+        if hooked == K.DISPATCHER and not seam.is_plain_dispatcher(owner):
+            return _NOTHING
+        kind = kind_of(owner, hooked)
+        py_func = kind.py_func(owner)
+        if py_func is None:
+            return _NOTHING
+        module, qualname, options = kind.identity(owner)
+        entries = self.manifest.entries_of(module, qualname)
+        if not entries:
+            return _OwnerState(py_func, kind, {}, None)
+        matched, other_code = identity_matches(entries, key_of(kind.name, options, py_func))
+        by_args: dict[tuple, list[Entry]] = {}
+        for e in matched:
+            by_args.setdefault(tuple(e.argkeys), []).append(e)
+        why = None
+        if not by_args:
+            why = (K.MISS_NOT_IN_IMAGE, "compiled with other options, locals or closure values")
+            if other_code is not None:
+                why = self._code_differs(other_code, py_func)
+        return _OwnerState(py_func, kind, by_args, why)
+
+    def _code_differs(self, e: Entry, py_func) -> tuple[str, str]:
+        """Miss kind and reason for a function whose code is not the code of ``e``, an entry
+        of the same name: stale if its source file changed since the build (warned), else
+        another function of that name (a lambda, a redefinition, generated code)."""
+        if not e.generated and not generated(py_func) and not self._fresh.module_unchanged(e.module):
+            function = f"{e.module}.{e.qualname}"
+            self._stale(function, e)
+            return (K.MISS_STALE, f"{function} changed")
+        return (K.MISS_NOT_IN_IMAGE, "the image holds another function of this name (its code differs)")
+
+    def _on_compile(self, owner, sig, hooked: str) -> Any:
+        try:
+            args, return_type = split_signature(sig)
+        except Exception:  # noqa: BLE001 - Numba reports a bad signature its own way
+            return None
+        if hooked not in (K.DISPATCHER, K.DUFUNC):      # served on their own paths: only misses
+            if not seam.is_nested_compile():
+                self._miss(owner, args)
+            return None
+        if seam.has_overload(owner, args):
+            return None           # compiled already: Numba returns it
+        cres = self._serve_signature(owner, hooked, args, return_type)
+        if cres is None and not seam.is_nested_compile():
+            self._miss(owner, args)
+        return cres
+
+    def _serve_call(self, owner, values: tuple) -> Any:
+        st = self._state(owner, K.DISPATCHER)
+        if not st.by_args:
+            return None
+        try:
+            args = seam.argument_types(owner, values)
+        except Exception:  # noqa: BLE001 - an argument Numba cannot type: its own path says so
+            return None
+        cres = self._serve_signature(owner, K.DISPATCHER, args, None)
+        if cres is None:
+            # a function that asks for literal arguments was compiled (and recorded) for
+            # their literal types: what Numba's ForceLiteralArg retry would compile
+            literal = seam.literal_types(values, args, st.literal_positions(len(args)))
+            if literal is not None:
+                cres = self._serve_signature(owner, K.DISPATCHER, literal, None)
+        return cres
+
+    def _serve_signature(self, owner, hooked: str, args: tuple, return_type) -> Any:
+        """Install and return the entry compiled exactly for this request, if the image has
+        a valid one (identity, then frozen globals and callees; see image/validity.py)."""
+        st = self._state(owner, hooked)
+        if not st.by_args:
+            return None
+        try:
+            keys = tuple(type_key(t) for t in args)
+            ret = type_key(return_type) if return_type is not None else None
+        except Exception:  # noqa: BLE001 - e.g. a freed dispatcher in a type: not servable
+            return None
+        # a lazy request takes what a lazy compile produced; an explicit return type takes
+        # an entry of that return type (an inferred one equal to it compiles the same code)
+        candidates = [e for e in st.by_args.get(keys, ())
+                      if (e.ret == ret if ret is not None else not e.explicit)]
+        if not candidates or not self.load():
+            return None
+        with self._lock:
+            if seam.has_overload(owner, args):     # a racing thread installed it
+                return seam.get_overload(owner, args)
+            invalid = []
+            for e in candidates:          # variants: one per global configuration recorded
+                verdict = validity.check_entry(e, st.py_func, self._deps_changed)
+                if not verdict.ok:
+                    invalid.append((e, verdict))
+                    continue
+                try:
+                    cres = self._install(owner, st.kind, e, args)
+                except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
+                    self._unusable(e, exc)
+                    continue
+                if cres is not None:
+                    return cres
+            if invalid:
+                self._invalid(*invalid[0])
+        return None
+
+    def _note_late(self, owner, st: _OwnerState) -> None:
+        """A dispatcher compiled before activation keeps its JIT code: say so, once."""
+        compiled = [args for args, cres in seam.owner_overloads(owner).items()
+                    if not isinstance(cres.library, ImageLibrary)]
+        if not compiled:
+            return
+        name = "%s:%s" % (st.py_func.__module__, st.py_func.__qualname__)
+        for args in compiled:
+            record_jit(self._report_path, K.MISS_LATE, name, signature_text(args),
+                       "compiled before the image was activated")
+        if K.MISS_LATE not in self._warned:
+            self._warned.add(K.MISS_LATE)
+            warn(f"snap: {name.replace(':', '.')} was compiled before the image "
+                 f"{os.path.basename(self.path)} was activated and keeps its JIT code; activate the "
+                 "image before the program's jitted functions first run (SNAP_SYSIMAGE, snap run, "
+                 "or snapshot.runtime.activate() first thing; for workers, snapshot.dask's nanny "
+                 "plugin or `--preload snapshot.dask`, snapshot.ray.runtime_env)")
+
+    def _deps_changed(self, e: Entry) -> str | None:
+        """The callee compiled into ``e`` whose code changed since the build, or None."""
+        for dep in e.deps:
+            if not self._fresh.fresh(dep.module, dep.qualname, dep.code):
+                return f"{dep.module}.{dep.qualname}"
+        return None
+
+    # ---------------------------------------------------------------- once / per add
+    def _serve_once(self, owner, name: str) -> bool:
+        """An objmode block (every valid entry) or a @cfunc (the one of its signature),
+        compiled once: install from the image now. True if something was installed."""
+        kind = KINDS[name]
+        argkeys = [type_key(t) for t in kind.declared_args(owner)] if name == K.CFUNC else None
+        with self._lock:
+            entries = self._fresh_for(owner, kind, argkeys)
+            if entries and not self.load():
+                return False
+            installed = 0
+            for e in entries:
+                try:
+                    self._install(owner, kind, e)
+                    installed += 1
+                except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
+                    self._unusable(e, exc)
+                    continue
+                if name == K.CFUNC:       # compiled once: one entry
+                    break
+            return installed > 0
+
+    def _serve_add(self, builder, sig) -> Any:
+        """A builder's ``add(sig)``: the image's compile result for its kernel, or None."""
+        kind = owner_kind(builder)
+        keys = [type_key(t) for t in split_signature(sig)[0]]
+        with self._lock:
+            entries = self._fresh_for(builder, kind, keys)
+            if not entries or not self.load():
+                return None
+            try:
+                return self._install(builder, kind, entries[0])
+            except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
+                self._unusable(entries[0], exc)
+                return None
+
+    def _fresh_for(self, owner, kind: Kind, argkeys: list | None) -> list[Entry]:
+        """The valid entries of ``owner``'s identity (of these argument keys, if given)."""
+        py_func = kind.py_func(owner)
+        module, qualname, options = kind.identity(owner)
+        entries = self.manifest.entries_of(module, qualname)
+        if not entries:
+            return []
+        accept = (lambda e: True) if argkeys is None else (lambda e: e.argkeys == argkeys)
+        return list(self.fresh_entries(py_func, entries, key_of(kind.name, options, py_func), accept))
+
+    def fresh_entries(self, py_func, entries: list[Entry], key: EntryKey,
+                      accept=lambda e: True) -> Iterator[Entry]:
+        """The entries of ``key``'s identity (that ``accept`` takes) valid for ``py_func`` here
+        (validity.py): callees unchanged, frozen globals equal. A stale one is reported (a
+        warning, or an error in strict mode)."""
+        matched, other_code = identity_matches(entries, key, accept)
+        if not matched and other_code is not None:
+            self._code_differs(other_code, py_func)
+        for e in matched:
+            verdict = validity.check_entry(e, py_func, self._deps_changed)
+            if not verdict.ok:
+                self._invalid(e, verdict)
+                continue
+            yield e
+
+    # ---------------------------------------------------------------- install
+    def _install(self, owner, kind: Kind, e: Entry, args: tuple | None = None) -> Any:
+        """Install one entry into ``owner``; its compile result, or None when ``args`` (the
+        requested types) are not exactly the entry's (keys are a pre-filter)."""
+        data = None
+        if args is not None:
+            data = self.image.payload(e)
+            if not seam.same_types(data.args, args):
+                return None
+            data = data._replace(args=tuple(args))     # e.g. this process's Omitted defaults
+        code = self.image.code(e, kind.target_context(owner), data)
+        mapped = self.image.mapped()
+        extra = getattr(code.data, "extra", None) or {}
+        for role, sym in e.symbols.items():
+            if role.startswith("box:"):        # jitclass boxing code: this process's Box subclass
+                seam_jitclass.fill_box_slot(mapped.address(sym), extra[role], self._keep)
+        if "class_ids" in extra:               # classes it raises: this process's own
+            seam.track_classes(kind.py_func(owner), extra["class_ids"])
+        emit_warnings(extra)                   # what compiling it warned
+        cres = kind.place(owner, code, e, mapped)
+        self.installed += 1
+        return cres
+
+    # ---------------------------------------------------------------- misses
+    def _unusable(self, e: Entry, exc: Exception) -> None:
+        if isinstance(exc, UnresolvedReference):
+            why = f"it refers to {exc}, which does not exist in this process"
+        else:
+            why = f"{type(exc).__name__}: {exc}"
+        msg = (f"snap: cannot install {e.module}.{e.qualname}{e.signature} from the image "
+               f"{os.path.basename(self.path)} ({why}); it will be JIT-compiled")
+        if self.strict:
+            raise SnapStrictError(msg + " (strict mode)") from exc
+        warn(msg)
+
+    def _invalid(self, e: Entry, verdict: validity.Verdict) -> None:
+        """An entry of the right identity that is not valid here (a global or a callee changed)."""
+        self._stale_by_func[e.key()] = verdict.reason
+        self._warn_stale(verdict.function, f"{verdict.reason} since the image "
+                         f"{os.path.basename(self.path)} was built; {e.module}.{e.qualname}{e.signature}")
+
+    def _stale(self, function: str, e: Entry) -> None:
+        self._stale_by_func[e.key()] = f"{function} changed"
+        self._warn_stale(function, f"{function} changed since the image {os.path.basename(self.path)} "
+                         f"was built; {e.module}.{e.qualname}")
+
+    def _warn_stale(self, function: str, what: str) -> None:
+        """``what`` will be JIT-compiled: an error in strict mode, else warned once per function."""
+        msg = f"snap: {what} will be JIT-compiled"
+        if self.strict:
+            raise SnapStrictError(msg + " (strict mode)")
+        if function not in self._warned:
+            self._warned.add(function)
+            warn(msg)
+
+    @cached_property
+    def _skipped(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
+        """(module, qualname) -> [(signature, why the image does not serve it)] (read at the
+        first miss)."""
+        out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for s in self.manifest.skipped:
+            out.setdefault((s.module, s.qualname), []).append((s.signature, s.reason))
+        return out
+
+    def _skipped_reason(self, key: tuple[str, str], sig: str) -> str | None:
+        """Why ``snap create`` left this function (this signature of it, if listed) to the JIT."""
+        listed = self._skipped.get(key)
+        if not listed:
+            return None
+        for signature, reason in listed:
+            if signature == sig or signature.startswith(sig + " -> "):
+                return reason
+        return listed[0][1] if not self.manifest.has(*key) else None
+
+    def _miss(self, owner, args: tuple) -> None:
+        key, name, sig = describe(owner, args)
+        st = getattr(owner, "__dict__", {}).get(_STATE)
+        if self.image.load_error is not None:
+            kind, reason = K.MISS_REFUSED, self.image.load_error
+        elif key in self._stale_by_func:
+            kind, reason = K.MISS_STALE, self._stale_by_func[key]
+        elif (skipped := self._skipped_reason(key, sig)) is not None:
+            kind, reason = K.MISS_NOT_SERVABLE, skipped
+        elif st is not None and st.why is not None:
+            kind, reason = st.why
+        elif self.manifest.has(*key):
+            kind, reason = K.MISS_NOT_IN_IMAGE, "signature not in the image"
+        else:
+            kind, reason = K.MISS_NOT_IN_IMAGE, "function not in the image"
+        record_jit(self._report_path, kind, name, sig, reason, args)
+        if self.strict:
+            what = ("is not in the image" if kind == K.MISS_NOT_IN_IMAGE
+                    else f"is not served ({kind}) by the image")
+            raise SnapStrictError(f"snap: {name.replace(':', '.')}{sig} {what} {self.path}: {reason} "
+                                  "(strict mode)")
+
+
+class _NoGC:
+    """No cyclic GC pass while snap allocates its small, acyclic records.
+
+    Right after ``import numba`` the heap holds about a million objects; a full
+    collection that our allocations happen to trigger costs 10-80 ms, far more
+    than activating an image. Everything allocated here is freed by refcount.
+    (A class, not @contextmanager: this wraps every first use of a dispatcher. One
+    instance per use, so nested uses restore the state they found.)
+    """
+
+    __slots__ = ("enabled",)
+
+    def __enter__(self) -> None:
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
+            gc.enable()
