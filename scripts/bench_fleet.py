@@ -5,8 +5,9 @@ Run with the virtualenv's interpreter (the one snap and dask[distributed] are in
     .venv/bin/python scripts/bench_fleet.py [--runs 3] [--workers 2 4] [--tasks-per-worker 4]
 
 A library of 6 @njit functions (array loops, a k-means step, a histogram, a
-recursive helper) is written to a temporary directory, with an image built from
-a workload that calls each once. For each W and mode, a fresh driver process
+recursive helper; three of them are tests/apps/fleet/flib.py's, imported from
+there) is written to a temporary directory, with an image built from a workload
+that calls each once. For each W and mode, a fresh driver process
 starts ``LocalCluster(n_workers=W, threads_per_worker=1, processes=True)`` on
 127.0.0.1 and:
 
@@ -33,36 +34,29 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchutil import SNAP, base_env, require_snap  # noqa: E402
+from benchutil import (ACTIVE_IMAGE, PY, ROOT, base_env, checked_run, interleaved, log,  # noqa: E402
+                       med_of, require_snap, snap_create, table, tagged, workspace, write_json)
 
+FLEET_APPS = os.path.join(ROOT, "tests", "apps", "fleet")     # flib.py: the fleet kernels
+MODES = [("jit", "JIT"), ("cache", "Numba cache"), ("image", "image")]
+
+# The fleet's library: poly, smooth and total are the kernels of tests/apps/fleet/flib.py (the
+# one copy, imported from there: tests/apps/fleet is on the children's PYTHONPATH), with three
+# kernels of the benchmark's own that give a task real work (a k-means step, a histogram, a
+# recursive helper). cache=True is switched on per dispatcher (``enable_caching``, what
+# ``njit(cache=True)`` does) so that every mode runs the same files.
 LIB = '''
 import os
 import numpy as np
 from numba import njit
 
-jit = njit(cache=True) if os.environ.get("FLEET_NUMBA_CACHE") == "1" else njit
+from flib import poly, smooth, total
 
 
-@jit
-def poly(x):
-    return 3.0 * x * x - 2.0 * x + 1.0
-
-
-@jit
-def smooth(a, k):
-    out = np.empty_like(a)
-    for i in range(a.shape[0]):
-        lo = max(0, i - k)
-        out[i] = a[lo:i + 1].mean()
-    return out
-
-
-@jit
+@njit
 def kmeans_step(x, c):
     n, d = x.shape
     k = c.shape[0]
@@ -88,7 +82,7 @@ def kmeans_step(x, c):
     return new, labels
 
 
-@jit
+@njit
 def histogram(a, bins, lo, hi):
     h = np.zeros(bins, np.int64)
     w = (hi - lo) / bins
@@ -99,17 +93,15 @@ def histogram(a, bins, lo, hi):
     return h
 
 
-@jit
+@njit
 def fib(n):
     return n if n < 2 else fib(n - 1) + fib(n - 2)
 
 
-@jit
-def total(a):
-    s = 0.0
-    for v in a:
-        s += poly(v)
-    return s
+KERNELS = (poly, smooth, total, kmeans_step, histogram, fib)
+if os.environ.get("FLEET_NUMBA_CACHE") == "1":
+    for kernel in KERNELS:
+        kernel.enable_caching()
 
 
 def task(seed, n=200):
@@ -128,7 +120,7 @@ import json, os, sys, time
 from distributed import Client, LocalCluster
 
 W, PER, MODE, IMAGE, SIZE = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
-
+''' + ACTIVE_IMAGE + r'''
 
 def pss():
     with open("/proc/self/smaps_rollup") as f:
@@ -144,8 +136,7 @@ def ready():
 
 
 def compiled_here():
-    rt = sys.modules.get("snapshot.runtime")
-    rt = rt.active() if rt is not None else None
+    rt = active_image()
     return rt is not None and rt.installed > 0
 
 
@@ -170,7 +161,7 @@ if __name__ == "__main__":
             assert r == out["results"]
         out["served"] = all(c.run(compiled_here).values()) if MODE == "image" else None
         out["pss"] = sorted(c.run(pss).values())
-    print(json.dumps(out))
+    print("FLEET " + json.dumps(out))
 '''
 
 
@@ -185,84 +176,64 @@ def main() -> None:
     ap.add_argument("--json", help="write the medians here too")
     args = ap.parse_args()
     require_snap("bench_fleet.py")
-    work = tempfile.mkdtemp(prefix="snap-bench-fleet-")
-    try:
+    with workspace("snap-bench-fleet-") as work:
         run(work, args)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
-def run(work: str, args) -> None:
-    with open(os.path.join(work, "fleetlib.py"), "w") as f:
-        f.write(LIB)
-    with open(os.path.join(work, "wl.py"), "w") as f:
-        f.write("import fleetlib\nfleetlib.task(0)\n")
-    with open(os.path.join(work, "driver.py"), "w") as f:
-        f.write(DRIVER)
+def run(work: str, args: argparse.Namespace) -> None:
+    for name, text in (("fleetlib.py", LIB), ("wl.py", "import fleetlib\nfleetlib.task(0)\n"),
+                       ("driver.py", DRIVER)):
+        with open(os.path.join(work, name), "w") as f:
+            f.write(text)
     cache_dir = os.path.join(work, "numba-cache")
     empty_cache = os.path.join(work, "numba-empty")
-    env = base_env()
-    env["PYTHONPATH"] = work
-    p = subprocess.run([SNAP, "create", "-q", "-w", "wl.py", "-o", "fleet.so"], cwd=work, env=env,
-                       capture_output=True, text=True, timeout=600)
-    if p.returncode:
-        raise SystemExit(f"snap create failed:\n{p.stderr}")
+    # the workers inherit the driver's environment, PYTHONPATH included
+    env = base_env(PYTHONPATH=os.pathsep.join([work, FLEET_APPS]), NUMBA_CACHE_DIR=empty_cache)
+    log("building the image ...")
+    snap_create("wl.py", "fleet.so", work, env, quiet=True, timeout=600)
     image = os.path.join(work, "fleet.so")
-    # populate Numba's cache once
-    p = subprocess.run([sys.executable, "wl.py"], cwd=work, capture_output=True, text=True, timeout=600,
-                       env={**env, "FLEET_NUMBA_CACHE": "1", "NUMBA_CACHE_DIR": cache_dir})
-    if p.returncode:
-        raise SystemExit(f"cache warm-up failed:\n{p.stderr}")
-    modes = {
-        "jit": {"NUMBA_CACHE_DIR": empty_cache},
-        "cache": {"FLEET_NUMBA_CACHE": "1", "NUMBA_CACHE_DIR": cache_dir},
-        "image": {"NUMBA_CACHE_DIR": empty_cache},
-    }
-    table: dict[tuple[int, str], dict] = {}
+    log("populating Numba's cache ...")
+    checked_run([PY, "wl.py"], {**env, "FLEET_NUMBA_CACHE": "1", "NUMBA_CACHE_DIR": cache_dir}, work, 600)
+    extra = {"jit": {}, "cache": {"FLEET_NUMBA_CACHE": "1", "NUMBA_CACHE_DIR": cache_dir}, "image": {}}
+    table_: dict[tuple[int, str], dict] = {}
     for w in args.workers:
-        samples: dict[str, list[dict]] = {m: [] for m in modes}
-        for i in range(args.runs):
-            for mode, extra in modes.items():
-                shutil.rmtree(empty_cache, ignore_errors=True)
-                shutil.rmtree(os.path.join(work, "scratch"), ignore_errors=True)
-                p = subprocess.run([sys.executable, "driver.py", str(w), str(args.tasks_per_worker), mode, image,
-                                    str(args.size)],
-                                   cwd=work, env={**env, **extra}, capture_output=True, text=True, timeout=600)
-                if p.returncode:
-                    raise SystemExit(f"{mode} W={w} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
-                if "SnapWarning" in p.stderr:
-                    raise SystemExit(f"{mode} W={w}: snap warned:\n{p.stderr[-3000:]}")
-                out = json.loads(p.stdout.strip().splitlines()[-1])
-                if mode == "image" and not out["served"]:
-                    raise SystemExit(f"image W={w}: the workers were not served")
-                samples[mode].append(out)
-                print(f"  W={w} run {i + 1} {mode:5s} ready {out['ready']:.3f}s first {out['first']:.3f}s "
-                      f"steady {out['steady']:.3f}s", file=sys.stderr)
+        samples: dict[str, list[dict]] = {m: [] for m, _ in MODES}
+        for i, (mode, _) in interleaved(args.runs, MODES, indent=f"  W={w} "):
+            shutil.rmtree(empty_cache, ignore_errors=True)
+            shutil.rmtree(os.path.join(work, "scratch"), ignore_errors=True)
+            _, _, p = checked_run([PY, "driver.py", str(w), str(args.tasks_per_worker), mode, image,
+                                   str(args.size)], {**env, **extra[mode]}, work, 600)
+            out = tagged(p.stdout, "FLEET")
+            if mode == "image" and not out["served"]:
+                raise SystemExit(f"image W={w}: the workers were not served")
+            samples[mode].append(out)
+            log(f"  W={w} run {i + 1} {mode:5s} ready {out['ready']:.3f}s first {out['first']:.3f}s "
+                f"steady {out['steady']:.3f}s")
         results = {json.dumps(s["results"]) for m in samples.values() for s in m}
         if len(results) != 1:
             raise SystemExit(f"W={w}: the modes computed different results")
         for mode, runs in samples.items():
-            table[(w, mode)] = {k: statistics.median(r[k] for r in runs) for k in ("ready", "first", "steady")}
-            table[(w, mode)]["pss"] = statistics.median(statistics.mean(r["pss"]) for r in runs)
-    print(f"\nDask LocalCluster, {args.tasks_per_worker} tasks of {args.size} points per worker, medians of {args.runs} runs "
-          f"(seconds; PSS per worker in MiB)")
-    print(f"{'W':>2} {'mode':6} {'ready':>7} {'first':>7} {'steady':>7} {'first/steady':>12} "
-          f"{'JIT first/first':>15} {'PSS':>7}")
-    for (w, mode), r in table.items():
-        jit_first = table[(w, "jit")]["first"]
-        print(f"{w:>2} {mode:6} {r['ready']:7.3f} {r['first']:7.3f} {r['steady']:7.3f} "
-              f"{r['first'] / r['steady']:11.2f}x {jit_first / r['first']:14.1f}x {r['pss']:7.1f}")
+            table_[(w, mode)] = {k: med_of(runs, k) for k in ("ready", "first", "steady")}
+            table_[(w, mode)]["pss"] = statistics.median(statistics.mean(r["pss"]) for r in runs)
+    print(f"\nDask LocalCluster, {args.tasks_per_worker} tasks of {args.size} points per worker, "
+          f"medians of {args.runs} runs\n")
+    label = dict(MODES)
+    table(["W", "mode", "ready (s)", "first round (s)", "steady round (s)", "first / steady",
+           "JIT first / first", "PSS per worker (MiB)"],
+          [(w, label[mode], f"{r['ready']:.2f}", f"{r['first']:.2f}", f"{r['steady']:.2f}",
+            f"{r['first'] / r['steady']:.2f}x", f"{table_[(w, 'jit')]['first'] / r['first']:.1f}x",
+            f"{r['pss']:.0f}")
+           for (w, mode), r in table_.items()], align="rlrrrrrr")
+    print()
     ok = True
     for w in args.workers:
-        img = table[(w, "image")]
-        a, b = img["first"] / img["steady"], table[(w, "jit")]["first"] / img["first"]
+        img = table_[(w, "image")]
+        a, b = img["first"] / img["steady"], table_[(w, "jit")]["first"] / img["first"]
         verdict = a <= 1.3 and b >= 5
         ok &= verdict
         print(f"W={w}: image first/steady {a:.2f}x (target <= 1.3x), JIT first / image first {b:.1f}x "
               f"(target >= 5x): {'met' if verdict else 'NOT met'}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({f"{w}:{m}": r for (w, m), r in table.items()}, f, indent=1)
+    write_json(args.json, {f"{w}:{m}": r for (w, m), r in table_.items()})
     if not ok:
         sys.exit(1)
 

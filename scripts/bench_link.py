@@ -18,12 +18,13 @@ import random
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchutil import ROOT, python_probe, table, workspace  # noqa: E402
 
+sys.path.insert(0, ROOT)
 import llvmlite.binding as llvm  # noqa: E402
 
 import linker  # noqa: E402
@@ -83,7 +84,7 @@ def emit(ir: str) -> bytes:
 
 
 LOAD_SNIPPET = textwrap.dedent("""
-    import sys, time, ctypes
+    import json, sys, time, ctypes
     sys.path.insert(0, {root!r})
     t0 = time.perf_counter()
     import linker
@@ -94,19 +95,28 @@ LOAD_SNIPPET = textwrap.dedent("""
     t2 = time.perf_counter()
     img = f.load(lambda name: addr)
     t3 = time.perf_counter()
-    print(t2 - t1, t3 - t2)
+    print("LOAD " + json.dumps({{"open": t2 - t1, "load": t3 - t2}}))
+""")
+
+# dlopen of ld's output (RTLD_NOW, like ours), its undefined symbols served by a preloaded
+# library; a failure to load is reported (as null), not fatal: ld is only the reference
+LD_LOAD_SNIPPET = textwrap.dedent("""
+    import ctypes, json, os, time
+    ctypes.CDLL({provider!r}, mode=os.RTLD_NOW | os.RTLD_GLOBAL)
+    t = time.perf_counter()
+    try:
+        ctypes.CDLL({path!r}, mode=os.RTLD_NOW | os.RTLD_LOCAL)
+        seconds = time.perf_counter() - t
+    except OSError:
+        seconds = None
+    print("LOAD " + json.dumps({{"load": seconds}}))
 """)
 
 
 def time_load(path: str, repeat: int) -> tuple[float, float]:
-    best_open = best_load = float("inf")
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    for _ in range(repeat):
-        r = subprocess.run([sys.executable, "-c", LOAD_SNIPPET.format(root=root, path=path)],
-                           capture_output=True, text=True, check=True)
-        o, ld = map(float, r.stdout.split())
-        best_open, best_load = min(best_open, o), min(best_load, ld)
-    return best_open, best_load
+    """Best ImageFile.open and load (dlopen + import fill) of ``repeat`` fresh processes."""
+    runs = [python_probe(LOAD_SNIPPET.format(root=ROOT, path=path), "LOAD") for _ in range(repeat)]
+    return min(r["open"] for r in runs), min(r["load"] for r in runs)
 
 
 def provider_ir(n_ext: int = 200, n_data: int = 20) -> str:
@@ -117,16 +127,10 @@ def provider_ir(n_ext: int = 200, n_data: int = 20) -> str:
 
 
 def time_ld_load(path: str, provider: str, repeat: int) -> float | None:
-    """dlopen of ld's output (RTLD_NOW, like ours), its undefined symbols served by a preloaded library."""
-    snippet = (f"import ctypes, os, time\nctypes.CDLL({provider!r}, mode=os.RTLD_NOW | os.RTLD_GLOBAL)\n"
-               f"t=time.perf_counter()\nctypes.CDLL({path!r}, mode=os.RTLD_NOW | os.RTLD_LOCAL)\n"
-               f"print(time.perf_counter()-t)")
-    best = None
-    for _ in range(repeat):
-        r = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True)
-        if r.returncode == 0:
-            best = min(best or float("inf"), float(r.stdout))
-    return best
+    """Best dlopen of ld's output over ``repeat`` fresh processes (None if it does not load)."""
+    code = LD_LOAD_SNIPPET.format(provider=provider, path=path)
+    loads = [r["load"] for r in (python_probe(code, "LOAD") for _ in range(repeat)) if r["load"] is not None]
+    return min(loads) if loads else None
 
 
 def main() -> None:
@@ -134,8 +138,7 @@ def main() -> None:
     ap.add_argument("--functions", type=int, default=5500)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="snap-bench-")
-    try:
+    with workspace("snap-bench-link-") as tmp:
         t = time.perf_counter()
         obj = emit(make_ir(args.functions))
         t_emit = time.perf_counter() - t
@@ -171,15 +174,13 @@ def main() -> None:
             ld_vals = [lbest, os.path.getsize(ld_out) / 1e6, None, ld_load and ld_load * 1e3]
         else:
             print("ld not found: skipping the comparison")
-        print(f"\n{'':24}{'snap linker':>14}{'ld -shared':>14}{'ratio':>9}")
-        for (label, mine), theirs in zip(rows, ld_vals):
-            th = "-" if theirs is None else f"{theirs:.3f}"
-            ratio = "-" if not theirs else f"{mine / theirs:.2f}"
-            print(f"{label:24}{mine:>14.3f}{th:>14}{ratio:>9}")
+        print()
+        table(["", "snap linker", "ld -shared", "snap / ld"],
+              [(label, f"{mine:.3f}", "-" if theirs is None else f"{theirs:.3f}",
+                "-" if not theirs else f"{mine / theirs:.2f}")
+               for (label, mine), theirs in zip(rows, ld_vals)])
         print("\n(ld's load: dlopen RTLD_NOW with its undefined symbols served by a preloaded library;\n"
               " ours: dlopen RTLD_NOW + filling the import table in Python + mprotect)")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _count_relocs(obj: bytes) -> int:

@@ -40,74 +40,21 @@ Every process gets a clean environment (inherited SNAP_* / NUMBA_* dropped).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchutil import ROOT, SNAP, checked_run, require_snap  # noqa: E402
-from benchutil import base_env as _base_env  # noqa: E402
-PY = sys.executable
+from benchutil import (ACTIVE_IMAGE, PY, ROOT, base_env, cache_files, checked_run,  # noqa: E402
+                       clean_env, fmt_b, fmt_s, interleaved, log, machine, med, paired_ratio,
+                       python_probe, require_snap, snap_commit, table, tagged, with_image, workspace,
+                       write_json)
+from benchutil import snap_create as _snap_create  # noqa: E402
+
 KMEANS_DIR = os.path.join(ROOT, "examples", "kmeans")
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def base_env() -> dict[str, str]:
-    return _base_env(drop=("KMEANS_NUMBA_CACHE", "SYNTH_NUMBA_CACHE", "BENCH_IMAGE"))
-
-
-def run(cmd: list[str], env: dict[str, str], cwd: str, timeout: float = 1800) -> tuple[float, str]:
-    """Run a fresh, checked process; return (wall seconds, stdout + stderr)."""
-    _, wall, p = checked_run(cmd, env, cwd, timeout)
-    return wall, p.stdout + p.stderr
-
-
-def tagged(out: str, tag: str) -> dict:
-    for line in out.splitlines():
-        if line.startswith(tag + " "):
-            return json.loads(line[len(tag) + 1:])
-    raise SystemExit(f"no {tag} line in output:\n{out[-4000:]}")
-
-
-def fresh_dir(tmp: str, prefix: str) -> str:
-    return tempfile.mkdtemp(prefix=prefix, dir=tmp)
-
-
-def med(xs) -> float:
-    return statistics.median(list(xs))
-
-
-def fmt_s(x: float) -> str:
-    if abs(x) < 1e-3:
-        return f"{x * 1e6:.0f} us"
-    return f"{x * 1000:.2f} ms" if abs(x) < 1 else f"{x:.2f} s"
-
-
-def fmt_b(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
-def dir_size(path: str) -> tuple[int, int]:
-    total = files = 0
-    for d, _, fs in os.walk(path):
-        for f in fs:
-            total += os.path.getsize(os.path.join(d, f))
-            files += 1
-    return total, files
 
 
 # --------------------------------------------------------------------------- snap create
@@ -117,10 +64,8 @@ SUMMARY = re.compile(r"(\d+) specialization\(s\) served by the image, (\d+) left
 
 def snap_create(workload: str, output: str, cwd: str, tmp: str) -> dict:
     """`snap create` as a user runs it (empty NUMBA_CACHE_DIR); wall time and its own breakdown."""
-    env = base_env()
-    env["NUMBA_CACHE_DIR"] = fresh_dir(tmp, "create-")
-    env["COLUMNS"] = "400"     # the summary line on one line
-    wall, out = run([SNAP, "create", "--workload", workload, "--output", output], env, cwd)
+    env = clean_env(tmp, "create-", COLUMNS="400")     # the summary line on one line
+    wall, out = _snap_create(workload, output, cwd, env)
     lines = [l for l in out.splitlines() if "served by the image" in l]
     m = SUMMARY.search(lines[-1]) if lines else None
     if m is None:
@@ -132,10 +77,9 @@ def snap_create(workload: str, output: str, cwd: str, tmp: str) -> dict:
 
 
 def cold_run(workload: str, cwd: str, tmp: str, extra: dict | None = None) -> tuple[float, str]:
-    env = base_env()
-    env["NUMBA_CACHE_DIR"] = fresh_dir(tmp, "cold-")
-    env.update(extra or {})
-    wall, _ = run([PY, workload], env, cwd)
+    """``python workload`` with an empty NUMBA_CACHE_DIR; (wall seconds, that cache dir)."""
+    env = clean_env(tmp, "cold-", **(extra or {}))
+    _, wall, _ = checked_run([PY, workload], env, cwd, 1800)
     return wall, env["NUMBA_CACHE_DIR"]
 
 
@@ -217,17 +161,15 @@ def write_synth(tmp: str, n: int) -> str:
     with open(os.path.join(d, "probe.py"), "w") as f:
         f.write(PROBE.format(mod=f"synth{n}"))
     # bytecode once, so the timed imports of both modes read the same .pyc
-    subprocess.run([PY, "-m", "compileall", "-q", d], check=True, env=base_env())
+    checked_run([PY, "-m", "compileall", "-q", d], base_env(), d)
     return d
 
 
 def probe(d: str, image: str | None, tmp: str) -> dict:
-    env = base_env()
-    env["NUMBA_CACHE_DIR"] = fresh_dir(tmp, "probe-")
-    if image:
-        env["BENCH_IMAGE"] = image
-    _, out = run([PY, os.path.join(d, "probe.py")], env, d)
-    return tagged(out, "PROBE")
+    """One fresh process of the probe; with ``image`` it activates it itself (timed)."""
+    env = clean_env(tmp, "probe-", **({"BENCH_IMAGE": image} if image else {}))
+    _, _, p = checked_run([PY, os.path.join(d, "probe.py")], env, d, 1800)
+    return tagged(p.stdout, "PROBE")
 
 
 def section_activation(sizes: list[int], runs: int, tmp: str, res: dict) -> None:
@@ -242,22 +184,15 @@ def section_activation(sizes: list[int], runs: int, tmp: str, res: dict) -> None
             raise SystemExit(f"synthetic N={n}: the image has {b['entries']} entries, expected {n}")
         synth[n] = {"dir": d, "image": os.path.join(tmp, f"synth{n}.so"), "build": b,
                     "plain": [], "image_runs": []}
-    for r in range(runs):
-        log(f"  round {r + 1}/{runs}")
-        for n in sizes:
-            s = synth[n]
-            order = [None, s["image"]] if r % 2 == 0 else [s["image"], None]
-            for img in order:
-                (s["image_runs"] if img else s["plain"]).append(probe(s["dir"], img, tmp))
+    steps = [(n, image) for n in sizes for image in (False, True)]
+    for _, (n, image) in interleaved(runs, steps, alternate=True, indent="  "):
+        s = synth[n]
+        (s["image_runs"] if image else s["plain"]).append(probe(s["dir"], s["image"] if image else None, tmp))
     res["synth"] = synth
 
     print(f"\n### 1. Activation vs number of entries (median of {runs} interleaved fresh processes)\n")
-    print("| N entries | snap create | image size | import runtime | activate() | "
-          "creation overhead per dispatcher | activation + N creations | target 1 ms + 10 us*N | "
-          "import, plain | import, image | code mapping (at first install) | "
-          "first calls (all N, incl. install) |")
-    print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     pts = []
+    rows = []
     verdict = []
     for n in sizes:
         s = synth[n]
@@ -272,12 +207,16 @@ def section_activation(sizes: list[int], runs: int, tmp: str, res: dict) -> None
         verdict.append((n, total, target))
         s["summary"] = {"activation": act, "creation_per_dispatcher": create, "import_plain": imp_plain,
                         "import_image": imp_img, "map": mapping, "total": total, "target": target}
-        print(f"| {n} | {fmt_s(s['build']['wall'])} | {fmt_b(s['build']['size'])} "
-              f"| {fmt_s(med(p['import_runtime'] for p in s['image_runs']))} | {fmt_s(act)} "
-              f"| {create * 1e6:.2f} us | {fmt_s(total)} "
-              f"| {fmt_s(target)} {'ok' if total <= target else 'MISSED'} "
-              f"| {fmt_s(imp_plain)} | {fmt_s(imp_img)} | {fmt_s(mapping)} "
-              f"| {fmt_s(med(p['calls'] for p in s['image_runs']))} |")
+        rows.append((n, fmt_s(s["build"]["wall"]), fmt_b(s["build"]["size"]),
+                     fmt_s(med(p["import_runtime"] for p in s["image_runs"])), fmt_s(act),
+                     f"{create * 1e6:.2f} us", fmt_s(total),
+                     f"{fmt_s(target)} {'ok' if total <= target else 'MISSED'}",
+                     fmt_s(imp_plain), fmt_s(imp_img), fmt_s(mapping),
+                     fmt_s(med(p["calls"] for p in s["image_runs"]))))
+    table(["N entries", "snap create", "image size", "import runtime", "activate()",
+           "creation overhead per dispatcher", "activation + N creations", "target 1 ms + 10 us*N",
+           "import, plain", "import, image", "code mapping (at first install)",
+           "first calls (all N, incl. install)"], rows, "r" * 12)
     print()
     if len(pts) >= 2:
         fa, sa = linfit([(n, a) for n, a, _ in pts])
@@ -309,43 +248,38 @@ def linfit(pts: list[tuple[float, float]]) -> tuple[float, float]:
 # --------------------------------------------------------------------------- 2. build time
 def section_build(progs: list[tuple[str, str]], runs: int, tmp: str, res: dict) -> None:
     log("== 2. build time vs the cold workload run")
-    data = {}
-    for name, d in progs:
-        data[name] = {"cold": [], "create": []}
-    for r in range(runs):
-        log(f"  round {r + 1}/{runs}")
-        for name, d in progs:
+    data = {name: {"cold": [], "create": []} for name, _ in progs}
+    steps = [(name, d, step) for name, d in progs for step in ("cold", "create")]
+    for _, (name, d, step) in interleaved(runs, steps, alternate=True, indent="  "):
+        if step == "cold":
+            data[name]["cold"].append(cold_run("workload.py", d, tmp)[0])
+            log(f"    {name}: cold {data[name]['cold'][-1]:.1f} s")
+        else:
             out = os.path.join(tmp, f"build-{name.split()[0]}.so")
-            steps = ["cold", "create"] if r % 2 == 0 else ["create", "cold"]
-            for step in steps:
-                if step == "cold":
-                    data[name]["cold"].append(cold_run("workload.py", d, tmp)[0])
-                else:
-                    data[name]["create"].append(snap_create("workload.py", out, d, tmp))
-            log(f"    {name}: cold {data[name]['cold'][-1]:.1f} s, "
-                f"snap create {data[name]['create'][-1]['wall']:.1f} s")
+            data[name]["create"].append(snap_create("workload.py", out, d, tmp))
+            log(f"    {name}: snap create {data[name]['create'][-1]['wall']:.1f} s")
     res["build"] = data
     print(f"\n### 2. Build time vs the cold workload run (median of {runs} interleaved runs, "
           "empty NUMBA_CACHE_DIR each)\n")
-    print("| workload | entries | python workload.py | snap create | ratio | per-round ratio "
-          "| in snap create: workload | collect | codegen | link | rest of trace child | snap command |")
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     verdict = []
+    rows = []
     for name, _ in progs:
         c = data[name]["cold"]
         cr = data[name]["create"]
         cold, wall = med(c), med(x["wall"] for x in cr)
-        paired = med(x["wall"] / y for x, y in zip(cr, c))
+        paired = paired_ratio((x["wall"] for x in cr), c)
         keys = list(cr[0]["steps"])
         st = {k: med(x["steps"].get(k, 0.0) for x in cr) for k in keys}
         wl = med(x["workload"] for x in cr)
         child = med(x["built_in"] - x["workload"] - sum(x["steps"].values()) for x in cr)
         cli = med(x["wall"] - x["built_in"] for x in cr)
         verdict.append((name, wall / cold, paired))
-        print(f"| {name} | {cr[0]['entries']} | {fmt_s(cold)} | {fmt_s(wall)} | {wall / cold:.2f} "
-              f"| {paired:.2f} | {fmt_s(wl)} | "
-              + " | ".join(f"{st.get(k, 0.0):.2f} s" for k in ("collect", "codegen", "link"))
-              + f" | {child:.2f} s | {cli:.2f} s |")
+        rows.append((name, cr[0]["entries"], fmt_s(cold), fmt_s(wall), f"{wall / cold:.2f}", f"{paired:.2f}",
+                     fmt_s(wl), *(f"{st.get(k, 0.0):.2f} s" for k in ("collect", "codegen", "link")),
+                     f"{child:.2f} s", f"{cli:.2f} s"))
+    table(["workload", "entries", "python workload.py", "snap create", "ratio", "per-round ratio",
+           "in snap create: workload", "collect", "codegen", "link", "rest of trace child",
+           "snap command"], rows)
     print()
     print("  (from snap create's summary line, 10 ms resolution: workload = the workload run inside the "
           "trace child, with the recorder; rest of trace child = its start-up, imports, writing and "
@@ -364,17 +298,16 @@ def section_size(items: list[tuple[str, str, str, str]], tmp: str, res: dict) ->
     for name, d, image, var in items:
         log(f"  {name}: workload with cache=True ...")
         wall, cache = cold_run("workload.py", d, tmp, {var: "1"})
-        size, files = dir_size(cache)
+        size, files = cache_files(cache)
         nbi = sum(1 for _, _, fs in os.walk(cache) for f in fs if f.endswith(".nbi"))
         caches[name] = cache
         rows.append((name, os.path.getsize(image), size, files, nbi, wall))
     res["size"] = [dict(zip(("name", "image", "cache", "files", "nbi", "cache_run"), r)) for r in rows]
     print("\n### 3. Image size vs Numba's on-disk cache (same workload, cache=True, empty NUMBA_CACHE_DIR)\n")
-    print("| workload | image file | Numba cache (sum of files) | cache files (.nbi index) | image / cache "
-          "| cold run with cache=True |")
-    print("|---|--:|--:|--:|--:|--:|")
-    for name, img, size, files, nbi, wall in rows:
-        print(f"| {name} | {fmt_b(img)} | {fmt_b(size)} | {files} ({nbi}) | {img / size:.2f} | {fmt_s(wall)} |")
+    table(["workload", "image file", "Numba cache (sum of files)", "cache files (.nbi index)", "image / cache",
+           "cold run with cache=True"],
+          [(name, fmt_b(img), fmt_b(size), f"{files} ({nbi})", f"{img / size:.2f}", fmt_s(wall))
+           for name, img, size, files, nbi, wall in rows])
     print()
     print("- image / cache: " + "; ".join(f"{n} {i / s:.2f}x" for n, i, s, *_ in rows)
           + " (no target; below 1 the image is the smaller)")
@@ -385,6 +318,7 @@ def section_size(items: list[tuple[str, str, str, str]], tmp: str, res: dict) ->
 PSS_PARENT = '''\
 """Parent of a multiprocessing spawn Pool of kmeans workers; samples their PSS while they wait."""
 import json, multiprocessing as mp, os, sys, time
+''' + ACTIVE_IMAGE + '''
 
 Q = EV = None
 
@@ -401,8 +335,7 @@ def task(i):
     C, labels, history = kmeans.fit(X, 8, seed=1)
     conf = kmeans.soft_confidence(X, C, 0.1)
     purity = kmeans.purity(labels, truth, 8)
-    rt = sys.modules.get("snapshot.runtime")
-    img = rt.active() if rt is not None else None
+    img = active_image()
     Q.put({"pid": os.getpid(), "seconds": time.perf_counter() - t0, "purity": float(purity),
            "iterations": len(history), "installed": img.installed if img is not None else None})
     EV.wait(1800)
@@ -469,18 +402,15 @@ def section_pss(workers: list[int], image: str, cache_dir: str | None, tmp: str,
     data: dict[tuple[int, str], dict] = {}
     for n in workers:
         for mode, _ in modes:
-            env = base_env()
-            env["PYTHONPATH"] = KMEANS_DIR
-            env["NUMBA_CACHE_DIR"] = fresh_dir(tmp, "pss-")
-            if mode == "image":
-                env["SNAP_SYSIMAGE"] = image
-                env["SNAP_STRICT"] = "1"
-            elif mode == "cache":
-                env["NUMBA_CACHE_DIR"] = cache_dir
-                env["KMEANS_NUMBA_CACHE"] = "1"
+            env = clean_env(tmp, "pss-", PYTHONPATH=KMEANS_DIR)
+            if mode == "cache":
+                env.update({"NUMBA_CACHE_DIR": cache_dir, "KMEANS_NUMBA_CACHE": "1"})
+            # the workers inherit SNAP_SYSIMAGE (SNAP_STRICT: no compilation in them at all)
+            cmd, env = with_image([PY, parent, str(n)], env, image if mode == "image" else None,
+                                  via="env", strict=True)
             log(f"  {n} worker(s), {mode} ...")
-            wall, out = run([PY, parent, str(n)], env, tmp)
-            d = tagged(out, "PSS")
+            _, _, p = checked_run(cmd, env, tmp, 1800)
+            d = tagged(p.stdout, "PSS")
             if mode == "image" and any(w["installed"] in (None, 0) for w in d["workers"]):
                 raise SystemExit(f"image mode: a worker did not use the image: {d['workers']}")
             if len({w["purity"] for w in d["workers"]}) != 1:
@@ -492,10 +422,8 @@ def section_pss(workers: list[int], image: str, cache_dir: str | None, tmp: str,
 
     print("\n### 4. PSS of N kmeans worker processes (multiprocessing spawn Pool, sampled while "
           "every worker waits after its calls)\n")
-    print("| workers | mode | PSS per worker (median) | total PSS | anonymous PSS per worker | image mapping per "
-          "worker: RSS / PSS (private dirty) | image PSS, all workers | workers ready after |")
-    print("|--:|---|--:|--:|--:|--:|--:|--:|")
     totals = {}
+    rows = []
     for n in workers:
         for mode, label in modes:
             ws = data[(n, mode)]["workers"]
@@ -508,8 +436,11 @@ def section_pss(workers: list[int], image: str, cache_dir: str | None, tmp: str,
                 img = (f"{fmt_b(med(w['image']['Rss'] for w in ws))} / {fmt_b(med(w['image']['Pss'] for w in ws))}"
                        f" ({fmt_b(med(w['image']['Private_Dirty'] for w in ws))} private dirty)")
                 img_tot = fmt_b(sum(w["image"]["Pss"] for w in ws))
-            print(f"| {n} | {label} | {fmt_b(med(pss))} | {fmt_b(sum(pss))} | {fmt_b(med(anon_w))} "
-                  f"| {img or '-'} | {img_tot or '-'} | {fmt_s(data[(n, mode)]['ready'])} |")
+            rows.append((n, label, fmt_b(med(pss)), fmt_b(sum(pss)), fmt_b(med(anon_w)), img or "-",
+                         img_tot or "-", fmt_s(data[(n, mode)]["ready"])))
+    table(["workers", "mode", "PSS per worker (median)", "total PSS", "anonymous PSS per worker",
+           "image mapping per worker: RSS / PSS (private dirty)", "image PSS, all workers",
+           "workers ready after"], rows, "rlrrrrrr")
     print()
     for n in workers:
         parts = [f"{label} {fmt_b(totals[(n, m)])}" for m, label in modes]
@@ -572,18 +503,15 @@ print("PROBE " + json.dumps({{"scalar_check": best, "globals": len(fp), "array_f
 
 def section_globals(res: dict, array_mb: int = 256) -> None:
     """5. The frozen-globals check of one entry, and hashing a global array once per process."""
-    p = subprocess.run([sys.executable, "-c", GLOBALS_PROBE.format(array_mb=array_mb)],
-                       capture_output=True, text=True, check=True)
-    r = json.loads(p.stdout.split("PROBE ", 1)[1])
+    r = python_probe(GLOBALS_PROBE.format(array_mb=array_mb), "PROBE")
     res["globals_check"] = r
     print("\n### 5. Frozen-globals check (snapshot/validity.py), in-process\n")
-    print("| check of one entry (8 scalar globals + a jitted callee with 2) | target | "
-          f"{array_mb} MiB global array, first check | again (hashed once per process) | hash rate |")
-    print("|--:|--:|--:|--:|--:|")
     ok = r["scalar_check"] <= 20e-6
-    print(f"| {r['scalar_check'] * 1e6:.1f} us ({r['globals']} globals) | 20 us {'ok' if ok else 'MISSED'} "
-          f"| {fmt_s(r['array_first'])} | {r['array_again'] * 1e6:.1f} us "
-          f"| {r['array_bytes'] / r['array_first'] / 1e9:.2f} GB/s |")
+    table(["check of one entry (8 scalar globals + a jitted callee with 2)", "target",
+           f"{array_mb} MiB global array, first check", "again (hashed once per process)", "hash rate"],
+          [(f"{r['scalar_check'] * 1e6:.1f} us ({r['globals']} globals)", f"20 us {'ok' if ok else 'MISSED'}",
+            fmt_s(r["array_first"]), f"{r['array_again'] * 1e6:.1f} us",
+            f"{r['array_bytes'] / r['array_first'] / 1e9:.2f} GB/s")], "rrrrr")
 
 
 def main() -> int:
@@ -607,16 +535,11 @@ def main() -> int:
     if 2 in only and 100 not in sizes:
         sizes = sorted(set(sizes) | {100})
 
-    tmp = tempfile.mkdtemp(prefix="snap-bench-release-")
     res: dict = {}
     t_start = time.perf_counter()
     load_before = os.getloadavg()
-    try:
-        import numba
-        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
-        print(f"snap release benchmark (snap {commit or '?'}, numba {numba.__version__}, "
-              f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+    with workspace("snap-bench-release-", ns.keep) as tmp:
+        print(f"snap release benchmark (snap {snap_commit() or '?'}, {machine()}, load average "
               f"{load_before[0]:.1f} at start)")
         if 1 in only:
             section_activation(sizes, runs, tmp, res)
@@ -650,14 +573,7 @@ def main() -> int:
         load_after = os.getloadavg()
         print(f"\n(total {time.perf_counter() - t_start:.0f} s; load average {load_before[0]:.1f} "
               f"before / {load_after[0]:.1f} after)")
-        if ns.json:
-            with open(ns.json, "w") as f:
-                json.dump(res, f, indent=1, default=str)
-    finally:
-        if ns.keep:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        write_json(ns.json, res)
     return 0
 
 

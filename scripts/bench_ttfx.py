@@ -45,16 +45,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchutil import ROOT, SNAP, checked_run, require_snap  # noqa: E402
-from benchutil import base_env as _base_env  # noqa: E402
+from benchutil import (ACTIVE_IMAGE, PY, ROOT, SNAP, base_env, checked_run, clean_env,  # noqa: E402
+                       interleaved, log, machine, med, med_of, paired_ratio, require_snap, snap_commit,
+                       snap_create, table, tagged, with_image, workspace, write_json)
+from benchutil import fmt_s as _fmt_s  # noqa: E402
 
 MODES = [
     ("a", "cold JIT"),
@@ -113,7 +111,7 @@ T_NUMBA = time.perf_counter()
 import numpy as np  # noqa: E402
 import micro_lib as m  # noqa: E402
 T_IMPORTS = time.perf_counter()
-
+''' + ACTIVE_IMAGE + '''
 
 def run():
     x = np.arange(100.0)
@@ -127,8 +125,7 @@ result = run()
 t1 = time.perf_counter()
 e1 = time.time()
 print("  result", result)
-rt = sys.modules.get("snapshot.runtime")
-image = rt.active() if rt is not None else None
+image = active_image()
 if "--timing-json" in sys.argv:
     import json
     print("TIMING " + json.dumps({
@@ -161,6 +158,7 @@ T_NUMBA = time.perf_counter()
 sys.path.insert(0, {workloads!r})
 import {mod}_workload as w  # noqa: E402
 T_IMPORTS = time.perf_counter()
+{active_image}
 with contextlib.redirect_stdout(io.StringIO()):
     t0 = time.perf_counter()
     w.main()
@@ -168,8 +166,7 @@ with contextlib.redirect_stdout(io.StringIO()):
     e1 = time.time()
     w.main()
     t2 = time.perf_counter()
-rt = sys.modules.get("snapshot.runtime")
-image = rt.active() if rt is not None else None
+image = active_image()
 print("TIMING " + json.dumps({{
     "app_start_epoch": E_APP, "first_result_epoch": e1, "import_numba_s": T_NUMBA - T_APP,
     "imports_s": T_IMPORTS - T_APP, "first_call_s": t1 - t0, "steady_s": t2 - t1,
@@ -184,7 +181,7 @@ def lib_programs(tmp: str, names: list[str]) -> list["Program"]:
         d = os.path.join(tmp, f"lib-{mod}")
         os.makedirs(d)
         with open(os.path.join(d, "app.py"), "w") as f:
-            f.write(LIB_APP.format(mod=mod, workloads=WORKLOADS))
+            f.write(LIB_APP.format(mod=mod, workloads=WORKLOADS, active_image=ACTIVE_IMAGE))
         with open(os.path.join(d, "workload.py"), "w") as f:
             f.write(f"import sys\nsys.path.insert(0, {WORKLOADS!r})\nimport {mod}_workload\n"
                     f"{mod}_workload.main()\n")
@@ -193,29 +190,28 @@ def lib_programs(tmp: str, names: list[str]) -> list["Program"]:
     return progs
 
 
-def lib_prepare(prog: "Program", tmp: str, log) -> None:
-    prepare(prog, tmp, log)
+def lib_prepare(prog: "Program", tmp: str) -> None:
+    prepare(prog, tmp)
     _, _, p = checked_run([SNAP, "info", "--json", prog.image], base_env(), prog.dir)
     doc = json.loads(p.stdout)
     prog.coverage = (len(doc["entries"]), len(doc["skipped"]))
 
 
 def lib_report(progs: list["Program"], data: dict, runs: int) -> None:
-    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
     print()
     print(f"Real libraries (tests/workloads), median of {runs} interleaved runs:")
     print()
-    print("| library | served / left to JIT | cold JIT | Numba cache | image | floor | "
-          "cold / image | cache / image | image / floor |")
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    rows = []
     for prog in progs:
         d = data[prog.name]
-        a, b, c = (med(d[m], "ttfx") for m in ("a", "b", "c"))
-        floor = statistics.median(r["app_start_epoch"] + r["imports_s"] - r["launch"] + r["steady_s"]
-                                  for r in d["c"])
+        a, b, c = (med_of(d[m], "ttfx") for m in ("a", "b", "c"))
+        # the floor: the image run's launch -> imports done, plus its second (steady) main()
+        floor = med(r["app_start_epoch"] + r["imports_s"] - r["launch"] + r["steady_s"] for r in d["c"])
         served, left = prog.coverage
-        print(f"| {prog.name} | {served} / {left} ({served / (served + left):.0%}) | {fmt_s(a)} | {fmt_s(b)} "
-              f"| {fmt_s(c)} | {fmt_s(floor)} | {a / c:.1f}x | {b / c:.1f}x | {c / floor:.2f} |")
+        rows.append((prog.name, f"{served} / {left} ({served / (served + left):.0%})", fmt_s(a), fmt_s(b),
+                     fmt_s(c), fmt_s(floor), f"{a / c:.1f}x", f"{b / c:.1f}x", f"{c / floor:.2f}"))
+    table(["library", "served / left to JIT", "cold JIT", "Numba cache", "image", "floor",
+           "cold / image", "cache / image", "image / floor"], rows)
 
 
 class Program:
@@ -247,10 +243,6 @@ def make_programs(tmp: str, only: str | None) -> list[Program]:
 
 
 # --------------------------------------------------------------------------- running
-def base_env() -> dict[str, str]:
-    return _base_env(drop=("KMEANS_NUMBA_CACHE", "MICRO_NUMBA_CACHE"))
-
-
 def spawn(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, str]:
     """Run a fresh, checked process; return (launch epoch, stdout)."""
     launch, _, p = checked_run(cmd, env, cwd)
@@ -258,31 +250,21 @@ def spawn(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, str]:
 
 
 def parse(out: str) -> tuple[dict, list[str]]:
-    lines = out.splitlines()
-    timing = [json.loads(l[len("TIMING "):]) for l in lines if l.startswith("TIMING ")]
-    if not timing:
-        raise SystemExit(f"no TIMING line in output:\n{out}")
-    results = [l for l in lines if l.startswith("  ") and not l.startswith("  served")]
-    return timing[0], results
+    """The app's TIMING line and its result lines (compared across modes and runs)."""
+    results = [l for l in out.splitlines() if l.startswith("  ") and not l.startswith("  served")]
+    return tagged(out, "TIMING"), results
 
 
 def run_mode(prog: Program, mode: str, tmp: str) -> dict:
-    env = base_env()
-    cmd = [sys.executable, prog.app, "--timing-json"]
-    if mode == "a":
-        env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="cold-", dir=tmp)
-    elif mode == "b":
-        env["NUMBA_CACHE_DIR"] = prog.cache_dir
-        env[prog.cache_var] = "1"
-    elif mode == "c":
-        env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="img-", dir=tmp)
-        cmd = [SNAP, "run", "--sysimage", prog.image, prog.app, "--timing-json"]
-    elif mode == "c_env":
-        env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="img-", dir=tmp)
-        env["SNAP_SYSIMAGE"] = prog.image
-    elif mode == "d":
-        env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="floor-", dir=tmp)
+    cmd = [PY, prog.app, "--timing-json"]
+    if mode == "b":     # Numba's cache, populated by prepare()
+        env = base_env(NUMBA_CACHE_DIR=prog.cache_dir, **{prog.cache_var: "1"})
+    else:
+        env = clean_env(tmp, {"a": "cold-", "d": "floor-"}.get(mode, "img-"))
+    if mode == "d":
         cmd.append("--warmup")
+    elif mode in ("c", "c_env"):
+        cmd, env = with_image(cmd, env, prog.image, via="run" if mode == "c" else "env")
     launch, out = spawn(cmd, env, prog.dir)
     t, results = parse(out)
     if mode == "d":
@@ -298,38 +280,30 @@ def run_mode(prog: Program, mode: str, tmp: str) -> dict:
             "steady_s": t.get("steady_s")}
 
 
-def prepare(prog: Program, tmp: str, log) -> None:
+def prepare(prog: Program, tmp: str) -> None:
     """Build the image, populate Numba's cache, and check that the image really serves."""
     prog.image = os.path.join(tmp, prog.name.split()[0] + ".so")
-    env = base_env()
-    env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="build-", dir=tmp)
     log(f"  building image for {prog.name} ...")
     t0 = time.perf_counter()
-    p = subprocess.run([SNAP, "create", "-q", "--workload", prog.workload, "--output", prog.image],
-                       env=env, cwd=prog.dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if p.returncode != 0:
-        raise SystemExit(f"snap create failed for {prog.name}:\n{p.stdout}")
+    snap_create(prog.workload, prog.image, prog.dir, clean_env(tmp, "build-"), quiet=True)
     log(f"    {os.path.getsize(prog.image) / 1024:.0f} KiB in {time.perf_counter() - t0:.1f} s")
     # Numba's cache, populated by one run with cache=True
-    prog.cache_dir = tempfile.mkdtemp(prefix="numba-cache-", dir=tmp)
-    env = base_env()
-    env["NUMBA_CACHE_DIR"] = prog.cache_dir
-    env[prog.cache_var] = "1"
-    spawn([sys.executable, prog.app, "--timing-json"], env, prog.dir)
+    env = clean_env(tmp, "numba-cache-", **{prog.cache_var: "1"})
+    prog.cache_dir = env["NUMBA_CACHE_DIR"]
+    spawn([PY, prog.app, "--timing-json"], env, prog.dir)
     n = sum(len(fs) for _, _, fs in os.walk(prog.cache_dir))
     log(f"    Numba cache populated: {n} files")
     # strict mode: any compilation at all (a miss, a stale entry) is an error
-    env = base_env()
-    env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="strict-", dir=tmp)
-    _, out = spawn([SNAP, "run", "--strict", "--sysimage", prog.image, prog.app, "--timing-json"],
-                   env, prog.dir)
-    t, _ = parse(out)
+    cmd, env = with_image([PY, prog.app, "--timing-json"], clean_env(tmp, "strict-"), prog.image,
+                          via="run", strict=True)
+    t, _ = parse(spawn(cmd, env, prog.dir)[1])
     log(f"    strict run from the image: {t['installed']} entries installed, no JIT compilation")
 
 
 # --------------------------------------------------------------------------- report
 def fmt_s(x: float) -> str:
-    return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
+    """This benchmark's precision: 0.1 ms (its times are start-ups, not microseconds)."""
+    return _fmt_s(x, ms_digits=1, us=False)
 
 
 def main() -> int:
@@ -344,91 +318,63 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ns = ap.parse_args()
     require_snap("bench_ttfx.py")
+    names = LIBRARIES if ns.libraries == "all" else [x for x in (ns.libraries or "").split(",") if x]
+    unknown = sorted(set(names) - set(LIBRARIES))
+    if unknown:
+        raise SystemExit(f"unknown libraries: {', '.join(unknown)} (choose from {', '.join(LIBRARIES)})")
 
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
-    tmp = tempfile.mkdtemp(prefix="snap-bench-")
-    try:
+    with workspace("snap-bench-", ns.keep) as tmp:
         progs = make_programs(tmp, ns.only)
-        names = LIBRARIES if ns.libraries == "all" else [x for x in (ns.libraries or "").split(",") if x]
-        unknown = sorted(set(names) - set(LIBRARIES))
-        if unknown:
-            raise SystemExit(f"unknown libraries: {', '.join(unknown)} (choose from {', '.join(LIBRARIES)})")
         libs = lib_programs(tmp, names)
         load_before = os.getloadavg()
         log("preparing")
         for prog in progs:
-            prepare(prog, tmp, log)
+            prepare(prog, tmp)
         for prog in libs:
-            lib_prepare(prog, tmp, log)
-        data: dict[str, dict[str, list[dict]]] = {p.name: {m: [] for m, _ in MODES} for p in progs}
-        data.update({p.name: {m: [] for m, _ in LIB_MODES} for p in libs})
-        for i in range(ns.runs):
-            log(f"round {i + 1}/{ns.runs}")
-            for prog in progs:
-                for mode, _ in MODES:
-                    data[prog.name][mode].append(run_mode(prog, mode, tmp))
-            for prog in libs:
-                for mode, _ in LIB_MODES:
-                    data[prog.name][mode].append(run_mode(prog, mode, tmp))
+            lib_prepare(prog, tmp)
+        steps = [(p, m) for p in progs for m, _ in MODES] + [(p, m) for p in libs for m, _ in LIB_MODES]
+        data: dict[str, dict[str, list[dict]]] = {}
+        for prog, mode in steps:
+            data.setdefault(prog.name, {}).setdefault(mode, [])
+        for _, (prog, mode) in interleaved(ns.runs, steps):
+            data[prog.name][mode].append(run_mode(prog, mode, tmp))
         if progs:
             report(progs, data, ns.runs, load_before, os.getloadavg())
         if libs:
             lib_report(libs, data, ns.runs)
-        if ns.json:
-            with open(ns.json, "w") as f:
-                json.dump({"runs": ns.runs, "python": sys.version.split()[0], "data": {
-                    p: {m: [{k: v for k, v in r.items() if k != "results"} for r in rs]
-                        for m, rs in d.items()} for p, d in data.items()}}, f, indent=1)
-    finally:
-        if ns.keep:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        write_json(ns.json, {"runs": ns.runs, "python": sys.version.split()[0], "data": {
+            p: {m: [{k: v for k, v in r.items() if k != "results"} for r in rs]
+                for m, rs in d.items()} for p, d in data.items()}})
     return 0
 
 
 def report(progs: list[Program], data: dict, runs: int, load_before, load_after) -> None:
-    import numba
-    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+    commit = snap_commit()
     print()
-    try:
-        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "snapshot", "linker"],
-                               text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
-        commit += "+changes" if commit and dirty else ""
-    except OSError:
-        commit = ""
     print(f"Fresh-process time to first result, median of {runs} interleaved runs "
-          f"({'snap ' + commit + ', ' if commit else ''}"
-          f"numba {numba.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+          f"({'snap ' + commit + ', ' if commit else ''}{machine()}, "
           f"load average {load_before[0]:.1f} before / {load_after[0]:.1f} after).")
     print()
-    print("| program | mode | time to first result | first-call phase | import numba |")
-    print("|---|---|--:|--:|--:|")
+    rows = []
     for prog in progs:
         d = data[prog.name]
         for mode, label in MODES:
             rs = d[mode]
-            imp = fmt_s(med(rs, "import_numba"))
+            imp = fmt_s(med_of(rs, "import_numba"))
             if mode.startswith("c"):
-                imp += f" (activation {fmt_s(med(rs, 'activation'))})"
-            print(f"| {prog.name} | ({mode.replace('_env', chr(39))}) {label} | {fmt_s(med(rs, 'ttfx'))} "
-                  f"| {fmt_s(med(rs, 'first_call'))} | {imp} |")
+                imp += f" (activation {fmt_s(med_of(rs, 'activation'))})"
+            rows.append((prog.name, f"({mode.replace('_env', chr(39))}) {label}", fmt_s(med_of(rs, "ttfx")),
+                         fmt_s(med_of(rs, "first_call")), imp))
+    table(["program", "mode", "time to first result", "first-call phase", "import numba"], rows, "llrrr")
     print()
     for prog in progs:
         d = data[prog.name]
-        c, c_env, dd = med(d["c"], "ttfx"), med(d["c_env"], "ttfx"), med(d["d"], "ttfx")
-        a, b = med(d["a"], "ttfx"), med(d["b"], "ttfx")
-        fb, fc, fd = (med(d[m], "first_call") for m in ("b", "c", "d"))
+        a, b, c, c_env, dd = (med_of(d[m], "ttfx") for m in ("a", "b", "c", "c_env", "d"))
+        fb, fc, fd = (med_of(d[m], "first_call") for m in ("b", "c", "d"))
         ok1 = "ok" if c / dd <= 1.15 else "MISSED"
         ok2 = "ok" if fb / fc >= 50 else "MISSED"
-        # Runs are interleaved, so round i of every mode saw about the same machine load:
-        # the median of per-round ratios is less sensitive to load drifting over time.
-        paired = statistics.median(x["ttfx"] / y["ttfx"] for x, y in zip(d["c"], d["d"]))
-        paired_env = statistics.median(x["ttfx"] / y["ttfx"] for x, y in zip(d["c_env"], d["d"]))
+        paired = paired_ratio((x["ttfx"] for x in d["c"]), (y["ttfx"] for y in d["d"]))
+        paired_env = paired_ratio((x["ttfx"] for x in d["c_env"]), (y["ttfx"] for y in d["d"]))
         print(f"- {prog.name}: TTFX image/floor (c)/(d) = {c / dd:.2f} (SNAP_SYSIMAGE: {c_env / dd:.2f}; "
               f"target <= 1.15: {ok1}); median of per-round ratios {paired:.2f} "
               f"(SNAP_SYSIMAGE: {paired_env:.2f})")
