@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,6 @@ from .layout import OutSection, Outputs
 from .objects import InputSection, ObjectFile
 from .relocs import Applied, Relocs
 from .symbols import Resolution
-from .synthetic import SyntheticSections
 
 
 @dataclass(eq=False)
@@ -38,7 +38,9 @@ class LinkContext:
     out: Outputs = field(init=False)
     ctors: list[tuple[InputSection, int]] = field(init=False)   # (section, entry) in execution order
     # size_synthetic_sections
-    syn: SyntheticSections = field(init=False)
+    # synthetic.SyntheticSections (typed loosely: synthetic sections read this context,
+    # not the other way round)
+    syn: Any = field(init=False)
     # assign_addresses
     alloc_size: int = field(init=False)                         # file size of the loadable part
     sections: list[OutSection] = field(init=False)              # every section with a header, by index

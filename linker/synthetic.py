@@ -15,18 +15,14 @@ from them.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from . import dynamic, ehframe, elf, imagedir, layout, writer
+from .context import LinkContext
 from .dynamic import DynSymbols
 from .errors import LinkError
 from .layout import OutSection
 from .symbols import ABS, DEF
-
-if TYPE_CHECKING:                       # context.py imports this module; annotations only
-    from .context import LinkContext
 
 
 def put(buf: np.ndarray, offset: int, blob: bytes | memoryview) -> None:

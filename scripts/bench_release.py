@@ -122,7 +122,7 @@ if rt is not None:
     total = sum(f(3) for f in m.FUNCS)
     calls = time.perf_counter() - t6
     assert total == sum(3 * i + 1 for i in range(n)), total
-    from snapshot.numba_seam.install import ImageLibrary
+    from snapshot.numba_seam.standins import ImageLibrary
     ready = sum(1 for f in m.FUNCS if len(f.overloads) == 1      # one overload, from the image
                 and isinstance(next(iter(f.overloads.values())).library, ImageLibrary))
     assert rt.installed == n and ready == n, (rt.installed, ready, n)
@@ -471,11 +471,11 @@ def section_pss(workers: list[int], image: str, cache_dir: str | None, tmp: str,
 
 # --------------------------------------------------------------------------- main
 GLOBALS_PROBE = '''\
-"""In-process probe: what checking an entry's frozen globals costs (snapshot/validity.py)."""
+"""In-process probe: what checking an entry's frozen globals costs (snapshot/image/validity.py)."""
 import json, time
 import numpy as np
 from numba import njit
-from snapshot.validity import _array_keys, frozen_globals
+from snapshot.image.validity import frozen_globals
 ns = {{"np": np}}
 for i in range(8):
     ns[f"S{{i}}"] = float(i)
@@ -505,7 +505,7 @@ def section_globals(res: dict, array_mb: int = 256) -> None:
     """5. The frozen-globals check of one entry, and hashing a global array once per process."""
     r = python_probe(GLOBALS_PROBE.format(array_mb=array_mb), "PROBE")
     res["globals_check"] = r
-    print("\n### 5. Frozen-globals check (snapshot/validity.py), in-process\n")
+    print("\n### 5. Frozen-globals check (snapshot/image/validity.py), in-process\n")
     ok = r["scalar_check"] <= 20e-6
     table(["check of one entry (8 scalar globals + a jitted callee with 2)", "target",
            f"{array_mb} MiB global array, first check", "again (hashed once per process)", "hash rate"],

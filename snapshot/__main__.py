@@ -1,7 +1,7 @@
 """``python -m snapshot --sysimage my.so app.py [args]``."""
 import sys
 
-from .runtime.launch import main
+from .launch import main
 
 if __name__ == "__main__":
     sys.exit(main())

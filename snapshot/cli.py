@@ -12,7 +12,7 @@ RUN_HELP = "Run a Python program from a system image (same as python -m snapshot
 def main() -> None:
     argv = sys.argv[1:]
     if argv and argv[0] == "run":
-        from .runtime.launch import main as run_main
+        from .launch import main as run_main
         sys.exit(run_main(argv[1:], prog="snap run"))
     _app()()
 
@@ -192,7 +192,7 @@ def _app():
                                                  "help_option_names": []})
     def run(ctx: typer.Context) -> None:
         # Reached only via `snap --help` listings; main() dispatches `run` itself.
-        from .runtime.launch import main as run_main
+        from .launch import main as run_main
         raise typer.Exit(run_main(list(ctx.args), prog="snap run"))
 
     return _plain_arguments(typer.main.get_command(app))

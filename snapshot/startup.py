@@ -97,19 +97,14 @@ def check_late_environ() -> None:
 
 
 def _activate_now() -> None:
-    from .errors import SnapStrictError, SnapWarning
-    try:
+    from .errors import Guard
+    image, strict = os.environ["SNAP_SYSIMAGE"], _flag("SNAP_STRICT")
+
+    def activate() -> None:
         from .runtime import activate
-        activate(resolve(os.environ["SNAP_SYSIMAGE"]), strict=_flag("SNAP_STRICT"),
-                 report=os.environ.get("SNAP_REPORT") or None)
-    except (SnapStrictError, SnapWarning):   # strict mode, or a warning filter saying "error"
-        raise
-    except Exception as e:  # noqa: BLE001 - whatever went wrong, the program must still run
-        from .errors import warn_image
-        if _flag("SNAP_STRICT"):
-            raise
-        warn_image(f"snap: could not activate {os.environ['SNAP_SYSIMAGE']}: "
-                   f"{type(e).__name__}: {e}; running on the JIT")
+        activate(resolve(image), strict=strict, report=os.environ.get("SNAP_REPORT") or None)
+    # whatever goes wrong inside snap, the program must still run (on the JIT)
+    Guard(strict)(f"activating {image}", activate)
 
 
 def _strict_excepthook(previous):

@@ -25,7 +25,7 @@ def snap_exe() -> str:
     return str(exe)
 
 
-# snap's per-boot host cache (snapshot/hostcache.py) of the test processes: one
+# snap's per-boot host cache (snapshot/image/host.py) of the test processes: one
 # directory for the session, not the user's ~/.cache
 HOST_CACHE = tempfile.mkdtemp(prefix="snap-test-cache-")
 

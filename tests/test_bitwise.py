@@ -7,7 +7,7 @@ kd-tree-like nearest-neighbour query and a Borůvka MST over float32 distances)
 run under the plain JIT and from an image with compilation forbidden; every
 output array must be bit-for-bit identical.
 
-Before the fix in snapshot/build.py (``jit_definitions``) the image linked
+Before the fix in snapshot/create/codegen.py (``jit_definitions``) the image linked
 whichever ``linkonce_odr`` copy of a callee came first in entry order (copies
 re-optimized inside callers' modules), while the JIT runs the copy it loaded
 first (the callee's own library): parallel fast-math kernels differed in the last bits.

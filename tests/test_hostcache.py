@@ -1,4 +1,4 @@
-"""The per-boot cache of LLVM's answers about this host (snapshot/hostcache.py).
+"""The per-boot cache of LLVM's answers about this host (snapshot/image/host.py).
 
 Activation needs the process triple and the CPU features before it may run an
 image's code; the first process of a boot asks LLVM and writes them down, the

@@ -1,4 +1,4 @@
-"""The validity model (snapshot/validity.py): an entry is served only where it is exactly
+"""The validity model (snapshot/image/validity.py): an entry is served only where it is exactly
 what the JIT would run here; everything else gets the JIT, with its true reason.
 
 Real images of tests/apps/validity_workload.py; "served" is proved with Numba's compiler

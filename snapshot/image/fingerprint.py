@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import types as pytypes
 import weakref
 from typing import Any, Iterator
 
 from ..errors import Unfingerprintable
-from ..numba_seam.objects import jitted_parts
 
 # Bump when the fingerprint algorithm changes: old images then read as stale.
 ALGORITHM = "2"
@@ -128,14 +128,30 @@ def jitted_function(v: Any) -> tuple[pytypes.FunctionType | None, str]:
 
     Two such objects of one function compile different code when their options differ
     (``forceobj``, ``fastmath``, a gufunc's layout): both are part of their identity.
+    Read through public attributes only: ``py_func`` and ``targetoptions`` of a
+    dispatcher, a GUFunc's ``gufunc_builder``, and the ``__wrapped__`` function a
+    DUFunc gets from ``functools.update_wrapper``.
     """
     if isinstance(v, pytypes.FunctionType) or not (type(v).__module__ or "").startswith("numba."):
         return None, ""
-    func, options, layout = jitted_parts(v)
-    if func is None:
+    builder = getattr(v, "gufunc_builder", None)
+    owner = builder if builder is not None else v
+    func = getattr(owner, "py_func", None)
+    if not isinstance(func, pytypes.FunctionType) and _is_dufunc(v):
+        func = getattr(v, "__wrapped__", None)
+    if not isinstance(func, pytypes.FunctionType):
         return None, ""
-    text = canonical_options(options)
-    return func, text + (";layout=" + layout if layout else "")
+    opts = getattr(owner, "targetoptions", None)
+    if opts is None:
+        opts = getattr(v, "targetoptions", None)
+    text = canonical_options(dict(opts or {}))
+    layout = getattr(builder, "signature", None)
+    return func, text + (";layout=" + layout if isinstance(layout, str) else "")
+
+
+def _is_dufunc(v: Any) -> bool:
+    dufunc = sys.modules.get("numba.np.ufunc.dufunc")     # not imported: v cannot be one
+    return dufunc is not None and isinstance(v, dufunc.DUFunc)
 
 
 def closure_fingerprint(func: pytypes.FunctionType) -> str | None:

@@ -90,7 +90,7 @@ def _write(path: str, text: str) -> None:
 def machine_fingerprint(triple: str | None = None) -> dict[str, str]:
     """What an image's native code and Numba ABI depend on in this process.
 
-    ``triple``: LLVM's process triple when the caller already knows it (hostcache).
+    ``triple``: LLVM's process triple when the caller already knows it (host_facts).
     """
     import llvmlite
     import numba

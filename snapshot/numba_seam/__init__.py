@@ -11,7 +11,7 @@ the code:
   Numba's compile requests, the objects that hold image code, the imports'
   addresses, and keeping Numba's on-disk cache loadable;
 * ``pickling``: the payload's Numba types and constants;
-* ``objects``, ``post_import``: leaves (what a jitted object compiles; import hooks).
+* ``post_import``: a leaf (run a callback right after a module is imported).
 
 This module itself stays cheap to import: the runtime path imports it.
 """

@@ -5,8 +5,7 @@
 * ``opened`` -- the image file, checked at activation, mapped at first use;
 * ``serving`` -- Numba's compile requests answered from the image;
 * ``report`` -- the miss report;
-* ``launch`` -- run a program from an image (``snap run``); ``ship`` -- copy an
-  image to workers (Dask, Ray).
+* ``ship`` -- copy an image to workers (Dask, Ray).
 """
 from __future__ import annotations
 

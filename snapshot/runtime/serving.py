@@ -232,11 +232,7 @@ class Runtime:
                 if not verdict.ok:
                     invalid.append((e, verdict))
                     continue
-                try:
-                    cres = self._install(owner, st.kind, e, args)
-                except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
-                    self._unusable(e, exc)
-                    continue
+                cres = self._try_install(owner, st.kind, e, args)
                 if cres is not None:
                     return cres
             if invalid:
@@ -280,14 +276,10 @@ class Runtime:
                 return False
             installed = 0
             for e in entries:
-                try:
-                    self._install(owner, kind, e)
+                if self._try_install(owner, kind, e) is not None:
                     installed += 1
-                except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
-                    self._unusable(e, exc)
-                    continue
-                if name == K.CFUNC:       # compiled once: one entry
-                    break
+                    if name == K.CFUNC:       # compiled once: one entry
+                        break
             return installed > 0
 
     def _serve_add(self, builder, sig) -> Any:
@@ -298,11 +290,7 @@ class Runtime:
             entries = self._fresh_for(builder, kind, keys)
             if not entries or not self.load():
                 return None
-            try:
-                return self._install(builder, kind, entries[0])
-            except Exception as exc:  # noqa: BLE001 - a broken entry must not break the program
-                self._unusable(entries[0], exc)
-                return None
+            return self._try_install(builder, kind, entries[0])
 
     def _fresh_for(self, owner, kind: Kind, argkeys: list | None) -> list[Entry]:
         """The valid entries of ``owner``'s identity (of these argument keys, if given)."""
@@ -330,6 +318,14 @@ class Runtime:
             yield e
 
     # ---------------------------------------------------------------- install
+    def _try_install(self, owner, kind: Kind, e: Entry, args: tuple | None = None) -> Any:
+        """``_install``, or None after reporting a broken entry (it must not break the program)."""
+        try:
+            return self._install(owner, kind, e, args)
+        except Exception as exc:  # noqa: BLE001
+            self._unusable(e, exc)
+            return None
+
     def _install(self, owner, kind: Kind, e: Entry, args: tuple | None = None) -> Any:
         """Install one entry into ``owner``; its compile result, or None when ``args`` (the
         requested types) are not exactly the entry's (keys are a pre-filter)."""

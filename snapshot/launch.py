@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from ..program import debug, exec_script, print_user_traceback
+from .program import debug, exec_script, print_user_traceback
 
 USAGE = "run a Python program from a snap system image"
 
@@ -33,8 +33,8 @@ def run_program(app: str, args: list[str], *, sysimage: str | None, strict: bool
             return 2
     if sysimage is None and not os.environ.get("SNAP_SYSIMAGE"):
         # Inside a project: its [tool.snap] image and strictness are the defaults.
-        from ..errors import SnapError
-        from ..project import load
+        from .errors import SnapError
+        from .project import load
         try:
             config = load()
         except SnapError as e:
@@ -49,14 +49,14 @@ def run_program(app: str, args: list[str], *, sysimage: str | None, strict: bool
         os.environ["SNAP_STRICT"] = "1"
     if report:
         os.environ["SNAP_REPORT"] = os.path.abspath(report)
-    from .. import startup
+    from . import startup
     startup.install_from_env()
     try:
         exec_script(app, args)
     except SystemExit:
         raise
     except BaseException as e:  # noqa: BLE001 - report like the interpreter would
-        from ..errors import SnapStrictError, print_strict_error
+        from .errors import SnapStrictError, print_strict_error
         if isinstance(e, SnapStrictError) and not debug():
             print_strict_error(e)
             return 1
