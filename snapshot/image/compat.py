@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator, NamedTuple
 
+# at import, not at activation: importing host (and `platform`) costs ~0.7 ms
+from .host import host_facts, process_fingerprint
+
 
 class Row(NamedTuple):
     """One fact of the fingerprint: what the image recorded and what this process has."""
@@ -44,7 +47,6 @@ def incompatibilities(manifest: Any, here: dict | None = None,
     ``here`` and ``features`` default to this process's fingerprint and CPU features
     (from the per-boot host cache: activation must stay cheap).
     """
-    from .host import host_facts, process_fingerprint
     if here is None or features is None:
         triple, host_features = host_facts()
         here = process_fingerprint(triple) if here is None else here

@@ -156,7 +156,14 @@ class ObjmodeKind(Kind):
         return owner.targetctx             # lifted code has no targetdescr
 
 
-class DUFuncKind(Kind):
+class _LoopKind(Kind):
+    """A kernel served as a ufunc loop: the image exports the loop, not a CPython wrapper."""
+
+    def roles(self, spec: Specialization, defined: set[str]) -> dict[str, str]:
+        return {"loop": spec.loop}
+
+
+class DUFuncKind(_LoopKind):
     """@vectorize without a fixed signature list: one ufunc loop per signature."""
     name = K.DUFUNC
 
@@ -171,9 +178,6 @@ class DUFuncKind(Kind):
         spec.wrapper = None
         spec.loop = "__ufunc__." + rec.cres.fndesc.llvm_func_name
         spec.extra["identity"] = rec.owner.identity
-
-    def roles(self, spec: Specialization, defined: set[str]) -> dict[str, str]:
-        return {"loop": spec.loop}
 
     def target_context(self, owner):
         return owner._dispatcher.targetdescr.target_context
@@ -233,7 +237,7 @@ class CFuncKind(Kind):
         return cres
 
 
-class BuilderKind(Kind):
+class BuilderKind(_LoopKind):
     """A kernel of a @guvectorize / @vectorize(target='parallel') builder and its loop
     (see gufunc.py for why builders are served through ``add`` and ``build``)."""
     serving = PER_ADD
@@ -274,9 +278,6 @@ class BuilderKind(Kind):
         if not any(f.name == spec.mangled and not f.is_declaration for f in mod.functions):
             return "kernel code not found in its library"
         return None
-
-    def roles(self, spec: Specialization, defined: set[str]) -> dict[str, str]:
-        return {"loop": spec.loop}
 
     def target_context(self, owner):
         return owner.nb_func.targetdescr.target_context

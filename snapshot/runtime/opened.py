@@ -48,6 +48,7 @@ class OpenedImage:
             raise SnapError(f"cannot use image {path}: corrupted payload ({e})") from None
         self._image: linker.ImageFile | None = image     # None once mapping began (or failed)
         self.loaded: linker.LoadedImage | None = None
+        self.mapped: MappedImage | None = None           # what placing entries needs of it
         self.load_error: str | None = None
         # mangled name -> address of every function placed so far: JIT code recursing into
         # one resolves its placeholder to it (install.RuntimeHooks)
@@ -77,6 +78,7 @@ class OpenedImage:
         try:
             resolver.prepare_runtime(parfors=self.manifest.parfors)    # before any image code runs
             self.loaded = image.load(resolver.make_resolver())
+            self.mapped = MappedImage(self.loaded.address, self.manifest.prefix, self.loaded)
             return None
         except linker.LinkError as e:
             return f"cannot load image {self.path}: {e}"
@@ -89,9 +91,6 @@ class OpenedImage:
     def payload(self, e: Entry) -> Any:
         """The entry's unpickled payload (resolves references against this process)."""
         return loads_entry(self.payloads[e.payload])
-
-    def mapped(self) -> MappedImage:
-        return MappedImage(self.loaded.address, self.manifest.prefix, self.loaded)
 
     def code(self, e: Entry, targetctx, data: Any = None) -> ImageCode:
         """What every kind of entry needs from the image: payload, address slots and

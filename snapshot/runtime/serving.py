@@ -336,7 +336,7 @@ class Runtime:
                 return None
             data = data._replace(args=tuple(args))     # e.g. this process's Omitted defaults
         code = self.image.code(e, kind.target_context(owner), data)
-        mapped = self.image.mapped()
+        mapped = self.image.mapped
         extra = getattr(code.data, "extra", None) or {}
         for role, sym in e.symbols.items():
             if role.startswith("box:"):        # jitclass boxing code: this process's Box subclass
