@@ -1,1 +1,50 @@
-"""snap: system images for Numba."""
+"""snap: system images for Numba.
+
+The public API (everything else is internal):
+
+* ``snapshot.activate(path, *, strict=None, report=None)`` -- start serving this
+  process from the image at ``path`` (idempotent per file; several images may be
+  active: see ``snapshot.runtime``);
+* ``snapshot.activate_package(package, *, strict=None)`` -- what a library calls
+  at the top of its ``__init__`` to serve itself from the image it ships
+  (``snap create --package``), chosen for this Python, Numba and CPU; quietly
+  nothing when none fits;
+* ``snapshot.active()`` -- the active images, the program's first.
+
+Importing this package costs nothing: each function imports the runtime when
+called. A library guards the import, so that it runs without snap too::
+
+    try:
+        import snapshot
+        snapshot.activate_package(__name__)
+    except ImportError:
+        pass
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def activate(path: str, *, strict: bool | None = None, report: str | None = None) -> Any:
+    """Activate the image at ``path`` in this process; the ``Runtime``, or None when the
+    image cannot be used here (warned; the JIT runs everything; an error if strict).
+
+    ``strict`` and ``report`` default to ``SNAP_STRICT`` and ``SNAP_REPORT``.
+    """
+    from .runtime import activation
+    return activation.activate_public(path, strict=strict, report=report)
+
+
+def activate_package(package: str, *, strict: bool | None = None) -> Any:
+    """Serve ``package`` (a module name, usually ``__name__``) from the image it ships in
+    its ``_snap`` directory, if one fits this interpreter, Numba version and CPU; the
+    ``Runtime``, or None (quietly: the JIT serves the library as without snap; an error
+    in strict mode). Call it before the package's jitted functions first run."""
+    from .runtime import activation
+    return activation.activate_package(package, strict=strict)
+
+
+def active() -> list:
+    """The active images, in precedence order (the program's images first)."""
+    from .runtime import activation
+    return activation.active_images()

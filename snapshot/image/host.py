@@ -20,6 +20,14 @@ import sys
 from functools import lru_cache
 from typing import Any
 
+# x86-64 psABI micro-architecture levels, as LLVM feature names.
+_V1 = ("64bit", "cmov", "cx8", "fxsr", "mmx", "sse", "sse2")
+_V2 = _V1 + ("cx16", "popcnt", "sahf", "sse3", "sse4.1", "sse4.2", "ssse3")
+_V3 = _V2 + ("avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe", "xsave")
+_V4 = _V3 + ("avx512bw", "avx512cd", "avx512dq", "avx512f", "avx512vl")
+LEVELS = {"generic": ("x86-64", _V1), "x86-64": ("x86-64", _V1), "x86-64-v2": ("x86-64-v2", _V2),
+          "x86-64-v3": ("x86-64-v3", _V3), "x86-64-v4": ("x86-64-v4", _V4)}
+
 _BOOT_ID = "/proc/sys/kernel/random/boot_id"
 _MAGIC = "snap-host 1"           # first line of the cache file
 

@@ -1,0 +1,90 @@
+"""Images a library ships inside its package: where they are and which one fits here.
+
+``snap create --package mylib`` writes ``mylib/_snap/<name>.so``; the library's
+``__init__`` calls ``snapshot.activate_package(__name__)``, which picks, by file
+name alone (no file is opened for the choice), the image built for this Python,
+this Numba minor version and the best CPU level this machine has. The name is
+the contract between the two sides:
+
+    mylib-cp311-numba0.68-x86_64_v3.so
+
+(package, CPython tag, Numba major.minor, CPU target: ``host`` or an x86-64
+level, ``-`` written ``_``). The chosen image is then checked like any other
+(exact versions, CPU features, entries): a near miss is refused quietly.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import NamedTuple
+
+from .host import LEVELS
+
+PACKAGE_DIR = "_snap"           # inside the package: the images it ships
+_ORDER = ("x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4")    # ascending: the best fitting wins
+
+
+class PackagedName(NamedTuple):
+    package: str
+    python: str          # "cp311"
+    numba: str           # "0.68"
+    cpu: str             # "host" or an x86-64 level ("x86-64-v3")
+
+    @property
+    def filename(self) -> str:
+        return f"{self.package}-{self.python}-numba{self.numba}-{self.cpu.replace('-', '_')}.so"
+
+
+def python_tag() -> str:
+    return f"{sys.implementation.name[:2]}{sys.version_info[0]}{sys.version_info[1]}"
+
+
+def numba_minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def image_name(package: str, cpu: str, numba_version: str) -> PackagedName:
+    """The name ``snap create --package`` gives the image of ``package`` built here."""
+    return PackagedName(package, python_tag(), numba_minor(numba_version), "x86-64" if cpu == "generic" else cpu)
+
+
+def parse(filename: str) -> PackagedName | None:
+    """The parts of a packaged image's file name (None: not one)."""
+    if not filename.endswith(".so"):
+        return None
+    parts = filename[:-3].rsplit("-", 3)
+    if len(parts) != 4 or not parts[2].startswith("numba"):
+        return None
+    cpu = parts[3].replace("_", "-")
+    if cpu != "host" and cpu not in LEVELS:
+        return None
+    return PackagedName(parts[0], parts[1], parts[2][len("numba"):], cpu)
+
+
+def choose(directory: str, package: str, numba_version: str, features: frozenset[str]
+           ) -> tuple[str | None, str]:
+    """(path of the image to activate, or None; why) among the images in ``directory``."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return None, f"no {PACKAGE_DIR} directory in the package"
+    here = (package, python_tag(), numba_minor(numba_version))
+    fitting: list[tuple[int, str]] = []
+    shipped = []
+    for n in names:
+        p = parse(n)
+        if p is None or p.package != package:
+            continue
+        shipped.append(n)
+        if (p.package, p.python, p.numba) != here:
+            continue
+        if p.cpu == "host":
+            fitting.append((len(_ORDER), n))      # built for one machine: checked exactly later
+        elif set(LEVELS[p.cpu][1]) <= features:
+            fitting.append((_ORDER.index(LEVELS[p.cpu][0]), n))
+    if not fitting:
+        why = (f"none of {', '.join(shipped)} is for {here[1]} with numba {here[2]} on this CPU"
+               if shipped else f"no image of {package} in its {PACKAGE_DIR} directory")
+        return None, why
+    best = max(fitting)[1]
+    return os.path.join(directory, best), f"{best} fits this interpreter, numba and CPU"
