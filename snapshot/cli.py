@@ -85,6 +85,11 @@ def _app():
             None, "--add-misses", metavar="FILE",
             help="Miss report (snap run --report-misses) whose specializations "
                  "are compiled into this image too (repeatable)."),
+        package: Optional[str] = typer.Option(
+            None, "--package", "-p", metavar="PKG",
+            help="Build PKG's library image: only the specializations of functions defined in PKG, "
+                 "written by default into PKG's directory (PKG/_snap/), where "
+                 "snapshot.activate_package finds it. Default: [tool.snap] package."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document on "
                                                            "stdout (progress still goes to stderr)."),
@@ -102,14 +107,15 @@ def _app():
             config = load()
             workloads = workload or config.workloads
             out = output or config.output
-            if not workloads or not out:
-                raise SnapError("give --workload and --output (or set workloads and output in "
-                                "[tool.snap] of pyproject.toml)")
+            pkg = package or config.package
+            if not workloads or not (out or pkg):
+                raise SnapError("give --workload and --output or --package (or set workloads and output "
+                                "or package in [tool.snap] of pyproject.toml)")
             args = list(ctx.args) or config.args
             misses = (add_misses or []) + config.add_misses
             with stage_printer(err, quiet) as on_stage:
                 rep = do_create(workloads, out, args, cpu=cpu or config.cpu or "host",
-                                add_misses=misses, on_stage=on_stage)
+                                add_misses=misses, package=pkg, on_stage=on_stage)
         except SnapError as e:
             _fail(err, "snap create", e, getattr(e, "exit_code", 1))
         except KeyboardInterrupt:
@@ -146,29 +152,55 @@ def _app():
 
     @app.command(short_help="Would an image serve here? (environment, CPU, fresh sources)")
     def check(
-        image: Optional[str] = typer.Argument(
-            None, metavar="IMAGE", help="Image file. Default: [tool.snap] output of pyproject.toml."),
-        as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
+        images: Optional[List[str]] = typer.Argument(
+            None, metavar="IMAGE...", help="Image file(s), each checked on its own. "
+                                           "Default: [tool.snap] output of pyproject.toml."),
+        source_root: Optional[str] = typer.Option(
+            None, "--source-root", metavar="DIR",
+            help="Look for the images' sources under DIR (a module pkg.mod recorded at "
+                 "/build/src/pkg/mod.py is looked for at DIR/pkg/mod.py): check an image where "
+                 "it is deployed, not where it was built. Default: a library image inside its "
+                 "package (PKG/_snap/) is checked against the sources next to it."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables "
+                                                           "(several images: {ok, images: [...]})."),
         deep: bool = typer.Option(False, "--deep", help="Also verify the checksum and the ELF structure "
                                                         "(LIEF check_layout, segments, exported symbols)."),
     ) -> None:
-        """Would IMAGE serve here? Compares Python/numba/llvmlite/numpy versions, numba config and
+        """Would each IMAGE serve here? Compares Python/numba/llvmlite/numpy versions, numba config and
         CPU features with this machine, and every entry with the current source files.
 
-        Exit code 0 only if the image would be used and every entry is fresh. Source files are
-        read and compiled, never executed; the image is never loaded.
+        Exit code 0 only if every image would be used and every entry is fresh. Source files are
+        read and compiled, never executed; the images are never loaded.
         """
         from .inspect.check import check_dict, check_image
-        image = project_image("snap check", image)
-        try:
-            rep = check_image(image, deep=deep)
-        except SnapError as e:
-            _fail(err, "snap check", e)
+        paths = images or [project_image("snap check", None)]
+        if source_root is not None and not os.path.isdir(source_root):
+            _fail(err, "snap check", SnapError(f"--source-root {source_root!r} is not a directory"), 2)
+        docs: list[dict] = []
+        verdicts: list[bool] = []
+        for path in paths:
+            try:
+                rep = check_image(path, deep=deep, source_root=source_root)
+            except SnapError as e:
+                if len(paths) == 1:
+                    _fail(err, "snap check", e)
+                _say_failed(err, "snap check", e)      # one line for this image; the others go on
+                docs.append({"path": path, "ok": False, "summary": f"not served: {' '.join(str(e).split())}"})
+                verdicts.append(False)
+                continue
+            verdicts.append(rep.ok)
+            if as_json:
+                docs.append(check_dict(rep))
+            else:
+                if len(verdicts) > 1:
+                    print()
+                _render_check(rep)
         if as_json:
-            _print_json(check_dict(rep))
-        else:
-            _render_check(rep)
-        raise typer.Exit(0 if rep.ok else 1)
+            _print_json(docs[0] if len(paths) == 1 else {"ok": all(verdicts), "images": docs})
+        elif len(paths) > 1:
+            colour = "green" if all(verdicts) else "bold red"
+            _console().print(f"[{colour}]{sum(verdicts)} of {len(paths)} images would be served here[/]")
+        raise typer.Exit(0 if all(verdicts) else 1)
 
     @app.command(short_help="Is the start-up hook installed, which image would be used?")
     def doctor(
@@ -215,11 +247,15 @@ def _plain_arguments(command):
 
 
 # ------------------------------------------------------------ info / check output
-def _fail(console, what: str, e: Exception, code: int = 1):
-    import typer
+def _say_failed(console, what: str, e: Exception) -> None:
     from rich.markup import escape
     msg = " ".join(str(e).split())         # one line, whatever the file contained
     console.print(f"[bold red]{what} failed:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+
+
+def _fail(console, what: str, e: Exception, code: int = 1):
+    import typer
+    _say_failed(console, what, e)
     raise typer.Exit(code)
 
 
@@ -254,6 +290,8 @@ def _render_info(inf) -> None:
     head = Table(title=f"snap image {esc(inf.path)}", show_header=False, title_justify="left")
     head.add_column(style="bold")
     head.add_column()
+    if inf.package:
+        head.add_row("package", esc(inf.package) + " (library image: only its functions are entries)")
     head.add_row("file size", f"{inf.file_size} bytes ({_size(inf.file_size)})")
     head.add_row("format", str(inf.format))
     for k in sorted(fp):
@@ -323,6 +361,10 @@ def _render_check(rep) -> None:
 
     out = _console()
     mark = lambda ok: "[green]ok[/]" if ok else "[bold red]DIFFERS[/]"  # noqa: E731
+    if rep.package:
+        out.print(f"library image of package [bold]{esc(rep.package)}[/]", highlight=False, soft_wrap=True)
+    if rep.source_root:
+        out.print(f"sources looked for under {esc(rep.source_root)}", highlight=False, soft_wrap=True)
     t = Table(title=f"environment: image {esc(rep.path)} vs here", title_justify="left")
     for c in ("", "image", "here", ""):
         t.add_column(c)

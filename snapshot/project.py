@@ -7,6 +7,8 @@
     strict = false                     # snap run: misses are errors
     args = ["--small"]                 # passed to every workload
     add-misses = ["misses.jsonl"]      # fold these miss reports into every build
+    package = "mylib"                  # a library image: only mylib's functions, written
+                                       # into mylib/_snap/ unless output is given
 
 Command-line options win over the file; relative paths are relative to the file.
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from .errors import SnapError
 
-KEYS = {"workloads", "output", "cpu", "strict", "args", "add-misses"}
+KEYS = {"workloads", "output", "cpu", "strict", "args", "add-misses", "package"}
 
 
 @dataclass
@@ -30,6 +32,7 @@ class ProjectConfig:
     strict: bool = False
     args: list[str] = field(default_factory=list)
     add_misses: list[str] = field(default_factory=list)
+    package: str | None = None
 
 
 def find_pyproject(start: str | os.PathLike = ".") -> Path | None:
@@ -77,7 +80,7 @@ def load(start: str | os.PathLike = ".") -> ProjectConfig:
     def rel(p: str) -> str:
         return str(base / p)
 
-    for key in ("output", "cpu"):
+    for key in ("output", "cpu", "package"):
         if key in table and not isinstance(table[key], str):
             raise SnapError(f"{path}: [tool.snap] {key} must be a string")
     if "strict" in table and not isinstance(table["strict"], bool):
@@ -86,4 +89,4 @@ def load(start: str | os.PathLike = ".") -> ProjectConfig:
         path=path, workloads=[rel(w) for w in strings("workloads")],
         output=rel(table["output"]) if "output" in table else None, cpu=table.get("cpu"),
         strict=table.get("strict", False), args=strings("args"),
-        add_misses=[rel(m) for m in strings("add-misses")])
+        add_misses=[rel(m) for m in strings("add-misses")], package=table.get("package"))

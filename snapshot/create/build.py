@@ -38,15 +38,21 @@ class BuildResult:
 
 
 def build_image(specs: list[Specialization], libraries: list, *, cpu: CpuTarget,
-                build_info: dict | None = None, progress: Progress = lambda s: None) -> BuildResult:
+                build_info: dict | None = None, package: str | None = None,
+                progress: Progress = lambda s: None) -> BuildResult:
+    """Build the image; with ``package``, a library image (only that package's entries,
+    the package recorded in the manifest's build info)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     progress("collecting")
     names = StableNames()
-    planned, skipped, internal, files = plan(specs, libraries, names)
+    planned, skipped, internal, files = plan(specs, libraries, names, package)
     if not planned:
-        raise BuildError("the workload compiled nothing the image can serve"
+        where = f" in package {package}" if package else ""
+        raise BuildError(f"the workload compiled nothing{where} the image can serve"
                          + (f" ({len(skipped)} specialization(s) left to the JIT)" if skipped else ""))
+    if package:
+        build_info = {**(build_info or {}), "package": package}
     entries = [p.entry._replace(payload=i) for i, p in enumerate(planned)]
     fingerprint = process_fingerprint()
     cpu_info = {"target": cpu.option, "name": cpu.name, "features": sorted(cpu.required)}

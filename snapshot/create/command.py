@@ -33,8 +33,6 @@ class CreateReport:
 
 
 def _check_inputs(workloads: list[str], output: str) -> None:
-    if not workloads:
-        raise SnapError("no workload given (use --workload FILE)")
     for w in workloads:
         if not os.path.exists(w):
             raise SnapError(f"workload {w!r} does not exist")
@@ -83,10 +81,53 @@ def _check_shadowing(output: str, modules: dict, search_path: list) -> None:
         raise _shadow_error(output, name, modules[name])
 
 
-def create(workloads: list[str], output: str, args: list[str] | None = None, *, cpu: str = "host",
-           add_misses: list[str] = (),
+def package_output(package: str, workloads: list[str], cpu: str) -> str:
+    """Where ``snap create --package`` writes by default: ``<package dir>/_snap/<name>.so``,
+    the file ``snapshot.activate_package`` picks for this Python, Numba and CPU.
+
+    The package is found as the training child will import it (the workloads'
+    directories, then sys.path), without importing it: nothing of the library runs
+    in this process.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from ..image.packaged import PACKAGE_DIR, image_name, package_directory
+    search = list(dict.fromkeys(os.path.dirname(os.path.abspath(w)) for w in workloads))
+    try:
+        directory = package_directory(package, search)
+    except ValueError as e:
+        raise SnapError(f"{e}; give --output FILE") from None
+    try:
+        numba_version = version("numba")
+    except PackageNotFoundError:
+        raise SnapError("numba is not installed in this Python") from None
+    return os.path.join(directory, PACKAGE_DIR, image_name(package, cpu, numba_version).filename)
+
+
+def _check_package(package: str) -> None:
+    if not all(part.isidentifier() for part in package.split(".")):
+        raise SnapError(f"--package {package!r} is not a module name (such as mylib or mylib.sub)")
+
+
+def create(workloads: list[str], output: str | None, args: list[str] | None = None, *, cpu: str = "host",
+           add_misses: list[str] = (), package: str | None = None,
            on_stage: Callable[[str, str], None] = lambda name, detail: None) -> CreateReport:
-    """Build an image from workloads; raise SnapError (with nothing written) on any failure."""
+    """Build an image from workloads; raise SnapError (with nothing written) on any failure.
+
+    With ``package`` the image is that library's (only its functions' entries) and
+    ``output`` defaults to the file in the package that ``snapshot.activate_package``
+    finds (``package_output``).
+    """
+    if package is not None:
+        _check_package(package)
+    if not workloads:
+        raise SnapError("no workload given (use --workload FILE)")
+    expected_dir = None
+    if output is None:
+        if package is None:
+            raise SnapError("no output given (use --output FILE, or --package PKG to write into the package)")
+        output = package_output(package, workloads, cpu)
+        expected_dir = os.path.dirname(os.path.dirname(output))
     _check_inputs(workloads, output)
     for report in add_misses:
         if not os.path.isfile(report):
@@ -106,7 +147,12 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
     # Reproducible images: code that calls a `with objmode` block embeds a pickle
     # of the block's IR, and pickled sets follow the (salted) string hash order.
     env.setdefault("PYTHONHASHSEED", "0")
+    # Images activated while the workload runs (a library's own, by activate_package) stay
+    # inactive in the child: everything is compiled and recorded, the image is self-contained.
+    env["_SNAP_TRAINING"] = "1"
     cmd = [sys.executable, "-m", "snapshot.create.trace", "--out", tmp, "--cpu", cpu, "--events-fd", str(wfd)]
+    if package is not None:
+        cmd += ["--package", package]
     for w in workloads:
         cmd += ["--workload", w]
     for report in add_misses:
@@ -116,6 +162,7 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
     error: str | None = None
     modules: dict = {}
     search_path: list = []
+    imported_dir: str | None = None
     proc = None
     try:
         # SIGINT held back until `proc` is set: an interrupt landing inside Popen (after the
@@ -154,12 +201,17 @@ def create(workloads: list[str], output: str, args: list[str] | None = None, *, 
                     report.timings = ev["timings"]
                     report.miss_problems = ev.get("miss_problems", [])
                     modules, search_path = ev.get("modules", {}), ev.get("search_path", [])
+                    imported_dir = ev.get("package_dir")
         rc = proc.wait()
         if rc != 0:
             if rc < 0:
                 error = error or f"the build process was killed by signal {signal.Signals(-rc).name}"
             raise SnapError(error or f"the build process failed with exit status {rc}")
         _check_shadowing(output, modules, search_path)
+        if expected_dir is not None and imported_dir is not None \
+                and os.path.realpath(imported_dir) != os.path.realpath(expected_dir):
+            raise SnapError(f"the workload imported {package} from {imported_dir}, not from {expected_dir} "
+                            "where snap create found it; give --output FILE")
         _verify(tmp)
         os.replace(tmp, out_abs)
     except BaseException:

@@ -81,9 +81,21 @@ def _defined(module) -> set[str]:
     return {f.name for f in module.functions if not f.is_declaration}
 
 
-def plan(specs: list[Specialization], libraries: list, names: StableNames
+def in_package(module: str, package: str | None) -> bool:
+    """Is a function of ``module`` part of ``package`` (None: every module is)?"""
+    return package is None or module == package or module.startswith(package + ".")
+
+
+def plan(specs: list[Specialization], libraries: list, names: StableNames, package: str | None = None
          ) -> tuple[list[Planned], list[Skipped], int, dict[str, str]]:
-    """Decide what the image serves; every other specialization gets a reason."""
+    """Decide what the image serves; every other specialization gets a reason.
+
+    With ``package`` (a library image, ``snap create --package``) only the
+    specializations of functions defined in that package are entries: the rest of
+    what the workload compiled is the application's or another library's, which
+    that library's users may not have. Callees stay compiled into the entries
+    that call them, whatever package they come from.
+    """
     # name -> library that defines it externally (wrapper libraries of ufunc loops)
     by_symbol: dict[str, Any] = {}
     for lib in libraries:
@@ -105,6 +117,9 @@ def plan(specs: list[Specialization], libraries: list, names: StableNames
     for spec in specs:
         if spec.internal:
             internal += 1
+            continue
+        if not in_package(spec.module, package):
+            skipped.append(Skipped(spec.module, spec.qualname, _safe_signature(spec), f"not in package {package}"))
             continue
         if spec.reason is not None:
             skipped.append(Skipped(spec.module, spec.qualname, _safe_signature(spec), spec.reason))

@@ -87,6 +87,13 @@ def _top_level_modules() -> dict[str, str]:
     return out
 
 
+def _package_dir(package: str | None) -> str | None:
+    """The directory the workloads imported ``package`` from (None: not imported, or no package)."""
+    mod = sys.modules.get(package) if package else None
+    f = getattr(mod, "__file__", None)
+    return os.path.dirname(os.path.abspath(f)) if isinstance(f, str) else None
+
+
 def exit_now(status: int) -> NoReturn:
     """End the trace child without the interpreter's teardown.
 
@@ -119,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu", default="host")
     ap.add_argument("--events-fd", type=int)
     ap.add_argument("--add-misses", action="append", default=[])
+    ap.add_argument("--package")
     ap.add_argument("args", nargs="*")
     ns = ap.parse_args(argv)
     events = Events(ns.events_fd)
@@ -175,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                              build_info={"workloads": [os.path.basename(w) for w in ns.workload],
                                          **({"add-misses": [os.path.basename(m) for m in ns.add_misses]}
                                             if ns.add_misses else {})},
+                             package=ns.package,
                              progress=lambda s: events.send("stage", name=s))
         with open(ns.out, "wb") as f:
             f.write(result.image)
@@ -197,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 skipped=[{"function": f"{s.module}.{s.qualname}", "signature": s.signature,
                           "reason": s.reason} for s in m.skipped],
                 internal=result.internal, size=len(result.image), miss_problems=problems,
-                modules=_top_level_modules(), search_path=list(dict.fromkeys(search_path)),
+                modules=_top_level_modules(), package_dir=_package_dir(ns.package), search_path=list(dict.fromkeys(search_path)),
                 workload_time=workload_time, timings=result.timings)
     return 0
 

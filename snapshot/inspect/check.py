@@ -13,6 +13,7 @@ from typing import Any
 from ..image.compat import incompatibilities, rows
 from ..image.freshness import Freshness
 from ..image.manifest import Manifest
+from ..image.packaged import PACKAGE_DIR, find_spec
 from .read import open_image
 from .verify import DeepCheck, deep_checks
 
@@ -36,7 +37,6 @@ class EntryStatus:
 
 
 @dataclass
-@dataclass
 class CheckReport:
     path: str
     ok: bool
@@ -47,46 +47,67 @@ class CheckReport:
     entries: list[EntryStatus]
     sources: list[dict[str, Any]]            # module, recorded path, path used, status
     deep: list[DeepCheck] | None = None
+    package: str | None = None               # a library image's package (snap create --package)
+    source_root: str | None = None           # where sources were looked for (None: where recorded)
 
 
 def find_module_file(module: str) -> str | None:
-    """The source file of ``module`` on this sys.path, WITHOUT importing it or its parents.
-
-    ``importlib.util.find_spec("a.b")`` imports ``a`` (runs its ``__init__``);
-    here only the top-level name goes through the import system's finders, and
-    submodules are searched in the parent's ``submodule_search_locations``.
-    """
-    import importlib.machinery
-    import importlib.util
-    if not module or module == "__main__":
-        return None
-    parts = module.split(".")
-    try:
-        spec = importlib.util.find_spec(parts[0])
-        for i in range(1, len(parts)):
-            if spec is None or not spec.submodule_search_locations:
-                return None
-            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:i + 1]),
-                                                            list(spec.submodule_search_locations))
-    except (ImportError, ValueError, AttributeError, TypeError):
-        return None
+    """The source file of ``module`` on this sys.path, WITHOUT importing it or its parents."""
+    spec = find_spec(module)
     if spec is None or not spec.has_location or not isinstance(spec.origin, str):
         return None
     return spec.origin if spec.origin.endswith(".py") and os.path.isfile(spec.origin) else None
 
 
-class _Sources(Freshness):
-    """Current state of the image's recorded source files (read and compiled, never imported)."""
+def reroot(recorded: str, module: str, root: str) -> str:
+    """Where the file recorded for ``module`` is under ``root``: the recorded path's last
+    components that the module's name accounts for (``pkg.mod`` at ``/build/src/pkg/mod.py``
+    -> ``root/pkg/mod.py``; a package's ``pkg/__init__.py``; a script's own file name)."""
+    parts = recorded.replace(os.sep, "/").split("/")
+    keep = len(module.split(".")) + (1 if parts[-1] == "__init__.py" else 0)
+    if module == "__main__":
+        keep = 1
+    return os.path.join(root, *parts[-keep:])
 
-    def __init__(self, manifest: Manifest) -> None:
+
+def package_root(path: str, package: str | None) -> str | None:
+    """The directory a library image sits in as ``<root>/<package as a path>/_snap/<file>``
+    (None: not laid out so). Its sources are those next to it, as the library's users
+    import them, wherever the image was built."""
+    if not package:
+        return None
+    pkg_dir = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    if os.path.basename(os.path.dirname(os.path.abspath(path))) != PACKAGE_DIR:
+        return None
+    parts = package.split(".")
+    here = pkg_dir.split(os.sep)
+    if here[-len(parts):] != parts:
+        return None
+    return os.sep.join(here[:-len(parts)]) or os.sep
+
+
+class _Sources(Freshness):
+    """Current state of the image's recorded source files (read and compiled, never imported).
+
+    With ``root`` (``--source-root``, or the place of a library image in its package) the
+    recorded paths are re-rooted under it: an image is checked where it is deployed, not
+    where it was built; a module not found there is looked for on sys.path (not at the
+    recorded path, which may be the build tree on this very machine).
+    """
+
+    def __init__(self, manifest: Manifest, root: str | None = None) -> None:
         super().__init__(manifest, locate=self.path)
         self.recorded = {s.module: s for s in manifest.sources}
+        self.root = root
         self._path: dict[str, str | None] = {}
 
     def path(self, module: str) -> str | None:
         if module not in self._path:
             rec = self.recorded.get(module)
-            p = rec.path if rec is not None and isinstance(rec.path, str) and os.path.isfile(rec.path) else None
+            where = rec.path if rec is not None and isinstance(rec.path, str) else None
+            if where is not None and self.root is not None:
+                where = reroot(where, module, self.root)
+            p = where if where is not None and os.path.isfile(where) else None
             self._path[module] = p or find_module_file(module)
         return self._path[module]
 
@@ -139,17 +160,24 @@ def _entry_status(e, sources: _Sources) -> EntryStatus:
     return st
 
 
-def check_image(path: str, *, deep: bool = False) -> CheckReport:
-    """Would this image serve here? Raises ImageReadError if the file cannot be read as an image."""
+def check_image(path: str, *, deep: bool = False, source_root: str | None = None) -> CheckReport:
+    """Would this image serve here? Raises ImageReadError if the file cannot be read as an image.
+
+    Sources are looked for under ``source_root`` if given, else, for a library image
+    inside its package (``<root>/<pkg>/_snap/``), under that package's root, else
+    where they were recorded.
+    """
     op = open_image(path, verify=not deep)
     m = op.manifest
+    package = m.build.get("package") if isinstance(m.build.get("package"), str) else None
+    root = os.path.abspath(source_root) if source_root is not None else package_root(op.path, package)
     verified = deep_checks(op) if deep else None
     try:
         problems = list(incompatibilities(m))
     except Exception as e:  # noqa: BLE001 - an odd manifest must give a verdict, not a traceback
         problems = [f"cannot compare the fingerprint ({type(e).__name__}: {e})"]
     environment, cpu = _environment(m)
-    sources = _Sources(m)
+    sources = _Sources(m, root)
     entries = [_entry_status(e, sources) for e in m.entries]
     stale = [e for e in entries if e.status == "stale"]
     missing = [e for e in entries if e.status == "source missing"]
@@ -174,7 +202,8 @@ def check_image(path: str, *, deep: bool = False) -> CheckReport:
     else:
         summary = f"not served: {op.path}: " + "; ".join(reasons)
     return CheckReport(path=op.path, ok=ok, summary=summary, problems=problems, environment=environment,
-                       cpu=cpu, entries=entries, sources=sources.report(), deep=verified)
+                       cpu=cpu, entries=entries, sources=sources.report(), deep=verified,
+                       package=package, source_root=root)
 
 
 def check_dict(rep: CheckReport) -> dict[str, Any]:

@@ -76,6 +76,7 @@ class ImageInfo:
     segments: list[SegmentInfo]
     payload_size: int
     code_size: int
+    package: str | None = None      # a library image's package (snap create --package)
 
 
 def _sec_flags(flags: int) -> str:
@@ -127,6 +128,7 @@ def read_info(path: str) -> ImageInfo:
         sections=sections, segments=segments,
         payload_size=op.image.sections.get(PAYLOAD_SECTION, 0),
         code_size=sum(e.size for e in entries),
+        package=m.build.get("package") if isinstance(m.build.get("package"), str) else None,
     )
 
 
