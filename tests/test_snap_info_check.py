@@ -191,6 +191,48 @@ def test_check_finds_moved_sources_by_module_without_importing(built, tmp_path):
         shutil.move(str(moved / "pkgx"), str(src / "pkgx"))
 
 
+def test_check_several_images(built, tmp_path):
+    """One verdict per image; an unreadable one is a one-line error, the others still checked."""
+    image, _ = built
+    bad = tmp_path / "bad.so"
+    bad.write_bytes(b"not an image")
+    p = snap("check", str(image), str(bad), str(image))
+    assert p.returncode == 1
+    assert p.stdout.count(f"ok: {image} would be served here") == 2
+    assert p.stdout.strip().splitlines()[-1] == "2 of 3 images would be served here"
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("snap check failed:") and "bad.so" in lines[0], p.stderr
+    p = snap("check", str(image), str(image))
+    assert_ok(p)
+    assert "2 of 2 images would be served here" in p.stdout
+    doc = json.loads(snap("check", "--json", str(image), str(bad)).stdout)
+    assert doc["ok"] is False
+    assert [(d["path"], d["ok"]) for d in doc["images"]] == [(str(image), True), (str(bad), False)]
+    assert doc["images"][0]["package"] is None and doc["images"][0]["source_root"] is None
+
+
+def test_check_source_root_reroots_the_recorded_sources(built, tmp_path):
+    """--source-root: the image checked against a deployment of its sources, not the build tree."""
+    image, src = built
+    deploy = tmp_path / "deploy"
+    shutil.copytree(src / "pkgx", deploy / "pkgx")
+    doc = json.loads(snap("check", "--json", "--source-root", str(deploy), str(image)).stdout)
+    assert doc["ok"] and doc["source_root"] == str(deploy)
+    assert [s["path"] for s in doc["sources"]] == [str(deploy / "pkgx" / "lib.py")]
+    lib = deploy / "pkgx" / "lib.py"
+    lib.write_text(lib.read_text().replace("return a + b", "return a - b"))
+    p = snap("check", "--source-root", str(deploy), str(image))
+    assert p.returncode == 1
+    assert "3 of 3 entries stale (pkgx.lib.add changed)" in p.stdout
+    assert_ok(snap("check", str(image)))                    # the build tree is unchanged
+    (deploy / "pkgx" / "lib.py").unlink()                   # not under the root: looked for on sys.path,
+    p = snap("check", "--source-root", str(deploy), str(image))    # never at the recorded path
+    assert p.returncode == 1 and "source missing: pkgx.lib" in p.stdout
+    p = snap("check", "--source-root", str(tmp_path / "nope"), str(image))
+    assert p.returncode == 2 and p.stderr.strip().splitlines() == [
+        f"snap check failed: --source-root '{tmp_path / 'nope'}' is not a directory"]
+
+
 def test_check_image_from_another_numba_version(built, tmp_path):
     import numba
     image, _ = built
