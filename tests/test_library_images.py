@@ -284,6 +284,15 @@ def test_package_errors(tmp_path):
     _one_line_failure(snap("create", "-q", "-w", "run.py", "--package", "emptypkg", cwd=tmp_path),
                       "compiled nothing in package emptypkg")
     assert list(tmp_path.rglob("*.so")) == []
+    # found next to the workload, but the workload imported another copy: refused, nothing written
+    for d in (tmp_path / "dup", tmp_path / "elsewhere" / "dup"):
+        d.mkdir(parents=True)
+        (d / "__init__.py").write_text("import numba\n\n@numba.njit\ndef f(x):\n    return x + 1\n")
+    (tmp_path / "dup_run.py").write_text(f"import sys\nsys.path.insert(0, {str(tmp_path / 'elsewhere')!r})\n"
+                                          "import dup\ndup.f(1)\n")
+    _one_line_failure(snap("create", "-q", "-w", "dup_run.py", "--package", "dup", cwd=tmp_path),
+                      f"the workload imported dup from {tmp_path / 'elsewhere' / 'dup'}, not from {tmp_path / 'dup'}")
+    assert list(tmp_path.rglob("*.so")) == []
     # [tool.snap] package, the same checks
     (tmp_path / "pyproject.toml").write_text('[tool.snap]\nworkloads = ["run.py"]\npackage = "nosuchpkg"\n')
     _one_line_failure(snap("create", cwd=tmp_path), "cannot find package 'nosuchpkg'")
