@@ -40,6 +40,10 @@ def activate_package(package: str, *, strict: bool | None = None) -> Any:
     its ``_snap`` directory, if one fits this interpreter, Numba version and CPU; the
     ``Runtime``, or None (quietly: the JIT serves the library as without snap; an error
     in strict mode). Call it before the package's jitted functions first run."""
+    from .image import packaged
+    path, why = packaged.find(package)       # a directory listing: no runtime import if none fits
+    if path is None and not why:
+        return None                          # the training run of snap create
     from .runtime import activation
     return activation.activate_package(package, strict=strict)
 

@@ -21,6 +21,9 @@ from typing import NamedTuple
 from .host import LEVELS
 
 PACKAGE_DIR = "_snap"           # inside the package: the images it ships
+# Set by snap create in its training child: nothing is activated there, so the workload
+# compiles (and the recorder sees) everything it uses, libraries' own images included.
+TRAINING_ENV = "_SNAP_TRAINING"
 _ORDER = ("x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4")    # ascending: the best fitting wins
 
 
@@ -88,3 +91,22 @@ def choose(directory: str, package: str, numba_version: str, features: frozenset
         return None, why
     best = max(fitting)[1]
     return os.path.join(directory, best), f"{best} fits this interpreter, numba and CPU"
+
+
+def find(package: str) -> tuple[str | None, str]:
+    """(the image ``package`` ships that fits this process, or None; why not). Cheap: a
+    directory listing and the host's features (per-boot cache); no file is opened. In the
+    training run of ``snap create`` there is none (it compiles and records everything)."""
+    if os.environ.get(TRAINING_ENV):
+        return None, ""
+    mod = sys.modules.get(package)
+    where = list(getattr(mod, "__path__", None) or ())
+    if not where:
+        return None, (f"activate_package({package!r}): not an imported package (call it from "
+                      "the package's __init__ with __name__)")
+    numba = sys.modules.get("numba")
+    if numba is None:
+        import numba
+    from .host import host_facts
+    path, why = choose(os.path.join(where[0], PACKAGE_DIR), package, numba.__version__, host_facts()[1])
+    return path, (why if path is not None else f"no image of {package} fits here: {why}")
