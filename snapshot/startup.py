@@ -92,7 +92,7 @@ def check_late_environ() -> None:
         "installed: the image is read only at interpreter start, so this process runs on the JIT. "
         "Set it before the process starts (export it before starting the cluster), or use "
         "snapshot.dask.SnapNannyPlugin / `dask worker --preload snapshot.dask --snap-image PATH` "
-        "for Dask, snapshot.ray.runtime_env(PATH) for Ray, or call snapshot.runtime.activate(PATH) "
+        "for Dask, snapshot.ray.runtime_env(PATH) for Ray, or call snapshot.activate(PATH) "
         "before the first jitted call", SnapWarning, stacklevel=2)
 
 

@@ -226,7 +226,7 @@ class Runtime:
             warn(f"snap: {name.replace(':', '.')} was compiled before the image "
                  f"{os.path.basename(self.path)} was activated and keeps its JIT code; activate the "
                  "image before the program's jitted functions first run (SNAP_SYSIMAGE, snap run, "
-                 "or snapshot.runtime.activate() first thing; for workers, snapshot.dask's nanny "
+                 "or snapshot.activate() first thing; for workers, snapshot.dask's nanny "
                  "plugin or `--preload snapshot.dask`, snapshot.ray.runtime_env)")
 
     def _deps_changed(self, e: Entry) -> str | None:
