@@ -23,7 +23,7 @@ Runs are interleaved (a, b, c, c', d, a, b, ...) and medians reported. Measured:
   first-call phase      the first call itself, timed inside the app (the floor:
                         the second call).
   import numba          inside the app; with an image this includes activation,
-                        whose own time (snapshot.runtime.active().activation_seconds)
+                        whose own time (snapshot.runtime.active()[0].activation_seconds)
                         is reported separately.
 
 The programs select cache=True through an environment variable read at import

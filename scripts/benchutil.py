@@ -40,10 +40,11 @@ PROGRAM_SWITCHES = ("KMEANS_NUMBA_CACHE", "MICRO_NUMBA_CACHE", "SYNTH_NUMBA_CACH
 # the import.
 ACTIVE_IMAGE = '''\
 def active_image():
-    """The image this process runs from (snapshot.runtime.active()), or None."""
+    """The image this process runs from (the first of snapshot.runtime.active()), or None."""
     import sys
     rt = sys.modules.get("snapshot.runtime")
-    return rt.active() if rt is not None else None
+    images = rt.active() if rt is not None else []
+    return images[0] if images else None
 '''
 
 

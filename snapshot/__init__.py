@@ -40,6 +40,20 @@ def activate_package(package: str, *, strict: bool | None = None) -> Any:
     its ``_snap`` directory, if one fits this interpreter, Numba version and CPU; the
     ``Runtime``, or None (quietly: the JIT serves the library as without snap; an error
     in strict mode). Call it before the package's jitted functions first run."""
+    import gc
+    import os
+    enabled = gc.isenabled()
+    gc.disable()     # no full collection of numba's million objects here (tens of ms)
+    try:
+        from .image import packaged
+        path, why = packaged.find(package)   # a directory listing: no runtime import if none fits
+    finally:
+        if enabled:
+            gc.enable()
+    if strict is None:
+        strict = os.environ.get("SNAP_STRICT", "").strip().lower() not in ("", "0", "false", "no")
+    if path is None and not (strict and why):
+        return None                          # quietly: the JIT serves the library
     from .runtime import activation
     return activation.activate_package(package, strict=strict)
 

@@ -48,7 +48,7 @@ from distributed.diagnostics.plugin import NannyPlugin, WorkerPlugin
 
 from .runtime import ship as _ship
 from . import startup as _startup
-from .errors import SnapError, warn
+from .errors import SnapError
 
 __all__ = ["SnapNannyPlugin", "SnapWorkerPlugin", "register", "dask_setup"]
 
@@ -129,13 +129,10 @@ def activate_in_process(path: str, *, strict: bool = False, report: str | None =
     import numba  # noqa: F401,I001  (first: the start-up hook, if SNAP_SYSIMAGE was set at start, activates now)
 
     from . import runtime
-    rt = runtime.active()
-    if rt is not None:
-        if os.path.realpath(rt.path) != os.path.realpath(path) and \
-                _ship.digest_file(rt.path) != _ship.digest_file(path):
-            warn(f"snap: this worker already runs from the image {rt.path}; "
-                         f"{path} is not activated (one image per process: restart the worker)")
-        return rt
+    for rt in runtime.active():       # the same bytes under another name: nothing to add
+        if os.path.realpath(rt.path) == os.path.realpath(path) or \
+                _ship.digest_file(rt.path) == _ship.digest_file(path):
+            return rt
     _startup.export(path, strict=strict, report=report)
     return runtime.activate(path, strict=strict, report=report)
 

@@ -16,22 +16,23 @@ from .program import debug, exec_script, print_user_traceback
 USAGE = "run a Python program from a snap system image"
 
 
-def run_program(app: str, args: list[str], *, sysimage: str | None, strict: bool = False,
+def run_program(app: str, args: list[str], *, sysimage: "str | list[str] | None", strict: bool = False,
                 report: str | None = None) -> int:
     if not os.path.isfile(app):
         sys.stderr.write(f"snap: cannot open program {app!r}: no such file\n")
         return 2
-    if sysimage is not None:
+    images = [sysimage] if isinstance(sysimage, str) else list(sysimage or [])
+    for image in images:
         # An image named on the command line must exist (the environment variable and
         # the project default keep warn-and-run-on-the-JIT: they are not typed per run).
-        if not os.path.exists(sysimage):
-            sys.stderr.write(f"snap: image {sysimage!r} does not exist (build it with "
-                             f"`snap create --output {sysimage}`)\n")
+        if not os.path.exists(image):
+            sys.stderr.write(f"snap: image {image!r} does not exist (build it with "
+                             f"`snap create --output {image}`)\n")
             return 2
-        if os.path.isdir(sysimage):
-            sys.stderr.write(f"snap: image {sysimage!r} is a directory, not an image file\n")
+        if os.path.isdir(image):
+            sys.stderr.write(f"snap: image {image!r} is a directory, not an image file\n")
             return 2
-    if sysimage is None and not os.environ.get("SNAP_SYSIMAGE"):
+    if not images and not os.environ.get("SNAP_SYSIMAGE"):
         # Inside a project: its [tool.snap] image and strictness are the defaults.
         from .errors import SnapError
         from .project import load
@@ -41,10 +42,11 @@ def run_program(app: str, args: list[str], *, sysimage: str | None, strict: bool
             sys.stderr.write(f"snap: {e}\n")
             return 2
         if config.output is not None:
-            sysimage = config.output
+            images = [config.output]
             strict = strict or config.strict
-    if sysimage is not None:
-        os.environ["SNAP_SYSIMAGE"] = os.path.abspath(sysimage)
+    if images:
+        # the program's images, the first first (the start-up hook activates them in order)
+        os.environ["SNAP_SYSIMAGE"] = os.pathsep.join(os.path.abspath(i) for i in images)
     if strict:
         os.environ["SNAP_STRICT"] = "1"
     if report:
@@ -69,8 +71,9 @@ def parser(prog: str) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=prog, description=USAGE,
                                  usage=f"{prog} [-h] [--sysimage IMAGE] [--strict] [--report-misses FILE] "
                                        "program [args ...]")
-    ap.add_argument("--sysimage", "-J", metavar="IMAGE",
-                    help="image built by `snap create` (default: $SNAP_SYSIMAGE)")
+    ap.add_argument("--sysimage", "-J", metavar="IMAGE", action="append",
+                    help="image built by `snap create` (default: $SNAP_SYSIMAGE); repeat it to "
+                         "run from several images, the first taking precedence")
     ap.add_argument("--strict", action="store_true",
                     help="a miss, stale entry or refused image is an error")
     ap.add_argument("--report-misses", metavar="FILE",

@@ -5,7 +5,7 @@ set, so ordinary interpreters pay nothing. Activation waits until the program
 imports numba (a program that never does never opens the image), and the
 variables are inherited by child processes (multiprocessing workers included).
 
-  SNAP_SYSIMAGE=path   image to start from
+  SNAP_SYSIMAGE=path   image to start from (several: a.so:b.so, the first first)
   SNAP_STRICT=1        a miss, stale entry or refused image is an error
   SNAP_REPORT=file     append every JIT compilation that still happens (JSON lines)
   SNAP_DEBUG=1         a strict-mode error shows its whole traceback (default: one line)
@@ -81,7 +81,7 @@ def check_late_environ() -> None:
     _seen.add(value)
     import sys
     rt = sys.modules.get("snapshot.runtime")
-    if rt is not None and rt.active() is not None:
+    if rt is not None and rt.active():
         return
     import warnings
 
@@ -92,19 +92,27 @@ def check_late_environ() -> None:
         "installed: the image is read only at interpreter start, so this process runs on the JIT. "
         "Set it before the process starts (export it before starting the cluster), or use "
         "snapshot.dask.SnapNannyPlugin / `dask worker --preload snapshot.dask --snap-image PATH` "
-        "for Dask, snapshot.ray.runtime_env(PATH) for Ray, or call snapshot.runtime.activate(PATH) "
+        "for Dask, snapshot.ray.runtime_env(PATH) for Ray, or call snapshot.activate(PATH) "
         "before the first jitted call", SnapWarning, stacklevel=2)
 
 
 def _activate_now() -> None:
     from .errors import Guard
-    image, strict = os.environ["SNAP_SYSIMAGE"], _flag("SNAP_STRICT")
+    value, strict = os.environ["SNAP_SYSIMAGE"], _flag("SNAP_STRICT")
+    report = os.environ.get("SNAP_REPORT") or None
 
-    def activate() -> None:
+    def activate(image: str) -> None:
         from .runtime import activate
-        activate(resolve(image), strict=strict, report=os.environ.get("SNAP_REPORT") or None)
-    # whatever goes wrong inside snap, the program must still run (on the JIT)
-    Guard(strict)(f"activating {image}", activate)
+        activate(resolve(image), strict=strict, report=report)
+    # the program's images, in precedence order (os.pathsep-separated, like PATH); whatever
+    # goes wrong inside snap, the program must still run (on the JIT)
+    for image in images_of(value):
+        Guard(strict)(f"activating {image}", activate, image)
+
+
+def images_of(value: str) -> list[str]:
+    """The image paths of a ``SNAP_SYSIMAGE`` value (``a.so`` or ``a.so:b.so``)."""
+    return [p for p in value.split(os.pathsep) if p.strip()]
 
 
 def _strict_excepthook(previous):

@@ -13,7 +13,7 @@ APP = """
 import snapshot.runtime as r
 import clib
 print(clib.f(20), clib.f(2.5))
-rt = r.active()
+rt = (r.active() or [None])[0]
 print("image" if rt is not None and rt.installed else "jit")
 """
 

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import APPS, ROOT, assert_ok, clean_env, run, snap
 
-PROBE = ("import numba\nfrom snapshot import runtime\nrt = runtime.active()\n"
+PROBE = ("import numba\nfrom snapshot import runtime\nrt = (runtime.active() or [None])[0]\n"
          "print(rt is not None and rt.manifest is not None)\n")
 
 

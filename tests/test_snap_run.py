@@ -146,7 +146,7 @@ LOAD_PROBE = """
 import numba
 from numba.np.ufunc import parallel
 from snapshot import runtime
-rt = runtime.active()
+rt = (runtime.active() or [None])[0]     # the program's image
 print("activated", rt is not None, "mapped", rt.loaded is not None, "threads", parallel._is_initialized)
 import kinds_lib          # eager signatures: their entries install at decoration
 print("mapped", rt.loaded is not None, "threads", parallel._is_initialized)
@@ -182,7 +182,7 @@ def prepare(parfors):                   # image code used from inside the mappin
 
 seam.prepare_runtime = prepare
 import kinds_lib
-print("mapped", runtime.active().loaded is not None, kinds_lib.square(3.0))
+print("mapped", runtime.active()[0].loaded is not None, kinds_lib.square(3.0))
 """
 
 

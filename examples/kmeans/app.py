@@ -75,7 +75,8 @@ def main():
     since_start = (e1 - start) if start is not None else None
     first_call = t1 - t0
     rt = sys.modules.get("snapshot.runtime")
-    image = rt.active() if rt is not None else None
+    images = rt.active() if rt is not None else []
+    image = images[0] if images else None
     if since_start is not None:
         print(f"time to first result: {since_start:.3f} s since process start "
               f"(import numba {T_NUMBA - T_APP:.3f} s, first call {first_call:.3f} s)")

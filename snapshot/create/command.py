@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import SnapError
+from ..image.packaged import TRAINING_ENV
 
 
 @dataclass
@@ -91,7 +92,8 @@ def package_output(package: str, workloads: list[str], cpu: str) -> str:
     """
     from importlib.metadata import PackageNotFoundError, version
 
-    from ..image.packaged import PACKAGE_DIR, image_name, package_directory
+    from ..image.locate import package_directory
+    from ..image.packaged import PACKAGE_DIR, image_name
     search = list(dict.fromkeys(os.path.dirname(os.path.abspath(w)) for w in workloads))
     try:
         directory = package_directory(package, search)
@@ -149,7 +151,7 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
     env.setdefault("PYTHONHASHSEED", "0")
     # Images activated while the workload runs (a library's own, by activate_package) stay
     # inactive in the child: everything is compiled and recorded, the image is self-contained.
-    env["_SNAP_TRAINING"] = "1"
+    env[TRAINING_ENV] = "1"
     cmd = [sys.executable, "-m", "snapshot.create.trace", "--out", tmp, "--cpu", cpu, "--events-fd", str(wfd)]
     if package is not None:
         cmd += ["--package", package]

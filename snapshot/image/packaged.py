@@ -16,22 +16,35 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, NamedTuple, Sequence
-
-if TYPE_CHECKING:
-    from importlib.machinery import ModuleSpec
 
 from .host import LEVELS
 
 PACKAGE_DIR = "_snap"           # inside the package: the images it ships
+# Set by snap create in its training child: nothing is activated there, so the workload
+# compiles (and the recorder sees) everything it uses, libraries' own images included.
+TRAINING_ENV = "_SNAP_TRAINING"
 _ORDER = ("x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4")    # ascending: the best fitting wins
 
 
-class PackagedName(NamedTuple):
-    package: str
-    python: str          # "cp311"
-    numba: str           # "0.68"
-    cpu: str             # "host" or an x86-64 level ("x86-64-v3")
+class PackagedName:
+    """The parts of a packaged image's name. (A plain class: this module is on the import
+    path of every library that activates its image, and a NamedTuple costs ~0.3 ms to make.)"""
+    __slots__ = ("package", "python", "numba", "cpu")
+
+    def __init__(self, package: str, python: str, numba: str, cpu: str) -> None:
+        self.package = package
+        self.python = python      # "cp311"
+        self.numba = numba        # "0.68"
+        self.cpu = cpu            # "host" or an x86-64 level ("x86-64-v3")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PackagedName) and self._key() == other._key()
+
+    def __repr__(self) -> str:
+        return f"PackagedName{self._key()!r}"
+
+    def _key(self) -> tuple[str, str, str, str]:
+        return (self.package, self.python, self.numba, self.cpu)
 
     @property
     def filename(self) -> str:
@@ -93,48 +106,20 @@ def choose(directory: str, package: str, numba_version: str, features: frozenset
     return os.path.join(directory, best), f"{best} fits this interpreter, numba and CPU"
 
 
-def find_spec(module: str, search: Sequence[str] = ()) -> "ModuleSpec | None":
-    """The import spec of ``module`` WITHOUT importing it or its parents (None: not found).
-
-    ``importlib.util.find_spec("a.b")`` imports ``a`` (runs its ``__init__``), and
-    neither ``snap create`` (which must not run a library before its workload does)
-    nor ``snap check`` (which runs nothing) may do that. Only the top-level name goes
-    through the import system: first the directories ``search``, then ``sys.path``
-    and the meta path finders (editable installs); submodules are looked for in
-    their parent's ``submodule_search_locations``.
-    """
-    import importlib.machinery
-    import importlib.util
-    if not module or module == "__main__":
-        return None
-    parts = module.split(".")
-    try:
-        spec = importlib.machinery.PathFinder.find_spec(parts[0], list(search)) if search else None
-        if spec is None:
-            spec = importlib.util.find_spec(parts[0])
-        for i in range(1, len(parts)):
-            if spec is None or not spec.submodule_search_locations:
-                return None
-            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:i + 1]),
-                                                            list(spec.submodule_search_locations))
-    except (ImportError, ValueError, AttributeError, TypeError):
-        return None
-    return spec
-
-
-def package_directory(package: str, search: Sequence[str] = ()) -> str:
-    """The directory of ``package`` (found without importing it), where its ``_snap``
-    images go; ValueError saying why when there is none (not found, a plain module,
-    a namespace package spread over several directories)."""
-    spec = find_spec(package, search)
-    if spec is None:
-        where = f"in {', '.join(search)} and " if search else ""
-        raise ValueError(f"cannot find package {package!r} (looked {where}on sys.path, without importing it)")
-    locations = list(spec.submodule_search_locations or [])
-    if not locations:
-        raise ValueError(f"{package!r} is a module ({spec.origin}), not a package: a library's image "
-                         f"lives in its package directory ({PACKAGE_DIR}/)")
-    if len(locations) != 1:
-        raise ValueError(f"{package!r} is a namespace package spread over {len(locations)} directories "
-                         f"({', '.join(locations)}): give --output")
-    return os.path.abspath(locations[0])
+def find(package: str) -> tuple[str | None, str]:
+    """(the image ``package`` ships that fits this process, or None; why not). Cheap: a
+    directory listing and the host's features (per-boot cache); no file is opened. In the
+    training run of ``snap create`` there is none (it compiles and records everything)."""
+    if os.environ.get(TRAINING_ENV):
+        return None, ""
+    mod = sys.modules.get(package)
+    where = list(getattr(mod, "__path__", None) or ())
+    if not where:
+        return None, (f"activate_package({package!r}): not an imported package (call it from "
+                      "the package's __init__ with __name__)")
+    numba = sys.modules.get("numba")
+    if numba is None:
+        import numba
+    from .host import host_facts
+    path, why = choose(os.path.join(where[0], PACKAGE_DIR), package, numba.__version__, host_facts()[1])
+    return path, (why if path is not None else f"no image of {package} fits here: {why}")

@@ -13,7 +13,8 @@ from typing import Any
 from ..image.compat import incompatibilities, rows
 from ..image.freshness import Freshness
 from ..image.manifest import Manifest
-from ..image.packaged import PACKAGE_DIR, find_spec
+from ..image.locate import find_spec
+from ..image.packaged import PACKAGE_DIR
 from .read import open_image
 from .verify import DeepCheck, deep_checks
 

@@ -11,6 +11,7 @@ import ctypes
 from typing import Any, Callable
 
 from ..image.fingerprint import type_key
+from ..image.kinds import ALL as ALL_KINDS
 from ..image.kinds import BUILDER_KINDS, CFUNC, DISPATCHER, DUFUNC, OBJMODE
 from . import UNRESOLVED_PREFIX, Patches, owner_py_func
 
@@ -118,16 +119,21 @@ class RuntimeHooks(Patches):
         # a builder's add(sig) (@guvectorize, parallel @vectorize): an image compile result or None
         self.on_builder_add: Callable[[Any, Any], Any] | None = None
         self._keepalive: list = []
+        self._hooked: set[str] = set()      # hook groups installed (each at most once)
 
     def install(self, kinds: "set[str] | frozenset[str] | None" = None) -> None:
-        """Hook what serves the image's ``kinds`` of entries (None: everything, e.g. to
-        report misses of every kind). Dispatchers are always hooked."""
+        """Hook what serves ``kinds`` of entries (None: everything, e.g. to report misses of
+        every kind). Dispatchers are always hooked. Called again (another image activated),
+        it adds only the hooks not installed yet."""
         from numba.core import codegen, dispatcher
         from numba.np.ufunc import dufunc
         hooks = self
 
-        def wanted(*ks: str) -> bool:
-            return kinds is None or any(k in kinds for k in ks)
+        def wanted(group: str, *ks: str) -> bool:
+            if group in self._hooked or not (kinds is None or any(k in kinds for k in ks)):
+                return False
+            self._hooked.add(group)
+            return True
 
         def compile_(orig, self, sig):
             # the image's result for exactly this request (eager signatures, typing from
@@ -164,10 +170,14 @@ class RuntimeHooks(Patches):
                         engine.add_global_mapping(gv, ctypes.addressof(cell))
             return orig(self, module, engine)
 
-        self.wrap(codegen.RuntimeLinker, "scan_unresolved_symbols", scan_unresolved)
-        # Numba's on-disk cache must stay loadable by processes without the image.
-        from .cache_guard import guard_saves
-        guard_saves(self, self.image_functions)
+        if wanted("core", *ALL_KINDS):
+            self.wrap(codegen.RuntimeLinker, "scan_unresolved_symbols", scan_unresolved)
+            # Numba's on-disk cache must stay loadable by processes without the image.
+            from .cache_guard import guard_saves
+            guard_saves(self, self.image_functions)
+            self.wrap(dispatcher.Dispatcher, "compile", compile_)
+            self.wrap(dispatcher._DispatcherBase, "_compile_for_args", compile_for_args)
+
         def lifted_compile(orig, self, sig):
             # A `with objmode` block's dispatcher is rebuilt (unpickled) by the code
             # that calls it, then compiled: serve it from the image when it has it.
@@ -175,11 +185,9 @@ class RuntimeHooks(Patches):
                 hooks.on_create(self, OBJMODE)
             return orig(self, sig)
 
-        if wanted(OBJMODE):
+        if wanted(OBJMODE, OBJMODE):
             self.wrap(dispatcher.LiftedWith, "compile", lifted_compile)
-        self.wrap(dispatcher.Dispatcher, "compile", compile_)
-        self.wrap(dispatcher._DispatcherBase, "_compile_for_args", compile_for_args)
-        if wanted(DUFUNC):
+        if wanted(DUFUNC, DUFUNC):
             self.wrap(dufunc.DUFunc, "_compile_for_argtys", dufunc_compile)
 
         def cfunc_compile(orig, self):
@@ -203,14 +211,14 @@ class RuntimeHooks(Patches):
 
         # gufunc builders compile through add and wrap through build, never reaching
         # the dispatcher hooks (see gufunc.py)
-        if wanted(*BUILDER_KINDS):
+        if wanted("builders", *BUILDER_KINDS):
             from numba.np.ufunc import parallel, ufuncbuilder
             self.wrap(ufuncbuilder._BaseUFuncBuilder, "add", builder_add)
             for cls in (ufuncbuilder.UFuncBuilder, ufuncbuilder.GUFuncBuilder,
                         parallel.ParallelUFuncBuilder, parallel.ParallelGUFuncBuilder):
                 self.wrap(cls, "build", builder_build)
 
-        if wanted(CFUNC):
+        if wanted(CFUNC, CFUNC):
             self.when_imported("numba.core.ccallback",            # imported by the first @cfunc
                                lambda ccallback: self.wrap(ccallback.CFunc, "compile", cfunc_compile))
 

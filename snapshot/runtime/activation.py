@@ -1,10 +1,16 @@
-"""Activation: make an image serve this process (once per process).
+"""Activation: make images serve this process.
 
-``activate(path)`` opens and checks the image (``opened.py``), hooks Numba's
-compile requests to the ``Runtime`` (``serving.py``), and freezes the objects
-importing Numba left behind out of the collector's sight. A bad image is a
-warning and the JIT (an error in strict mode); with a miss report, every
-compilation of a refused image is reported as such.
+``activate(path)`` opens and checks one image (``opened.py``), adds it to the
+process's active images (``images.py``: the program's first, then libraries'),
+and, at the first activation, hooks Numba's compile requests and freezes the
+objects importing Numba left behind out of the collector's sight. Each file is
+activated once (a second call returns its ``Runtime``). A bad image is a warning
+and the JIT (an error in strict mode; nothing at all for a library's image that
+does not fit, see ``activate_package``); with a miss report, every compilation a
+refused program image would have served is reported as such.
+
+In the training run of ``snap create`` (``packaged.TRAINING_ENV``) nothing is
+activated: the workload compiles, and the recorder sees, everything it uses.
 """
 from __future__ import annotations
 
@@ -13,28 +19,43 @@ import os
 import time
 
 from ..errors import SnapError, SnapStrictError, warn_image
+from ..image import packaged
 from ..image.validity import PINNED
 from ..numba_seam import install as seam
 from ..numba_seam import jitclass as seam_jitclass
-from .report import RefusedImageReporter
+from .images import ImageSet
 from .serving import Runtime
 
-_active: Runtime | None = None
+_images = ImageSet()
+_by_path: dict[str, Runtime] = {}        # real path -> its Runtime (each file activated once)
+# mangled name -> address of every image function placed so far, all images together: JIT
+# code recursing into one resolves its placeholder to it; the cache guard reads it
+_functions: dict[str, int] = {}
 _hooks: seam.RuntimeHooks | None = None
 
 
-def activate(path: str, *, strict: bool = False, report: str | None = None) -> Runtime | None:
-    """Activate an image in this process; on a bad image warn and return None (or raise if strict)."""
-    if _active is not None:
-        return _active
+def activate(path: str, *, strict: bool = False, report: str | None = None,
+             package: str | None = None, quiet: bool = False) -> Runtime | None:
+    """Activate an image in this process (a program's, or with ``package`` a library's);
+    on a bad image warn (unless ``quiet``) and return None, or raise if strict."""
+    if os.environ.get(packaged.TRAINING_ENV):
+        return None
+    # numba first: importing it runs the start-up hook, which activates the images the
+    # environment names (before this one, and not twice)
+    import numba  # noqa: F401
+    real = os.path.realpath(path)
+    known = _by_path.get(real)
+    if known is not None:
+        return known
     # GC off before the first allocation: a full collection of numba's heap that is
     # due (tens of ms) must not land here. (Not _NoGC: creating it could trigger it.)
     enabled = gc.isenabled()
     gc.disable()
     try:
         t0 = time.perf_counter()
-        rt = _activate(path, strict, report)
-        if rt is not None and os.environ.get("SNAP_GC_FREEZE", "1").strip() != "0":
+        first = not _images.images
+        rt = _activate(path, strict, report, package, quiet)
+        if rt is not None and first and os.environ.get("SNAP_GC_FREEZE", "1").strip() != "0":
             # Importing numba leaves ~a million long-lived objects; the first full
             # collection after it costs tens of ms and would land in the program's
             # first call. Those objects live as long as the process: move them out
@@ -42,6 +63,7 @@ def activate(path: str, *, strict: bool = False, report: str | None = None) -> R
             # to keep them collectable).
             gc.freeze()
         if rt is not None:
+            _by_path[real] = rt
             rt.activation_seconds = time.perf_counter() - t0     # all of it: checks, hooks, freeze
     finally:
         if enabled:
@@ -49,33 +71,75 @@ def activate(path: str, *, strict: bool = False, report: str | None = None) -> R
     return rt
 
 
-def _activate(path: str, strict: bool, report: str | None) -> Runtime | None:
-    global _active, _hooks
+def _activate(path: str, strict: bool, report: str | None, package: str | None,
+              quiet: bool) -> Runtime | None:
     try:
-        rt = Runtime(path, strict=strict, report=report)
+        rt = Runtime(path, strict=strict, report=report, package=package,
+                     state_key=_state_key(len(_images.images)), image_functions=_functions)
     except SnapError as e:
         if strict:
             raise SnapStrictError(f"{e} (strict mode)") from None
-        warn_image(f"snap: {e}; running on the JIT")
-        if report:
-            reporter = RefusedImageReporter(report, str(e))
-            _hooks = seam.RuntimeHooks(reporter.on_create, reporter.on_compile)
-            _hooks.install()
+        if not quiet:
+            warn_image(f"snap: {e}; running on the JIT")
+        if report and package is None:
+            _images.refuse(path, str(e), strict, report)
+            _install_hooks(None)
         return None
-    _active = rt
-    _hooks = seam.RuntimeHooks(rt.on_create, rt.on_compile, serve_call=rt.serve_call)
-    _hooks.on_cfunc = rt.serve_cfunc
-    _hooks.on_builder_add = rt.serve_builder
-    _hooks.image_functions = rt.image.image_functions      # recursion placeholders, cache guard
-    # Without a miss report or strict mode only the kinds the image holds need hooks
+    _images.add(rt)
+    # Without a miss report or strict mode only the kinds the images hold need hooks
     # (each hook costs ~10 us at activation); with them, every kind's misses count.
-    _hooks.install(None if strict or report else frozenset(rt.manifest.kinds))
-    seam_jitclass.ServeHooks().install()    # names jitclass parts; resolves payload references to classes
+    _install_hooks(None if _images.strict or _images.report else frozenset(rt.manifest.kinds))
     for disp in seam.compiled_dispatchers(PINNED):   # a late activation: say what stays JIT
         rt.note_compiled(disp)
     return rt
 
 
-def active() -> Runtime | None:
-    """The activated image of this process (None: none is)."""
-    return _active
+def _state_key(i: int) -> str:
+    """Where image ``i`` keeps its per-owner state, in the owner's ``__dict__``."""
+    return "_snap_state" if i == 0 else f"_snap_state{i}"
+
+
+def _install_hooks(kinds) -> None:
+    global _hooks
+    if _hooks is None:
+        _hooks = seam.RuntimeHooks(_images.on_create, _images.on_compile, serve_call=_images.serve_call)
+        _hooks.on_cfunc = _images.serve_cfunc
+        _hooks.on_builder_add = _images.serve_builder
+        _hooks.image_functions = _functions
+        seam_jitclass.ServeHooks().install()  # names jitclass parts; resolves payload references
+    _hooks.install(kinds)
+
+
+def active_images() -> list[Runtime]:
+    """The active images, in precedence order (the program's first)."""
+    return list(_images.images)
+
+
+def active() -> list[Runtime]:
+    """The active images, in precedence order (the program's first); empty when none is."""
+    return active_images()
+
+
+# ------------------------------------------------------------------ the public forms
+def _env_strict(strict: bool | None) -> bool:
+    if strict is not None:
+        return strict
+    return os.environ.get("SNAP_STRICT", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def activate_public(path: str, *, strict: bool | None = None, report: str | None = None) -> Runtime | None:
+    """``snapshot.activate``: a program's image; strict and report default to the environment."""
+    return activate(path, strict=_env_strict(strict), report=report or os.environ.get("SNAP_REPORT") or None)
+
+
+def activate_package(package: str, *, strict: bool | None = None) -> Runtime | None:
+    """``snapshot.activate_package``: the image ``package`` ships that fits here, or None
+    (quietly; an error in strict mode). See image/packaged.py for the choice."""
+    strict = _env_strict(strict)
+    path, why = packaged.find(package)
+    if path is None:
+        if strict and why:
+            raise SnapStrictError(f"snap: {why} (strict mode)")
+        return None
+    return activate(path, strict=strict, report=os.environ.get("SNAP_REPORT") or None,
+                    package=package, quiet=True)

@@ -24,7 +24,8 @@ from ..numba_seam.pickling import loads_entry
 class OpenedImage:
     """One image file, checked; its code mapped on demand (``load``)."""
 
-    def __init__(self, path: str, *, strict: bool = False) -> None:
+    def __init__(self, path: str, *, strict: bool = False,
+                 image_functions: dict[str, int] | None = None) -> None:
         self.path = path
         self.strict = strict
         try:
@@ -50,9 +51,9 @@ class OpenedImage:
         self.loaded: linker.LoadedImage | None = None
         self.mapped: MappedImage | None = None           # what placing entries needs of it
         self.load_error: str | None = None
-        # mangled name -> address of every function placed so far: JIT code recursing into
-        # one resolves its placeholder to it (install.RuntimeHooks)
-        self.image_functions: dict[str, int] = {}
+        # mangled name -> address of every function placed so far (shared by all active
+        # images): JIT code recursing into one resolves its placeholder to it (RuntimeHooks)
+        self.image_functions: dict[str, int] = {} if image_functions is None else image_functions
         self._envs: dict[str, Any] = {}      # environments whose addresses are in env slots
         self._typeof_light = False           # resolver.lighten_array_typeof done
 

@@ -1,4 +1,4 @@
-"""Serving: Numba's compile requests answered from an activated image.
+"""Serving: Numba's compile requests answered from one activated image.
 
 When Numba is about to compile for an owner (a first call with new argument
 types, an eager signature, typing from new JIT code, a DUFunc loop, a @cfunc, a
@@ -8,7 +8,8 @@ that request is installed instead, if it is valid here: same identity
 (``image.validity``: frozen global values and callees). Each kind's strategy
 (``numba_seam.kinds``) computes the identity and places the code. Anything else
 is a miss: the JIT compiles it, reported (``report.py``) or, in strict mode, an
-error. A failure inside snap never breaks the program (``errors.Guard``).
+error, once every active image was asked (``images.py``). A failure inside snap
+never breaks the program (``errors.Guard``).
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ import gc
 import os
 import threading
 from functools import cached_property
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
-from ..errors import Guard, SnapStrictError, UnresolvedReference, warn
+from ..errors import SnapStrictError, UnresolvedReference, warn
 from ..image import kinds as K
 from ..image import validity
 from ..image.fingerprint import type_key
@@ -31,10 +32,7 @@ from ..numba_seam import signature_text, split_signature
 from ..numba_seam.kinds import KINDS, Kind, emit_warnings, kind_of, owner_kind
 from ..numba_seam.standins import ImageLibrary
 from .opened import OpenedImage
-from .report import describe, record_jit
-
-_STATE = "_snap_state"      # per-owner _OwnerState, in the owner's __dict__
-
+from .report import record_jit
 
 class _OwnerState(NamedTuple):
     """What the image holds for one dispatcher or DUFunc (see Runtime._state)."""
@@ -55,16 +53,19 @@ _NOTHING = _OwnerState(None, None, {}, None)
 class Runtime:
     """An activated image: serves compile requests from it (see module doc)."""
 
-    def __init__(self, path: str, *, strict: bool = False, report: str | None = None) -> None:
+    def __init__(self, path: str, *, strict: bool = False, report: str | None = None,
+                 package: str | None = None, state_key: str = "_snap_state",
+                 image_functions: dict[str, int] | None = None) -> None:
         self.path = path
         self.strict = strict
+        self.package = package       # the library that activated it (None: the program's image)
         self._report_path = report
-        self.image = OpenedImage(path, strict=strict)       # SnapError: not usable here
+        self._state_key = state_key  # where this image keeps its per-owner state (one per image)
+        self.image = OpenedImage(path, strict=strict, image_functions=image_functions)  # SnapError
         self.manifest = self.image.manifest
         self._lock = threading.RLock()
         self.installed = 0
         self.activation_seconds = 0.0
-        self.guard = Guard(strict)
         self._fresh = Freshness(self.manifest)
         self._warned: set[str] = set()
         self._stale_by_func: dict[tuple[str, str], str] = {}   # function -> the one that changed
@@ -89,39 +90,26 @@ class Runtime:
         """Map the image's code (once); False if it cannot be (warned; the JIT works)."""
         return self.image.load(self._lock)
 
-    # ---------------------------------------------------------------- hooks (RuntimeHooks)
-    def on_create(self, owner, kind: str) -> None:
-        """An objmode block is about to be compiled: install its entry now."""
-        self._guarded(self._serve_once, owner, kind)
-
-    def on_compile(self, owner, sig, kind: str = K.DISPATCHER) -> Any:
-        """Numba is about to compile ``sig`` for ``owner`` (seen by the hook of ``kind``): the
-        image's compile result for exactly that request (installed now), or None after
-        reporting the miss (the JIT then compiles)."""
-        return self._guarded(self._on_compile, owner, sig, kind)
+    # ---------------------------------------------------------------- requests (images.ImageSet)
+    def serve_request(self, owner, hooked: str, args: tuple, return_type) -> Any:
+        """The image's compile result for exactly this compile request (installed now), or None."""
+        return self._serve_signature(owner, hooked, args, return_type)
 
     def serve_call(self, owner, values: tuple) -> Any:
         """First call of a dispatcher with these argument values' types: the image's compile
-        result (installed now), or None (Numba's own path follows and reports any miss)."""
-        st = owner.__dict__.get(_STATE)
+        result (installed now), or None."""
+        st = owner.__dict__.get(self._state_key)
         if st is not None and not st.by_args:
             return None           # known: nothing of this dispatcher is in the image
-        return self._guarded(self._serve_call, owner, values)
+        return self._serve_call(owner, values)
 
-    def serve_cfunc(self, owner) -> bool:
-        """A @cfunc is being compiled: take its code from the image instead (True if served)."""
-        return bool(self._guarded(self._serve_once, owner, K.CFUNC))
+    def serve_add(self, builder, sig) -> Any:
+        """A gufunc builder's ``add``: the image's compile result, or None."""
+        return self._serve_add(builder, sig) if self._has_builders else None
 
-    def serve_builder(self, builder, sig) -> Any:
-        """A gufunc builder's ``add``: the image's compile result, or None (the JIT compiles)."""
-        cres = self._guarded(self._serve_add, builder, sig) if self._has_builders else None
-        if cres is None:
-            self.on_compile(builder, sig, K.GUFUNC)      # miss report / strict mode
-        return cres
-
-    def _guarded(self, hook: Callable, owner, *args) -> Any:
-        with _NoGC():
-            return self.guard("serving from the image", hook, owner, *args)
+    def serve_once(self, owner, name: str) -> bool:
+        """An objmode block or a @cfunc being compiled: installed from the image if it can be."""
+        return self._serve_once(owner, name)
 
     # ---------------------------------------------------------------- per signature
     def _state(self, owner, hooked: str) -> _OwnerState:
@@ -131,14 +119,14 @@ class Runtime:
         costs nothing, and a dispatcher made before activation is served the same way.
         """
         d = owner.__dict__
-        st = d.get(_STATE)
+        st = d.get(self._state_key)
         if st is None:
             with self._lock:
-                st = d.get(_STATE)
+                st = d.get(self._state_key)
                 if st is None:
-                    st = d[_STATE] = self._identify(owner, hooked)
-                    if hooked == K.DISPATCHER and st.py_func is not None:
-                        self._note_late(owner, st)
+                    st = d[self._state_key] = self._identify(owner, hooked)
+                    if hooked == K.DISPATCHER and (st.by_args or st.why is not None):
+                        self._note_late(owner, st)      # compiled before, and this image holds it
         return st
 
     def _identify(self, owner, hooked: str) -> _OwnerState:
@@ -172,22 +160,6 @@ class Runtime:
             self._stale(function, e)
             return (K.MISS_STALE, f"{function} changed")
         return (K.MISS_NOT_IN_IMAGE, "the image holds another function of this name (its code differs)")
-
-    def _on_compile(self, owner, sig, hooked: str) -> Any:
-        try:
-            args, return_type = split_signature(sig)
-        except Exception:  # noqa: BLE001 - Numba reports a bad signature its own way
-            return None
-        if hooked not in (K.DISPATCHER, K.DUFUNC):      # served on their own paths: only misses
-            if not seam.is_nested_compile():
-                self._miss(owner, args)
-            return None
-        if seam.has_overload(owner, args):
-            return None           # compiled already: Numba returns it
-        cres = self._serve_signature(owner, hooked, args, return_type)
-        if cres is None and not seam.is_nested_compile():
-            self._miss(owner, args)
-        return cres
 
     def _serve_call(self, owner, values: tuple) -> Any:
         st = self._state(owner, K.DISPATCHER)
@@ -254,7 +226,7 @@ class Runtime:
             warn(f"snap: {name.replace(':', '.')} was compiled before the image "
                  f"{os.path.basename(self.path)} was activated and keeps its JIT code; activate the "
                  "image before the program's jitted functions first run (SNAP_SYSIMAGE, snap run, "
-                 "or snapshot.runtime.activate() first thing; for workers, snapshot.dask's nanny "
+                 "or snapshot.activate() first thing; for workers, snapshot.dask's nanny "
                  "plugin or `--preload snapshot.dask`, snapshot.ray.runtime_env)")
 
     def _deps_changed(self, e: Entry) -> str | None:
@@ -399,27 +371,25 @@ class Runtime:
                 return reason
         return listed[0][1] if not self.manifest.has(*key) else None
 
-    def _miss(self, owner, args: tuple) -> None:
-        key, name, sig = describe(owner, args)
-        st = getattr(owner, "__dict__", {}).get(_STATE)
+    def miss_reason(self, owner, key: tuple[str, str], sig: str) -> tuple[str, str] | None:
+        """(miss kind, reason) this image gives for a compilation it did not serve, or None when
+        it holds nothing of the function (another image may say more)."""
+        st = getattr(owner, "__dict__", {}).get(self._state_key)
         if self.image.load_error is not None:
-            kind, reason = K.MISS_REFUSED, self.image.load_error
-        elif key in self._stale_by_func:
-            kind, reason = K.MISS_STALE, self._stale_by_func[key]
-        elif (skipped := self._skipped_reason(key, sig)) is not None:
-            kind, reason = K.MISS_NOT_SERVABLE, skipped
-        elif st is not None and st.why is not None:
-            kind, reason = st.why
-        elif self.manifest.has(*key):
-            kind, reason = K.MISS_NOT_IN_IMAGE, "signature not in the image"
-        else:
-            kind, reason = K.MISS_NOT_IN_IMAGE, "function not in the image"
-        record_jit(self._report_path, kind, name, sig, reason, args)
-        if self.strict:
-            what = ("is not in the image" if kind == K.MISS_NOT_IN_IMAGE
-                    else f"is not served ({kind}) by the image")
-            raise SnapStrictError(f"snap: {name.replace(':', '.')}{sig} {what} {self.path}: {reason} "
-                                  "(strict mode)")
+            return K.MISS_REFUSED, self.image.load_error
+        if key in self._stale_by_func:
+            return K.MISS_STALE, self._stale_by_func[key]
+        skipped = self._skipped_reason(key, sig)
+        if skipped is not None:
+            return K.MISS_NOT_SERVABLE, skipped
+        if st is not None and st.why is not None:
+            return st.why
+        if self.manifest.has(*key):
+            return K.MISS_NOT_IN_IMAGE, "signature not in the image"
+        return None
+
+    def __repr__(self) -> str:
+        return f"<snap image {self.path!r}{f' of {self.package}' if self.package else ''}>"
 
 
 class _NoGC:

@@ -14,8 +14,8 @@ def task(n):
 
 def served():
     rt = sys.modules.get("snapshot.runtime")
-    rt = rt.active() if rt is not None else None
-    return rt is not None and rt.installed > 0
+    images = rt.active() if rt is not None else []
+    return bool(images) and images[0].installed > 0
 
 
 def miss(n):
@@ -35,7 +35,8 @@ def forbid():
 def info():
     """Which image serves this process and what SNAP_SYSIMAGE was when it started."""
     rt = sys.modules.get("snapshot.runtime")
-    rt = rt.active() if rt is not None else None
+    images = rt.active() if rt is not None else []
+    rt = images[0] if images else None
     with open("/proc/self/environ", "rb") as f:
         initial = dict(e.decode().split("=", 1) for e in f.read().split(b"\0") if b"=" in e)
     return {"path": rt.path if rt is not None else None, "pid": os.getpid(),

@@ -1,0 +1,101 @@
+"""Several images in one process (issue 18): two libraries, each with its own image, serve
+one app together; the program's images take precedence in the order given; each file is
+activated once; a request no image serves is one miss; new JIT code calls code of both
+images. Served = compilation forbidden; results equal to the plain JIT's, exactly."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import APPS, assert_ok, clean_env, run, snap
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    d = tmp_path_factory.mktemp("compose")
+    for lib in ("a", "b"):
+        assert_ok(snap("create", "-w", f"comp_workload_{lib}.py", "-o", str(d / f"comp_{lib}.so"), "-q"))
+    plain = run([sys.executable, "comp_app.py", "newjit"], env=clean_env())
+    assert_ok(plain)
+    return d, json.loads(plain.stdout)
+
+
+def _app(mode: str, *, sysimage: str | None = None, forbid: bool = True, **env) -> dict:
+    extra = {"SNAPTEST_FORBID_COMPILE": "1"} if forbid else {}
+    if sysimage is not None:
+        extra["SNAP_SYSIMAGE"] = sysimage
+    p = run([sys.executable, "-W", "error::snapshot.errors.SnapWarning", "comp_app.py", mode],
+            env=clean_env(**extra, **env))
+    assert_ok(p)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _same_results(out: dict, plain: dict) -> None:
+    for k in ("a_sum", "a_sq", "scale", "b_max", "b_fib"):
+        assert out[k] == plain[k], k          # JSON floats round-trip exactly: bit for bit
+
+
+def test_two_images_serve_one_app_in_precedence_order(images):
+    d, plain = images
+    a, b = str(d / "comp_a.so"), str(d / "comp_b.so")
+    out = _app("served", sysimage=os.pathsep.join([a, b]))
+    _same_results(out, plain)
+    # comp_shared.scale is in both images: the first one given serves it
+    assert out["images"] == [["comp_a.so", 3], ["comp_b.so", 2]]
+    out = _app("served", sysimage=os.pathsep.join([b, a]))
+    _same_results(out, plain)
+    assert out["images"] == [["comp_b.so", 3], ["comp_a.so", 2]]
+
+
+def test_activate_adds_an_image_once(images):
+    d, plain = images
+    out = _app(f"activate:{d / 'comp_b.so'}", sysimage=str(d / "comp_a.so"))
+    _same_results(out, plain)
+    assert out["images"] == [["comp_a.so", 3], ["comp_b.so", 2]]
+    # the same file named twice (environment and call) is one image
+    out = _app(f"activate:{d / 'comp_a.so'}", sysimage=str(d / "comp_a.so"), forbid=False)
+    assert [name for name, _ in out["images"]] == ["comp_a.so"]
+
+
+def test_new_jit_code_calls_code_of_both_images(images):
+    d, plain = images
+    out = _app("newjit", sysimage=os.pathsep.join([str(d / "comp_a.so"), str(d / "comp_b.so")]),
+               forbid=False)
+    _same_results(out, plain)
+    assert out["both"] == plain["both"]
+    assert out["images"] == [["comp_a.so", 3], ["comp_b.so", 2]]    # callees from the images
+
+
+def test_a_request_no_image_serves_is_one_miss(images, tmp_path):
+    d, _ = images
+    report = tmp_path / "misses.jsonl"
+    out = _app("miss", sysimage=os.pathsep.join([str(d / "comp_a.so"), str(d / "comp_b.so")]),
+               forbid=False, SNAP_REPORT=str(report))
+    assert out["b_fib_float"] == 8.0
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    misses = [m for m in lines if m["function"] == "comp_b.b_fib" and m["signature"] == "(float64)"]
+    assert len(misses) == 1, lines
+    assert misses[0]["kind"] == "not in image" and misses[0]["reason"] == "signature not in the image"
+    strict = run([sys.executable, "comp_app.py", "miss"],
+                 env=clean_env(SNAP_SYSIMAGE=os.pathsep.join([str(d / "comp_a.so"), str(d / "comp_b.so")]),
+                               SNAP_STRICT="1"))
+    assert strict.returncode != 0
+    assert "snap: comp_b.b_fib(float64) is not in the image " in strict.stderr
+    assert str(d / "comp_b.so") in strict.stderr
+
+
+def test_a_refused_image_does_not_stop_the_others(images, tmp_path):
+    d, plain = images
+    bad = tmp_path / "junk.so"
+    bad.write_bytes(b"\x7fELF not an image")
+    p = run([sys.executable, "comp_app.py", "served"],
+            env=clean_env(SNAP_SYSIMAGE=os.pathsep.join([str(bad), str(d / "comp_b.so")]),
+                          SNAPTEST_FORBID_COMPILE="0"))
+    assert_ok(p)
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    _same_results(out, plain)
+    assert out["images"] == [["comp_b.so", 3]]
+    assert p.stderr.count("SnapWarning: snap: cannot use image") == 1, p.stderr
