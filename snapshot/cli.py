@@ -61,8 +61,15 @@ def _app():
             config = load()
         except SnapError as e:
             _fail(err, what, e)
+        if config.output is None and config.package is not None:    # a library project: its image
+            from .create.command import package_output
+            try:
+                return package_output(config.package, config.workloads, config.cpu or "host")
+            except SnapError as e:
+                _fail(err, what, e)
         if config.output is None:
-            _fail(err, what, SnapError("give IMAGE (or set output in [tool.snap] of pyproject.toml)"), 2)
+            _fail(err, what, SnapError("give IMAGE (or set output or package in [tool.snap] of "
+                                       "pyproject.toml)"), 2)
         return config.output
 
     @app.command(short_help="Build an image from what a workload compiles.",
@@ -131,7 +138,8 @@ def _app():
     def info(
         image: Optional[str] = typer.Argument(
             None, metavar="IMAGE", help="Image file (any file: nothing in it is run). "
-                                        "Default: [tool.snap] output of pyproject.toml."),
+                                        "Default: [tool.snap] output of pyproject.toml (or, with "
+                                        "package, the library's image)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
     ) -> None:
         """Show what an image holds: fingerprint, CPU, build options, entries with code sizes,
@@ -153,8 +161,8 @@ def _app():
     @app.command(short_help="Would an image serve here? (environment, CPU, fresh sources)")
     def check(
         images: Optional[List[str]] = typer.Argument(
-            None, metavar="IMAGE...", help="Image file(s), each checked on its own. "
-                                           "Default: [tool.snap] output of pyproject.toml."),
+            None, metavar="IMAGE...", help="Image file(s), each checked on its own. Default: [tool.snap] output "
+                                           "of pyproject.toml (or, with package, the library's image)."),
         source_root: Optional[str] = typer.Option(
             None, "--source-root", metavar="DIR",
             help="Look for the images' sources under DIR (a module pkg.mod recorded at "

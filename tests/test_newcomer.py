@@ -107,10 +107,10 @@ def test_help_is_shown_as_written():
     assert "-w, --workload FILE" in p.stdout and "-o, --output FILE" in p.stdout
     for label in ("<bool>", "<str>", "<list[str]>", "{IMAGE}", "╭"):
         assert label not in p.stdout, label
-    for cmd in ("info", "check"):
+    for cmd, args in (("info", "[IMAGE]"), ("check", "[IMAGE...]")):
         p = snap(cmd, "--help")
         assert_ok(p)
-        assert f"Usage: snap {cmd} [OPTIONS] [IMAGE]" in p.stdout
+        assert f"Usage: snap {cmd} [OPTIONS] {args}\n" in p.stdout
         assert "<str>" not in p.stdout and "<bool>" not in p.stdout
         assert "[tool.snap] output" in " ".join(p.stdout.split())
     p = snap("--help")
@@ -162,7 +162,7 @@ def test_project_output_directory_is_created_and_info_check_default_to_it(tmp_pa
     assert "build add-misses" in snap("info", cwd=tmp_path).stdout
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     p = snap("info", cwd=tmp_path)
-    assert p.returncode == 2 and "give IMAGE (or set output in [tool.snap]" in p.stderr
+    assert p.returncode == 2 and "give IMAGE (or set output or package in [tool.snap]" in p.stderr
 
 
 # ------------------------------------------------------------ shadowing (item 4)
