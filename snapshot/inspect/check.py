@@ -60,15 +60,18 @@ def find_module_file(module: str) -> str | None:
     return spec.origin if spec.origin.endswith(".py") and os.path.isfile(spec.origin) else None
 
 
-def reroot(recorded: str, module: str, root: str) -> str:
-    """Where the file recorded for ``module`` is under ``root``: the recorded path's last
-    components that the module's name accounts for (``pkg.mod`` at ``/build/src/pkg/mod.py``
-    -> ``root/pkg/mod.py``; a package's ``pkg/__init__.py``; a script's own file name)."""
-    parts = recorded.replace(os.sep, "/").split("/")
-    keep = len(module.split(".")) + (1 if parts[-1] == "__init__.py" else 0)
+def reroot(recorded: str, module: str, root: str) -> str | None:
+    """Where the file recorded for ``module`` is under ``root``, by the module's name
+    (``pkg.mod`` recorded at ``/build/src/pkg/mod.py`` -> ``root/pkg/mod.py``; a
+    package's ``root/pkg/__init__.py``; a script's ``root/<its file name>``). None for
+    names that are not a module's (the manifest is untrusted: no path leaves ``root``)."""
+    name = os.path.basename(recorded.replace("\\", "/"))
+    parts = module.split(".")
+    if not name.endswith(".py") or name.startswith(".") or not all(p.isidentifier() for p in parts):
+        return None
     if module == "__main__":
-        keep = 1
-    return os.path.join(root, *parts[-keep:])
+        return os.path.join(root, name)
+    return os.path.join(root, *(parts if name == "__init__.py" else parts[:-1]), name)
 
 
 def package_root(path: str, package: str | None) -> str | None:
@@ -107,7 +110,7 @@ class _Sources(Freshness):
             rec = self.recorded.get(module)
             where = rec.path if rec is not None and isinstance(rec.path, str) else None
             if where is not None and self.root is not None:
-                where = reroot(where, module, self.root)
+                where = reroot(where, module, self.root)   # never the recorded path itself
             p = where if where is not None and os.path.isfile(where) else None
             self._path[module] = p or find_module_file(module)
         return self._path[module]
