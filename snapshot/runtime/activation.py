@@ -42,7 +42,7 @@ def activate(path: str, *, strict: bool = False, report: str | None = None,
         return None
     # numba first: importing it runs the start-up hook, which activates the images the
     # environment names (before this one, and not twice)
-    import numba  # noqa: F401
+    import numba  # noqa: F401,I001
     real = os.path.realpath(path)
     known = _by_path.get(real)
     if known is not None:
