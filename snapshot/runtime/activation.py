@@ -108,11 +108,14 @@ def _bases(rt: Runtime, strict: bool, report: str | None, package: str | None) -
         base = next((x for x in _images.images if x.manifest.prefix == prefix), None)
         sibling = os.path.join(os.path.dirname(rt.path), name)
         if base is None and os.path.isfile(sibling):
+            if _sha256(sibling) != digest:      # checked before activating anything of it
+                raise SnapError(f"image {rt.path} is built on another build of {name} than the one "
+                                f"next to it: rebuild it with --base {sibling}")
             base = activate(sibling, strict=strict, report=report, package=package)
         if base is None:
             raise SnapError(f"image {rt.path} is built on the image {name}, which is not active here "
                             f"(keep {name} next to it, or activate it first)")
-        if base.manifest.prefix != prefix or _sha256(base.path) != digest:
+        if _sha256(base.path) != digest:
             raise SnapError(f"image {rt.path} is built on another build of {name} than the one "
                             f"active here ({base.path}): rebuild it with --base {base.path}")
         bases.append(base)
