@@ -62,10 +62,10 @@ SUMMARY = re.compile(r"(\d+) specialization\(s\) served by the image, (\d+) left
                      r"image [^;]+; built in ([\d.]+) s \(workload ([\d.]+) s(.*)\)\s*$")
 
 
-def snap_create(workload: str, output: str, cwd: str, tmp: str) -> dict:
+def snap_create(workload: str, output: str, cwd: str, tmp: str, extra: tuple[str, ...] = ()) -> dict:
     """`snap create` as a user runs it (empty NUMBA_CACHE_DIR); wall time and its own breakdown."""
     env = clean_env(tmp, "create-", COLUMNS="400")     # the summary line on one line
-    wall, out = _snap_create(workload, output, cwd, env)
+    wall, out = _snap_create(workload, output, cwd, env, extra=extra)
     lines = [l for l in out.splitlines() if "served by the image" in l]
     m = SUMMARY.search(lines[-1]) if lines else None
     if m is None:
@@ -514,6 +514,68 @@ def section_globals(res: dict, array_mb: int = 256) -> None:
             f"{r['array_bytes'] / r['array_first'] / 1e9:.2f} GB/s")], "rrrrr")
 
 
+# --------------------------------------------------------------------------- 6. --base
+EXTRA = '''\
+"""%(m)d functions on top of synth%(n)d (an app built on a library's image: scripts/bench_release.py)."""
+from numba import njit
+
+import synth%(n)d
+%(funcs)s
+EXTRAS = [%(names)s]
+'''
+
+
+def write_extra(d: str, n: int, m: int) -> None:
+    """``extra.py``: ``m`` new functions, each calling one of synth{n}'s; ``workload_full.py``
+    runs synth{n}'s workload and then calls them."""
+    funcs = "".join(f"\n\n@njit\ndef g_{i}(x):\n    return synth{n}.f_{i % n}(x) * 2 + {i}\n"
+                    for i in range(m))
+    with open(os.path.join(d, "extra.py"), "w") as f:
+        f.write(EXTRA % {"n": n, "m": m, "funcs": funcs, "names": ", ".join(f"g_{i}" for i in range(m))})
+    with open(os.path.join(d, "workload_full.py"), "w") as f:
+        f.write(textwrap.dedent("""\
+            import runpy
+            runpy.run_path("workload.py")
+            import extra
+            print("extra: total", sum(g(3) for g in extra.EXTRAS))
+            """))
+
+
+def section_incremental(n: int, m: int, runs: int, tmp: str, res: dict) -> None:
+    """`snap create --base` against a full build and against the JIT time of what the base lacks."""
+    log(f"== 6. incremental build: synth{n} as the base, {m} new functions on top")
+    d = res["synth"][n]["dir"]
+    write_extra(d, n, m)
+    base = res["synth"][n]["image"]
+    steps = ("full", "base", "lacking", "cold")
+    data: dict[str, list] = {s: [] for s in steps}
+    for _, step in interleaved(runs, steps, alternate=True, indent="  "):
+        if step == "full":
+            data[step].append(snap_create("workload_full.py", os.path.join(tmp, "full.so"), d, tmp))
+        elif step == "base":
+            data[step].append(snap_create("workload_full.py", os.path.join(tmp, "inc.so"), d, tmp,
+                                          ("--base", base)))
+        else:          # the JIT compiling what the base lacks (the base serving), or everything
+            env = clean_env(tmp, "jit-", **({"SNAP_SYSIMAGE": base} if step == "lacking" else {}))
+            data[step].append({"wall": checked_run([PY, "workload_full.py"], env, d, 1800)[1]})
+        log(f"    {step}: {data[step][-1]['wall']:.2f} s")
+    res["incremental"] = data
+    w = {s: med(x["wall"] for x in data[s]) for s in steps}
+    print(f"\n### 6. Incremental build (`snap create --base`): synth{n} as the base, {m} new functions "
+          f"(median of {runs} interleaved runs, empty NUMBA_CACHE_DIR each)\n")
+    table(["build or run", "wall", "entries", "image size"],
+          [("snap create (everything)", fmt_s(w["full"]), data["full"][0]["entries"],
+            fmt_b(data["full"][0]["size"])),
+           ("snap create --base (what the base lacks)", fmt_s(w["base"]), data["base"][0]["entries"],
+            fmt_b(data["base"][0]["size"])),
+           ("python workload_full.py, base image active (JIT: what it lacks)", fmt_s(w["lacking"]), "", ""),
+           ("python workload_full.py (JIT: everything)", fmt_s(w["cold"]), "", "")])
+    ratio = paired_ratio((x["wall"] for x in data["base"]), (x["wall"] for x in data["lacking"]))
+    print(f"\n- --base vs full build: {w['base'] / w['full']:.2f}x the time")
+    print(f"- **verdict (snap create --base <= 1.2 x the JIT time of what the base lacks): "
+          f"{'ok' if ratio <= 1.2 else 'MISSED'}** — {ratio:.2f}x (per-round)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
@@ -522,7 +584,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, help="fresh-process rounds in section 1 (default 9)")
     ap.add_argument("--build-runs", type=int, help="rounds in section 2 (default 3)")
     ap.add_argument("--workers", help="comma-separated worker counts for section 4 (default 1,4,8)")
-    ap.add_argument("--only", default="1,2,3,4,5", help="sections to run, e.g. 1,3 (default all)")
+    ap.add_argument("--only", default="1,2,3,4,5,6", help="sections to run, e.g. 1,3 (default all)")
     ap.add_argument("--json", metavar="FILE", help="also write all measurements to FILE")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ns = ap.parse_args()
@@ -532,7 +594,7 @@ def main() -> int:
     build_runs = ns.build_runs or (1 if ns.quick else 3)
     workers = [int(x) for x in (ns.workers or ("1,4" if ns.quick else "1,4,8")).split(",")]
     only = {int(x) for x in ns.only.split(",")}
-    if 2 in only and 100 not in sizes:
+    if only & {2, 6} and 100 not in sizes:
         sizes = sorted(set(sizes) | {100})
 
     res: dict = {}
@@ -543,8 +605,8 @@ def main() -> int:
               f"{load_before[0]:.1f} at start)")
         if 1 in only:
             section_activation(sizes, runs, tmp, res)
-        elif only & {2, 3}:
-            # sections 2/3 without 1: still need the synthetic modules and their images
+        elif only & {2, 3, 6}:
+            # sections 2/3/6 without 1: still need the synthetic modules and their images
             res["synth"] = {}
             for n in sizes:
                 log(f"  synthetic N={n}: snap create ...")
@@ -570,6 +632,8 @@ def main() -> int:
             section_pss(workers, kmeans_image, cache_dir, tmp, res)
         if 5 in only:
             section_globals(res)
+        if 6 in only:
+            section_incremental(100, 10, build_runs, tmp, res)
         load_after = os.getloadavg()
         print(f"\n(total {time.perf_counter() - t_start:.0f} s; load average {load_before[0]:.1f} "
               f"before / {load_after[0]:.1f} after)")

@@ -129,11 +129,12 @@ def python_probe(code: str, tag: str, env: dict[str, str] | None = None, cwd: st
 
 
 def snap_create(workload: str, output: str, cwd: str, env: dict[str, str], quiet: bool = False,
-                timeout: float = 1800) -> tuple[float, str]:
+                timeout: float = 1800, extra: Sequence[str] = ()) -> tuple[float, str]:
     """Build ``output`` from ``workload`` with the `snap` command, as a user does (give it a
-    ``clean_env``); return (wall seconds, stdout + stderr: the summary line unless ``quiet``)."""
+    ``clean_env``; ``extra``: more options, e.g. ``--base``); return (wall seconds, stdout +
+    stderr: the summary line unless ``quiet``)."""
     _, wall, p = checked_run([SNAP, "create", *(["-q"] if quiet else []), "--workload", workload,
-                              "--output", output], env, cwd, timeout)
+                              "--output", output, *extra], env, cwd, timeout)
     return wall, p.stdout + p.stderr
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 
 import pytest
@@ -99,3 +100,61 @@ def test_a_refused_image_does_not_stop_the_others(images, tmp_path):
     _same_results(out, plain)
     assert out["images"] == [["comp_b.so", 3]]
     assert p.stderr.count("SnapWarning: snap: cannot use image") == 1, p.stderr
+
+
+# ------------------------------------------------------------------ snap create --base
+@pytest.fixture(scope="module")
+def incremental(images):
+    d, _ = images
+    out = d / "inc"
+    out.mkdir()
+    shutil.copy(d / "comp_b.so", out / "comp_b.so")
+    p = snap("create", "-w", "comp_workload_top.py", "--base", str(out / "comp_b.so"),
+             "-o", str(out / "top.so"), "-q")
+    assert_ok(p)
+    plain = run([sys.executable, "comp_app.py", "top"], env=clean_env())
+    assert_ok(plain)
+    return out, json.loads(plain.stdout)
+
+
+def test_incremental_image_holds_only_what_its_base_lacks(incremental):
+    out, _ = incremental
+    info = snap("info", "--json", str(out / "top.so"))
+    assert_ok(info)
+    doc = json.loads(info.stdout)
+    assert {e["function"] for e in doc["entries"]} <= {"comp_top.top", "comp_b.b_fib"}   # b_fib: a literal
+    assert "comp_top.top" in {e["function"] for e in doc["entries"]}
+    (base,) = doc["build"]["bases"]
+    assert base["file"] == "comp_b.so" and len(base["sha256"]) == 64
+    assert any(i.startswith(base["prefix"]) for i in doc["imports"])        # the base's code, imported
+
+
+def test_incremental_image_serves_with_its_base(incremental):
+    out, plain = incremental
+    # the base is next to it: activated first, from there
+    got = _app("top", sysimage=str(out / "top.so"))
+    _same_results(got, plain)
+    assert got["top"] == plain["top"]
+    assert [name for name, _ in got["images"]] == ["comp_b.so", "top.so"]
+
+
+def test_incremental_image_is_refused_without_its_base_or_with_another(incremental, tmp_path):
+    out, plain = incremental
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(out / "top.so", alone / "top.so")
+    p = run([sys.executable, "comp_app.py", "top"], env=clean_env(SNAP_SYSIMAGE=str(alone / "top.so")))
+    assert_ok(p)
+    assert json.loads(p.stdout.strip().splitlines()[-1])["top"] == plain["top"]     # on the JIT
+    assert p.stderr.count("SnapWarning") == 1, p.stderr
+    assert "is built on the image comp_b.so, which is not active here" in p.stderr
+    # another build of the base (other content) next to it: refused too
+    other = tmp_path / "other"
+    other.mkdir()
+    assert_ok(snap("create", "-w", "comp_workload_a.py", "-w", "comp_workload_b.py",
+                   "-o", str(other / "comp_b.so"), "-q"))
+    shutil.copy(out / "top.so", other / "top.so")
+    p = run([sys.executable, "comp_app.py", "top"], env=clean_env(SNAP_SYSIMAGE=str(other / "top.so")))
+    assert_ok(p)
+    assert json.loads(p.stdout.strip().splitlines()[-1])["top"] == plain["top"]
+    assert "is built on another build of comp_b.so" in p.stderr, p.stderr

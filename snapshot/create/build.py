@@ -9,13 +9,14 @@ stage is timed (``BuildResult.timings``, shown by ``snap create``).
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 import linker
 
-from ..errors import BuildError
+from ..errors import BuildError, SnapError
 from ..image.fingerprint import file_digest
 from ..image.host import process_fingerprint
 from ..image.manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Manifest, Source
@@ -39,12 +40,16 @@ class BuildResult:
 
 def build_image(specs: list[Specialization], libraries: list, *, cpu: CpuTarget,
                 build_info: dict | None = None, package: str | None = None,
-                progress: Progress = lambda s: None) -> BuildResult:
-    """Build the image; with ``package``, a library image (only that package's entries,
-    the package recorded in the manifest's build info)."""
+                progress: Progress = lambda s: None, bases: list[str] = ()) -> BuildResult:
+    """The image of ``specs``; with ``bases`` (images that served the training run), an
+    incremental image: what the bases served is not in it, and its code imports theirs.
+    With ``package``, a library image: only that package's entries (the package recorded
+    in the manifest's build info)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     progress("collecting")
+    base_info, external = read_bases(bases)
+    build_info = {**(build_info or {}), **({"bases": base_info} if base_info else {})}
     names = StableNames()
     planned, skipped, internal, files = plan(specs, libraries, names, package)
     if not planned:
@@ -52,7 +57,7 @@ def build_image(specs: list[Specialization], libraries: list, *, cpu: CpuTarget,
         raise BuildError(f"the workload compiled nothing{where} the image can serve"
                          + (f" ({len(skipped)} specialization(s) left to the JIT)" if skipped else ""))
     if package:
-        build_info = {**(build_info or {}), "package": package}
+        build_info["package"] = package
     entries = [p.entry._replace(payload=i) for i, p in enumerate(planned)]
     fingerprint = process_fingerprint()
     cpu_info = {"target": cpu.option, "name": cpu.name, "features": sorted(cpu.required)}
@@ -75,7 +80,7 @@ def build_image(specs: list[Specialization], libraries: list, *, cpu: CpuTarget,
     big = merge_modules(planned, libraries)
     exported = {n for p in planned for n in list(p.raw_symbols.values()) + p.raw_envs}
     exported.update(t.slot_name() for p in planned for t in p.spec.extra.get("dynamic", {}).values())
-    finish_module(big, prefix, exported, names)
+    finish_module(big, prefix, exported, names, external)
     big.verify()
     obj = make_target_machine(cpu).emit_object(big)
     timings["codegen"] = time.perf_counter() - t
@@ -87,3 +92,24 @@ def build_image(specs: list[Specialization], libraries: list, *, cpu: CpuTarget,
                                          PAYLOAD_SECTION: payload})
     timings["link"] = time.perf_counter() - t
     return BuildResult(image=image, manifest=manifest, internal=internal, timings=timings)
+
+
+def read_bases(paths: list[str]) -> tuple[list[dict], dict[str, str]]:
+    """What an incremental image records of each base (file name, prefix, SHA-256: the
+    runtime requires exactly that image active) and every base symbol by its original name
+    (recursion placeholders into base code become imports of these)."""
+    info: list[dict] = []
+    external: dict[str, str] = {}
+    for path in paths:
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            m = Manifest.from_bytes(linker.ImageFile(path, -1, data, True).section(MANIFEST_SECTION))
+        except (linker.LinkError, KeyError, SnapError) as e:
+            raise BuildError(f"--base {path}: not a usable snap image ({e})") from None
+        info.append({"file": os.path.basename(path), "prefix": m.prefix,
+                     "sha256": hashlib.sha256(data).hexdigest(), "entries": len(m.entries)})
+        for e in m.entries:
+            for sym in e.symbols.values():
+                external.setdefault(sym[len(m.prefix):], sym)
+    return info, external

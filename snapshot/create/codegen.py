@@ -155,15 +155,18 @@ def merge_modules(planned: list[Planned], libraries: list = ()):
         needed |= pulled
 
 
-def _resolve_recursion_placeholders(big) -> None:
-    """Numba's `.numba.unresolved$X` pointer globals become `@X` (they are filled at run time in the JIT)."""
+def _resolve_recursion_placeholders(big, external: dict[str, str]) -> None:
+    """Numba's `.numba.unresolved$X` pointer globals become `@X` (they are filled at run time
+    in the JIT); an X that a base image serves (``external``) becomes an import of its symbol."""
     defined = _defined(big)
     lines = []
     for gv in big.global_variables:
         if gv.name.startswith(UNRESOLVED_PREFIX) and gv.is_declaration:
             target = gv.name[len(UNRESOLVED_PREFIX):]
             if target not in defined:
-                raise BuildError(f"recursive call target {target!r} is not in the image")
+                if target not in external:
+                    raise BuildError(f"recursive call target {target!r} is not in the image")
+                target = external[target]
             lines.append(f'declare void @"{target}"()')
             lines.append(f'@"{gv.name}" = global ptr @"{target}"')
     if lines:
@@ -173,13 +176,14 @@ def _resolve_recursion_placeholders(big) -> None:
         big.link_in(patch)
 
 
-def finish_module(big, prefix: str, exported: set[str], names: StableNames) -> None:
+def finish_module(big, prefix: str, exported: set[str], names: StableNames,
+                  external: dict[str, str] | None = None) -> None:
     """Prefix every global definition, make it strong, and hide what need not be exported.
 
     The prefix keeps image symbols distinct from same-named code the JIT may
     compile later in the process (Numba's mangled names repeat across processes).
     """
-    _resolve_recursion_placeholders(big)
+    _resolve_recursion_placeholders(big, external or {})
     for gv in list(big.functions) + list(big.global_variables):
         if gv.is_declaration:
             continue

@@ -19,7 +19,7 @@ from ..errors import Unfingerprintable
 from ..numba_seam import addresses, type_str
 from ..numba_seam.jitclass import slot_role
 from ..numba_seam.kinds import KINDS
-from ..numba_seam.library import library_module, linked_libraries, referenced_envs
+from ..numba_seam.library import base_entry, library_module, linked_libraries, referenced_envs
 from ..numba_seam.pickling import dumps_entry
 from ..numba_seam.specialization import Specialization, class_trackers
 
@@ -233,10 +233,14 @@ def _plan_one(spec: Specialization, ident: _Identity, by_symbol: dict, by_librar
     # source file to check by name in the user's process (as a dependency it would always
     # read as stale); what it does is fixed by its maker (Numba's, pinned by the
     # fingerprint) and the caller's own types, whose identity is the entry's.
-    callees = [d for lib in linked_libraries(spec.library)
+    linked = linked_libraries(spec.library)
+    callees = [d for lib in linked
                if (d := by_library.get(id(lib))) is not None and d is not spec
                and not generated(d.py_func)]
-    deps = sorted({(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees})
+    deps = {(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees}
+    # callees a base image served (``--base``): their code is the base's, as it was built
+    deps.update(e for e in map(base_entry, linked) if e is not None)
+    deps = sorted(deps)
     entry = Entry(
         kind=spec.kind, module=spec.module, qualname=spec.qualname, options=ident.options,
         closure=ident.closure, code=ident.code,

@@ -29,7 +29,11 @@ class Recorder(Patches):
     def keep(self, owner, cres, kind: str) -> None:
         """Record a compile result, extracted right away: the training run must not keep the
         program's objects alive (a dispatcher it drops, and through it the arguments and frames
-        its failed compilations hold), so the record keeps what the build needs, not the owner."""
+        its failed compilations hold), so the record keeps what the build needs, not the owner.
+        Code an active image placed (a base image of an incremental build) is not recorded:
+        it was not compiled, and the new image reaches it through its import table."""
+        if (getattr(cres, "metadata", None) or {}).get("snap"):
+            return
         rec = Recorded(owner, cres, kind, *frozen_now(owner))
         try:
             rec.spec = extract(rec)

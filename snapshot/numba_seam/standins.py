@@ -59,12 +59,16 @@ class ImageLibrary:
     has_dynamic_globals = False
     _finalized = True
 
-    def __init__(self, name: str, addresses: dict[str, int], prefix: str, fndesc, targetctx) -> None:
+    def __init__(self, name: str, addresses: dict[str, int], prefix: str, fndesc, targetctx,
+                 entry: tuple[str, str, str] | None = None) -> None:
         self._name = name
+        # (module, qualname, code fingerprint) of the entry: an image built on top of this
+        # one (``snap create --base``) depends on it, as on any callee
         self._addresses = addresses          # original symbol name -> run-time address
         self._prefix = prefix
         self._fndesc = fndesc
         self._targetctx = targetctx
+        self.entry = entry
         self._reload_init: set = set()
         self._linking_module = None
         self._forwarders: list[tuple[str, Any]] = [(fndesc.mangled_name, None)]   # (name, LLVM fn type)
@@ -72,6 +76,11 @@ class ImageLibrary:
         if cfunc in addresses:
             # new JIT code using the function as a first-class value links its C wrapper by name
             self._forwarders.append((cfunc, "cfunc"))
+
+    def image_symbols(self) -> dict[str, str]:
+        """Original symbol name -> the image's (prefixed) symbol, for every symbol of the entry:
+        what code built on top of this image imports."""
+        return {name: self._prefix + name for name in self._addresses}
 
     def add_forwarder(self, name: str, fnty) -> None:
         """Also forward ``name`` (of LLVM type ``fnty``) to the image (e.g. a generator's next function)."""

@@ -15,6 +15,7 @@ activated: the workload compiles, and the recorder sees, everything it uses.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import time
 
@@ -32,6 +33,7 @@ _by_path: dict[str, Runtime] = {}        # real path -> its Runtime (each file a
 # code recursing into one resolves its placeholder to it; the cache guard reads it
 _functions: dict[str, int] = {}
 _hooks: seam.RuntimeHooks | None = None
+_opened = itertools.count()              # images opened so far: each gets its own state key
 
 
 def activate(path: str, *, strict: bool = False, report: str | None = None,
@@ -42,7 +44,7 @@ def activate(path: str, *, strict: bool = False, report: str | None = None,
         return None
     # numba first: importing it runs the start-up hook, which activates the images the
     # environment names (before this one, and not twice)
-    import numba  # noqa: F401
+    import numba  # noqa: F401,I001
     real = os.path.realpath(path)
     known = _by_path.get(real)
     if known is not None:
@@ -75,7 +77,10 @@ def _activate(path: str, strict: bool, report: str | None, package: str | None,
               quiet: bool) -> Runtime | None:
     try:
         rt = Runtime(path, strict=strict, report=report, package=package,
-                     state_key=_state_key(len(_images.images)), image_functions=_functions)
+                     state_key=_state_key(next(_opened)), image_functions=_functions)
+        rt.bases = _bases(rt, strict, report, package)
+        if strict:
+            rt.map_now()
     except SnapError as e:
         if strict:
             raise SnapStrictError(f"{e} (strict mode)") from None
@@ -92,6 +97,38 @@ def _activate(path: str, strict: bool, report: str | None, package: str | None,
     for disp in seam.compiled_dispatchers(PINNED):   # a late activation: say what stays JIT
         rt.note_compiled(disp)
     return rt
+
+
+def _bases(rt: Runtime, strict: bool, report: str | None, package: str | None) -> list[Runtime]:
+    """The images an incremental image was built on (``snap create --base``), active here: as
+    recorded (prefix and SHA-256), activated first from next to it if they are not yet."""
+    bases = []
+    for b in rt.manifest.build.get("bases", []):
+        name, prefix, digest = str(b.get("file")), b.get("prefix"), b.get("sha256")
+        base = next((x for x in _images.images if x.manifest.prefix == prefix), None)
+        sibling = os.path.join(os.path.dirname(rt.path), name)
+        if base is None and os.path.isfile(sibling):
+            if _sha256(sibling) != digest:      # checked before activating anything of it
+                raise SnapError(f"image {rt.path} is built on another build of {name} than the one "
+                                f"next to it: rebuild it with --base {sibling}")
+            base = activate(sibling, strict=strict, report=report, package=package)
+        if base is None:
+            raise SnapError(f"image {rt.path} is built on the image {name}, which is not active here "
+                            f"(keep {name} next to it, or activate it first)")
+        if _sha256(base.path) != digest:
+            raise SnapError(f"image {rt.path} is built on another build of {name} than the one "
+                            f"active here ({base.path}): rebuild it with --base {base.path}")
+        bases.append(base)
+    return bases
+
+
+def _sha256(path: str) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _state_key(i: int) -> str:

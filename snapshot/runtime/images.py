@@ -123,7 +123,7 @@ class ImageSet:
             else:
                 kind, reason = K.MISS_NOT_IN_IMAGE, "function not in the image"
                 where = os.pathsep.join(rt.path for rt in self.images)
-        record_jit(self.report, kind, name, sig, reason, args)
+        record_jit(self.report, kind, name, sig, reason, args, image=where)
         if self.strict:
             what = ("is not in the image" if kind == K.MISS_NOT_IN_IMAGE
                     else f"is not served ({kind}) by the image")

@@ -8,7 +8,7 @@ pays nothing for it, and a parfors image starts no threads at import.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import linker
 
@@ -58,7 +58,7 @@ class OpenedImage:
         self._typeof_light = False           # resolver.lighten_array_typeof done
 
     # ------------------------------------------------------------ mapping
-    def load(self, lock) -> bool:
+    def load(self, lock, imports: "Callable[[str], int | None] | None" = None) -> bool:
         """Map the image's code once, at the first install. False if that failed: warned
         once (an error in strict mode); the JIT then compiles what the image would serve."""
         if self.loaded is None:
@@ -66,19 +66,27 @@ class OpenedImage:
                 # _image is None from the start of _map on: mapped, failed, or (image code
                 # used from inside the mapping itself) under way, which gets the JIT
                 if self._image is not None:
-                    self.load_error = self.map()
+                    self.load_error = self.map(imports)
                     if self.load_error is not None:
                         if self.strict:
                             raise SnapStrictError(f"snap: {self.load_error} (strict mode)")
                         warn_image(f"snap: {self.load_error}; running on the JIT")
         return self.loaded is not None
 
-    def map(self) -> str | None:
-        """dlopen, import table, constructors (None), or why not."""
+    def map(self, imports: "Callable[[str], int | None] | None" = None) -> str | None:
+        """dlopen, import table, constructors (None), or why not. ``imports`` resolves the
+        symbols of base images first (an incremental image)."""
         image, self._image = self._image, None
         try:
             resolver.prepare_runtime(parfors=self.manifest.parfors)    # before any image code runs
-            self.loaded = image.load(resolver.make_resolver())
+            resolve = resolver.make_resolver()
+            if imports is not None:
+                numba_resolve = resolve
+
+                def resolve(name: str) -> int | None:
+                    addr = imports(name)
+                    return addr if addr is not None else numba_resolve(name)
+            self.loaded = image.load(resolve)
             self.mapped = MappedImage(self.loaded.address, self.manifest.prefix, self.loaded)
             return None
         except linker.LinkError as e:
@@ -93,12 +101,10 @@ class OpenedImage:
         """The entry's unpickled payload (resolves references against this process)."""
         return loads_entry(self.payloads[e.payload])
 
-    def code(self, e: Entry, targetctx, data: Any = None) -> ImageCode:
-        """What every kind of entry needs from the image: payload, address slots and
-        environments filled, the function descriptor and the library standing in for it."""
-        if not self._typeof_light:            # before the first call of image code types its arguments
-            self._typeof_light = True
-            resolver.lighten_array_typeof()
+    def fill_slots(self, e: Entry, data: Any = None) -> dict[str, Any]:
+        """Fill the address slots and environment slots the entry's code reads (once per
+        entry; its environments by name). Also for an entry of a base image whose code an
+        image built on top of it calls without installing it."""
         if data is None:
             data = self.payload(e)
         prefix = self.manifest.prefix
@@ -109,21 +115,37 @@ class OpenedImage:
         envs = {}
         for env_sym in e.envs:
             name = env_sym[len(prefix):]
-            module_name, consts = data.envs.get(name, (e.module, []))
-            env = standins.make_environment(module_name, consts, name)
-            standins.set_env_slot(addr(env_sym), env)
+            env = self._envs.get(name)
+            if env is None:
+                module_name, consts = data.envs.get(name, (e.module, []))
+                env = standins.make_environment(module_name, consts, name)
+                standins.set_env_slot(addr(env_sym), env)
+                # The slot holds a bare pointer, and Numba's registry of environments is weak:
+                # keep each one alive as long as the image's code may run (the process), also
+                # those of callees whose own entries are never installed.
+                self._envs[name] = env
             envs[name] = env
-            # The slot holds a bare pointer, and Numba's registry of environments is weak:
-            # keep each one alive as long as the image's code may run (the process), also
-            # those of callees whose own entries are never installed.
-            self._envs[name] = env
+        return envs
+
+    def code(self, e: Entry, targetctx, data: Any = None) -> ImageCode:
+        """What every kind of entry needs from the image: payload, address slots and
+        environments filled, the function descriptor and the library standing in for it."""
+        if not self._typeof_light:            # before the first call of image code types its arguments
+            self._typeof_light = True
+            resolver.lighten_array_typeof()
+        if data is None:
+            data = self.payload(e)
+        envs = self.fill_slots(e, data)
+        prefix = self.manifest.prefix
+        addr = self.loaded.address
         mangled = e.symbols["function"][len(prefix):]
         env_name = e.symbols["env"][len(prefix):]
         env = envs.get(env_name) or standins.make_environment(e.module, [], env_name)
         addresses = {role_sym[len(prefix):]: addr(role_sym) for role_sym in e.symbols.values()}
         self.image_functions[mangled] = addresses[mangled]
         fndesc = standins.make_fndesc(data.fndesc, mangled, env_name, data.args, data.return_type)
-        library = standins.ImageLibrary(f"{e.module}.{e.qualname}", addresses, prefix, fndesc, targetctx)
+        library = standins.ImageLibrary(f"{e.module}.{e.qualname}", addresses, prefix, fndesc, targetctx,
+                                        entry=(e.module, e.qualname, e.code))
         return ImageCode(data, env, fndesc, library)
 
 

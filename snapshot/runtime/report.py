@@ -12,7 +12,6 @@ import json
 import os
 
 from ..errors import warn
-from ..image.kinds import MISS_REFUSED
 from ..numba_seam import install as seam
 from ..numba_seam import signature_text
 
@@ -24,13 +23,16 @@ def describe(owner, args: tuple) -> tuple[tuple[str, str], str, str]:
 
 
 def record_jit(report: str | None, kind: str, function: str, signature: str, reason: str,
-               args: tuple | None = None) -> None:
-    """Append one JSON line to the miss report (nothing without a report)."""
+               args: tuple | None = None, image: str | None = None) -> None:
+    """Append one JSON line to the miss report (nothing without a report); ``image``: the
+    image whose reason it is (several may be active)."""
     if not report:
         return
     module, _, qualname = function.partition(":")
     doc = {"event": "jit", "kind": kind, "function": function.replace(":", "."), "module": module,
            "qualname": qualname, "signature": signature, "reason": reason, "pid": os.getpid()}
+    if image:
+        doc["image"] = image
     if args is not None:
         try:
             from ..numba_seam.pickling import dumps_types
@@ -49,20 +51,3 @@ def record_jit(report: str | None, kind: str, function: str, signature: str, rea
 
 
 _report_failed: set[str] = set()
-
-
-class RefusedImageReporter:
-    """With a refused image and a miss report: every compilation is recorded as refused."""
-
-    def __init__(self, report: str, why: str) -> None:
-        self.report, self.why = report, why
-
-    def on_create(self, owner, kind: str) -> None:
-        pass
-
-    def on_compile(self, owner, sig, kind: str) -> None:
-        if seam.is_nested_compile():
-            return
-        args = seam.normalize_args(sig) if not isinstance(sig, tuple) else tuple(sig)
-        _, name, text = describe(owner, args)
-        record_jit(self.report, MISS_REFUSED, name, text, self.why, args)

@@ -71,11 +71,24 @@ class Runtime:
         self._stale_by_func: dict[tuple[str, str], str] = {}   # function -> the one that changed
         self._keep: list = []        # objects image code points at (jitclass Box subclasses)
         self._has_builders = bool(set(self.manifest.kinds) & set(K.BUILDER_KINDS))
-        if strict:                   # strict: every check at activation, loading included
-            error = self.image.map()
-            if error is not None:
-                from ..errors import SnapError
-                raise SnapError(error)
+        self.bases: list[Runtime] = []     # images this one was built on (snap create --base)
+
+    def map_now(self) -> None:
+        """Strict mode: every check at activation, mapping the code included."""
+        error = self.image.map(self._base_symbol if self.bases else None)
+        if error is not None:
+            from ..errors import SnapError
+            raise SnapError(error)
+
+    def _base_symbol(self, name: str) -> int | None:
+        """The address of a base image's symbol this image imports (its base mapped first)."""
+        for base in self.bases:
+            if name.startswith(base.manifest.prefix) and base.load():
+                try:
+                    return base.loaded.address(name)
+                except KeyError:
+                    return None
+        return None
 
     def note_compiled(self, disp) -> None:
         """A dispatcher found compiled at a late activation: identify it now (its JIT code
@@ -88,7 +101,7 @@ class Runtime:
 
     def load(self) -> bool:
         """Map the image's code (once); False if it cannot be (warned; the JIT works)."""
-        return self.image.load(self._lock)
+        return self.image.load(self._lock, self._base_symbol if self.bases else None)
 
     # ---------------------------------------------------------------- requests (images.ImageSet)
     def serve_request(self, owner, hooked: str, args: tuple, return_type) -> Any:
@@ -308,6 +321,8 @@ class Runtime:
                 return None
             data = data._replace(args=tuple(args))     # e.g. this process's Omitted defaults
         code = self.image.code(e, kind.target_context(owner), data)
+        if self.bases:
+            self._prepare_bases(e)
         mapped = self.image.mapped
         extra = getattr(code.data, "extra", None) or {}
         for role, sym in e.symbols.items():
@@ -319,6 +334,15 @@ class Runtime:
         cres = kind.place(owner, code, e, mapped)
         self.installed += 1
         return cres
+
+    def _prepare_bases(self, e: Entry) -> None:
+        """The base images' code ``e`` calls reads its environments and address slots: filled
+        now, also for base entries never installed in this process."""
+        for dep in e.deps:
+            for base in self.bases:
+                for be in base.manifest.entries_of(dep.module, dep.qualname):
+                    if be.code == dep.code and base.load():
+                        base.image.fill_slots(be)
 
     # ---------------------------------------------------------------- misses
     def _unusable(self, e: Entry, exc: Exception) -> None:

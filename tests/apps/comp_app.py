@@ -1,7 +1,8 @@
 """App of tests/test_compose.py: uses two libraries, each served from its own image.
 
 argv[1]: "served" (calls only what the images hold), "newjit" (new JIT code calling
-code of both images), "miss" (one call no image holds), "activate:PATH" (activates
+code of both images), "miss" (one call no image holds), "top" (also calls the
+incremental image's function built on comp_b's image), "activate:PATH" (activates
 PATH itself, after the images the environment gave). Prints one JSON line."""
 import json
 import sys
@@ -34,5 +35,8 @@ if mode == "newjit":
     out["both"] = both(x)
 if mode == "miss":
     out["b_fib_float"] = comp_b.b_fib(6.0)
+if mode == "top":              # built on comp_b's image (snap create --base)
+    import comp_top
+    out["top"] = comp_top.top(x)
 out["images"] = [[rt.path.rsplit("/", 1)[-1], rt.installed] for rt in snapshot.active()]
 print(json.dumps(out))
