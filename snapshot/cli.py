@@ -97,6 +97,11 @@ def _app():
             help="Build PKG's library image: only the specializations of functions defined in PKG, "
                  "written by default into PKG's directory (PKG/_snap/), where "
                  "snapshot.activate_package finds it. Default: [tool.snap] package."),
+        base: Optional[List[str]] = typer.Option(
+            None, "--base", metavar="IMAGE",
+            help="Build an incremental image on IMAGE (repeatable): IMAGE serves the training run, "
+                 "and the new image holds only what it lacks; it runs with IMAGE active (next to "
+                 "it, or activated first) and is refused without it."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or summary."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document on "
                                                            "stdout (progress still goes to stderr)."),
@@ -122,7 +127,7 @@ def _app():
             misses = (add_misses or []) + config.add_misses
             with stage_printer(err, quiet) as on_stage:
                 rep = do_create(workloads, out, args, cpu=cpu or config.cpu or "host",
-                                add_misses=misses, package=pkg, on_stage=on_stage)
+                                add_misses=misses, package=pkg, bases=base or [], on_stage=on_stage)
         except SnapError as e:
             _fail(err, "snap create", e, getattr(e, "exit_code", 1))
         except KeyboardInterrupt:

@@ -129,13 +129,15 @@ def test_incremental_image_holds_only_what_its_base_lacks(incremental):
     assert any(i.startswith(base["prefix"]) for i in doc["imports"])        # the base's code, imported
 
 
-def test_incremental_image_serves_with_its_base(incremental):
+def test_incremental_image_serves_with_its_base(images, incremental):
+    d, _ = images
     out, plain = incremental
-    # the base is next to it: activated first, from there
-    got = _app("top", sysimage=str(out / "top.so"))
+    # top.so's base is next to it: activated from there, before it (comp_a.so serves library A)
+    got = _app("top", sysimage=os.pathsep.join([str(d / "comp_a.so"), str(out / "top.so")]))
     _same_results(got, plain)
     assert got["top"] == plain["top"]
-    assert [name for name, _ in got["images"]] == ["comp_b.so", "top.so"]
+    assert [name for name, _ in got["images"]] == ["comp_a.so", "comp_b.so", "top.so"]
+    assert dict(got["images"])["top.so"] == 1          # top, its code calling comp_b.so's
 
 
 def test_incremental_image_is_refused_without_its_base_or_with_another(incremental, tmp_path):

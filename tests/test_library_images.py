@@ -266,6 +266,36 @@ def test_training_run_with_a_self_activating_library(library, tmp_path):
     assert served.stdout == jit.stdout
 
 
+def test_training_run_on_the_library_image_as_base(library, tmp_path):
+    """``snap create --base`` the library's shipped image: the app image holds only what the
+    library image lacks (the app's own function), imports the library's code, and at run time
+    finds its base in the library's package (SNAP_SYSIMAGE activates it at `import numba`,
+    before the library's own activate_package, which then finds it active)."""
+    root = library[0]
+    (base,) = (root / "snaplib" / PACKAGE_DIR).glob("*.so")
+    (tmp_path / "app.py").write_text(APP_WORKLOAD.format(apps=str(APPS)))
+    env = {"PYTHONPATH": str(root)}
+    p = snap("create", "-w", "app.py", "--base", str(base), "-o", "app-inc.so", cwd=tmp_path,
+             env=clean_env(**env))
+    assert_ok(p)
+    doc = json.loads(snap("info", "--json", str(tmp_path / "app-inc.so")).stdout)
+    functions = {e["function"] for e in doc["entries"]}
+    # axpy(float64 x3) is served by the library image; smooth is called from JIT code with a
+    # literal int, a signature the library's workload never compiled (so it is in the new image)
+    assert "__main__.app_score" in functions and "snaplib.kernels.axpy" not in functions, functions
+    assert all(e["signature"].startswith("(array(float64, 1d, C), Literal[int](2))")
+               for e in doc["entries"] if e["function"] == "snaplib.kernels.smooth"), doc["entries"]
+    (recorded,) = doc["build"]["bases"]
+    assert recorded["file"] == base.name and recorded["package"] == "snaplib"
+
+    jit = run([sys.executable, "app.py"], cwd=tmp_path, env=clean_env(**env))
+    assert_ok(jit)
+    served = run([sys.executable, "-W", "error::snapshot.errors.SnapWarning", "app.py"], cwd=tmp_path,
+                 env=clean_env(SNAP_SYSIMAGE="app-inc.so", SNAPTEST_FORBID_COMPILE="1", **env))
+    assert_ok(served)
+    assert served.stdout == jit.stdout
+
+
 # ------------------------------------------------------------------ bad input
 def _one_line_failure(p: subprocess.CompletedProcess, needle: str) -> None:
     assert p.returncode != 0, (p.stdout, p.stderr)

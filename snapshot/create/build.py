@@ -108,7 +108,8 @@ def read_bases(paths: list[str]) -> tuple[list[dict], dict[str, str]]:
         except (linker.LinkError, KeyError, SnapError) as e:
             raise BuildError(f"--base {path}: not a usable snap image ({e})") from None
         info.append({"file": os.path.basename(path), "prefix": m.prefix,
-                     "sha256": hashlib.sha256(data).hexdigest(), "entries": len(m.entries)})
+                     "sha256": hashlib.sha256(data).hexdigest(), "entries": len(m.entries),
+                     **({"package": m.build["package"]} if m.build.get("package") else {})})
         for e in m.entries:
             for sym in e.symbols.values():
                 external.setdefault(sym[len(m.prefix):], sym)

@@ -106,13 +106,28 @@ def package_output(package: str, workloads: list[str], cpu: str) -> str:
     return os.path.join(directory, PACKAGE_DIR, image_name(package, cpu, numba_version).filename)
 
 
+def _check_base(base: str) -> None:
+    """A ``--base`` image must be a snap image this process could run (checked again in the
+    training child, which activates it)."""
+    if not os.path.isfile(base):
+        raise SnapError(f"--base {base!r} does not exist (build it with `snap create --output {base}`)")
+    import linker
+
+    from ..image.manifest import MANIFEST_SECTION, ManifestIndex
+    try:
+        with linker.ImageFile.open(base, headers=False) as image:
+            ManifestIndex.from_bytes(image.section(MANIFEST_SECTION))
+    except (linker.LinkError, KeyError, SnapError, OSError) as e:
+        raise SnapError(f"--base {base!r} is not a usable snap image ({e})") from None
+
+
 def _check_package(package: str) -> None:
     if not all(part.isidentifier() for part in package.split(".")):
         raise SnapError(f"--package {package!r} is not a module name (such as mylib or mylib.sub)")
 
 
 def create(workloads: list[str], output: str | None, args: list[str] | None = None, *, cpu: str = "host",
-           add_misses: list[str] = (), package: str | None = None,
+           add_misses: list[str] = (), package: str | None = None, bases: list[str] = (),
            on_stage: Callable[[str, str], None] = lambda name, detail: None) -> CreateReport:
     """Build an image from workloads; raise SnapError (with nothing written) on any failure.
 
@@ -134,6 +149,8 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
     for report in add_misses:
         if not os.path.isfile(report):
             raise SnapError(f"miss report {report!r} does not exist")
+    for base in bases:
+        _check_base(base)
     if cpu != "host":
         from .cpu import resolve
         resolve(cpu)   # an unknown name fails here, before the workload runs
@@ -159,6 +176,8 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
         cmd += ["--workload", w]
     for report in add_misses:
         cmd += ["--add-misses", os.path.abspath(report)]
+    for base in bases:
+        cmd += ["--base", os.path.abspath(base)]
     cmd += ["--", *(args or [])]
     report = CreateReport(output=output)
     error: str | None = None

@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events-fd", type=int)
     ap.add_argument("--add-misses", action="append", default=[])
     ap.add_argument("--package")
+    ap.add_argument("--base", action="append", default=[])
     ap.add_argument("args", nargs="*")
     ns = ap.parse_args(argv)
     events = Events(ns.events_fd)
@@ -139,6 +140,20 @@ def main(argv: list[str] | None = None) -> int:
         events.send("error", stage="build", message=str(e))
         return 3
     cpu.configure_numba(target)
+    if ns.base:
+        # the bases serve the training run (what they serve is not recorded, and code that
+        # calls it imports it); anything that would make one unusable stops the build
+        import warnings
+
+        from ..runtime import activation
+        for base in ns.base:
+            with warnings.catch_warnings(record=True) as said:
+                warnings.simplefilter("always")
+                rt = activation.activate(base, training_base=True)
+            if rt is None:
+                why = "; ".join(str(w.message) for w in said) or "it cannot be activated here"
+                events.send("error", stage="build", message=f"--base {base}: {why}")
+                return 3
     from ..numba_seam.kinds import specializations
     from ..numba_seam.record import Recorder
     recorder = Recorder()
@@ -183,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                              build_info={"workloads": [os.path.basename(w) for w in ns.workload],
                                          **({"add-misses": [os.path.basename(m) for m in ns.add_misses]}
                                             if ns.add_misses else {})},
-                             package=ns.package,
+                             package=ns.package, bases=ns.base,
                              progress=lambda s: events.send("stage", name=s))
         with open(ns.out, "wb") as f:
             f.write(result.image)

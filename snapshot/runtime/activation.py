@@ -37,10 +37,12 @@ _opened = itertools.count()              # images opened so far: each gets its o
 
 
 def activate(path: str, *, strict: bool = False, report: str | None = None,
-             package: str | None = None, quiet: bool = False) -> Runtime | None:
+             package: str | None = None, quiet: bool = False,
+             training_base: bool = False) -> Runtime | None:
     """Activate an image in this process (a program's, or with ``package`` a library's);
-    on a bad image warn (unless ``quiet``) and return None, or raise if strict."""
-    if os.environ.get(packaged.TRAINING_ENV):
+    on a bad image warn (unless ``quiet``) and return None, or raise if strict. In the
+    training run only the bases of an incremental build are (``training_base``)."""
+    if os.environ.get(packaged.TRAINING_ENV) and not training_base:
         return None
     # numba first: importing it runs the start-up hook, which activates the images the
     # environment names (before this one, and not twice)
@@ -106,12 +108,17 @@ def _bases(rt: Runtime, strict: bool, report: str | None, package: str | None) -
     for b in rt.manifest.build.get("bases", []):
         name, prefix, digest = str(b.get("file")), b.get("prefix"), b.get("sha256")
         base = next((x for x in _images.images if x.manifest.prefix == prefix), None)
-        sibling = os.path.join(os.path.dirname(rt.path), name)
-        if base is None and os.path.isfile(sibling):
-            if _sha256(sibling) != digest:      # checked before activating anything of it
+        # not active yet: next to this image, or (a library's image) in its package
+        base_package = b.get("package")
+        candidate = os.path.join(os.path.dirname(rt.path), name)
+        if base is None and not os.path.isfile(candidate) and base_package:
+            candidate = _packaged(str(base_package), name) or candidate
+        if base is None and os.path.isfile(candidate):
+            if _sha256(candidate) != digest:      # checked before activating anything of it
                 raise SnapError(f"image {rt.path} is built on another build of {name} than the one "
-                                f"next to it: rebuild it with --base {sibling}")
-            base = activate(sibling, strict=strict, report=report, package=package)
+                                f"at {candidate}: rebuild it with --base {candidate}")
+            base = activate(candidate, strict=strict, report=report,
+                            package=str(base_package) if base_package else package)
         if base is None:
             raise SnapError(f"image {rt.path} is built on the image {name}, which is not active here "
                             f"(keep {name} next to it, or activate it first)")
@@ -120,6 +127,15 @@ def _bases(rt: Runtime, strict: bool, report: str | None, package: str | None) -
                             f"active here ({base.path}): rebuild it with --base {base.path}")
         bases.append(base)
     return bases
+
+
+def _packaged(package: str, name: str) -> str | None:
+    """``package``'s shipped image ``name``, found without importing the package."""
+    from ..image.locate import package_directory
+    try:
+        return os.path.join(package_directory(package), packaged.PACKAGE_DIR, name)
+    except ValueError:
+        return None
 
 
 def _sha256(path: str) -> str:
