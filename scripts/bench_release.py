@@ -633,7 +633,7 @@ def main() -> int:
         if 5 in only:
             section_globals(res)
         if 6 in only:
-            section_incremental(100, 10, build_runs, tmp, res)
+            section_incremental(100, 100, build_runs, tmp, res)
         load_after = os.getloadavg()
         print(f"\n(total {time.perf_counter() - t_start:.0f} s; load average {load_before[0]:.1f} "
               f"before / {load_after[0]:.1f} after)")
