@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import APPS, assert_ok, clean_env, run, snap
+from conftest import assert_ok, clean_env, run, snap
 
 
 @pytest.fixture(scope="module")

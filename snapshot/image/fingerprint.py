@@ -191,6 +191,16 @@ def canonical_options(options: Any) -> str:
     return repr(options)
 
 
+def sha256_file(path: str) -> str:
+    """SHA-256 of a file (hex): what identifies an image's bytes (shipping to workers, the
+    bases an incremental image records)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def file_digest(path: str) -> str | None:
     """Content hash of a source file, or None when it cannot be read."""
     try:

@@ -21,6 +21,7 @@ import time
 
 from ..errors import SnapError, SnapStrictError, warn_image
 from ..image import packaged
+from ..image.fingerprint import sha256_file
 from ..image.validity import PINNED
 from ..numba_seam import install as seam
 from ..numba_seam import jitclass as seam_jitclass
@@ -114,7 +115,7 @@ def _bases(rt: Runtime, strict: bool, report: str | None, package: str | None) -
         if base is None and not os.path.isfile(candidate) and base_package:
             candidate = _packaged(str(base_package), name) or candidate
         if base is None and os.path.isfile(candidate):
-            if _sha256(candidate) != digest:      # checked before activating anything of it
+            if sha256_file(candidate) != digest:      # checked before activating anything of it
                 raise SnapError(f"image {rt.path} is built on another build of {name} than the one "
                                 f"at {candidate}: rebuild it with --base {candidate}")
             base = activate(candidate, strict=strict, report=report,
@@ -122,7 +123,7 @@ def _bases(rt: Runtime, strict: bool, report: str | None, package: str | None) -
         if base is None:
             raise SnapError(f"image {rt.path} is built on the image {name}, which is not active here "
                             f"(keep {name} next to it, or activate it first)")
-        if _sha256(base.path) != digest:
+        if sha256_file(base.path) != digest:
             raise SnapError(f"image {rt.path} is built on another build of {name} than the one "
                             f"active here ({base.path}): rebuild it with --base {base.path}")
         bases.append(base)
@@ -136,15 +137,6 @@ def _packaged(package: str, name: str) -> str | None:
         return os.path.join(package_directory(package), packaged.PACKAGE_DIR, name)
     except ValueError:
         return None
-
-
-def _sha256(path: str) -> str:
-    import hashlib
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _state_key(i: int) -> str:
