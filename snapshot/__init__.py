@@ -31,8 +31,7 @@ def activate(path: str, *, strict: bool | None = None, report: str | None = None
 
     ``strict`` and ``report`` default to ``SNAP_STRICT`` and ``SNAP_REPORT``.
     """
-    from .runtime import activation
-    return activation.activate_public(path, strict=strict, report=report)
+    return _runtime().activate_public(path, strict=strict, report=report)
 
 
 def activate_package(package: str, *, strict: bool | None = None) -> Any:
@@ -54,11 +53,25 @@ def activate_package(package: str, *, strict: bool | None = None) -> Any:
         strict = os.environ.get("SNAP_STRICT", "").strip().lower() not in ("", "0", "false", "no")
     if path is None and not (strict and why):
         return None                          # quietly: the JIT serves the library
-    from .runtime import activation
-    return activation.activate_package(package, strict=strict)
+    return _runtime().activate_package(package, strict=strict)
 
 
 def active() -> list:
     """The active images, in precedence order (the program's images first)."""
-    from .runtime import activation
-    return activation.active_images()
+    import sys
+    activation = sys.modules.get("snapshot.runtime.activation")     # not imported: none is active
+    return activation.active_images() if activation is not None else []
+
+
+def _runtime() -> Any:
+    """snap's runtime, imported with the cyclic GC off: a full collection of the million
+    objects importing numba left (10-80 ms) must not land in this import."""
+    import gc
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        from .runtime import activation
+    finally:
+        if enabled:
+            gc.enable()
+    return activation
