@@ -115,27 +115,11 @@ def images_of(value: str) -> list[str]:
     return [p for p in value.split(os.pathsep) if p.strip()]
 
 
-def _strict_excepthook(previous):
-    """sys.excepthook: an uncaught strict-mode error is one line (exit status 1, as for any
-    uncaught exception); everything else goes to the hook that was there before."""
-    def hook(kind, value, tb):
-        import sys
-        errors = sys.modules.get("snapshot.errors")      # not imported: cannot be one of ours
-        if errors is not None and issubclass(kind, errors.SnapStrictError) and not _flag("SNAP_DEBUG"):
-            value.__traceback__ = tb
-            errors.print_strict_error(value)
-            return
-        previous(kind, value, tb)
-    hook.snap_strict = True
-    return hook
-
-
 def install_from_env() -> None:
     if not os.environ.get("SNAP_SYSIMAGE"):
         return
     _seen.add(os.environ["SNAP_SYSIMAGE"])
-    import sys
-    if not getattr(sys.excepthook, "snap_strict", False):
-        sys.excepthook = _strict_excepthook(sys.excepthook)
+    from .excepthook import install_strict_excepthook
+    install_strict_excepthook()
     from .numba_seam.post_import import when_imported
     when_imported("numba", lambda _: _activate())

@@ -20,6 +20,7 @@ import os
 import time
 
 from ..errors import SnapError, SnapStrictError, warn_image
+from ..excepthook import install_strict_excepthook
 from ..image import packaged
 from ..image.fingerprint import sha256_file
 from ..image.validity import PINNED
@@ -174,13 +175,18 @@ def _env_strict(strict: bool | None) -> bool:
 
 def activate_public(path: str, *, strict: bool | None = None, report: str | None = None) -> Runtime | None:
     """``snapshot.activate``: a program's image; strict and report default to the environment."""
-    return activate(path, strict=_env_strict(strict), report=report or os.environ.get("SNAP_REPORT") or None)
+    strict = _env_strict(strict)
+    if strict:
+        install_strict_excepthook()          # a strict failure ends the program in one line
+    return activate(path, strict=strict, report=report or os.environ.get("SNAP_REPORT") or None)
 
 
 def activate_package(package: str, *, strict: bool | None = None) -> Runtime | None:
     """``snapshot.activate_package``: the image ``package`` ships that fits here, or None
     (quietly; an error in strict mode). See image/packaged.py for the choice."""
     strict = _env_strict(strict)
+    if strict:
+        install_strict_excepthook()
     path, why = packaged.find(package)
     if path is None:
         if strict and why:
