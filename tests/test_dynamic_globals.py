@@ -8,6 +8,7 @@ the app from the image with compilation forbidden and compare with plain JIT.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -92,3 +93,22 @@ def test_images_with_addresses_and_objmode_are_reproducible(dyn_image, tmp_path)
     again = tmp_path / "again.so"
     assert_ok(snap("create", "-q", "-w", "dynglobal_workload.py", "-o", str(again), cwd=APPS))
     assert again.read_bytes() == dyn_image.read_bytes()
+
+
+def test_images_do_not_depend_on_bytecode_files(tmp_path):
+    """The same build with the app's modules compiled from source (no __pycache__ yet) and
+    loaded from their .pyc files gives the same bytes: the pickles Numba embeds in code
+    (the `with objmode` block's dispatcher) must not depend on which equal strings were one
+    object (a module's co_filename is shared when compiled, not when unmarshalled)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("dynglobal_workload.py", "dynglobal_app.py", "dynglobal_lib.py", "snaptest_forbid.py"):
+        shutil.copy(APPS / name, src / name)
+    env = {k: v for k, v in clean_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
+    builds = []
+    for i in range(2):
+        out = tmp_path / f"b{i}.so"
+        assert_ok(snap("create", "-q", "-w", "dynglobal_workload.py", "-o", str(out), cwd=src, env=env))
+        builds.append(out.read_bytes())
+        assert (src / "__pycache__").is_dir()        # the second build reads the .pyc files
+    assert builds[0] == builds[1]

@@ -118,6 +118,12 @@ class Recorder(Patches):
 
         from numba.core import ccallback
         self.wrap(ccallback.CFunc, "_compile_uncached", cfunc_compile)
+        # Reproducible builds: the pickles Numba embeds in code (and names globals after)
+        # must not depend on which equal strings were one object (canonical_pickle.py).
+        from numba.core import serialize
+
+        from .canonical_pickle import canonical
+        self.wrap(serialize, "dumps", lambda orig, obj: canonical(orig(obj)))
         from . import addresses
         addresses.watch_symbols(self)
         # `with objmode` blocks: the code that calls them embeds the pickled block
