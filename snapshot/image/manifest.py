@@ -58,7 +58,7 @@ class Entry(NamedTuple):
     payload: int = -1            # index into the payload's entry list
     # late-bound address slots: image symbol -> what it names (numba_seam/addresses.Target)
     dynamic: dict[str, dict] = {}
-    # identity and validity beyond the signature text (see snapshot/validity.py)
+    # identity and validity beyond the signature text (see image/identity.py and image/validity.py)
     argkeys: list[str] = []      # argument types, keyed the same in every process
     ret: str | None = None       # the return type's key
     explicit: bool = False       # compiled for an explicitly given return type (eager signature)

@@ -4,17 +4,17 @@ An entry is what Numba produced when one dispatcher compiled one Python function
 for one signature. The JIT of this process would produce exactly that code when
 all of the following are equal, so the image serves the entry then and only then:
 
-**Identity** -- fixed when a dispatcher asks for a signature (``EntryKey``):
+**Identity** -- fixed when a dispatcher asks for a signature (``identity.EntryKey``):
 
 * kind, module and qualname of the function;
 * the code itself (``code_fingerprint``): two lambdas in one scope, a function
   redefined in the same scope and ``exec``-generated functions share module,
   qualname and signature, never their code;
 * the closure cells' values;
-* every compile input of the dispatcher (``numba_seam.compile_options``:
+* every compile input of the dispatcher (its kind's ``identity`` in ``numba_seam.kinds``:
   target options, ``locals=``, the pipeline class; a DUFunc's identity);
 * the argument types, by a key that is the same in every process
-  (``numba_seam.type_key``: an ``Omitted`` default by its value, not by ``id``);
+  (``fingerprint.type_key``: an ``Omitted`` default by its value, not by ``id``);
   a lazy request takes only what a lazy compile produced (an eager
   ``@njit("f8(f8)")`` fixes its return type, which inference may not give), a
   request with a return type takes an entry of that return type.
