@@ -53,7 +53,7 @@ def activate_package(package: str, *, strict: bool | None = None) -> Any:
         strict = os.environ.get("SNAP_STRICT", "").strip().lower() not in ("", "0", "false", "no")
     if path is None and not (strict and why):
         return None                          # quietly: the JIT serves the library
-    return _runtime().activate_package(package, strict=strict)
+    return _runtime().activate_package(package, strict=strict, found=(path, why))
 
 
 def active() -> list:

@@ -239,12 +239,6 @@ def owner_overloads(owner) -> dict:
     return {}
 
 
-def normalize_args(sig) -> tuple:
-    from numba.core import sigutils
-    args, _ = sigutils.normalize_signature(sig)
-    return tuple(args)
-
-
 def is_nested_compile() -> bool:
     """True while Numba is already compiling something (a miss inside a miss)."""
     from numba.core.compiler_lock import global_compiler_lock

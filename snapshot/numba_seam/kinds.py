@@ -13,13 +13,13 @@ strategy answers:
 * ``extract(rec)`` -- the ``Specialization`` the build needs from a compile
   result, with the reason it cannot be served (or None);
 * ``roles(spec, defined)`` -- the symbols of the entry the image exports;
-* ``target_context(owner)`` and ``place(owner, code, e, address)`` -- at run
+* ``target_context(owner)`` and ``place(owner, code, e, image)`` -- at run
   time, put the image's code where Numba would have put what it compiled, and
   return the compile result Numba's caller expects.
 
-``serving`` says when the runtime asks: per signature (Numba's compile
-requests), once when the owner is compiled (objmode blocks, @cfunc), or per
-builder ``add`` (gufunc kernels).
+When the runtime asks is the hook's business (``install.RuntimeHooks``): per
+signature (Numba's compile requests), once when the owner is compiled (objmode
+blocks, @cfunc), or per builder ``add`` (gufunc kernels).
 """
 from __future__ import annotations
 
@@ -33,8 +33,6 @@ from . import jitclass
 
 if TYPE_CHECKING:     # build side only: the runtime imports this module, not the records (~1.3 ms)
     from .specialization import Recorded, Specialization
-
-PER_SIGNATURE, ONCE, PER_ADD = "per signature", "once", "per add"
 
 
 class ImageCode(NamedTuple):
@@ -53,9 +51,8 @@ class MappedImage(NamedTuple):
 
 
 class Kind:
-    """A kind of entry (see module doc). Subclasses set ``name`` and ``serving``."""
+    """A kind of entry (see module doc). Subclasses set ``name``."""
     name: str = ""
-    serving: str = PER_SIGNATURE
 
     # ------------------------------------------------------------ identity (both sides)
     def py_func(self, owner) -> pytypes.FunctionType | None:
@@ -146,7 +143,6 @@ class JitclassKind(Kind):
 class ObjmodeKind(Kind):
     """A ``with objmode`` block's lifted dispatcher: object-mode code, compiled once."""
     name = K.OBJMODE
-    serving = ONCE
 
     def options(self, owner) -> str:
         # the block is told apart from the other blocks of its function by its first line,
@@ -200,7 +196,6 @@ class DUFuncKind(_LoopKind):
 class CFuncKind(Kind):
     """@cfunc: compiled once, at its declaration; the image gives its C callback."""
     name = K.CFUNC
-    serving = ONCE
 
     def py_func(self, owner):
         return owner._pyfunc
@@ -242,7 +237,6 @@ class CFuncKind(Kind):
 class BuilderKind(_LoopKind):
     """A kernel of a @guvectorize / @vectorize(target='parallel') builder and its loop
     (see gufunc.py for why builders are served through ``add`` and ``build``)."""
-    serving = PER_ADD
 
     def options(self, owner) -> str:
         from .gufunc import builder_identity
@@ -463,4 +457,4 @@ def emit_warnings(extra: dict) -> None:
 
 
 __all__ = ["KINDS", "Kind", "ImageCode", "kind_of", "owner_kind", "specializations", "extract",
-           "PER_SIGNATURE", "ONCE", "PER_ADD", "MappedImage", "emit_warnings"]
+           "MappedImage", "emit_warnings"]

@@ -64,15 +64,3 @@ def base_entry(library) -> tuple[str, str, str] | None:
     None (a JIT library): the code a JIT caller links from a base image."""
     from .standins import ImageLibrary
     return library.entry if isinstance(library, ImageLibrary) else None
-
-
-def base_symbols(libraries) -> dict[str, str]:
-    """Original name -> base image symbol, for every image entry the recorded libraries
-    link (an incremental build imports them instead of defining them)."""
-    from .standins import ImageLibrary
-    out: dict[str, str] = {}
-    for lib in libraries:
-        for linked in [lib, *linked_libraries(lib)]:
-            if isinstance(linked, ImageLibrary):
-                out.update(linked.image_symbols())
-    return out

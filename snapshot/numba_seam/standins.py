@@ -77,11 +77,6 @@ class ImageLibrary:
             # new JIT code using the function as a first-class value links its C wrapper by name
             self._forwarders.append((cfunc, "cfunc"))
 
-    def image_symbols(self) -> dict[str, str]:
-        """Original symbol name -> the image's (prefixed) symbol, for every symbol of the entry:
-        what code built on top of this image imports."""
-        return {name: self._prefix + name for name in self._addresses}
-
     def add_forwarder(self, name: str, fnty) -> None:
         """Also forward ``name`` (of LLVM type ``fnty``) to the image (e.g. a generator's next function)."""
         self._forwarders.append((name, fnty))

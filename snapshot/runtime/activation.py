@@ -110,23 +110,25 @@ def _bases(rt: Runtime, strict: bool, report: str | None, package: str | None) -
     for b in rt.manifest.build.get("bases", []):
         name, prefix, digest = str(b.get("file")), b.get("prefix"), b.get("sha256")
         base = next((x for x in _images.images if x.manifest.prefix == prefix), None)
-        # not active yet: next to this image, or (a library's image) in its package
-        base_package = b.get("package")
-        candidate = os.path.join(os.path.dirname(rt.path), name)
-        if base is None and not os.path.isfile(candidate) and base_package:
-            candidate = _packaged(str(base_package), name) or candidate
-        if base is None and os.path.isfile(candidate):
-            if sha256_file(candidate) != digest:      # checked before activating anything of it
-                raise SnapError(f"image {rt.path} is built on another build of {name} than the one "
-                                f"at {candidate}: rebuild it with --base {candidate}")
-            base = activate(candidate, strict=strict, report=report,
-                            package=str(base_package) if base_package else package)
+        if base is not None:
+            where = base.path
+        else:     # not active yet: next to this image, or (a library's image) in its package
+            base_package = b.get("package")
+            where = os.path.join(os.path.dirname(rt.path), name)
+            if not os.path.isfile(where) and base_package:
+                where = _packaged(str(base_package), name) or where
+            if not os.path.isfile(where):
+                raise SnapError(f"image {rt.path} is built on the image {name}, which is not active "
+                                f"here (keep {name} next to it, or activate it first)")
+        # the bytes recorded at build time, checked before anything of a new base is activated
+        if sha256_file(where) != digest:
+            raise SnapError(f"image {rt.path} is built on another build of {name} than the one at "
+                            f"{where}: rebuild it with --base {where}")
         if base is None:
-            raise SnapError(f"image {rt.path} is built on the image {name}, which is not active here "
-                            f"(keep {name} next to it, or activate it first)")
-        if sha256_file(base.path) != digest:
-            raise SnapError(f"image {rt.path} is built on another build of {name} than the one "
-                            f"active here ({base.path}): rebuild it with --base {base.path}")
+            base = activate(where, strict=strict, report=report,
+                            package=str(base_package) if base_package else package)
+            if base is None:
+                raise SnapError(f"image {rt.path} is built on {where}, which cannot be used here")
         bases.append(base)
     return bases
 
@@ -181,13 +183,15 @@ def activate_public(path: str, *, strict: bool | None = None, report: str | None
     return activate(path, strict=strict, report=report or os.environ.get("SNAP_REPORT") or None)
 
 
-def activate_package(package: str, *, strict: bool | None = None) -> Runtime | None:
+def activate_package(package: str, *, strict: bool | None = None,
+                     found: tuple[str | None, str] | None = None) -> Runtime | None:
     """``snapshot.activate_package``: the image ``package`` ships that fits here, or None
-    (quietly; an error in strict mode). See image/packaged.py for the choice."""
+    (quietly; an error in strict mode). See image/packaged.py for the choice (``found``:
+    already made by the caller)."""
     strict = _env_strict(strict)
     if strict:
         install_strict_excepthook()
-    path, why = packaged.find(package)
+    path, why = found if found is not None else packaged.find(package)
     if path is None:
         if strict and why:
             raise SnapStrictError(f"snap: {why} (strict mode)")

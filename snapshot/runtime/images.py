@@ -68,6 +68,8 @@ class ImageSet:
         """A dispatcher's first call with these values' types: an image's compile result or
         None (Numba's own path follows and reports any miss)."""
         for rt in self.images:
+            if rt.holds_nothing_for(owner):      # known at its first request: no guard, no GC dance
+                continue
             cres = self._guarded(rt.serve_call, owner, values)
             if cres is not None:
                 return cres

@@ -75,10 +75,15 @@ class Runtime:
 
     def map_now(self) -> None:
         """Strict mode: every check at activation, mapping the code included."""
-        error = self.image.map(self._base_symbol if self.bases else None)
+        error = self.image.map(self._imports)
         if error is not None:
             from ..errors import SnapError
             raise SnapError(error)
+
+    @property
+    def _imports(self):
+        """What resolves this image's imports of base symbols (None: it has no bases)."""
+        return self._base_symbol if self.bases else None
 
     def _base_symbol(self, name: str) -> int | None:
         """The address of a base image's symbol this image imports (its base mapped first)."""
@@ -101,19 +106,21 @@ class Runtime:
 
     def load(self) -> bool:
         """Map the image's code (once); False if it cannot be (warned; the JIT works)."""
-        return self.image.load(self._lock, self._base_symbol if self.bases else None)
+        return self.image.load(self._lock, self._imports)
 
     # ---------------------------------------------------------------- requests (images.ImageSet)
     def serve_request(self, owner, hooked: str, args: tuple, return_type) -> Any:
         """The image's compile result for exactly this compile request (installed now), or None."""
         return self._serve_signature(owner, hooked, args, return_type)
 
+    def holds_nothing_for(self, owner) -> bool:
+        """Known from an earlier request: nothing of this dispatcher is in the image."""
+        st = owner.__dict__.get(self._state_key)
+        return st is not None and not st.by_args
+
     def serve_call(self, owner, values: tuple) -> Any:
         """First call of a dispatcher with these argument values' types: the image's compile
         result (installed now), or None."""
-        st = owner.__dict__.get(self._state_key)
-        if st is not None and not st.by_args:
-            return None           # known: nothing of this dispatcher is in the image
         return self._serve_call(owner, values)
 
     def serve_add(self, builder, sig) -> Any:
