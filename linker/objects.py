@@ -240,3 +240,9 @@ def _check_relocations(obj: ObjectFile, rela_secs: list[int], sizes: list[int], 
                                   f"{int(symi[j])} >= {len(obj.syms)}")
         raise _fail(obj.name, f"section {obj.section_names[infos[rs]]!r}: relocation at offset {int(off[j]):#x} "
                               f"is past the section end ({int(limit[j]):#x})")
+
+
+def allocated_size(data: bytes) -> int:
+    """Bytes of code and data an object brings into a loaded image (its SHF_ALLOC sections)."""
+    obj = parse_object(data, 0)
+    return sum(int(s["size"]) for s in obj.shdrs if int(s["flags"]) & elf.SHF_ALLOC)

@@ -35,6 +35,12 @@ nothing is asserted, a busy machine gives inflated, noisy numbers):
    Numba's warm cache. PSS shares library pages with every process on the
    machine, unrelated ones included; Pss_Anon (each worker's own heap) does not.
 
+5. (see ``section_globals``) and 6. ``snap create --base`` (see ``section_incremental``).
+7. CPU variants (targets: ``--cpu portable`` image <= 2.5 x the size and its build
+   <= 1.3 x the time of a single-level build, for the kmeans example), and the
+   example's steady-state call times per variant (``SNAP_CPU`` forcing each) next
+   to the plain JIT at each level.
+
 Every process gets a clean environment (inherited SNAP_* / NUMBA_* dropped).
 """
 from __future__ import annotations
@@ -576,6 +582,74 @@ def section_incremental(n: int, m: int, runs: int, tmp: str, res: dict) -> None:
           f"{'ok' if ratio <= 1.2 else 'MISSED'}** — {ratio:.2f}x (per-round)")
 
 
+# --------------------------------------------------------------------------- 7. CPU variants
+STEADY = textwrap.dedent("""\
+    import json, sys, time
+    import numpy as np
+    sys.path.insert(0, %(dir)r)
+    import kmeans
+    import snapshot
+    X, _ = kmeans.make_blobs(20000, 8, 6, 2.5, 2)
+    C0 = kmeans.kmeans_pp_init(X, 8, 2)
+    def fit():
+        return kmeans.lloyd(X, C0.copy(), 100, 1e-6)
+    def dists():
+        return kmeans.pairwise_sq_dists(X, C0)
+    out = {}
+    for name, f in (("fit", fit), ("dists", dists)):
+        f()                                  # first call: installs (or compiles), untimed
+        ts = []
+        for _ in range(%(reps)d):
+            t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
+        out[name] = sorted(ts)[len(ts) // 2]
+    act = snapshot.active()
+    out["variant"] = act[0].variant.target if act else None
+    print("STEADY " + json.dumps(out))
+    """)
+
+
+def section_variants(runs: int, tmp: str, res: dict) -> None:
+    """`snap create --cpu portable` against the best single level this machine has: build time,
+    size, and the kmeans example's steady-state call times per variant."""
+    from snapshot.image.host import LEVELS, host_cpu_features
+    feats = host_cpu_features()
+    levels = [lv for lv in ("x86-64-v2", "x86-64-v3", "x86-64-v4") if set(LEVELS[lv][1]) <= feats]
+    single = levels[-1]
+    log(f"== 7. CPU variants: --cpu portable vs --cpu {single} (the best level this machine has)")
+    images = {"portable": os.path.join(tmp, "var-portable.so"), single: os.path.join(tmp, "var-single.so")}
+    builds: dict[str, list] = {k: [] for k in images}
+    for _, step in interleaved(runs, list(images), alternate=True, indent="  "):
+        builds[step].append(snap_create("workload.py", images[step], KMEANS_DIR, tmp, ("--cpu", step)))
+        log(f"    {step}: {builds[step][-1]['wall']:.2f} s")
+    res["variants"] = {"builds": builds}
+    w = {k: med(x["wall"] for x in v) for k, v in builds.items()}
+    size = {k: builds[k][0]["size"] for k in images}
+    steady: dict[str, list] = {}
+    modes = [(f"image, SNAP_CPU={lv}", {"SNAP_SYSIMAGE": images["portable"], "SNAP_CPU": lv}) for lv in levels]
+    modes += [(f"JIT at {lv}", {"NUMBA_CPU_NAME": lv, "NUMBA_CPU_FEATURES": ""}) for lv in levels]
+    modes += [("JIT, this host's CPU", {})]
+    code = STEADY % {"dir": KMEANS_DIR, "reps": 7}
+    for _, (label, env) in interleaved(runs, modes, indent="  "):
+        steady.setdefault(label, []).append(
+            python_probe(code, "STEADY", base_env(**env), KMEANS_DIR))
+    res["variants"]["steady"] = steady
+    print(f"\n### 7. CPU variants: the kmeans example, `--cpu portable` (x86-64-v2, v3, v4) vs "
+          f"`--cpu {single}` (median of {runs} interleaved runs)\n")
+    table(["image", "build (wall)", "size"],
+          [(f"--cpu {single}", fmt_s(w[single]), fmt_b(size[single])),
+           ("--cpu portable", fmt_s(w["portable"]), fmt_b(size["portable"]))])
+    print()
+    table(["run", "variant served", "fit (lloyd, 20,000 points)", "pairwise distances"],
+          [(label, rows[0].get("variant") or "(JIT)", fmt_s(med(r["fit"] for r in rows)),
+            fmt_s(med(r["dists"] for r in rows))) for label, rows in steady.items()])
+    build_ratio = paired_ratio((x["wall"] for x in builds["portable"]), (x["wall"] for x in builds[single]))
+    size_ratio = size["portable"] / size[single]
+    print(f"\n- **verdict (size <= 2.5 x a single-level image): {'ok' if size_ratio <= 2.5 else 'MISSED'}** "
+          f"— {size_ratio:.2f}x")
+    print(f"- **verdict (build <= 1.3 x a single-level build): {'ok' if build_ratio <= 1.3 else 'MISSED'}** "
+          f"— {build_ratio:.2f}x (per-round)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
@@ -584,7 +658,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, help="fresh-process rounds in section 1 (default 9)")
     ap.add_argument("--build-runs", type=int, help="rounds in section 2 (default 3)")
     ap.add_argument("--workers", help="comma-separated worker counts for section 4 (default 1,4,8)")
-    ap.add_argument("--only", default="1,2,3,4,5,6", help="sections to run, e.g. 1,3 (default all)")
+    ap.add_argument("--only", default="1,2,3,4,5,6,7", help="sections to run, e.g. 1,3 (default all)")
     ap.add_argument("--json", metavar="FILE", help="also write all measurements to FILE")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ns = ap.parse_args()
@@ -634,6 +708,8 @@ def main() -> int:
             section_globals(res)
         if 6 in only:
             section_incremental(100, 100, build_runs, tmp, res)
+        if 7 in only:
+            section_variants(build_runs, tmp, res)
         load_after = os.getloadavg()
         print(f"\n(total {time.perf_counter() - t_start:.0f} s; load average {load_before[0]:.1f} "
               f"before / {load_after[0]:.1f} after)")

@@ -311,11 +311,15 @@ def _render_info(inf) -> None:
         head.add_row(esc(str(k)), esc(str(fp[k])))
     if isinstance(config, dict):
         head.add_row("numba config", esc(", ".join(f"{k}={v}" for k, v in sorted(config.items()))))
-    cpu = inf.cpu
-    feats = cpu.get("features") if isinstance(cpu.get("features"), list) else []
-    head.add_row("CPU target", esc(str(cpu.get("target"))))
-    head.add_row("CPU name", esc(str(cpu.get("name"))))
-    head.add_row(f"CPU features required ({len(feats)})", esc(" ".join(map(str, feats))))
+    if len(inf.variants) > 1:
+        head.add_row("CPU variants", esc(", ".join(v["target"] for v in inf.variants))
+                     + " (the best this CPU has runs; table below)")
+    else:
+        cpu = inf.cpu
+        feats = cpu.get("features") if isinstance(cpu.get("features"), list) else []
+        head.add_row("CPU target", esc(str(cpu.get("target"))))
+        head.add_row("CPU name", esc(str(cpu.get("name"))))
+        head.add_row(f"CPU features required ({len(feats)})", esc(" ".join(map(str, feats))))
     for k in sorted(inf.build):
         v = inf.build[k]
         head.add_row(f"build {esc(str(k))}", esc(", ".join(map(str, v)) if isinstance(v, list) else str(v)))
@@ -323,6 +327,20 @@ def _render_info(inf) -> None:
     head.add_row("native code", f"{inf.code_size} bytes in {len(inf.entries)} entries")
     head.add_row("payload", f"{inf.payload_size} bytes (pickled types/constants; not read by info)")
     out.print(head)
+
+    if len(inf.variants) > 1:
+        t = Table(title=f"CPU variants ({len(inf.variants)}, lowest first)", title_justify="left")
+        for c, j in (("target", "left"), ("LLVM CPU", "left"), ("code and data", "right"),
+                     ("features required", "left"), ("symbol prefix", "left")):
+            t.add_column(c, justify=j)
+        before: set = set()
+        for v in inf.variants:
+            added = [f for f in v["features"] if f not in before]
+            shown = f"{len(v['features'])}: " + ("+" if before else "") + " ".join(added)
+            before = set(v["features"])
+            t.add_row(esc(v["target"]), esc(v["name"]), f"{v['size']} bytes ({_size(v['size'])})",
+                      esc(shown), esc(v["prefix"]))
+        out.print(t)
 
     t = Table(title=f"entries served by the image ({len(inf.entries)})", title_justify="left")
     for c in ("function", "signature", "kind"):
@@ -387,8 +405,11 @@ def _render_check(rep) -> None:
     cpu = rep.cpu
     t.add_row("CPU", esc(f"{cpu['image']} ({cpu['target']})"), esc(str(cpu["here"])), "")
     missing = cpu["missing"]
-    t.add_row("CPU features", f"{cpu['required']} required",
+    t.add_row("CPU features", f"{cpu['required']} required" + (" (lowest variant)" if cpu["variants"] > 1 else ""),
               esc("missing: " + " ".join(missing)) if missing else "all present", mark(not missing))
+    if cpu["variants"] > 1 or cpu["limited_to"]:
+        t.add_row("CPU variant", f"{cpu['variants']} in the image",
+                  esc(f"would use {cpu['variant']}" if cpu["variant"] else "none fits"), mark(bool(cpu["variant"])))
     out.print(t)
     t = Table(title=f"entries against the current sources ({len(rep.entries)})", title_justify="left")
     for c in ("function", "signature", "status"):

@@ -80,13 +80,18 @@ def load(start: str | os.PathLike = ".") -> ProjectConfig:
     def rel(p: str) -> str:
         return str(base / p)
 
-    for key in ("output", "cpu", "package"):
+    for key in ("output", "package"):
         if key in table and not isinstance(table[key], str):
             raise SnapError(f"{path}: [tool.snap] {key} must be a string")
+    cpu = table.get("cpu")
+    if isinstance(cpu, list) and cpu and all(isinstance(c, str) for c in cpu):
+        cpu = ",".join(cpu)            # cpu = ["x86-64-v2", "x86-64-v3"]: one image, two variants
+    elif cpu is not None and not isinstance(cpu, str):
+        raise SnapError(f"{path}: [tool.snap] cpu must be a string or a list of strings")
     if "strict" in table and not isinstance(table["strict"], bool):
         raise SnapError(f"{path}: [tool.snap] strict must be true or false")
     return ProjectConfig(
         path=path, workloads=[rel(w) for w in strings("workloads")],
-        output=rel(table["output"]) if "output" in table else None, cpu=table.get("cpu"),
+        output=rel(table["output"]) if "output" in table else None, cpu=cpu,
         strict=table.get("strict", False), args=strings("args"),
         add_misses=[rel(m) for m in strings("add-misses")], package=table.get("package"))

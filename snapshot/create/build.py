@@ -1,9 +1,10 @@
 """Build: recorded specializations -> ONE LLVM module -> ONE PIC object -> ONE image.
 
 Stages, one direction: ``plan`` decides what is served and why not (pure data,
-plan.py), ``merge_modules`` links the code libraries into one module and
-``finish_module`` prefixes it (codegen.py), the backend emits one object, and
-``linker.link`` writes the ELF with the manifest and payload embedded. Each
+plan.py), ``generate`` makes one object per CPU variant from the same recipe
+(codegen.py; the variants the training run did not compile come from variants.py),
+and ``linker.link`` writes one ELF with every variant's code, the manifest and
+the payload embedded. Each
 stage is timed (``BuildResult.timings``, shown by ``snap create``).
 """
 from __future__ import annotations
@@ -15,16 +16,21 @@ from dataclasses import dataclass
 from typing import Callable
 
 import linker
+from linker.objects import allocated_size
 
 from ..errors import BuildError, SnapError
 from ..image.fingerprint import file_digest
 from ..image.host import process_fingerprint
 from ..image.manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Manifest, Source
 from ..image.payload import pack_payloads
+from ..image.variants import Variant, tag
+from ..numba_seam.library import library_module
+from ..numba_seam.replay import LibraryKeys, ReplayError
 from ..numba_seam.specialization import Specialization
-from .codegen import finish_module, make_target_machine, merge_modules
+from .codegen import CodeRecipe, generate
 from .cpu import CpuTarget
 from .plan import StableNames, plan
+from .variants import VariantBuilder
 
 Progress = Callable[[str], None]
 
@@ -35,17 +41,22 @@ class BuildResult:
     manifest: Manifest
     internal: int                      # Numba-internal helpers compiled into callers
     timings: dict[str, float]
+    notes: list[str]                   # how the build went, worth saying (snap create prints them)
 
 
 
-def build_image(specs: list[Specialization], libraries: list, *, cpu: CpuTarget,
+def build_image(specs: list[Specialization], libraries: list, *, targets: list[CpuTarget],
+                trained: CpuTarget, variants: VariantBuilder | None = None,
                 build_info: dict | None = None, package: str | None = None,
                 progress: Progress = lambda s: None, bases: list[str] = ()) -> BuildResult:
-    """The image of ``specs``; with ``bases`` (images that served the training run), an
+    """The image of ``specs`` with one code variant per CPU target (lowest first); the
+    training run compiled for ``trained``, the other variants are ``variants``' (replayed
+    from the recorded IR). With ``bases`` (images that served the training run), an
     incremental image: what the bases served is not in it, and its code imports theirs.
     With ``package``, a library image: only that package's entries (the package recorded
     in the manifest's build info)."""
     timings: dict[str, float] = {}
+    notes: list[str] = []
     t0 = time.perf_counter()
     progress("collecting")
     base_info, external = read_bases(bases)
@@ -60,38 +71,57 @@ def build_image(specs: list[Specialization], libraries: list, *, cpu: CpuTarget,
         build_info["package"] = package
     entries = [p.entry._replace(payload=i) for i, p in enumerate(planned)]
     fingerprint = process_fingerprint()
-    cpu_info = {"target": cpu.option, "name": cpu.name, "features": sorted(cpu.required)}
     # The prefix is a pure function of what the image holds: reproducible, yet unique per image.
     ident = hashlib.blake2b(digest_size=6)
     for e in entries:
         ident.update(repr((e.kind, e.module, e.qualname, e.options, e.closure, e.code, e.signature)).encode())
+    for t in targets:
+        ident.update(repr((t.option, t.name, t.features)).encode())
     prefix = f"_snap{ident.hexdigest()}_"
+    prefixes = {t.option: prefix if len(targets) == 1 else f"{prefix}{tag(t.option)}_" for t in targets}
     entries = [e._replace(symbols={role: prefix + names(name) for role, name in e.symbols.items()},
                           envs=[prefix + names(n) for n in e.envs],
                           dynamic={prefix + names(n): t for n, t in e.dynamic.items()})
                for e in entries]
     sources = [Source(m, files[m], file_digest(files[m])) for m in sorted(files)]
-    manifest = Manifest(fingerprint=fingerprint, cpu=cpu_info, prefix=prefix, entries=entries,
-                        skipped=skipped, sources=sources, build=dict(build_info or {}))
     timings["collect"] = time.perf_counter() - t0
 
     progress("code generation")
     t = time.perf_counter()
-    big = merge_modules(planned, libraries)
-    exported = {n for p in planned for n in list(p.raw_symbols.values()) + p.raw_envs}
-    exported.update(t.slot_name() for p in planned for t in p.spec.extra.get("dynamic", {}).values())
-    finish_module(big, prefix, exported, names, external)
-    big.verify()
-    obj = make_target_machine(cpu).emit_object(big)
+    keys = variants.keys if variants is not None else LibraryKeys()
+    recipe = CodeRecipe.of(planned, libraries, keys, names, external)
+    others = [x for x in targets if x != trained]
+    if others:
+        if variants is None:
+            raise BuildError("variants for other CPUs need the training run's IR records")
+        variants.start(recipe, prefixes)
+    objects: dict[str, bytes] = {}
+    if trained in targets:
+        objects[trained.option] = generate(recipe, lambda k: library_module(keys.libraries[k]), trained,
+                                           prefixes[trained.option])
+    if others:
+        try:
+            objects.update(variants.objects(recipe, prefixes, libraries))
+        except ReplayError as e:
+            raise BuildError(f"cannot generate the code for {', '.join(x.option for x in others)}: {e}") from None
+        if variants.note:
+            notes.append(f"CPU variants generated after the workload, in the build process ({variants.note})")
     timings["codegen"] = time.perf_counter() - t
 
     progress("linking")
     t = time.perf_counter()
+    lowest = targets[0]
+    cpu_info = {"target": lowest.option, "name": lowest.name, "features": sorted(lowest.required)}
+    variant_docs = [] if len(targets) == 1 else [
+        Variant(x.option, x.name, sorted(x.required), prefixes[x.option], allocated_size(objects[x.option]))._asdict()
+        for x in targets]
+    manifest = Manifest(fingerprint=fingerprint, cpu=cpu_info, prefix=prefix, entries=entries,
+                        skipped=skipped, sources=sources, build=dict(build_info or {}), variants=variant_docs)
     payload = pack_payloads([p.blob for p in planned])
-    image = linker.link([obj], sections={MANIFEST_SECTION: manifest.to_bytes(),
-                                         PAYLOAD_SECTION: payload})
+    image = linker.link([objects[x.option] for x in targets],
+                        sections={MANIFEST_SECTION: manifest.to_bytes(), PAYLOAD_SECTION: payload})
     timings["link"] = time.perf_counter() - t
-    return BuildResult(image=image, manifest=manifest, internal=internal, timings=timings)
+    return BuildResult(image=image, manifest=manifest, internal=internal, timings=timings, notes=notes)
 
 
 def read_bases(paths: list[str]) -> tuple[list[dict], dict[str, str]]:

@@ -31,6 +31,8 @@ class CreateReport:
     workload_seconds: float = 0.0
     timings: dict = field(default_factory=dict)
     miss_problems: list[str] = field(default_factory=list)   # --add-misses lines not compiled
+    variants: list[str] = field(default_factory=list)        # CPU variants (lowest first), if several
+    notes: list[str] = field(default_factory=list)           # how the build went, worth saying
 
 
 def _check_inputs(workloads: list[str], output: str) -> None:
@@ -126,6 +128,12 @@ def _check_package(package: str) -> None:
         raise SnapError(f"--package {package!r} is not a module name (such as mylib or mylib.sub)")
 
 
+# what the training child keeps of snap's settings: SNAP_CPU (the machine taken as a lower
+# CPU level: the training run compiles for a level it has, the rest is generated) and the
+# switch of the variants' helper process
+_PASSED_ON = ("SNAP_CPU", "SNAP_VARIANT_HELPER", "SNAP_CACHE_DIR")
+
+
 def create(workloads: list[str], output: str | None, args: list[str] | None = None, *, cpu: str = "host",
            add_misses: list[str] = (), package: str | None = None, bases: list[str] = (),
            on_stage: Callable[[str, str], None] = lambda name, detail: None) -> CreateReport:
@@ -152,8 +160,8 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
     for base in bases:
         _check_base(base)
     if cpu != "host":
-        from .cpu import resolve
-        resolve(cpu)   # an unknown name fails here, before the workload runs
+        from .cpu import resolve_all
+        resolve_all(cpu)   # an unknown name fails here, before the workload runs
     t0 = time.perf_counter()
     out_abs = os.path.abspath(output)
     tmp = os.path.join(os.path.dirname(out_abs), f".{os.path.basename(out_abs)}.{os.getpid()}.tmp")
@@ -162,7 +170,7 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
     except OSError as e:
         raise SnapError(f"cannot write {output!r}: {e.strerror}") from None
     rfd, wfd = os.pipe()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAP_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAP_") or k in _PASSED_ON}
     # Reproducible images: code that calls a `with objmode` block embeds a pickle
     # of the block's IR, and pickled sets follow the (salted) string hash order.
     env.setdefault("PYTHONHASHSEED", "0")
@@ -221,6 +229,8 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
                     report.workload_seconds = ev["workload_time"]
                     report.timings = ev["timings"]
                     report.miss_problems = ev.get("miss_problems", [])
+                    report.variants = ev.get("variants", [])
+                    report.notes = ev.get("notes", [])
                     modules, search_path = ev.get("modules", {}), ev.get("search_path", [])
                     imported_dir = ev.get("package_dir")
         rc = proc.wait()

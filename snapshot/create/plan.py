@@ -29,7 +29,8 @@ class Planned:
     spec: Specialization
     entry: Entry
     blob: bytes                        # pickled payload of this entry
-    modules: list                      # LLVM modules that carry its code
+    libraries: list                    # the code libraries that carry its code
+    modules: list                      # their LLVM modules (as the training run compiled them)
     raw_symbols: dict[str, str]        # role -> symbol as Numba named it
     raw_envs: list[str]
 
@@ -206,6 +207,7 @@ def _closure_now(py_func) -> str | None:
 def _plan_one(spec: Specialization, ident: _Identity, by_symbol: dict, by_library: dict,
               names: "StableNames") -> "tuple[Planned, list] | str":
     """The planned entry of one servable specialization and its callees (or why not servable)."""
+    libraries = [spec.library]
     modules = [library_module(spec.library)]
     symbols = {"function": spec.mangled, "env": spec.env_name}
     defined = _defined(modules[0])
@@ -214,6 +216,7 @@ def _plan_one(spec: Specialization, ident: _Identity, by_symbol: dict, by_librar
         loop_lib = by_symbol.get(spec.loop)
         if loop_lib is None:
             return "ufunc loop wrapper not found"
+        libraries.append(loop_lib)
         modules.append(library_module(loop_lib))
     symbols.update(spec.extra.get("generator", {}).get("roles", {}))
     for name, typ in spec.extra.get("box_slots", {}).items():
@@ -249,7 +252,7 @@ def _plan_one(spec: Specialization, ident: _Identity, by_symbol: dict, by_librar
         argkeys=list(ident.argkeys), ret=ident.ret, explicit=ident.explicit, globals=dict(ident.globals),
         generated=generated(spec.py_func),
     )
-    return Planned(spec, entry, blob, modules, dict(symbols), sorted(envs)), callees
+    return Planned(spec, entry, blob, libraries, modules, dict(symbols), sorted(envs)), callees
 
 
 def _dynamic_slots(spec: Specialization, modules: list) -> dict[str, dict] | str:

@@ -76,11 +76,15 @@ def print_summary(console: Console, rep: CreateReport) -> None:
     console.print(table)
     for problem in rep.miss_problems:
         console.print(f"[yellow]miss not added[/]: {escape(problem)}", highlight=False, soft_wrap=True)
+    for note in rep.notes:
+        console.print(f"[yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
     console.print(
         f"[bold]{len(rep.entries)}[/] specialization(s) served by the image, "
         f"[bold]{len(rep.skipped)}[/] left to the JIT"
         + (f", {rep.internal} internal helper(s) compiled into their callers" if rep.internal else "")
-        + f"; image {_size(rep.size)}; built in {rep.seconds:.2f} s "
+        + f"; image {_size(rep.size)}"
+        + (f", CPU variants {', '.join(rep.variants)}" if rep.variants else "")
+        + f"; built in {rep.seconds:.2f} s "
         f"(workload {rep.workload_seconds:.2f} s"
         + "".join(f", {k} {v:.2f} s" for k, v in rep.timings.items()) + ")",
         highlight=False, soft_wrap=True)

@@ -135,11 +135,21 @@ def main(argv: list[str] | None = None) -> int:
     from . import cpu
     from ..errors import BuildError, SnapError
     try:
-        target = cpu.resolve(ns.cpu)
+        targets = cpu.resolve_all(ns.cpu)
     except SnapError as e:
         events.send("error", stage="build", message=str(e))
         return 3
-    cpu.configure_numba(target)
+    from ..image.host import host_cpu_features
+    from ..image.variants import usable_features
+    trained = cpu.training_target(targets, usable_features(host_cpu_features())[0])
+    cpu.configure_numba(trained)
+    others = [t for t in targets if t != trained]
+    from ..numba_seam import Patches, replay
+    inputs = Patches()
+    if others:
+        # the other variants are generated from the IR every code library receives
+        # (recorded from the start: the bases' activation may compile Numba's runtime)
+        replay.record_inputs(inputs)
     if ns.base:
         # the bases serve the training run (what they serve is not recorded, and code that
         # calls it imports it); anything that would make one unusable stops the build
@@ -158,6 +168,20 @@ def main(argv: list[str] | None = None) -> int:
     from ..numba_seam.record import Recorder
     recorder = Recorder()
     recorder.install()
+    builder = None
+    if others:
+        from .variants import VariantBuilder
+
+        def in_helper() -> None:
+            # it compiles nothing of the workload's, and must not hold snap create's event
+            # pipe open (the command reads it to its end)
+            recorder.uninstall()
+            inputs.uninstall()
+            if ns.events_fd is not None:
+                os.close(ns.events_fd)
+        # forked here, before the workload and the progress thread start: no other thread yet
+        builder = VariantBuilder(others, after_fork=in_helper)
+        recorder.on_library = builder.finalized
     counter = CompileCounter(events, recorder.records) if ns.events_fd is not None else None
     if counter is not None:
         counter.start()
@@ -190,11 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     if counter is not None:
         counter.stop()
     recorder.uninstall()
+    inputs.uninstall()
 
     from .build import build_image
     try:
         specs = specializations(recorder.records)
-        result = build_image(specs, recorder.libraries, cpu=target,
+        result = build_image(specs, recorder.libraries, targets=targets, trained=trained, variants=builder,
                              build_info={"workloads": [os.path.basename(w) for w in ns.workload],
                                          **({"add-misses": [os.path.basename(m) for m in ns.add_misses]}
                                             if ns.add_misses else {})},
@@ -222,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                           "reason": s.reason} for s in m.skipped],
                 internal=result.internal, size=len(result.image), miss_problems=problems,
                 modules=_top_level_modules(), package_dir=_package_dir(ns.package), search_path=list(dict.fromkeys(search_path)),
-                workload_time=workload_time, timings=result.timings)
+                workload_time=workload_time, timings=result.timings,
+                variants=[v["target"] for v in m.variants], notes=result.notes)
     return 0
 
 

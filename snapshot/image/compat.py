@@ -2,8 +2,10 @@
 
 An image's code depends on the machine, the versions of Python, Numba,
 llvmlite and NumPy, the Numba settings that change generated code (its
-fingerprint) and the CPU features it was compiled for. The runtime refuses an
-image with any difference; ``snap check`` shows every row of the same comparison.
+fingerprint) and the CPU features it was compiled for (the best of its CPU variants
+this machine has is the one run: image/variants.py). The runtime refuses an image
+with any difference, or without a variant for this CPU; ``snap check`` shows every
+row of the same comparison.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any, Iterator, NamedTuple
 
 # at import, not at activation: importing host (and `platform`) costs ~0.7 ms
 from .host import host_facts, process_fingerprint
+from .variants import Choice, choose, usable_features, variants_of
 
 
 class Row(NamedTuple):
@@ -42,15 +45,24 @@ def rows(recorded: dict, here: dict) -> Iterator[Row]:
 
 def incompatibilities(manifest: Any, here: dict | None = None,
                       features: frozenset[str] | None = None) -> list[str]:
-    """Why this process cannot run the image's code (empty list: it can).
+    """Why this process cannot run the image's code (empty list: it can)."""
+    return verdict(manifest, here, features)[0]
+
+
+def verdict(manifest: Any, here: dict | None = None,
+            features: frozenset[str] | None = None) -> tuple[list[str], Choice]:
+    """(why this process cannot run the image's code, empty if it can; the CPU variant it
+    would run and why).
 
     ``here`` and ``features`` default to this process's fingerprint and CPU features
-    (from the per-boot host cache: activation must stay cheap).
+    (from the per-boot host cache: activation must stay cheap), the features limited by
+    ``SNAP_CPU`` (image/variants.py).
     """
     if here is None or features is None:
         triple, host_features = host_facts()
         here = process_fingerprint(triple) if here is None else here
         features = host_features if features is None else features
+    features, limited_to = usable_features(features)
     problems = []
     if manifest.fingerprint != here:
         by_key: dict[str, list[Row]] = {}
@@ -63,10 +75,10 @@ def incompatibilities(manifest: Any, here: dict | None = None,
                     f"{r.sub}={_absent(r.image)} (image) vs {_absent(r.here)} (here)" for r in diff))
             else:
                 problems.append(f"{key} {diff[-1].image} (image) vs {diff[-1].here} (here)")
-    missing = sorted(set(manifest.cpu.get("features", [])) - features)
-    if missing:
-        problems.append(f"this CPU lacks features the image needs: {', '.join(missing)}")
-    return problems
+    choice = choose(variants_of(manifest), features, limited_to)
+    if choice.variant is None:
+        problems.append(choice.reason)
+    return problems, choice
 
 
 def _absent(v: Any) -> Any:

@@ -27,6 +27,8 @@ from ..errors import ManifestError
 
 MAGIC = b"SNAPIMG\x00"
 FORMAT_VERSION = 5              # 5: entries keyed by code, argument keys, frozen globals (4: by name)
+VARIANTS_FORMAT = 6             # 5 + CPU variants (image/variants.py): older snaps refuse these images
+SUPPORTED_FORMATS = (FORMAT_VERSION, VARIANTS_FORMAT)
 _LEN_DIGITS = 8                  # header length after MAGIC
 _OFFSET_DIGITS = 8               # each entry line's start in the body, hex
 MANIFEST_SECTION = "snap.manifest"
@@ -93,13 +95,17 @@ class Manifest(NamedTuple):
     sources: list[Source]
     build: dict[str, Any] = {}
     format: int = FORMAT_VERSION
+    variants: list[dict[str, Any]] = []   # CPU variants, lowest first (image/variants.py); [] = one
 
     # -- encoding ---------------------------------------------------------
     def to_bytes(self) -> bytes:
         """Encoded; entries are stored grouped by (module, qualname), in a stable order."""
         doc = {"fingerprint": self.fingerprint, "cpu": self.cpu, "prefix": self.prefix,
                "skipped": [s._asdict() for s in self.skipped],
-               "sources": [s._asdict() for s in self.sources], "build": self.build, "format": self.format}
+               "sources": [s._asdict() for s in self.sources], "build": self.build,
+               "format": VARIANTS_FORMAT if self.variants else self.format}
+        if self.variants:
+            doc["variants"] = self.variants
         entries = sorted(({**e._asdict(), "deps": [d._asdict() for d in e.deps]} for e in self.entries),
                          key=lambda e: (e["module"], e["qualname"]))
         for e in entries:
@@ -138,7 +144,8 @@ class Manifest(NamedTuple):
         return cls(
             fingerprint=index.fingerprint, cpu=index.cpu, prefix=index.prefix,
             entries=[index.entry(i) for i in range(len(index))],
-            skipped=index.skipped, sources=index.sources, build=index.build, format=index.format)
+            skipped=index.skipped, sources=index.sources, build=index.build, format=index.format,
+            variants=index.variants)
 
 
 def _dumps(doc: Any) -> bytes:
@@ -173,6 +180,7 @@ class ManifestIndex:
             self.format: int = header["format"]
             self.fingerprint: dict[str, Any] = dict(header["fingerprint"])
             self.cpu: dict[str, Any] = dict(header["cpu"])
+            self.variants: list[dict[str, Any]] = [dict(v) for v in header.get("variants", [])]
             self.prefix: str = str(header["prefix"])
             self.build: dict[str, Any] = dict(header.get("build", {}))
             self.parfors: bool = bool(header.get("parfors", False))
@@ -220,8 +228,9 @@ class ManifestIndex:
         if not isinstance(header, dict):
             raise ManifestError("corrupted manifest: not an object")
         fmt = header.get("format")
-        if fmt != FORMAT_VERSION:
-            raise ManifestError(f"image format {fmt!r} is not supported (this snap reads format {FORMAT_VERSION})")
+        if fmt not in SUPPORTED_FORMATS:
+            raise ManifestError(f"image format {fmt!r} is not supported (this snap reads formats "
+                                f"{', '.join(map(str, SUPPORTED_FORMATS))})")
         return cls(header, data[end + 1:])
 
     def _functions_of(self, module: str) -> dict[str, range]:
@@ -332,6 +341,11 @@ def type_problem(m: Manifest) -> str | None:
     feats = m.cpu.get("features", [])
     if not isinstance(feats, list) or not all(isinstance(f, str) for f in feats):
         return "cpu.features is not a list of strings"
+    for v in m.variants:
+        if not (isinstance(v.get("target"), str) and isinstance(v.get("name"), str)
+                and isinstance(v.get("prefix"), str) and isinstance(v.get("size", 0), int)
+                and isinstance(v.get("features"), list) and all(isinstance(f, str) for f in v["features"])):
+            return "variants: an entry is not {target, name, features, prefix, size}"
     for k, v in m.fingerprint.items():
         if isinstance(v, dict):
             if not all(isinstance(x, str) for x in v.values()):

@@ -9,8 +9,10 @@ the contract between the two sides:
     mylib-cp311-numba0.68-x86_64_v3.so
 
 (package, CPython tag, Numba major.minor, CPU target: ``host`` or an x86-64
-level, ``-`` written ``_``). The chosen image is then checked like any other
-(exact versions, CPU features, entries): a near miss is refused quietly.
+level, ``-`` written ``_``; an image with CPU variants names them all, joined by
+``+``: ``mylib-cp311-numba0.68-x86_64_v2+x86_64_v3+x86_64_v4.so``). The chosen
+image is then checked like any other (exact versions, CPU features, entries): a
+near miss is refused quietly.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ class PackagedName:
         self.package = package
         self.python = python      # "cp311"
         self.numba = numba        # "0.68"
-        self.cpu = cpu            # "host" or an x86-64 level ("x86-64-v3")
+        self.cpu = cpu            # "host" or x86-64 levels ("x86-64-v3"), "+"-joined for variants
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PackagedName) and self._key() == other._key()
@@ -60,8 +62,11 @@ def numba_minor(version: str) -> str:
 
 
 def image_name(package: str, cpu: str, numba_version: str) -> PackagedName:
-    """The name ``snap create --package`` gives the image of ``package`` built here."""
-    return PackagedName(package, python_tag(), numba_minor(numba_version), "x86-64" if cpu == "generic" else cpu)
+    """The name ``snap create --package`` gives the image of ``package`` built here
+    (``cpu``: the ``--cpu`` text, a comma-separated list or a preset allowed)."""
+    from .variants import parse_targets
+    targets = ["x86-64" if t == "generic" else t for t in parse_targets(cpu)]
+    return PackagedName(package, python_tag(), numba_minor(numba_version), "+".join(targets))
 
 
 def parse(filename: str) -> PackagedName | None:
@@ -72,7 +77,7 @@ def parse(filename: str) -> PackagedName | None:
     if len(parts) != 4 or not parts[2].startswith("numba"):
         return None
     cpu = parts[3].replace("_", "-")
-    if cpu != "host" and cpu not in LEVELS:
+    if not all(t == "host" or t in LEVELS for t in cpu.split("+")):
         return None
     return PackagedName(parts[0], parts[1], parts[2][len("numba"):], cpu)
 
@@ -94,10 +99,11 @@ def choose(directory: str, package: str, numba_version: str, features: frozenset
         shipped.append(n)
         if (p.package, p.python, p.numba) != here:
             continue
-        if p.cpu == "host":
-            fitting.append((len(_ORDER), n))      # built for one machine: checked exactly later
-        elif set(LEVELS[p.cpu][1]) <= features:
-            fitting.append((_ORDER.index(LEVELS[p.cpu][0]), n))
+        # the best target of the image that this CPU has (its variants: the best that fits)
+        ranks = [len(_ORDER) if t == "host" else _ORDER.index(LEVELS[t][0])
+                 for t in p.cpu.split("+") if t == "host" or set(LEVELS[t][1]) <= features]
+        if ranks:       # a host target is built for one machine: checked exactly later
+            fitting.append((max(ranks), n))
     if not fitting:
         why = (f"none of {', '.join(shipped)} is for {here[1]} with numba {here[2]} on this CPU"
                if shipped else f"no image of {package} in its {PACKAGE_DIR} directory")
@@ -121,5 +127,7 @@ def find(package: str) -> tuple[str | None, str]:
     if numba is None:
         import numba
     from .host import host_facts
-    path, why = choose(os.path.join(where[0], PACKAGE_DIR), package, numba.__version__, host_facts()[1])
+    from .variants import usable_features
+    path, why = choose(os.path.join(where[0], PACKAGE_DIR), package, numba.__version__,
+                       usable_features(host_facts()[1])[0])
     return path, (why if path is not None else f"no image of {package} fits here: {why}")

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..image.compat import incompatibilities, rows
+from ..image.variants import choose, usable_features, variants_of
 from ..image.freshness import Freshness
 from ..image.manifest import Manifest
 from ..image.locate import find_spec
@@ -136,10 +137,17 @@ def _environment(manifest: Manifest) -> tuple[list[EnvItem], dict[str, Any]]:
     items = [EnvItem(r.key if r.sub is None else f"{r.key.replace('_', ' ')} {r.sub}", r.image, r.here, r.ok)
              for r in rows(manifest.fingerprint, process_fingerprint())]
     name, features = host_cpu()
+    features, limited_to = usable_features(features)
     required = manifest.cpu.get("features", [])
     required = [str(f) for f in required] if isinstance(required, list) else []
+    variants = variants_of(manifest)
+    choice = choose(variants, features, limited_to)
+    # the lowest variant's target and needs (a single-target image: its only one), and the
+    # variant this machine would run, with why (what activation decides, image/variants.py)
     cpu = {"target": manifest.cpu.get("target"), "image": manifest.cpu.get("name"), "here": name,
-           "required": len(required), "missing": sorted(set(required) - features)}
+           "required": len(required), "missing": sorted(set(required) - features),
+           "variants": len(variants), "variant": choice.variant.target if choice.variant else None,
+           "reason": choice.reason, "limited_to": limited_to}
     return items, cpu
 
 
@@ -202,7 +210,8 @@ def check_image(path: str, *, deep: bool = False, source_root: str | None = None
     ok = not reasons
     if ok:
         summary = (f"ok: {op.path} would be served here (environment compatible, "
-                   f"{len(entries)} of {len(entries)} entries fresh)")
+                   f"{len(entries)} of {len(entries)} entries fresh"
+                   + (f", CPU variant {cpu['reason']}" if cpu["variants"] > 1 else "") + ")")
     else:
         summary = f"not served: {op.path}: " + "; ".join(reasons)
     return CheckReport(path=op.path, ok=ok, summary=summary, problems=problems, environment=environment,

@@ -11,14 +11,17 @@ from typing import Any
 
 from ..errors import ImageReadError
 from ..image.manifest import PAYLOAD_SECTION, describe_target
+from ..image.variants import Variant, symbol, variants_of
 from .read import elf_name, enum_name, lief_parse, open_image, text_of
 
 # Entry symbol roles that are code (the others, "env", are 8-byte data slots).
 _DATA_ROLES = frozenset({"env"})
 
 
-def _code_size(entry, exports: dict[str, int]) -> int:
-    return sum(int(exports.get(sym, 0)) for role, sym in entry.symbols.items() if role not in _DATA_ROLES)
+def _code_size(entry, exports: dict[str, int], prefix: str, variant: Variant) -> int:
+    """Bytes of native code of an entry in one CPU variant."""
+    return sum(int(exports.get(symbol(sym, prefix, variant), 0))
+               for role, sym in entry.symbols.items() if role not in _DATA_ROLES)
 
 
 @dataclass
@@ -27,6 +30,7 @@ class EntryInfo:
     signature: str
     kind: str
     size: int                   # bytes of native code: sum of the ELF sizes of its code symbols
+                                # (in the lowest CPU variant)
     parfors: bool
     options: str
     closure: str | None         # fingerprint of the closure cells (tells closures of one factory apart)
@@ -77,6 +81,9 @@ class ImageInfo:
     payload_size: int
     code_size: int
     package: str | None = None      # a library image's package (snap create --package)
+    # CPU variants, lowest first: target, name, features (required), prefix, size (bytes of
+    # code and data of its own); one for a single-target image
+    variants: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _sec_flags(flags: int) -> str:
@@ -94,12 +101,13 @@ def read_info(path: str) -> ImageInfo:
     if b is None:
         raise ImageReadError(f"{op.path}: LIEF cannot parse this file as ELF")
     m = op.manifest
+    variants = variants_of(m)
     try:
         exports = op.image.exports
     except Exception as e:  # noqa: BLE001
         raise ImageReadError(str(e) if str(e).startswith(op.path) else f"{op.path}: {e}") from None
     entries = [EntryInfo(function=f"{text_of(e.module)}.{text_of(e.qualname)}", signature=text_of(e.signature), kind=text_of(e.kind),
-                         size=_code_size(e, exports), parfors=bool(e.parfors), options=text_of(e.options),
+                         size=_code_size(e, exports, m.prefix, variants[0]), parfors=bool(e.parfors), options=text_of(e.options),
                          closure=None if e.closure is None else text_of(e.closure),
                          symbols={text_of(k): text_of(v) for k, v in dict(e.symbols).items()},
                          deps=[f"{text_of(d.module)}.{text_of(d.qualname)}" for d in e.deps],
@@ -129,6 +137,7 @@ def read_info(path: str) -> ImageInfo:
         payload_size=op.image.sections.get(PAYLOAD_SECTION, 0),
         code_size=sum(e.size for e in entries),
         package=m.build.get("package") if isinstance(m.build.get("package"), str) else None,
+        variants=[v._asdict() for v in variants],
     )
 
 

@@ -10,10 +10,10 @@ import re
 import weakref
 import uuid
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 from ..image import kinds as K
-from . import Patches
+from . import Patches, replay
 from .kinds import extract
 from .specialization import Recorded, frozen_now
 
@@ -25,6 +25,8 @@ class Recorder(Patches):
         super().__init__()
         self.records: list[Recorded] = []
         self.libraries: list[Any] = []
+        # called with each code library the training run finalizes (CPU variants replay it)
+        self.on_library: Callable[[Any], None] | None = None
 
     def keep(self, owner, cres, kind: str) -> None:
         """Record a compile result, extracted right away: the training run must not keep the
@@ -70,11 +72,9 @@ class Recorder(Patches):
 
         def finalize_final_module(orig, self):
             rec.libraries.append(self)
-            # The JIT's backend mutates the module it compiles (CodeGenPrepare, loop
-            # strength reduction, constant hoisting run on the IR in place), and
-            # compiling that mutated IR again can give other code. The image compiles
-            # the IR exactly as the JIT's backend received it.
-            self._snap_jit_ir = self._final_module.clone()
+            replay.keep_jit_ir(self)
+            if rec.on_library is not None:
+                rec.on_library(self)
             return orig(self)
 
         def compile_for_argtys(orig, self, argtys, return_type=None):
@@ -108,9 +108,14 @@ class Recorder(Patches):
         from . import cache_guard
         cache_guard.leave_caches_alone(self)
 
-        from numba.np.ufunc import array_exprs
-        array_exprs.hex = stable_hex
-        self._undo.append(lambda: delattr(array_exprs, "hex"))
+        # (array-expression kernels, parfor gufuncs and stencil kernels are named after
+        # ``hex(hash(obj))``/``hex(id(obj))``: a module-level ``hex`` shadows the builtin)
+        def stable_names_in(mod) -> None:
+            mod.hex = stable_hex
+            self._undo.append(lambda: mod.__dict__.pop("hex", None))
+
+        for name in _NAMED_BY_ADDRESS:
+            self.when_imported(name, stable_names_in)
         def cfunc_compile(orig, self):
             cres = orig(self)
             rec.keep(self, cres, K.CFUNC)
@@ -169,3 +174,5 @@ class Recorder(Patches):
 
 
 _FUNC_ADDR = re.compile(r" at 0x[0-9a-f]+>")
+# Numba modules that put object addresses into the names of the code they generate
+_NAMED_BY_ADDRESS = ("numba.np.ufunc.array_exprs", "numba.parfors.parfor_lowering", "numba.stencils.stencil")

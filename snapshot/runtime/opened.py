@@ -13,7 +13,8 @@ from typing import Any, Callable
 import linker
 
 from ..errors import SnapError, SnapStrictError, warn_image
-from ..image.compat import incompatibilities
+from ..image.compat import verdict
+from ..image.variants import Variant, symbol
 from ..image.manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, ManifestError, ManifestIndex
 from ..image.payload import Payloads
 from ..numba_seam import resolver, standins
@@ -38,11 +39,14 @@ class OpenedImage:
         except (KeyError, ManifestError) as e:
             raise SnapError(f"cannot use image {path}: {_without_path(e, path)}") from None
         try:
-            problems = incompatibilities(self.manifest)
-        except (TypeError, ValueError, AttributeError) as e:   # fields of the wrong type
+            problems, choice = verdict(self.manifest)
+        except (TypeError, ValueError, AttributeError, KeyError) as e:   # fields of the wrong type
             raise SnapError(f"cannot use image {path}: corrupted manifest ({e})") from None
         if problems:
             raise SnapError(f"image {path} was built for another environment: " + "; ".join(problems))
+        # the CPU variant whose code runs here, chosen once for the whole image, and why
+        self.variant: Variant = choice.variant
+        self.variant_reason: str = choice.reason
         try:
             self.payloads = Payloads(blobs)
         except ValueError as e:
@@ -87,7 +91,7 @@ class OpenedImage:
                     addr = imports(name)
                     return addr if addr is not None else numba_resolve(name)
             self.loaded = image.load(resolve)
-            self.mapped = MappedImage(self.loaded.address, self.manifest.prefix, self.loaded)
+            self.mapped = MappedImage(self.address, self.manifest.prefix, self.loaded)
             return None
         except linker.LinkError as e:
             return f"cannot load image {self.path}: {e}"
@@ -95,6 +99,11 @@ class OpenedImage:
             return f"cannot load image {self.path}: {type(e).__name__}: {e}"
         finally:
             image.close()
+
+    def address(self, sym: str) -> int:
+        """Run-time address of the image symbol ``sym`` (the manifest's name) in the chosen
+        variant's code (KeyError: no such symbol)."""
+        return self.loaded.address(symbol(sym, self.manifest.prefix, self.variant))
 
     # ------------------------------------------------------------ entries
     def payload(self, e: Entry) -> Any:
@@ -108,7 +117,7 @@ class OpenedImage:
         if data is None:
             data = self.payload(e)
         prefix = self.manifest.prefix
-        addr = self.loaded.address
+        addr = self.address
         if e.dynamic:
             from ..numba_seam import addresses as address_slots   # only images with slots need it
             address_slots.fill_slots(e.dynamic, addr)    # before anything can call the code
@@ -137,7 +146,7 @@ class OpenedImage:
             data = self.payload(e)
         envs = self.fill_slots(e, data)
         prefix = self.manifest.prefix
-        addr = self.loaded.address
+        addr = self.address
         mangled = e.symbols["function"][len(prefix):]
         env_name = e.symbols["env"][len(prefix):]
         env = envs.get(env_name) or standins.make_environment(e.module, [], env_name)

@@ -73,6 +73,17 @@ class Runtime:
         self._has_builders = bool(set(self.manifest.kinds) & set(K.BUILDER_KINDS))
         self.bases: list[Runtime] = []     # images this one was built on (snap create --base)
 
+    @property
+    def variant(self):
+        """The CPU variant of the image's code this process runs (``image.variants.Variant``:
+        target, LLVM CPU name, required features), chosen once at activation."""
+        return self.image.variant
+
+    @property
+    def variant_reason(self) -> str:
+        """Why that variant: e.g. "x86-64-v3: the best of x86-64-v2, x86-64-v3, x86-64-v4 this CPU has"."""
+        return self.image.variant_reason
+
     def map_now(self) -> None:
         """Strict mode: every check at activation, mapping the code included."""
         error = self.image.map(self._imports)
@@ -90,7 +101,7 @@ class Runtime:
         for base in self.bases:
             if name.startswith(base.manifest.prefix) and base.load():
                 try:
-                    return base.loaded.address(name)
+                    return base.image.address(name)
                 except KeyError:
                     return None
         return None

@@ -1,0 +1,235 @@
+"""One image, one code variant per CPU level, the best chosen at load (image/variants.py).
+
+The oracle is the plain JIT at each level (``NUMBA_CPU_NAME=<level>
+NUMBA_CPU_FEATURES=``): the app's fast-math kernels round differently from one
+level to the next (vector width, FMA contraction), so a variant generated from
+another level's code -- or the right code for the wrong level -- shows in the
+bits. Levels are forced with ``SNAP_CPU`` (which only ever lowers what snap takes
+this machine to have); compilation is forbidden in every served run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import APPS, assert_ok, clean_env, run, snap
+from snapshot.image.host import LEVELS, host_cpu_features
+
+LEVEL_NAMES = ("x86-64-v2", "x86-64-v3", "x86-64-v4")
+HOST = host_cpu_features()
+
+
+def has(level: str) -> bool:
+    return set(LEVELS[level][1]) <= HOST
+
+
+def needs(level: str):
+    return pytest.mark.skipif(not has(level), reason=f"this CPU lacks {level}")
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> dict:
+    d = tmp_path_factory.mktemp("variants")
+    out = {}
+    for name, cpu in (("portable", "portable"), ("v34", "x86-64-v3,x86-64-v4")):
+        p = snap("create", "-q", "--cpu", cpu, "-w", "cpuvar_workload.py", "-o", str(d / f"{name}.so"))
+        assert_ok(p)
+        out[name] = d / f"{name}.so"
+    return out
+
+
+_jit: dict[str, str] = {}
+
+
+def jit_at(level: str | None) -> str:
+    """The plain JIT's output at ``level`` (None: Numba's default, this host's CPU)."""
+    key = level or "host"
+    if key not in _jit:
+        env = clean_env() if level is None else clean_env(NUMBA_CPU_NAME=level, NUMBA_CPU_FEATURES="")
+        p = run([sys.executable, "cpuvar_app.py"], env=env)
+        assert_ok(p)
+        _jit[key] = p.stdout
+    return _jit[key]
+
+
+def served(image, **env) -> "tuple[str, str]":
+    p = run([sys.executable, "cpuvar_app.py"],
+            env=clean_env(SNAP_SYSIMAGE=str(image), SNAPTEST_FORBID_COMPILE="1", **env))
+    assert_ok(p)
+    return p.stdout, p.stderr
+
+
+@pytest.mark.parametrize("level", LEVEL_NAMES)
+def test_each_variant_serves_exactly_what_the_jit_compiles_at_its_level(images, level):
+    if not has(level):
+        pytest.skip(f"this CPU lacks {level}")
+    out, err = served(images["portable"], SNAP_CPU=level)
+    assert f"variant {level} | {level}: the best of x86-64-v2, x86-64-v3, x86-64-v4" in err
+    assert f"SNAP_CPU={level}" in err
+    assert out == jit_at(level)
+
+
+@needs("x86-64-v3")
+def test_the_levels_really_round_differently():
+    """What makes the comparisons above able to fail: v2 and v3 code give other bits."""
+    assert jit_at("x86-64-v2") != jit_at("x86-64-v3")
+
+
+def test_without_an_override_the_best_variant_this_cpu_has_runs(images):
+    best = [lv for lv in LEVEL_NAMES if has(lv)][-1]
+    out, err = served(images["portable"])
+    assert f"variant {best} |" in err and "SNAP_CPU" not in err
+    assert out == jit_at(best)
+
+
+@needs("x86-64-v3")
+def test_an_image_whose_lowest_variant_this_cpu_lacks_is_refused_cleanly(images, tmp_path):
+    report = tmp_path / "misses.jsonl"
+    env = clean_env(SNAP_SYSIMAGE=str(images["v34"]), SNAP_CPU="x86-64-v2", SNAP_REPORT=str(report))
+    p = run([sys.executable, "cpuvar_app.py"], env=env)
+    assert_ok(p)
+    assert p.stdout == jit_at(None)                        # the JIT ran, for this host
+    warnings = [line for line in p.stderr.splitlines() if "SnapWarning" in line]
+    assert len(warnings) == 1, p.stderr
+    assert "lacks features its lowest variant (x86-64-v3) needs: avx, avx2" in warnings[0]
+    assert "SNAP_CPU=x86-64-v2" in warnings[0] and "running on the JIT" in warnings[0]
+    reasons = {json.loads(line)["reason"] for line in report.read_text().splitlines()}
+    assert reasons and all("lowest variant (x86-64-v3)" in r for r in reasons)
+    strict = run([sys.executable, "cpuvar_app.py"], env={**env, "SNAP_STRICT": "1"})
+    assert strict.returncode != 0
+    assert "Traceback" not in strict.stderr
+    assert "lowest variant (x86-64-v3)" in strict.stderr.strip().splitlines()[-1]
+
+
+@needs("x86-64-v3")
+def test_a_generated_variant_is_the_recorded_one_byte_for_byte(tmp_path):
+    """Training for v3 records its code; with SNAP_CPU=x86-64-v2 the training run cannot
+    run v3 code, so it compiles for the host and v3 is generated from the recorded IR:
+    the two images must be the same file."""
+    for name, env in (("recorded", {}), ("generated", {"SNAP_CPU": "x86-64-v2"})):
+        p = snap("create", "-q", "--cpu", "x86-64-v3", "-w", "cpuvar_workload.py",
+                 "-o", str(tmp_path / f"{name}.so"), env=clean_env(**env))
+        assert_ok(p)
+    assert (tmp_path / "recorded.so").read_bytes() == (tmp_path / "generated.so").read_bytes()
+
+
+def test_variant_images_are_reproducible_with_or_without_the_helper_process(images, tmp_path):
+    for name, env in (("again", {}), ("nohelper", {"SNAP_VARIANT_HELPER": "0"})):
+        p = snap("create", "-q", "--cpu", "portable", "-w", "cpuvar_workload.py",
+                 "-o", str(tmp_path / f"{name}.so"), env=clean_env(**env))
+        assert_ok(p)
+        assert (tmp_path / f"{name}.so").read_bytes() == images["portable"].read_bytes(), name
+
+
+def test_variants_share_everything_but_code(images, tmp_path):
+    p = snap("create", "-q", "--cpu", "x86-64-v4", "-w", "cpuvar_workload.py", "-o", str(tmp_path / "v4.so"))
+    assert_ok(p)
+    ratio = images["portable"].stat().st_size / (tmp_path / "v4.so").stat().st_size
+    assert ratio <= 2.5, ratio
+
+
+def test_snap_info_lists_the_variants_and_snap_check_says_which_would_run(images):
+    p = snap("info", "--json", str(images["portable"]))
+    assert_ok(p)
+    doc = json.loads(p.stdout)
+    assert [v["target"] for v in doc["variants"]] == list(LEVEL_NAMES)
+    assert all(v["size"] > 0 for v in doc["variants"])
+    assert "avx2" in doc["variants"][1]["features"] and "avx2" not in doc["variants"][0]["features"]
+    assert doc["format"] == 6
+    table = snap("info", str(images["portable"]))
+    assert_ok(table)
+    assert "CPU variants (3, lowest first)" in table.stdout
+    check = snap("check", str(images["portable"]), env=clean_env(SNAP_CPU="x86-64-v2"))
+    assert_ok(check)
+    assert "would use x86-64-v2" in check.stdout
+    assert "CPU variant x86-64-v2: the best of" in check.stdout
+    refused = snap("check", "--json", str(images["v34"]), env=clean_env(SNAP_CPU="x86-64-v2"))
+    assert refused.returncode != 0
+    rep = json.loads(refused.stdout)
+    assert rep["cpu"]["variant"] is None and "lowest variant (x86-64-v3)" in rep["summary"]
+
+
+def test_a_bad_snap_cpu_value_is_one_warning_and_ignored(images):
+    out, err = served(images["portable"], SNAP_CPU="pentium")
+    assert err.count("SNAP_CPU='pentium' is not an x86-64 level") == 1
+    best = [lv for lv in LEVEL_NAMES if has(lv)][-1]
+    assert out == jit_at(best)
+
+
+def test_cpu_lists_and_presets_are_checked_before_the_workload_runs(tmp_path):
+    p = snap("create", "--cpu", "x86-64-v2,pentium-9000", "-w", str(APPS / "cpuvar_workload.py"),
+             "-o", str(tmp_path / "x.so"))
+    assert p.returncode != 0 and "unknown --cpu 'pentium-9000'" in p.stderr
+    assert "Traceback" not in p.stderr and not (tmp_path / "x.so").exists()
+
+
+def test_library_images_with_variants_are_named_and_chosen_by_their_best_level(tmp_path):
+    from snapshot.image.packaged import choose, image_name, parse
+    name = image_name("mylib", "portable", "0.68.1")
+    assert name.filename.endswith("-x86_64_v2+x86_64_v3+x86_64_v4.so")
+    assert parse(name.filename) == name
+    d = tmp_path / "_snap"
+    d.mkdir()
+    for cpu in ("portable", "x86-64-v3"):
+        (d / image_name("mylib", cpu, "0.68.1").filename).write_bytes(b"")
+    v3 = frozenset(LEVELS["x86-64-v3"][1])
+    v4 = frozenset(LEVELS["x86-64-v4"][1])
+    v2 = frozenset(LEVELS["x86-64-v2"][1])
+    pick = lambda feats: (choose(str(d), "mylib", "0.68.1", feats)[0] or "").rsplit("-", 1)[-1]  # noqa: E731
+    assert pick(v4) == "x86_64_v2+x86_64_v3+x86_64_v4.so"       # only it has a v4 variant
+    assert pick(v2) == "x86_64_v2+x86_64_v3+x86_64_v4.so"       # only it runs on v2
+    assert pick(v3).endswith(".so")                             # both fit at v3
+
+
+def test_an_incremental_image_with_variants_on_a_base_with_variants(tmp_path):
+    """``--base`` and ``--cpu`` together: the new image's code imports the base's symbols,
+    each image resolving them in its own chosen variant."""
+    base, top, lib_a = tmp_path / "comp_b.so", tmp_path / "top.so", tmp_path / "comp_a.so"
+    assert_ok(snap("create", "-q", "--cpu", "portable", "-w", "comp_workload_b.py", "-o", str(base)))
+    assert_ok(snap("create", "-q", "--cpu", "x86-64-v2", "-w", "comp_workload_a.py", "-o", str(lib_a)))
+    assert_ok(snap("create", "-q", "--cpu", "portable", "-w", "comp_workload_top.py", "--base", str(base),
+                   "-o", str(top)))
+    plain = run([sys.executable, "comp_app.py", "top"], env=clean_env())
+    assert_ok(plain)
+    want = json.loads(plain.stdout.strip().splitlines()[-1])
+    for level in ("x86-64-v2", [lv for lv in LEVEL_NAMES if has(lv)][-1]):
+        p = run([sys.executable, "comp_app.py", "top"],
+                env=clean_env(SNAP_SYSIMAGE=os.pathsep.join([str(lib_a), str(top)]), SNAP_CPU=level,
+                              SNAPTEST_FORBID_COMPILE="1"))
+        assert_ok(p)
+        got = json.loads(p.stdout.strip().splitlines()[-1])
+        assert got["top"] == want["top"] and got["b_max"] == want["b_max"]
+        assert dict(got["images"]) == {"comp_a.so": 3, "comp_b.so": 2, "top.so": 1}, (level, got["images"])
+
+
+def test_a_project_may_list_its_cpu_targets(tmp_path):
+    from snapshot import project
+    from snapshot.errors import SnapError
+    (tmp_path / "pyproject.toml").write_text('[tool.snap]\nworkloads = ["w.py"]\ncpu = ["x86-64-v2", "x86-64-v3"]\n')
+    assert project.load(tmp_path).cpu == "x86-64-v2,x86-64-v3"
+    (tmp_path / "pyproject.toml").write_text('[tool.snap]\nworkloads = ["w.py"]\ncpu = 3\n')
+    with pytest.raises(SnapError, match="cpu must be a string or a list of strings"):
+        project.load(tmp_path)
+
+
+def test_a_workload_that_forks_compiling_children_does_not_disturb_the_variants(tmp_path):
+    """Processes the workload forks inherit the training run's hooks; what they compile is
+    theirs, never sent to the variants' helper (whose images must equal the helper-free ones)."""
+    (tmp_path / "forking.py").write_text(
+        "import multiprocessing as mp\nimport numpy as np\nfrom numba import njit\nimport cpuvar_lib as L\n"
+        "@njit(fastmath=True)\ndef other(a):\n    return (a * 3.0).sum()\n"
+        "import time\n"
+        "def child():\n    time.sleep(1.0)\n    other(np.arange(5.0))\n    L.tally(3)\n"
+        "if __name__ == '__main__':\n    a = np.linspace(0.0, 1.0, 17)\n    L.dot(a, a)\n"
+        "    p = mp.get_context('fork').Process(target=child)\n    p.start()\n"
+        "    L.combine(a, a)\n    L.axpy(2.0, a, a)\n"     # compiled while the child waits, then compiles
+        "    p.join()\n    assert p.exitcode == 0\n")
+    for name, env in (("helper", {}), ("nohelper", {"SNAP_VARIANT_HELPER": "0"})):
+        p = snap("create", "-q", "--cpu", "portable", "-w", str(tmp_path / "forking.py"),
+                 "-o", str(tmp_path / f"{name}.so"), env=clean_env(PYTHONPATH=str(APPS), **env))
+        assert_ok(p)
+        assert "note:" not in p.stdout + p.stderr
+    assert (tmp_path / "helper.so").read_bytes() == (tmp_path / "nohelper.so").read_bytes()
