@@ -4,7 +4,7 @@ Run with the virtualenv's interpreter (the one snap is installed in):
 
     .venv/bin/python scripts/bench_release.py [--quick] [--json FILE] [--only 1,2,3,4]
 
-Four measurements, each printed as a markdown table with a one-line verdict
+Measurements, each printed as a markdown table with a one-line verdict
 (times are medians of interleaved fresh processes on whatever machine this is:
 nothing is asserted, a busy machine gives inflated, noisy numbers):
 
@@ -35,7 +35,7 @@ nothing is asserted, a busy machine gives inflated, noisy numbers):
    Numba's warm cache. PSS shares library pages with every process on the
    machine, unrelated ones included; Pss_Anon (each worker's own heap) does not.
 
-5. (see ``section_globals``) and 6. ``snap create --base`` (see ``section_incremental``).
+5. Frozen globals (``section_globals``); 6. ``snap create --base`` (``section_incremental``).
 7. CPU variants (targets: ``--cpu portable`` image <= 2.5 x the size and its build
    <= 1.3 x the time of a single-level build, for the kmeans example), and the
    example's steady-state call times per variant (``SNAP_CPU`` forcing each) next
@@ -584,7 +584,7 @@ def section_incremental(n: int, m: int, runs: int, tmp: str, res: dict) -> None:
 
 # --------------------------------------------------------------------------- 7. CPU variants
 STEADY = textwrap.dedent("""\
-    import json, sys, time
+    import gc, json, sys, time
     import numpy as np
     sys.path.insert(0, %(dir)r)
     import kmeans
@@ -598,9 +598,12 @@ STEADY = textwrap.dedent("""\
     out = {}
     for name, f in (("fit", fit), ("dists", dists)):
         f()                                  # first call: installs (or compiles), untimed
+        gc.collect()                         # the JIT's compilation garbage is not timed
+        gc.disable()
         ts = []
         for _ in range(%(reps)d):
             t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
+        gc.enable()
         out[name] = sorted(ts)[len(ts) // 2]
     act = snapshot.active()
     out["variant"] = act[0].variant.target if act else None
@@ -625,16 +628,20 @@ def section_variants(runs: int, tmp: str, res: dict) -> None:
     w = {k: med(x["wall"] for x in v) for k, v in builds.items()}
     size = {k: builds[k][0]["size"] for k in images}
     steady: dict[str, list] = {}
-    modes = [(f"image, SNAP_CPU={lv}", {"SNAP_SYSIMAGE": images["portable"], "SNAP_CPU": lv}) for lv in levels]
-    modes += [(f"JIT at {lv}", {"NUMBA_CPU_NAME": lv, "NUMBA_CPU_FEATURES": ""}) for lv in levels]
-    modes += [("JIT, this host's CPU", {})]
-    code = STEADY % {"dir": KMEANS_DIR, "reps": 7}
+    # one thread: the code's own speed, not the thread pool's scheduling on a shared machine
+    one = {"NUMBA_NUM_THREADS": "1"}
+    modes = [(f"image, SNAP_CPU={lv}", {**one, "SNAP_SYSIMAGE": images["portable"], "SNAP_CPU": lv})
+             for lv in levels]
+    modes += [(f"JIT at {lv}", {**one, "NUMBA_CPU_NAME": lv, "NUMBA_CPU_FEATURES": ""}) for lv in levels]
+    modes += [("JIT, this host's CPU", one)]
+    code = STEADY % {"dir": KMEANS_DIR, "reps": 15}
     for _, (label, env) in interleaved(runs, modes, indent="  "):
         steady.setdefault(label, []).append(
             python_probe(code, "STEADY", base_env(**env), KMEANS_DIR))
     res["variants"]["steady"] = steady
     print(f"\n### 7. CPU variants: the kmeans example, `--cpu portable` (x86-64-v2, v3, v4) vs "
-          f"`--cpu {single}` (median of {runs} interleaved runs)\n")
+          f"`--cpu {single}` (median of {runs} interleaved runs; call times: one thread, median of "
+          f"15 calls per process)\n")
     table(["image", "build (wall)", "size"],
           [(f"--cpu {single}", fmt_s(w[single]), fmt_b(size[single])),
            ("--cpu portable", fmt_s(w["portable"]), fmt_b(size["portable"]))])

@@ -233,3 +233,21 @@ def test_a_workload_that_forks_compiling_children_does_not_disturb_the_variants(
         assert_ok(p)
         assert "note:" not in p.stdout + p.stderr
     assert (tmp_path / "helper.so").read_bytes() == (tmp_path / "nohelper.so").read_bytes()
+
+
+def test_a_helper_process_that_dies_costs_time_never_the_image(tmp_path):
+    """The helper killed in the middle of the workload (as the OOM killer would): the build
+    says so and generates the variants itself, the same bytes as without a helper."""
+    (tmp_path / "killer.py").write_text(
+        "import os, signal\nimport numpy as np\nimport cpuvar_lib as L\n"
+        "a = np.linspace(0.0, 1.0, 17)\nL.dot(a, a)\n"
+        "for pid in open(f'/proc/{os.getpid()}/task/{os.getpid()}/children').read().split():\n"
+        "    os.kill(int(pid), signal.SIGKILL)\n"
+        "L.combine(a, a)\nL.axpy(2.0, a, a)\n")
+    for name, env in (("killed", {}), ("nohelper", {"SNAP_VARIANT_HELPER": "0"})):
+        p = snap("create", "--cpu", "portable", "-w", str(tmp_path / "killer.py"),
+                 "-o", str(tmp_path / f"{name}.so"), env=clean_env(PYTHONPATH=str(APPS), **env))
+        assert_ok(p)
+        said = p.stdout + p.stderr
+        assert ("note: CPU variants generated after the workload, in the build process" in said) == (name == "killed")
+    assert (tmp_path / "killed.so").read_bytes() == (tmp_path / "nohelper.so").read_bytes()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import socket
 import struct
 import threading
@@ -111,17 +112,22 @@ class VariantBuilder:
             self._fail(f"{type(e).__name__}: {e}")
 
     def _fail(self, why: str) -> None:
+        """Give the helper up (the variants are then generated in this process)."""
         self.note = why
-        self._close()
+        self._close(stop=True)
 
-    def _close(self) -> None:
+    def _close(self, stop: bool = False) -> None:
+        """Close the stream and reap the helper; ``stop``: it is given up, killed first (it
+        may be busy, or wait for the end of a stream processes the workload forked hold)."""
         if self._sock is not None:
             self._sock.close()
             self._sock = None
         if self._pid:
             try:
+                if stop:
+                    os.kill(self._pid, signal.SIGKILL)
                 os.waitpid(self._pid, 0)
-            except ChildProcessError:
+            except (ChildProcessError, ProcessLookupError):
                 pass
             self._pid = 0
 
@@ -139,7 +145,10 @@ class VariantBuilder:
         """Each variant's object (BuildError-worthy problems raise ReplayError)."""
         result = None
         if self._sock is not None:
-            result = _recv(self._sock)
+            try:
+                result = _recv(self._sock)
+            except Exception as e:  # noqa: BLE001 - a broken stream: generated here instead
+                result = f"helper process: {type(e).__name__}: {e}"
             self._close()
             if result is None:
                 self.note = "the helper process ended unexpectedly"
