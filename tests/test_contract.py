@@ -18,7 +18,7 @@ from snapshot.image import compat, identity
 from snapshot.image.fingerprint import (closure_fingerprint, code_fingerprint, source_fingerprints,
                                         type_key, value_key)
 from snapshot.image.freshness import Freshness
-from snapshot.image.host import process_fingerprint
+from snapshot.image.host import LEVELS, process_fingerprint
 from snapshot.image.manifest import (FORMAT_VERSION, Dep, Entry, Manifest, ManifestIndex, Skipped, Source,
                                      describe_target, type_problem)
 from snapshot.image.payload import Payloads, pack_payloads
@@ -217,10 +217,12 @@ def test_compat_verdict_and_rows():
     here = process_fingerprint()
     features = frozenset({"sse2", "avx2"})
     m = _manifest([], fingerprint=dict(here), cpu={"features": ["sse2"]})
-    assert compat.incompatibilities(m, here, features) == []
+    problems, choice = compat.verdict(m, here, features)
+    assert problems == [] and choice.variant.features == ["sse2"] and choice.variant.prefix == m.prefix
     older = {**here, "numba": "0.1.0", "numba_config": {**here["numba_config"], "OPT": "0"}}
-    problems = compat.incompatibilities(m._replace(fingerprint=older, cpu={"features": ["avx512f"]}),
-                                        here, features)
+    problems, choice = compat.verdict(m._replace(fingerprint=older, cpu={"features": ["avx512f"]}),
+                                      here, features)
+    assert choice.variant is None
     assert f"numba 0.1.0 (image) vs {here['numba']} (here)" in problems
     assert any(p.startswith("numba config differs: OPT=0 (image) vs ") for p in problems)
     assert problems[-1] == "this CPU lacks features the image needs: avx512f"
@@ -241,3 +243,40 @@ def test_stable_names_replace_addresses_keep_lengths_and_repeat():
     assert "0x7f3a" not in out[0] and out[0] != out[1] and out[4] == "plain_name"
     assert a(names[0]) == out[0]                        # the same address, the same name
     assert a.local(".bytes.-123456") == a.local(".bytes.-123456") != a.local(".bytes.99")
+
+
+# ------------------------------------------------------------------ CPU variants
+def test_cpu_variants_choice_symbols_and_targets(monkeypatch):
+    from snapshot.image import variants as V
+    levels = [V.Variant(t, t, list(LEVELS[t][1]), f"_snapP_{V.tag(t)}_") for t in ("x86-64-v2", "x86-64-v3")]
+    v3 = frozenset(LEVELS["x86-64-v3"][1])
+    assert V.choose(levels, v3).variant.target == "x86-64-v3"
+    assert V.choose(levels, frozenset(LEVELS["x86-64-v2"][1])).variant.target == "x86-64-v2"
+    none = V.choose(levels, frozenset(LEVELS["x86-64"][1]))
+    assert none.variant is None and none.reason.startswith("this CPU lacks features its lowest variant (x86-64-v2)")
+    assert V.symbol("_snapP_f", "_snapP_", levels[1]) == "_snapP_v3_f"
+    one = V.Variant("host", "znver4", [], "_snapP_")
+    assert V.symbol("_snapP_f", "_snapP_", one) == "_snapP_f"
+    assert V.parse_targets("portable") == ["x86-64-v2", "x86-64-v3", "x86-64-v4"]
+    assert V.parse_targets("host,x86-64-v3,generic,x86-64") == ["generic", "x86-64-v3", "host"]
+    with pytest.raises(ValueError, match="unknown --cpu 'v9'"):
+        V.parse_targets("x86-64-v2,v9")
+    monkeypatch.setenv(V.CPU_ENV, "x86-64-v2")
+    assert V.usable_features(v3) == (frozenset(LEVELS["x86-64-v2"][1]), "x86-64-v2")
+    monkeypatch.setenv(V.CPU_ENV, "x86-64-v4")
+    assert V.usable_features(v3) == (v3, "x86-64-v4")            # never more than the CPU has
+
+
+def test_manifest_with_variants_is_format_6_and_round_trips():
+    from snapshot.image.variants import variants_of
+    docs = [{"target": "x86-64-v2", "name": "x86-64-v2", "features": ["sse4.2"], "prefix": "_snapabc_v2_",
+             "size": 10},
+            {"target": "x86-64-v3", "name": "x86-64-v3", "features": ["avx2", "sse4.2"], "prefix": "_snapabc_v3_",
+             "size": 12}]
+    m = _manifest([_entry("a.mod", "f")], variants=docs)
+    back = Manifest.from_bytes(m.to_bytes())
+    assert back.format == 6 and back.variants == docs and type_problem(back) is None
+    assert [v.prefix for v in variants_of(back)] == ["_snapabc_v2_", "_snapabc_v3_"]
+    assert Manifest.from_bytes(_manifest([_entry("a.mod", "f")]).to_bytes()).format == FORMAT_VERSION == 5
+    bad = back._replace(variants=[{**docs[0], "features": "sse4.2"}])
+    assert type_problem(bad) == "variants: an entry is not {target, name, features, prefix, size}"

@@ -43,12 +43,6 @@ def rows(recorded: dict, here: dict) -> Iterator[Row]:
             yield Row(key, None, want, have)
 
 
-def incompatibilities(manifest: Any, here: dict | None = None,
-                      features: frozenset[str] | None = None) -> list[str]:
-    """Why this process cannot run the image's code (empty list: it can)."""
-    return verdict(manifest, here, features)[0]
-
-
 def verdict(manifest: Any, here: dict | None = None,
             features: frozenset[str] | None = None) -> tuple[list[str], Choice]:
     """(why this process cannot run the image's code, empty if it can; the CPU variant it

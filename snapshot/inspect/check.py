@@ -10,8 +10,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..image.compat import incompatibilities, rows
-from ..image.variants import choose, usable_features, variants_of
+from ..image.compat import rows, verdict
+from ..image.host import host_cpu
+from ..image.variants import Choice, usable_features, variants_of
 from ..image.freshness import Freshness
 from ..image.manifest import Manifest
 from ..image.locate import find_spec
@@ -131,22 +132,20 @@ class _Sources(Freshness):
         return out
 
 
-def _environment(manifest: Manifest) -> tuple[list[EnvItem], dict[str, Any]]:
-    """Every row of the fingerprint comparison the runtime makes (``image.compat``), and the CPU."""
-    from ..image.host import host_cpu, process_fingerprint
+def _environment(manifest: Manifest, name: str, features: frozenset[str], limited_to: str | None,
+                 choice: Choice) -> tuple[list[EnvItem], dict[str, Any]]:
+    """Every row of the fingerprint comparison the runtime makes (``image.compat``), and the
+    CPU: ``features`` this machine's (after SNAP_CPU), ``choice`` the verdict's variant."""
+    from ..image.host import process_fingerprint
     items = [EnvItem(r.key if r.sub is None else f"{r.key.replace('_', ' ')} {r.sub}", r.image, r.here, r.ok)
              for r in rows(manifest.fingerprint, process_fingerprint())]
-    name, features = host_cpu()
-    features, limited_to = usable_features(features)
     required = manifest.cpu.get("features", [])
     required = [str(f) for f in required] if isinstance(required, list) else []
-    variants = variants_of(manifest)
-    choice = choose(variants, features, limited_to)
     # the lowest variant's target and needs (a single-target image: its only one), and the
     # variant this machine would run, with why (what activation decides, image/variants.py)
     cpu = {"target": manifest.cpu.get("target"), "image": manifest.cpu.get("name"), "here": name,
            "required": len(required), "missing": sorted(set(required) - features),
-           "variants": len(variants), "variant": choice.variant.target if choice.variant else None,
+           "variants": len(variants_of(manifest)), "variant": choice.variant.target if choice.variant else None,
            "reason": choice.reason, "limited_to": limited_to}
     return items, cpu
 
@@ -184,11 +183,14 @@ def check_image(path: str, *, deep: bool = False, source_root: str | None = None
     package = m.build.get("package") if isinstance(m.build.get("package"), str) else None
     root = os.path.abspath(source_root) if source_root is not None else package_root(op.path, package)
     verified = deep_checks(op) if deep else None
+    name, host_features = host_cpu()          # asked of LLVM, not the per-boot cache
+    features, limited_to = usable_features(host_features)
     try:
-        problems = list(incompatibilities(m))
+        problems, choice = verdict(m, features=host_features)
     except Exception as e:  # noqa: BLE001 - an odd manifest must give a verdict, not a traceback
         problems = [f"cannot compare the fingerprint ({type(e).__name__}: {e})"]
-    environment, cpu = _environment(m)
+        choice = Choice(None, problems[0])
+    environment, cpu = _environment(m, name, features, limited_to, choice)
     sources = _Sources(m, root)
     entries = [_entry_status(e, sources) for e in m.entries]
     stale = [e for e in entries if e.status == "stale"]
