@@ -87,7 +87,9 @@ def _app():
         cpu: Optional[str] = typer.Option(
             None, "--cpu", metavar="NAME",
             help="CPU to generate code for: host (default; this machine's features), "
-                 "generic, x86-64, x86-64-v2, x86-64-v3 or x86-64-v4 (portable)."),
+                 "generic, x86-64, x86-64-v2, x86-64-v3 or x86-64-v4; several, comma-separated "
+                 "(or 'portable': x86-64-v2,x86-64-v3,x86-64-v4) make one image with one code "
+                 "variant each, the best this CPU has chosen at load."),
         add_misses: Optional[List[str]] = typer.Option(
             None, "--add-misses", metavar="FILE",
             help="Miss report (snap run --report-misses) whose specializations "
