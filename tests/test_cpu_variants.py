@@ -251,3 +251,25 @@ def test_a_helper_process_that_dies_costs_time_never_the_image(tmp_path):
         said = p.stdout + p.stderr
         assert ("note: CPU variants generated after the workload, in the build process" in said) == (name == "killed")
     assert (tmp_path / "killed.so").read_bytes() == (tmp_path / "nohelper.so").read_bytes()
+
+
+@needs("x86-64-v3")
+def test_code_lowered_to_intrinsics_a_variant_lacks_is_a_clear_error(tmp_path):
+    """An extension's x86 intrinsic (BMI1) cannot be generated for x86-64-v2 (LLVM would abort):
+    one line naming it, nothing written; the levels that have it build and serve."""
+    (tmp_path / "w.py").write_text("import snaptest_forbid\nimport cpuvar_bmi\nprint(cpuvar_bmi.field(0x12345))\n")
+    env = clean_env(PYTHONPATH=str(APPS))
+    p = snap("create", "--cpu", "portable", "-w", str(tmp_path / "w.py"), "-o", str(tmp_path / "p.so"), env=env)
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    assert ("cannot generate a CPU variant: the code of field calls llvm.x86.bmi.bextr.64: x86 intrinsics "
+            "that need features x86-64-v2 lacks") in p.stderr
+    assert not (tmp_path / "p.so").exists()
+    ok = snap("create", "--cpu", "x86-64-v3,x86-64-v4", "-w", str(tmp_path / "w.py"),
+              "-o", str(tmp_path / "p34.so"), env=env)
+    assert_ok(ok)
+    for level in [lv for lv in ("x86-64-v3", "x86-64-v4") if has(lv)]:
+        served = run([sys.executable, str(tmp_path / "w.py")],
+                     env=clean_env(PYTHONPATH=str(APPS), SNAP_SYSIMAGE=str(tmp_path / "p34.so"), SNAP_CPU=level,
+                                   SNAPTEST_FORBID_COMPILE="1"))
+        assert_ok(served)
+        assert served.stdout == "52\n"

@@ -103,7 +103,7 @@ def build_image(specs: list[Specialization], libraries: list, *, targets: list[C
         try:
             objects.update(variants.objects(recipe, prefixes, libraries))
         except ReplayError as e:
-            raise BuildError(f"cannot generate the code for {', '.join(x.option for x in others)}: {e}") from None
+            raise BuildError(f"cannot generate a CPU variant: {e}") from None
         if variants.note:
             notes.append(f"CPU variants generated after the workload, in the build process ({variants.note})")
     timings["codegen"] = time.perf_counter() - t

@@ -152,6 +152,8 @@ class VariantBuilder:
             self._close()
             if result is None:
                 self.note = "the helper process ended unexpectedly"
+            elif isinstance(result, ReplayError):
+                raise result
             elif isinstance(result, str):
                 self.note, result = result, None
         if result is not None:
@@ -166,7 +168,7 @@ class VariantBuilder:
 
 def _generate_all(targets: list[CpuTarget], records: list, recipe: CodeRecipe,
                   prefixes: dict[str, str]) -> dict[str, bytes]:
-    replays = {t.option: Replay(t.name, t.features) for t in targets}
+    replays = {t.option: Replay(t.name, t.features, t.required) for t in targets}
     for rec in records:
         for r in replays.values():
             r.add(rec)
@@ -177,8 +179,9 @@ def _helper(sock: socket.socket, targets: list[CpuTarget]) -> None:
     """The helper process: replay libraries as they come, then generate the variants.
 
     A reader thread drains the socket into a queue, so the training run never waits
-    on a busy helper. Any failure is sent back as text (the build then generates the
-    variants itself)."""
+    on a busy helper. Code that cannot be generated for a variant is sent back as the
+    ReplayError it is (the build's error); any other failure as text (the build then
+    generates the variants itself)."""
     import queue
     inbox: "queue.Queue[Any]" = queue.Queue()
 
@@ -194,14 +197,14 @@ def _helper(sock: socket.socket, targets: list[CpuTarget]) -> None:
 
     threading.Thread(target=read, daemon=True).start()
     replays: dict[str, Replay] | None = None
-    error: str | None = None
+    error: Any = None
     while True:
         msg = inbox.get()
         if msg is None:                  # the training run ended without a build
             return
         try:
             if replays is None:
-                replays = {t.option: Replay(t.name, t.features) for t in targets}
+                replays = {t.option: Replay(t.name, t.features, t.required) for t in targets}
             if msg[0] == "lib":
                 if error is None:
                     for rec in msg[1]:
@@ -211,11 +214,14 @@ def _helper(sock: socket.socket, targets: list[CpuTarget]) -> None:
             _, recipe, prefixes = msg
             out: Any = error if error is not None else {
                 t.option: generate(recipe, replays[t.option].module, t, prefixes[t.option]) for t in targets}
-        except Exception as e:  # noqa: BLE001 - reported; the build falls back to itself
+        except ReplayError as e:         # the build's error too: said as it is
+            error = out = e
             if msg[0] == "lib":
-                error = f"helper process: {type(e).__name__}: {e}"
                 continue
-            out = f"helper process: {type(e).__name__}: {e}"
+        except Exception as e:  # noqa: BLE001 - reported; the build falls back to itself
+            error = out = f"helper process: {type(e).__name__}: {e}"
+            if msg[0] == "lib":
+                continue
         try:
             _send(sock, out)
         except OSError:

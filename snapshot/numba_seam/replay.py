@@ -131,10 +131,34 @@ class _Fixed:
         return self._module
 
 
+# x86 intrinsics name the extension they need: llvm.x86.<token>.<op>
+_X86_INTRINSIC = "llvm.x86."
+_TOKEN_FEATURES = {"sse41": ("sse4.1",), "sse42": ("sse4.2",), "avx512": ("avx512f",),
+                   "bmi": ("bmi", "bmi2"),      # llvm.x86.bmi.* has BMI1 and BMI2 instructions
+                   "vcvtph2ps": ("f16c",), "vcvtps2ph": ("f16c",)}
+
+
+def intrinsics_beyond(module, features: frozenset[str]) -> list[str]:
+    """The x86 intrinsics ``module`` declares that need a feature outside ``features``.
+
+    Numba's own lowering never calls one: an extension (``@intrinsic``) chose it for the
+    CPU it was lowered on. Generated for a CPU without the feature, LLVM cannot select it
+    (a fatal error, not an exception): refused before, with the names."""
+    out = []
+    for f in module.functions:
+        if f.is_declaration and f.name.startswith(_X86_INTRINSIC):
+            token = f.name[len(_X86_INTRINSIC):].split(".", 1)[0]
+            if not set(_TOKEN_FEATURES.get(token, (token,))) <= features:
+                out.append(f.name)
+    return out
+
+
 class Replay:
     """Numba's optimization and backend, re-run library by library for one CPU."""
 
-    def __init__(self, cpu_name: str, features: str) -> None:
+    def __init__(self, cpu_name: str, features: str, required: frozenset[str] = frozenset()) -> None:
+        """``required``: the features code for this CPU may use (x86 intrinsics are checked
+        against them; empty: not checked)."""
         from numba.core import codegen, config
 
         class Library(codegen.JITCodeLibrary):
@@ -157,6 +181,8 @@ class Replay:
         finally:
             config.CPU_NAME, config.CPU_FEATURES = saved
         self._libraries: dict[int, Any] = {}
+        self._required = required
+        self._cpu = cpu_name
 
     def add(self, rec: LibraryRecord) -> None:
         """Compile one recorded library for this CPU (the libraries it links come first)."""
@@ -165,10 +191,17 @@ class Replay:
         if rec.fixed is not None:
             self._libraries[rec.key] = _Fixed(rec.name, ll.parse_bitcode(rec.fixed))
             return
+        modules = [ll.parse_bitcode(bitcode) for bitcode in rec.inputs]
+        if self._required:
+            beyond = sorted({n for m in modules for n in intrinsics_beyond(m, self._required)})
+            if beyond:
+                raise ReplayError(f"the code of {rec.name} calls {', '.join(beyond)}: x86 intrinsics that "
+                                  f"need features {self._cpu} lacks (an extension chose them for the CPU "
+                                  f"it was lowered on); leave {self._cpu} out of --cpu")
         with global_compiler_lock:
             new = self._codegen.create_library(rec.name)
-            for bitcode in rec.inputs:
-                new.add_llvm_module(ll.parse_bitcode(bitcode))
+            for mod in modules:
+                new.add_llvm_module(mod)
             for dep in rec.deps:
                 new.add_linking_library(self._libraries[dep])
             new.finalize()
