@@ -63,3 +63,32 @@ def test_library_served_from_image(workload: str, module: str, tmp_path):
     assert sorted(actual) == sorted(expected)
     for k in expected:
         np.testing.assert_array_equal(actual[k], expected[k], err_msg=f"{workload}: {k}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workload, module", LIBRARIES[:4])
+def test_library_cpu_variants_equal_the_jit_at_each_level(workload: str, module: str, tmp_path):
+    """A `--cpu portable` image of the library's workload: each variant this CPU has (forced
+    with SNAP_CPU), strict and with compilation forbidden, returns exactly what the plain JIT
+    at that level (NUMBA_CPU_NAME) returns."""
+    import sys
+
+    from conftest import run
+    from snapshot.image.host import LEVELS, host_cpu_features
+    pytest.importorskip(module)
+    image = tmp_path / f"{workload}.so"
+    assert_ok(snap("create", "-w", f"{workload}_workload.py", "-o", str(image), "-q", "--cpu", "portable",
+                   cwd=WORKLOADS, env=clean_env(), timeout=3600))
+    for level in ("x86-64-v2", "x86-64-v3", "x86-64-v4"):
+        if not set(LEVELS[level][1]) <= host_cpu_features():
+            continue
+        ref, got = tmp_path / f"jit-{level}.npz", tmp_path / f"image-{level}.npz"
+        assert_ok(run([sys.executable, f"{workload}_workload.py"], cwd=WORKLOADS, timeout=1800,
+                      env=clean_env(NUMBA_CPU_NAME=level, NUMBA_CPU_FEATURES="", SNAPTEST_RESULTS=str(ref))))
+        assert_ok(snap("run", "--sysimage", str(image), "--strict", "_forbidden.py", f"{workload}_workload.py",
+                       cwd=WORKLOADS, timeout=600,
+                       env=clean_env(SNAP_CPU=level, SNAPTEST_FORBID_COMPILE="1", SNAPTEST_RESULTS=str(got))))
+        expected, actual = _load(ref), _load(got)
+        assert sorted(actual) == sorted(expected)
+        for k in expected:
+            np.testing.assert_array_equal(actual[k], expected[k], err_msg=f"{workload} at {level}: {k}")
