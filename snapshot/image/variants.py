@@ -15,7 +15,7 @@ has): for tests, and for users who want a lower level than their CPU's.
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
+from typing import Any
 
 from .host import LEVELS
 
@@ -25,13 +25,23 @@ PRESETS = {"portable": ("x86-64-v2", "x86-64-v3", "x86-64-v4")}
 _RANK = {"generic": 1, "x86-64": 1, "x86-64-v2": 2, "x86-64-v3": 3, "x86-64-v4": 4, "host": 5}
 
 
-class Variant(NamedTuple):
-    """One CPU variant of an image's code."""
-    target: str              # what the build was asked for: an x86-64 level or "host"
-    name: str                # the LLVM CPU name the code was generated for
-    features: list[str]      # features a machine must have to run it
-    prefix: str              # its symbols' prefix
-    size: int = 0            # bytes of code and data of its own (snap info)
+class Variant:
+    """One CPU variant of an image's code. (A plain class, not a NamedTuple: this module is on
+    the activation path, where making a NamedTuple class costs ~0.2 ms.)"""
+    __slots__ = ("target", "name", "features", "prefix", "size")
+
+    def __init__(self, target: str, name: str, features: list[str], prefix: str, size: int = 0) -> None:
+        self.target = target         # what the build was asked for: an x86-64 level or "host"
+        self.name = name             # the LLVM CPU name the code was generated for
+        self.features = features     # features a machine must have to run it
+        self.prefix = prefix         # its symbols' prefix
+        self.size = size             # bytes of code and data of its own (snap info)
+
+    def _asdict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __repr__(self) -> str:
+        return f"Variant({self.target!r}, {self.name!r}, {len(self.features)} features, {self.prefix!r})"
 
 
 def variants_of(manifest: Any) -> list[Variant]:
@@ -54,9 +64,12 @@ def tag(target: str) -> str:
     return {"generic": "v1", "x86-64": "v1"}.get(target) or target.rsplit("-", 1)[-1]
 
 
-class Choice(NamedTuple):
-    variant: Variant | None   # None: no variant fits this CPU
-    reason: str
+class Choice:
+    """The variant this CPU runs (None: no variant fits) and why."""
+    __slots__ = ("variant", "reason")
+
+    def __init__(self, variant: Variant | None, reason: str) -> None:
+        self.variant, self.reason = variant, reason
 
 
 def choose(variants: list[Variant], features: frozenset[str], limited_to: str | None = None) -> Choice:
