@@ -161,18 +161,26 @@ class VariantBuilder:
         # in this process, from the same records: the libraries in finalization order, then
         # any other the recipe names
         sent: set[int] = set()
-        records = [r for lib in [*libraries, *self.keys.libraries]
-                   for r in library_records(lib, self.keys, sent)]
-        return _generate_all(self.targets, records, recipe, prefixes)
+        replays = _Replays(self.targets)
+        replays.add([r for lib in [*libraries, *self.keys.libraries] for r in library_records(lib, self.keys, sent)])
+        return replays.objects(recipe, prefixes)
 
 
-def _generate_all(targets: list[CpuTarget], records: list, recipe: CodeRecipe,
-                  prefixes: dict[str, str]) -> dict[str, bytes]:
-    replays = {t.option: Replay(t.name, t.features, t.required) for t in targets}
-    for rec in records:
-        for r in replays.values():
-            r.add(rec)
-    return {t.option: generate(recipe, replays[t.option].module, t, prefixes[t.option]) for t in targets}
+class _Replays:
+    """Every variant's replay, fed the same records, then asked for the objects."""
+
+    def __init__(self, targets: list[CpuTarget]) -> None:
+        self.targets = targets
+        self.by_target = {t.option: Replay(t.name, t.features, t.required) for t in targets}
+
+    def add(self, records: list) -> None:
+        for rec in records:
+            for r in self.by_target.values():
+                r.add(rec)
+
+    def objects(self, recipe: CodeRecipe, prefixes: dict[str, str]) -> dict[str, bytes]:
+        return {t.option: generate(recipe, self.by_target[t.option].module, t, prefixes[t.option])
+                for t in self.targets}
 
 
 def _helper(sock: socket.socket, targets: list[CpuTarget]) -> None:
@@ -196,7 +204,7 @@ def _helper(sock: socket.socket, targets: list[CpuTarget]) -> None:
                 return
 
     threading.Thread(target=read, daemon=True).start()
-    replays: dict[str, Replay] | None = None
+    replays: _Replays | None = None
     error: Any = None
     while True:
         msg = inbox.get()
@@ -204,16 +212,13 @@ def _helper(sock: socket.socket, targets: list[CpuTarget]) -> None:
             return
         try:
             if replays is None:
-                replays = {t.option: Replay(t.name, t.features, t.required) for t in targets}
+                replays = _Replays(targets)
             if msg[0] == "lib":
                 if error is None:
-                    for rec in msg[1]:
-                        for r in replays.values():
-                            r.add(rec)
+                    replays.add(msg[1])
                 continue
             _, recipe, prefixes = msg
-            out: Any = error if error is not None else {
-                t.option: generate(recipe, replays[t.option].module, t, prefixes[t.option]) for t in targets}
+            out: Any = error if error is not None else replays.objects(recipe, prefixes)
         except ReplayError as e:         # the build's error too: said as it is
             error = out = e
             if msg[0] == "lib":

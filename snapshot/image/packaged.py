@@ -20,12 +20,12 @@ import os
 import sys
 
 from .host import LEVELS
+from .variants import parse_targets, rank, usable_features
 
 PACKAGE_DIR = "_snap"           # inside the package: the images it ships
 # Set by snap create in its training child: nothing is activated there, so the workload
 # compiles (and the recorder sees) everything it uses, libraries' own images included.
 TRAINING_ENV = "_SNAP_TRAINING"
-_ORDER = ("x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4")    # ascending: the best fitting wins
 
 
 class PackagedName:
@@ -64,7 +64,6 @@ def numba_minor(version: str) -> str:
 def image_name(package: str, cpu: str, numba_version: str) -> PackagedName:
     """The name ``snap create --package`` gives the image of ``package`` built here
     (``cpu``: the ``--cpu`` text, a comma-separated list or a preset allowed)."""
-    from .variants import parse_targets
     targets = ["x86-64" if t == "generic" else t for t in parse_targets(cpu)]
     return PackagedName(package, python_tag(), numba_minor(numba_version), "+".join(targets))
 
@@ -100,8 +99,7 @@ def choose(directory: str, package: str, numba_version: str, features: frozenset
         if (p.package, p.python, p.numba) != here:
             continue
         # the best target of the image that this CPU has (its variants: the best that fits)
-        ranks = [len(_ORDER) if t == "host" else _ORDER.index(LEVELS[t][0])
-                 for t in p.cpu.split("+") if t == "host" or set(LEVELS[t][1]) <= features]
+        ranks = [rank(t) for t in p.cpu.split("+") if t == "host" or set(LEVELS[t][1]) <= features]
         if ranks:       # a host target is built for one machine: checked exactly later
             fitting.append((max(ranks), n))
     if not fitting:
@@ -127,7 +125,6 @@ def find(package: str) -> tuple[str | None, str]:
     if numba is None:
         import numba
     from .host import host_facts
-    from .variants import usable_features
     path, why = choose(os.path.join(where[0], PACKAGE_DIR), package, numba.__version__,
                        usable_features(host_facts()[1])[0])
     return path, (why if path is not None else f"no image of {package} fits here: {why}")

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from . import ENV_PREFIX
+from .replay import JIT_IR
 
 
 def library_module(library) -> Any:
@@ -14,7 +15,7 @@ def library_module(library) -> Any:
     Libraries loaded from Numba's disk cache have an empty ``_final_module``;
     their IR is in ``_shared_module`` with every definition ``linkonce_odr``.
     """
-    jit_ir = getattr(library, "_snap_jit_ir", None)      # recorded before the JIT's backend ran
+    jit_ir = getattr(library, JIT_IR, None)      # recorded before the JIT's backend ran
     if jit_ir is not None:
         return jit_ir
     mod = library._final_module
