@@ -68,9 +68,19 @@ SUMMARY = re.compile(r"(\d+) specialization\(s\) served by the image, (\d+) left
                      r"image [^;]+; built in ([\d.]+) s \(workload ([\d.]+) s(.*)\)\s*$")
 
 
-def snap_create(workload: str, output: str, cwd: str, tmp: str, extra: tuple[str, ...] = ()) -> dict:
+# --baseline DIR: an earlier checkout of snap measured side by side (its code first on the path)
+BASELINE: str | None = None
+
+
+def _code(baseline: bool) -> dict[str, str]:
+    """The environment that runs the baseline's code (``--baseline``) or this checkout's."""
+    return {"PYTHONPATH": BASELINE} if baseline and BASELINE else {}
+
+
+def snap_create(workload: str, output: str, cwd: str, tmp: str, extra: tuple[str, ...] = (),
+                baseline: bool = False) -> dict:
     """`snap create` as a user runs it (empty NUMBA_CACHE_DIR); wall time and its own breakdown."""
-    env = clean_env(tmp, "create-", COLUMNS="400")     # the summary line on one line
+    env = clean_env(tmp, "create-", COLUMNS="400", **_code(baseline))     # the summary line on one line
     wall, out = _snap_create(workload, output, cwd, env, extra=extra)
     lines = [l for l in out.splitlines() if "served by the image" in l]
     m = SUMMARY.search(lines[-1]) if lines else None
@@ -171,9 +181,9 @@ def write_synth(tmp: str, n: int) -> str:
     return d
 
 
-def probe(d: str, image: str | None, tmp: str) -> dict:
+def probe(d: str, image: str | None, tmp: str, baseline: bool = False) -> dict:
     """One fresh process of the probe; with ``image`` it activates it itself (timed)."""
-    env = clean_env(tmp, "probe-", **({"BENCH_IMAGE": image} if image else {}))
+    env = clean_env(tmp, "probe-", **({"BENCH_IMAGE": image} if image else {}), **_code(baseline))
     _, _, p = checked_run([PY, os.path.join(d, "probe.py")], env, d, 1800)
     return tagged(p.stdout, "PROBE")
 
@@ -189,11 +199,20 @@ def section_activation(sizes: list[int], runs: int, tmp: str, res: dict) -> None
         if b["entries"] != n:
             raise SystemExit(f"synthetic N={n}: the image has {b['entries']} entries, expected {n}")
         synth[n] = {"dir": d, "image": os.path.join(tmp, f"synth{n}.so"), "build": b,
-                    "plain": [], "image_runs": []}
-    steps = [(n, image) for n in sizes for image in (False, True)]
-    for _, (n, image) in interleaved(runs, steps, alternate=True, indent="  "):
+                    "plain": [], "image_runs": [], "base_runs": []}
+        if BASELINE:
+            synth[n]["base_image"] = os.path.join(tmp, f"synth{n}-baseline.so")
+            snap_create("workload.py", synth[n]["base_image"], d, tmp, baseline=True)
+    modes = ("plain", "image", "baseline") if BASELINE else ("plain", "image")
+    steps = [(n, mode) for n in sizes for mode in modes]
+    for _, (n, mode) in interleaved(runs, steps, alternate=True, indent="  "):
         s = synth[n]
-        (s["image_runs"] if image else s["plain"]).append(probe(s["dir"], s["image"] if image else None, tmp))
+        if mode == "plain":
+            s["plain"].append(probe(s["dir"], None, tmp))
+        elif mode == "image":
+            s["image_runs"].append(probe(s["dir"], s["image"], tmp))
+        else:
+            s["base_runs"].append(probe(s["dir"], s["base_image"], tmp, baseline=True))
     res["synth"] = synth
 
     print(f"\n### 1. Activation vs number of entries (median of {runs} interleaved fresh processes)\n")
@@ -230,6 +249,20 @@ def section_activation(sizes: list[int], runs: int, tmp: str, res: dict) -> None
         print(f"- least-squares fit over N: activate() = {fmt_s(fa)} + {sa * 1e6:.1f} us*N; "
               f"with the N dispatchers' creation overhead {fmt_s(ft)} fixed + {st * 1e6:.1f} us per entry")
         res["activation_fit"] = {"fixed": ft, "per_entry": st}
+    if BASELINE:
+        print(f"\nSide by side with the baseline ({BASELINE}), same rounds, per-round ratios:\n")
+        brows = []
+        for n in sizes:
+            s = synth[n]
+            a = paired_ratio((p["activation"] for p in s["image_runs"]), (p["activation"] for p in s["base_runs"]))
+            c = paired_ratio((p["calls"] for p in s["image_runs"]), (p["calls"] for p in s["base_runs"]))
+            brows.append((n, fmt_s(med(p["activation"] for p in s["base_runs"])),
+                           fmt_s(med(p["activation"] for p in s["image_runs"])), f"{a:.2f}",
+                           fmt_s(med(p["calls"] for p in s["base_runs"])),
+                           fmt_s(med(p["calls"] for p in s["image_runs"])), f"{c:.2f}"))
+        table(["N entries", "activate(), baseline", "activate(), this", "ratio",
+               "first calls, baseline", "first calls, this", "ratio"], brows, "r" * 7)
+        print()
     ok = all(t <= g for _, t, g in verdict)
     print(f"- **verdict (activation <= 1 ms + 10 us/entry): {'ok' if ok else 'MISSED'}** — "
           + "; ".join(f"N={n}: {fmt_s(t)} vs {fmt_s(g)}" for n, t, g in verdict))
@@ -254,16 +287,17 @@ def linfit(pts: list[tuple[float, float]]) -> tuple[float, float]:
 # --------------------------------------------------------------------------- 2. build time
 def section_build(progs: list[tuple[str, str]], runs: int, tmp: str, res: dict) -> None:
     log("== 2. build time vs the cold workload run")
-    data = {name: {"cold": [], "create": []} for name, _ in progs}
-    steps = [(name, d, step) for name, d in progs for step in ("cold", "create")]
+    data = {name: {"cold": [], "create": [], "baseline": []} for name, _ in progs}
+    kinds = ("cold", "create", "baseline") if BASELINE else ("cold", "create")
+    steps = [(name, d, step) for name, d in progs for step in kinds]
     for _, (name, d, step) in interleaved(runs, steps, alternate=True, indent="  "):
         if step == "cold":
             data[name]["cold"].append(cold_run("workload.py", d, tmp)[0])
             log(f"    {name}: cold {data[name]['cold'][-1]:.1f} s")
         else:
-            out = os.path.join(tmp, f"build-{name.split()[0]}.so")
-            data[name]["create"].append(snap_create("workload.py", out, d, tmp))
-            log(f"    {name}: snap create {data[name]['create'][-1]['wall']:.1f} s")
+            out = os.path.join(tmp, f"build-{name.split()[0]}{'-baseline' if step == 'baseline' else ''}.so")
+            data[name][step].append(snap_create("workload.py", out, d, tmp, baseline=step == "baseline"))
+            log(f"    {name}: snap create ({step}) {data[name][step][-1]['wall']:.1f} s")
     res["build"] = data
     print(f"\n### 2. Build time vs the cold workload run (median of {runs} interleaved runs, "
           "empty NUMBA_CACHE_DIR each)\n")
@@ -291,6 +325,16 @@ def section_build(progs: list[tuple[str, str]], runs: int, tmp: str, res: dict) 
           "trace child, with the recorder; rest of trace child = its start-up, imports, writing and "
           "verifying the image = 'built in' - workload - steps; snap command = wall - 'built in': "
           "start-up of the `snap` command and the summary table)")
+    if BASELINE:
+        print(f"\nSide by side with the baseline ({BASELINE}), same rounds:\n")
+        table(["workload", "snap create, baseline", "snap create, this", "per-round ratio this/baseline",
+               "baseline / cold run"],
+              [(name, fmt_s(med(x["wall"] for x in data[name]["baseline"])),
+                fmt_s(med(x["wall"] for x in data[name]["create"])),
+                f"{paired_ratio((x['wall'] for x in data[name]['create']), (x['wall'] for x in data[name]['baseline'])):.2f}",
+                f"{paired_ratio((x['wall'] for x in data[name]['baseline']), data[name]['cold']):.2f}")
+               for name, _ in progs])
+        print()
     ok = all(v <= 1.2 for _, v, _ in verdict)
     print(f"- **verdict (snap create <= 1.2 x cold run): {'ok' if ok else 'MISSED'}** — "
           + "; ".join(f"{n}: {v:.2f}x (per-round {p:.2f}x)" for n, v, p in verdict))
@@ -477,47 +521,71 @@ def section_pss(workers: list[int], image: str, cache_dir: str | None, tmp: str,
 
 # --------------------------------------------------------------------------- main
 GLOBALS_PROBE = '''\
-"""In-process probe: what checking an entry's frozen globals costs (snapshot/image/validity.py)."""
-import json, time
+"""In-process probe: what checking an entry's observed inputs costs at install
+(snapshot/image/validity.py): the values its compilation read, the code it consulted."""
+import json, os, sys, tempfile, time
 import numpy as np
-from numba import njit
-from snapshot.image.validity import frozen_globals
-ns = {{"np": np}}
-for i in range(8):
-    ns[f"S{{i}}"] = float(i)
-src = "def f(x):\\n    return x" + "".join(f" + S{{i}}" for i in range(8)) + " + helper(x)\\n"
-helper_ns = {{"K": 3, "T": (1, 2.0, "a")}}
-exec("def helper(x):\\n    return x * K + T[0]\\n", helper_ns)
-ns["helper"] = njit(helper_ns["helper"])
-exec(src, ns)
-f = ns["f"]
+d = tempfile.mkdtemp()
+src = ["import numpy as np", "from numba import njit"]
+src += [f"S{{i}} = {{float(i)}}" for i in range(8)]
+src += ["K = 3", "T = (1, 2.0, 'a')", "@njit", "def helper(x):", "    return x * K + T[0]", "@njit",
+        "def f(x):", "    return x" + "".join(f" + S{{i}}" for i in range(8)) + " + helper(x)",
+        "BIG = np.random.default_rng(0).random({array_mb} * 2**20 // 8)",
+        "FROZEN = BIG.copy(); FROZEN.flags.writeable = False",
+        "@njit", "def a(i):", "    return BIG[i]", "@njit", "def b(i):", "    return FROZEN[i]"]
+open(os.path.join(d, "probe_mod.py"), "w").write("\\n".join(src) + "\\n")
+sys.path.insert(0, d)
+from snapshot.numba_seam.record import Recorder
+rec = Recorder(); rec.install()
+import probe_mod as m
+m.f(1.0); m.a(1); m.b(1)
+rec.uninstall()
+from snapshot.create.plan import _identity
+from snapshot.image import validity
+from snapshot.image.freshness import Freshness
+from snapshot.image.manifest import Dep, Entry, Manifest
+from snapshot.numba_seam.kinds import specializations
+specs = {{s.qualname: s for s in specializations(rec.records)}}
+fresh = Freshness(Manifest({{}}, {{}}, "", [], [], []))
+def entry(name):
+    ident = _identity(specs[name], rec.observer.settings)
+    return Entry(kind="dispatcher", module="probe_mod", qualname=name, options="", closure=None, code="",
+                 signature="", symbols={{}}, envs=[], values=dict(ident.values),
+                 deps=[Dep(*x) for x in sorted(ident.consulted)])
+def check(e, func):
+    v = validity.check_entry(e, func, lambda dep: fresh.fresh(dep.module, dep.qualname, dep.code))
+    assert v.ok, v
+e = entry("f")
 best = 1.0
 for _ in range(7):
     t = time.perf_counter(); n = 2000
     for _ in range(n):
-        fp = frozen_globals(f)
+        check(e, m.f.py_func)
     best = min(best, (time.perf_counter() - t) / n)
-big = np.random.default_rng(0).random({array_mb} * 2**20 // 8)
-g = {{"BIG": big, "np": np}}
-exec("def a(i):\\n    return BIG[i]\\n", g)
-t = time.perf_counter(); frozen_globals(g["a"]); first = time.perf_counter() - t
-t = time.perf_counter(); frozen_globals(g["a"]); again = time.perf_counter() - t
-print("PROBE " + json.dumps({{"scalar_check": best, "globals": len(fp), "array_first": first,
-                             "array_again": again, "array_bytes": big.nbytes}}))
+ea, eb = entry("a"), entry("b")
+t = time.perf_counter(); check(ea, m.a.py_func); first = time.perf_counter() - t
+t = time.perf_counter(); check(ea, m.a.py_func); again = time.perf_counter() - t
+t = time.perf_counter(); check(eb, m.b.py_func); frozen_first = time.perf_counter() - t
+t = time.perf_counter(); check(eb, m.b.py_func); frozen_again = time.perf_counter() - t
+print("PROBE " + json.dumps({{"scalar_check": best, "globals": len(e.values), "deps": len(e.deps),
+                             "array_first": first, "array_again": again, "frozen_first": frozen_first,
+                             "frozen_again": frozen_again, "array_bytes": m.BIG.nbytes}}))
 '''
 
 
 def section_globals(res: dict, array_mb: int = 256) -> None:
-    """5. The frozen-globals check of one entry, and hashing a global array once per process."""
+    """5. Checking one entry's observed inputs, and a global array (writeable, read-only)."""
     r = python_probe(GLOBALS_PROBE.format(array_mb=array_mb), "PROBE")
     res["globals_check"] = r
-    print("\n### 5. Frozen-globals check (snapshot/image/validity.py), in-process\n")
+    print("\n### 5. Checking an entry's inputs at install (snapshot/image/validity.py), in-process\n")
     ok = r["scalar_check"] <= 20e-6
     table(["check of one entry (8 scalar globals + a jitted callee with 2)", "target",
-           f"{array_mb} MiB global array, first check", "again (hashed once per process)", "hash rate"],
-          [(f"{r['scalar_check'] * 1e6:.1f} us ({r['globals']} globals)", f"20 us {'ok' if ok else 'MISSED'}",
-            fmt_s(r["array_first"]), f"{r['array_again'] * 1e6:.1f} us",
-            f"{r['array_bytes'] / r['array_first'] / 1e9:.2f} GB/s")], "rrrrr")
+           f"{array_mb} MiB writeable global array, each check", "read-only array: first check",
+           "again (hashed once per process)", "hash rate"],
+          [(f"{r['scalar_check'] * 1e6:.1f} us ({r['globals']} values, {r['deps']} code)",
+            f"20 us {'ok' if ok else 'MISSED'}", f"{fmt_s(r['array_first'])} / {fmt_s(r['array_again'])}",
+            fmt_s(r["frozen_first"]), f"{r['frozen_again'] * 1e6:.1f} us",
+            f"{r['array_bytes'] / r['array_first'] / 1e9:.2f} GB/s")], "rrrrrr")
 
 
 # --------------------------------------------------------------------------- 6. --base
@@ -668,7 +736,12 @@ def main() -> int:
     ap.add_argument("--only", default="1,2,3,4,5,6,7", help="sections to run, e.g. 1,3 (default all)")
     ap.add_argument("--json", metavar="FILE", help="also write all measurements to FILE")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="an earlier checkout of snap (e.g. `git worktree add DIR HEAD~1`): sections 1 "
+                         "and 2 measure it too, interleaved, and print per-round ratios")
     ns = ap.parse_args()
+    global BASELINE
+    BASELINE = os.path.abspath(ns.baseline) if ns.baseline else None
     require_snap("bench_release.py")
     sizes = [int(x) for x in (ns.sizes or ("10,100" if ns.quick else "10,100,1000")).split(",")]
     runs = ns.runs or (3 if ns.quick else 9)

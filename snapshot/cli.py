@@ -324,6 +324,9 @@ def _render_info(inf) -> None:
         head.add_row(f"CPU features required ({len(feats)})", esc(" ".join(map(str, feats))))
     for k in sorted(inf.build):
         v = inf.build[k]
+        if k == "compile_warnings":
+            from .numba_seam.compile_warnings import describe
+            v = describe(v)
         head.add_row(f"build {esc(str(k))}", esc(", ".join(map(str, v)) if isinstance(v, list) else str(v)))
     head.add_row("symbol prefix", esc(inf.prefix))
     head.add_row("native code", f"{inf.code_size} bytes in {len(inf.entries)} entries")
@@ -354,7 +357,7 @@ def _render_info(inf) -> None:
         kind = (e.kind + (" parallel" if e.parfors else "") + (f" closure {e.closure[:8]}" if e.closure else "")
                 + (" eager" if e.explicit else "") + (" generated" if e.generated else "")
                 + (f" code {e.code[:8]}" if variants[e.function] > 1 else "")
-                + (f" globals {len(e.globals)}" if e.globals else ""))
+                + (f" inputs {len(e.values) + len(e.deps)}" if e.values or e.deps else ""))
         t.add_row(esc(e.function), esc(e.signature), esc(kind), str(e.size))
     out.print(t)
     if inf.skipped:

@@ -44,6 +44,11 @@ class UnresolvedAddress(SnapError):
     found here: that entry goes to the JIT."""
 
 
+class Unservable(SnapError):
+    """An entry that cannot serve this owner in this process (the message says why): that
+    owner's compilation goes to the JIT."""
+
+
 class Unfingerprintable(SnapError):
     """A value whose identity cannot be captured stably (so the entry stays on the JIT)."""
 

@@ -44,18 +44,20 @@ def _manifest(entries: list[Entry], **kw) -> Manifest:
 # ------------------------------------------------------------------ manifest
 def test_manifest_round_trip_and_index():
     entries = [_entry("b.mod", "g", dynamic={"_slot": {"kind": "symbol", "module": "", "name": "cos"}}),
-               _entry("a.mod", "f", deps=[Dep("b.mod", "g", "c0de")], globals={"SCALE": "float:1.0"}),
+               _entry("a.mod", "f", deps=[Dep("b.mod", "g", "c0de")], values={"g|a.mod|SCALE": "float:1.0"},
+                      settings=0),
                _entry("a.mod", "f", "(int64,)", argkeys=["int64"], explicit=True),
                _entry("a.mod", "h")]
-    m = _manifest(entries)
+    m = _manifest(entries, settings=[{"BOUNDSCHECK": "None", "OPT": "_OptLevel(3)"}])
     data = m.to_bytes()
     # grouped by function whatever the input order (a function's entries keep the plan's order)
-    assert data == _manifest([entries[3], entries[1], entries[0], entries[2]]).to_bytes()
+    assert data == _manifest([entries[3], entries[1], entries[0], entries[2]], settings=m.settings).to_bytes()
     back = Manifest.from_bytes(data)
     assert back.format == FORMAT_VERSION and back.prefix == m.prefix
     assert sorted(back.entries) == sorted(entries)                       # every field survives
-    assert back.skipped == m.skipped and back.sources == m.sources
+    assert back.skipped == m.skipped and back.sources == m.sources and back.settings == m.settings
     assert type_problem(back) is None
+    assert type_problem(back._replace(settings=[])) == "entry.settings is not an index of the manifest's settings"
     # activation's reader: the header, then one function's entries decoded on demand
     index = ManifestIndex.from_bytes(data)
     assert len(index) == 4 and index.has("a.mod", "f") and not index.has("a.mod", "nope")
@@ -67,8 +69,7 @@ def test_manifest_round_trip_and_index():
 @pytest.mark.parametrize("mangle", [
     lambda d: d[:-10],                                  # truncated
     lambda d: b"NOTSNAP!" + d[8:],                      # wrong magic
-    lambda d: d.replace(b'"format": 5', b'"format": 99', 1) if b'"format": 5' in d
-    else d.replace(b'"format":5', b'"format":99', 1),  # unknown format version
+    lambda d: d.replace(b'"format":%d' % FORMAT_VERSION, b'"format":99', 1),  # unknown format version
 ])
 def test_manifest_damage_is_a_manifest_error(mangle):
     data = _manifest([_entry("a", "f")]).to_bytes()
@@ -267,7 +268,7 @@ def test_cpu_variants_choice_symbols_and_targets(monkeypatch):
     assert V.usable_features(v3) == (v3, "x86-64-v4")            # never more than the CPU has
 
 
-def test_manifest_with_variants_is_format_6_and_round_trips():
+def test_manifest_with_variants_round_trips():
     from snapshot.image.variants import variants_of
     docs = [{"target": "x86-64-v2", "name": "x86-64-v2", "features": ["sse4.2"], "prefix": "_snapabc_v2_",
              "size": 10},
@@ -275,8 +276,8 @@ def test_manifest_with_variants_is_format_6_and_round_trips():
              "size": 12}]
     m = _manifest([_entry("a.mod", "f")], variants=docs)
     back = Manifest.from_bytes(m.to_bytes())
-    assert back.format == 6 and back.variants == docs and type_problem(back) is None
+    assert back.format == FORMAT_VERSION == 7 and back.variants == docs and type_problem(back) is None
     assert [v.prefix for v in variants_of(back)] == ["_snapabc_v2_", "_snapabc_v3_"]
-    assert Manifest.from_bytes(_manifest([_entry("a.mod", "f")]).to_bytes()).format == FORMAT_VERSION == 5
+    assert Manifest.from_bytes(_manifest([_entry("a.mod", "f")]).to_bytes()).format == FORMAT_VERSION
     bad = back._replace(variants=[{**docs[0], "features": "sse4.2"}])
     assert type_problem(bad) == "variants: an entry is not {target, name, features, prefix, size}"

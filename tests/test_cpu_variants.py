@@ -138,7 +138,7 @@ def test_snap_info_lists_the_variants_and_snap_check_says_which_would_run(images
     assert [v["target"] for v in doc["variants"]] == list(LEVEL_NAMES)
     assert all(v["size"] > 0 for v in doc["variants"])
     assert "avx2" in doc["variants"][1]["features"] and "avx2" not in doc["variants"][0]["features"]
-    assert doc["format"] == 6
+    assert doc["format"] == 7
     table = snap("info", str(images["portable"]))
     assert_ok(table)
     assert "CPU variants (3, lowest first)" in table.stdout
@@ -273,3 +273,225 @@ def test_code_lowered_to_intrinsics_a_variant_lacks_is_a_clear_error(tmp_path):
                                    SNAPTEST_FORBID_COMPILE="1"))
         assert_ok(served)
         assert served.stdout == "52\n"
+
+
+# ------------------------------------------------------------ NUMBA_CPU_NAME / NUMBA_CPU_FEATURES
+# The JIT compiles for the CPU these name (numba/core/codegen.py, read once, when Numba makes
+# its codegen at the first dispatcher): a variant is used only if it is exactly that code.
+
+_plain: dict[tuple, str] = {}
+
+
+def plain_jit(app: str = "cpuvar_app.py", **env: str) -> str:
+    """The plain JIT's output of ``app`` under ``env``."""
+    key = (app, tuple(sorted(env.items())))
+    if key not in _plain:
+        p = run([sys.executable, app], env=clean_env(**env))
+        assert_ok(p)
+        _plain[key] = p.stdout
+    return _plain[key]
+
+
+def snap_warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "SnapWarning" in line]
+
+
+@pytest.mark.parametrize("level", LEVEL_NAMES)
+def test_numba_cpu_settings_serve_the_variant_the_jit_compiles_for_them(images, level):
+    """``NUMBA_CPU_NAME=<level> NUMBA_CPU_FEATURES=``: that level's variant, not the best one
+    this CPU has (which rounds differently), compilation forbidden."""
+    if not has(level):
+        pytest.skip(f"this CPU lacks {level}")
+    out, err = served(images["portable"], NUMBA_CPU_NAME=level, NUMBA_CPU_FEATURES="", SNAP_STRICT="1")
+    assert (f"variant {level} | {level}: exactly what the JIT here compiles for CPU '{level}' with "
+            f"features '' (NUMBA_CPU_NAME='{level}', NUMBA_CPU_FEATURES='')") in err
+    assert out == jit_at(level)
+
+
+@needs("x86-64-v3")
+def test_a_feature_string_llvm_reads_as_the_levels_own_is_that_variant(images):
+    """Empty items, features the level has (+), features above it (-): LLVM makes the same
+    target machine, and the JIT the same bits."""
+    env = {"NUMBA_CPU_NAME": "x86-64-v3", "NUMBA_CPU_FEATURES": ",+avx2,+fma,,-avx512f"}
+    out, err = served(images["portable"], SNAP_STRICT="1", **env)
+    assert "variant x86-64-v3 | x86-64-v3: exactly what the JIT here compiles" in err
+    assert out == plain_jit(**env) == jit_at("x86-64-v3")
+
+
+@pytest.mark.parametrize("env", [
+    {"NUMBA_CPU_NAME": "x86-64-v2"},                                  # with this CPU's features
+    {"NUMBA_CPU_NAME": "x86-64-v2", "NUMBA_CPU_FEATURES": "+popcnt,-sse4.2"},
+    {"NUMBA_CPU_NAME": "generic"},                                    # Numba: features "" for it
+    {"NUMBA_CPU_FEATURES": ""},                                       # this CPU's name, no features
+], ids=["name-only", "fewer-features", "generic", "features-only"])
+def test_numba_cpu_settings_no_variant_is_run_on_the_jit(images, env, tmp_path):
+    report = tmp_path / "misses.jsonl"
+    p = run([sys.executable, "cpuvar_app.py"],
+            env=clean_env(SNAP_SYSIMAGE=str(images["portable"]), SNAP_REPORT=str(report), **env))
+    assert_ok(p)
+    assert p.stdout == plain_jit(**env)
+    said = snap_warnings(p.stderr)
+    assert len(said) == 1, p.stderr
+    named = ", ".join(f"{k}={env[k]!r}" for k in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES") if k in env)
+    assert "the JIT here compiles for CPU" in said[0] and named in said[0] and "running on the JIT" in said[0]
+    reasons = {json.loads(line)["reason"] for line in report.read_text().splitlines()}
+    assert reasons and all("no variant of the image (x86-64-v2, x86-64-v3, x86-64-v4) is that code" in r
+                           for r in reasons)
+    strict = run([sys.executable, "cpuvar_app.py"],
+                 env=clean_env(SNAP_SYSIMAGE=str(images["portable"]), SNAP_STRICT="1", **env))
+    assert strict.returncode != 0 and "Traceback" not in strict.stderr
+    assert named in strict.stderr.strip().splitlines()[-1]
+
+
+@needs("x86-64-v4")
+def test_the_variant_the_settings_name_must_still_run_here(images):
+    """SNAP_CPU=x86-64-v3 takes this CPU to lack v4's features: the v4 code the settings ask
+    for cannot run, so the JIT compiles it."""
+    env = {"NUMBA_CPU_NAME": "x86-64-v4", "NUMBA_CPU_FEATURES": "", "SNAP_CPU": "x86-64-v3"}
+    p = run([sys.executable, "cpuvar_app.py"], env=clean_env(SNAP_SYSIMAGE=str(images["portable"]), **env))
+    assert_ok(p)
+    assert p.stdout == jit_at("x86-64-v4")
+    said = snap_warnings(p.stderr)
+    assert len(said) == 1 and "the variant x86-64-v4 is that code, but this CPU lacks features" in said[0]
+
+
+def code_app(image=None, **env: str):
+    """tests/apps/cpuvar_code_app.py: the settings made in code after activation."""
+    extra = {"SNAP_SYSIMAGE": str(image), "SNAPTEST_FORBID_COMPILE": "1"} if image is not None else {}
+    return run([sys.executable, "cpuvar_code_app.py"], env=clean_env(**extra, **env))
+
+
+def test_settings_made_in_code_before_the_first_jitted_function_choose_the_variant(images):
+    """Activation (at ``import numba``) saw no setting; the codegen, made at the first
+    ``@njit``, has them: the first install chooses again."""
+    env = {"SNAPTEST_CPU_WHEN": "before", "SNAPTEST_CPU_NAME": "x86-64-v2"}
+    plain = code_app(**env)
+    assert_ok(plain)
+    assert plain.stdout == jit_at("x86-64-v2")
+    served_ = code_app(images["portable"], SNAP_STRICT="1", **env)
+    assert_ok(served_)
+    assert served_.stdout == plain.stdout
+    assert "variant x86-64-v2 | x86-64-v2: exactly what the JIT here compiles" in served_.stderr
+
+
+def test_settings_made_in_code_after_the_jitted_functions_exist_change_nothing(images):
+    """Numba's codegen (and the CPU it compiles for) exists once a function is defined: the
+    JIT ignores later settings, and so does the image (its own choice stands)."""
+    env = {"SNAPTEST_CPU_WHEN": "after", "SNAPTEST_CPU_NAME": "x86-64-v2"}
+    plain = code_app(**env)
+    assert_ok(plain)
+    assert plain.stdout == jit_at(None)
+    best = [lv for lv in LEVEL_NAMES if has(lv)][-1]
+    served_ = code_app(images["portable"], SNAP_STRICT="1", **env)
+    assert_ok(served_)
+    assert f"variant {best} | {best}: the best of" in served_.stderr
+    assert served_.stdout == jit_at(best)
+
+
+def test_settings_made_in_code_that_no_variant_is_leave_the_image_unused(images, tmp_path):
+    env = {"SNAPTEST_CPU_WHEN": "before", "SNAPTEST_CPU_NAME": "x86-64-v2", "SNAPTEST_CPU_FEATURES": "+avx"}
+    plain = code_app(**env)
+    assert_ok(plain)
+    report = tmp_path / "misses.jsonl"
+    p = run([sys.executable, "cpuvar_code_app.py"],
+            env=clean_env(SNAP_SYSIMAGE=str(images["portable"]), SNAP_REPORT=str(report), **env))
+    assert_ok(p)
+    assert p.stdout == plain.stdout
+    said = snap_warnings(p.stderr)
+    assert len(said) == 1, p.stderr
+    assert ("cannot be used: the JIT here compiles for CPU 'x86-64-v2' with features '+avx' "
+            "(NUMBA_CPU_NAME='x86-64-v2', NUMBA_CPU_FEATURES='+avx')") in said[0]
+    kinds = {json.loads(line)["kind"] for line in report.read_text().splitlines()}
+    assert kinds == {"refused"}
+    strict = code_app(images["portable"], SNAP_STRICT="1", **env)
+    assert strict.returncode != 0 and "Traceback" not in strict.stderr
+    assert "NUMBA_CPU_FEATURES='+avx'" in strict.stderr.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def host_image(tmp_path_factory) -> "tuple[os.PathLike, str]":
+    """A ``--cpu host`` image built with NUMBA_CPU_* in the build's environment (they must not
+    change its code: it records this CPU)."""
+    d = tmp_path_factory.mktemp("hostcpu")
+    p = snap("create", "-q", "--cpu", "host", "-w", "cpuvar_workload.py", "-o", str(d / "host.so"),
+             env=clean_env(NUMBA_CPU_NAME="x86-64-v2", NUMBA_CPU_FEATURES=""))
+    assert_ok(p)
+    from snapshot.image.host import host_cpu
+    return d / "host.so", host_cpu()[0]
+
+
+def test_a_host_image_is_this_cpus_code_whatever_settings_the_build_had(host_image):
+    out, err = served(host_image[0], SNAP_STRICT="1")
+    assert out == jit_at(None)
+    if has("x86-64-v3"):
+        assert out != jit_at("x86-64-v2")          # what the build's settings would have given
+
+
+def test_a_host_image_serves_settings_that_name_this_cpu_and_its_features(host_image):
+    image, name = host_image
+    out, err = served(image, SNAP_STRICT="1", NUMBA_CPU_NAME=name)
+    assert f"variant host | host: exactly what the JIT here compiles for CPU {name!r} with this CPU's features" in err
+    assert out == plain_jit(NUMBA_CPU_NAME=name) == jit_at(None)
+    p = run([sys.executable, "cpuvar_app.py"],
+            env=clean_env(SNAP_SYSIMAGE=str(image), NUMBA_CPU_NAME=name, NUMBA_CPU_FEATURES=""))
+    assert_ok(p)
+    assert p.stdout == plain_jit(NUMBA_CPU_NAME=name, NUMBA_CPU_FEATURES="")
+    assert len(snap_warnings(p.stderr)) == 1 and "no variant of the image (host)" in p.stderr
+
+
+def test_snap_check_follows_the_numba_cpu_settings(images):
+    ok = snap("check", str(images["portable"]), env=clean_env(NUMBA_CPU_NAME="x86-64-v2", NUMBA_CPU_FEATURES=""))
+    assert_ok(ok)
+    assert "CPU variant x86-64-v2: exactly what the JIT here compiles" in ok.stdout
+    refused = snap("check", str(images["portable"]), env=clean_env(NUMBA_CPU_NAME="x86-64-v2"))
+    assert refused.returncode != 0
+    assert "no variant of the image (x86-64-v2, x86-64-v3, x86-64-v4) is that code" in refused.stdout
+
+
+def test_compiles_as_reads_feature_strings_as_llvm_does():
+    from snapshot.image.variants import JitTarget, Variant, compiles_as
+    v2 = Variant("x86-64-v2", "x86-64-v2", sorted(LEVELS["x86-64-v2"][1]), "p")
+
+    def jit(name, features):
+        return JitTarget(name, features, name, features)
+    assert compiles_as(v2, jit("x86-64-v2", ""))
+    assert compiles_as(v2, jit("x86-64-v2", ",+sse4.2,,+popcnt,-avx2,-avx512f"))
+    assert not compiles_as(v2, jit("x86-64-v2", "+avx"))            # more than the level
+    assert not compiles_as(v2, jit("x86-64-v2", "-sse4.2"))         # less
+    assert not compiles_as(v2, jit("x86-64-v2", "-sse4.1,+sse4.2")) # the same, but not provably: JIT
+    assert not compiles_as(v2, jit("x86-64-v2", " +sse2"))          # not a feature LLVM knows
+    assert not compiles_as(v2, jit("x86-64-v3", ""))
+    keys = ["avx", "avx2", "sse2"]
+
+    def numba_host(enabled):
+        return ",".join(("+" if k in set(enabled) else "-") + k for k in keys)
+    host = Variant("host", "znver4", ["avx", "sse2"], "p")
+    assert compiles_as(host, JitTarget("znver4", "+avx,-avx2,+sse2", "znver4", None, numba_host))
+    assert not compiles_as(host, JitTarget("znver4", "+avx,+avx2,+sse2", "znver4", None, numba_host))
+    assert not compiles_as(host, JitTarget("znver4", "+sse2,+avx,-avx2", None, "+sse2,+avx,-avx2", numba_host))
+    assert not compiles_as(host, JitTarget("znver3", "+avx,-avx2,+sse2", "znver3", None, numba_host))
+
+
+@needs("x86-64-v3")
+def test_a_library_ships_images_for_levels_the_one_the_settings_name_is_chosen(tmp_path):
+    from snapshot.image.packaged import PACKAGE_DIR, image_name
+    d = tmp_path / "fakelib" / PACKAGE_DIR
+    d.mkdir(parents=True)
+    (tmp_path / "fakelib" / "__init__.py").write_text("")
+    import numba
+    for cpu in ("x86-64-v2", "x86-64-v3"):
+        (d / image_name("fakelib", cpu, numba.__version__).filename).write_bytes(b"")
+    code = "import fakelib\nfrom snapshot.image.packaged import find\nprint(find('fakelib')[0])\n"
+    for env, level in (({}, "x86_64_v3"), ({"NUMBA_CPU_NAME": "x86-64-v2", "NUMBA_CPU_FEATURES": ""}, "x86_64_v2")):
+        p = run([sys.executable, "-c", code], cwd=tmp_path, env=clean_env(**env))
+        assert_ok(p)
+        assert p.stdout.strip().endswith(f"-{level}.so"), (env, p.stdout)
+
+
+def test_jit_level_names_the_level_the_settings_compile_for():
+    from snapshot.image.variants import JitTarget, jit_level
+    assert jit_level(None) is None
+    assert jit_level(JitTarget("x86-64-v3", ",+avx2", "x86-64-v3", ",+avx2")) == "x86-64-v3"
+    assert jit_level(JitTarget("x86-64", "", "x86-64", "")) == "x86-64"
+    assert jit_level(JitTarget("x86-64-v3", "+avx512f", "x86-64-v3", "+avx512f")) is None
+    assert jit_level(JitTarget("generic", "", "generic", None)) is None

@@ -82,7 +82,7 @@ def test_info_json(built):
     p = snap("info", "--json", str(image))
     assert_ok(p)
     doc = json.loads(p.stdout)
-    assert doc["format"] == FORMAT_VERSION == 5
+    assert doc["format"] == FORMAT_VERSION == 7
     assert doc["file_size"] == image.stat().st_size
     assert doc["fingerprint"]["numba"] == numba.__version__
     assert doc["cpu"]["target"] == "host" and doc["cpu"]["features"]

@@ -87,7 +87,7 @@ def test_changed_globals_never_give_a_wrong_result(image, tmp_path):
     strict = run([sys.executable, "validity_app.py", "served"],
                  env=clean_env(**env, SNAP_SYSIMAGE=str(image), SNAP_STRICT="1"))
     assert strict.returncode != 0
-    assert "global SCALE" in strict.stderr
+    assert "global validity_lib.SCALE" in strict.stderr
 
 
 def test_late_activation_serves_unused_dispatchers(image, tmp_path):

@@ -1,16 +1,18 @@
 """In-process checks of the validity model: the key `snap create` gives an entry
 (create.plan) is the key the runtime asks for (runtime.serving, through each kind's
-strategy in numba_seam.kinds), per kind, and frozen-global fingerprints follow exactly
-the values Numba freezes. Seconds, no image."""
+strategy in numba_seam.kinds), per kind, and the inputs observed while compiling
+(numba_seam.observe) are the values the compilation read, compared again the way an
+install does. Seconds, no image."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from numba import cfunc, int64, njit, types, vectorize
 
+from conftest import APPS
 from snapshot.create.plan import _identity
-from snapshot.image import identity, validity
-from snapshot.image.fingerprint import type_key
+from snapshot.image import identity, inputs, validity
+from snapshot.image.fingerprint import code_fingerprint, type_key, value_key
 from snapshot.numba_seam import owner_py_func, record
 from snapshot.numba_seam.kinds import KINDS, kind_of, specializations
 
@@ -74,7 +76,8 @@ def test_dispatcher_keys_agree(recorder):
         args = tuple(spec.args)
         assert ident.argkeys == tuple(type_key(t) for t in args)
         assert ident.explicit is explicit
-        assert dict(ident.globals) == validity.frozen_globals(owner.py_func)
+        # what it read, located again here: nothing differs
+        assert validity.values_difference(dict(ident.values), owner.py_func.__globals__) == []
     assert _run_side_key(with_locals, "dispatcher", _div) != _run_side_key(njit(_div), "dispatcher", _div)
 
 
@@ -97,19 +100,27 @@ def test_omitted_defaults_are_keyed_by_value():
     assert type_key(types.Omitted(a)) != type_key(types.Omitted(b * 2))
 
 
-def test_frozen_globals_follow_the_values_numba_freezes():
+def test_observed_values_follow_what_the_compilation_read(recorder):
     global G_SCALE, G_TABLE
-    before = validity.frozen_globals(user)
-    assert {"helper", "G_TABLE", "helper.G_SCALE"} <= set(before)
+    compiled = njit(user)
+    compiled(1.0)
+    (spec,) = [s for s in _specs_of(recorder, user, "dispatcher")]
+    _, ident = _build_side_key(spec)
+    values = dict(ident.values)
+    mod = __name__
+    # its own globals, and the callee's (compiled into it), each under the module that has it
+    assert {inputs.global_of(mod, "helper"), inputs.global_of(mod, "G_TABLE"),
+            inputs.global_of(mod, "G_SCALE")} <= set(values)
+    assert (mod, "helper", code_fingerprint(helper.py_func.__code__)) in ident.consulted
     saved = G_SCALE, G_TABLE
     try:
         G_SCALE = 3.0                     # a callee's global
-        assert validity.globals_difference(before, validity.frozen_globals(user)) == ["helper.G_SCALE"]
+        assert validity.values_difference(values, user.__globals__) == [inputs.global_of(mod, "G_SCALE")]
         G_SCALE = saved[0]
         G_TABLE = np.arange(4.0)          # a new array of equal content: nothing differs
-        assert validity.frozen_globals(user) == before
-        G_TABLE = np.arange(4.0) + 1
-        assert validity.globals_difference(before, validity.frozen_globals(user)) == ["G_TABLE"]
+        assert validity.values_difference(values, user.__globals__) == []
+        G_TABLE[1] = 7.0                  # the same array, mutated: it differs (no memo by id)
+        assert validity.values_difference(values, user.__globals__) == [inputs.global_of(mod, "G_TABLE")]
     finally:
         G_SCALE, G_TABLE = saved
 
@@ -124,7 +135,8 @@ def test_exec_generated_functions_differ_by_globals():
     assert identity.generated(made[0])
     k0, k1 = (identity.key_of("dispatcher", "{}", f) for f in made)
     assert k0 == k1                                            # same code, same name...
-    assert validity.frozen_globals(made[0]) != validity.frozen_globals(made[1])   # ...other globals
+    # ...other globals: their globals are no module's, so a function's key holds what it names
+    assert value_key(made[0]) != value_key(made[1])
 
 
 def test_jitclass_objmode_and_gufunc_keys_agree(recorder):
@@ -185,3 +197,41 @@ def test_jitclass_objmode_and_gufunc_keys_agree(recorder):
             assert key == _run_side_key(builder[0], spec.kind, spec.py_func)
         checked.add(spec.kind)
     assert checked == {"jitclass", "objmode", "gufunc"}
+
+
+def test_code_run_while_compiling_is_observed_through_numbas_caches(recorder, monkeypatch):
+    """An @overload's typing function and the helper it calls, the constant it decides on, an
+    @intrinsic's generator: inputs of the function that compiled them first, and of a second
+    function that reuses Numba's cached implementation without running them again."""
+    monkeypatch.syspath_prepend(str(APPS))
+    import observed_lib as lib
+    assert lib.first(1) == 4 and lib.second(1) == 5
+    mod = "observed_lib"
+    for name in ("first", "second"):
+        (spec,) = [s for s in specializations(recorder.records) if s.qualname == name]
+        _, ident = _build_side_key(spec)
+        ran = {q for m, q, _ in ident.consulted if m == mod}
+        assert {"_ov_target", "_pick", "add_one", "add_one.<locals>.codegen"} <= ran, (name, ran)
+        assert inputs.global_of(mod, "MODE") in dict(ident.values), name
+        assert validity.values_difference(dict(ident.values), spec.py_func.__globals__) == []
+    saved = lib.MODE
+    try:
+        lib.MODE = "triple"
+        assert validity.values_difference(dict(ident.values), lib.second.py_func.__globals__) == [
+            inputs.global_of(mod, "MODE")]
+    finally:
+        lib.MODE = saved
+
+
+def test_a_closure_run_while_compiling_is_compared_by_its_file(recorder, monkeypatch):
+    """A typing function made by a factory holds values no compilation saw decided: it is
+    recorded so that any edit of its source file makes it differ (never equal to a fingerprint
+    read from the file)."""
+    monkeypatch.syspath_prepend(str(APPS))
+    import observed_lib as lib
+    from snapshot.numba_seam.observe import CLOSURE_MARK
+    assert lib.use_three(2) == 6
+    (spec,) = [s for s in specializations(recorder.records) if s.qualname == "make_overload.<locals>.use"]
+    _, ident = _build_side_key(spec)
+    (fp,) = [c for m, q, c in ident.consulted if q == "make_overload.<locals>._ov"]
+    assert fp.endswith(CLOSURE_MARK)

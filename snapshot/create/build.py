@@ -24,6 +24,7 @@ from ..image.host import process_fingerprint
 from ..image.manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Manifest, Source
 from ..image.payload import pack_payloads
 from ..image.variants import Variant, tag
+from ..numba_seam import compile_warnings
 from ..numba_seam.library import library_module
 from ..numba_seam.replay import LibraryKeys, ReplayError
 from ..numba_seam.specialization import Specialization
@@ -48,7 +49,8 @@ class BuildResult:
 def build_image(specs: list[Specialization], libraries: list, *, targets: list[CpuTarget],
                 trained: CpuTarget, variants: VariantBuilder | None = None,
                 build_info: dict | None = None, package: str | None = None,
-                progress: Progress = lambda s: None, bases: list[str] = ()) -> BuildResult:
+                progress: Progress = lambda s: None, bases: list[str] = (),
+                settings: dict[str, str] | None = None) -> BuildResult:
     """The image of ``specs`` with one code variant per CPU target (lowest first); the
     training run compiled for ``trained``, the other variants are ``variants``' (replayed
     from the recorded IR). With ``bases`` (images that served the training run), an
@@ -62,14 +64,18 @@ def build_image(specs: list[Specialization], libraries: list, *, targets: list[C
     base_info, external = read_bases(bases)
     build_info = {**(build_info or {}), **({"bases": base_info} if base_info else {})}
     names = StableNames()
-    planned, skipped, internal, files = plan(specs, libraries, names, package)
+    planned, skipped, internal, files = plan(specs, libraries, names, package, settings)
     if not planned:
         where = f" in package {package}" if package else ""
         raise BuildError(f"the workload compiled nothing{where} the image can serve"
                          + (f" ({len(skipped)} specialization(s) left to the JIT)" if skipped else ""))
     if package:
         build_info["package"] = package
-    entries = [p.entry._replace(payload=i) for i, p in enumerate(planned)]
+    # every warning the workload's compilations gave (served or not): the runtime holds them
+    # against the program's warning filters (runtime/warning_filters.py)
+    build_info["compile_warnings"] = compile_warnings.summary(specs, [p.spec for p in planned])
+    sets: list[dict[str, str]] = []        # the distinct settings entries read (usually one)
+    entries = [p.entry._replace(payload=i, settings=_intern(sets, p.settings)) for i, p in enumerate(planned)]
     fingerprint = process_fingerprint()
     # The prefix is a pure function of what the image holds: reproducible, yet unique per image.
     ident = hashlib.blake2b(digest_size=6)
@@ -116,12 +122,22 @@ def build_image(specs: list[Specialization], libraries: list, *, targets: list[C
         Variant(x.option, x.name, sorted(x.required), prefixes[x.option], allocated_size(objects[x.option]))._asdict()
         for x in targets]
     manifest = Manifest(fingerprint=fingerprint, cpu=cpu_info, prefix=prefix, entries=entries,
-                        skipped=skipped, sources=sources, build=dict(build_info or {}), variants=variant_docs)
+                        skipped=skipped, sources=sources, build=dict(build_info or {}), variants=variant_docs,
+                        settings=sets)
     payload = pack_payloads([p.blob for p in planned])
     image = linker.link([objects[x.option] for x in targets],
                         sections={MANIFEST_SECTION: manifest.to_bytes(), PAYLOAD_SECTION: payload})
     timings["link"] = time.perf_counter() - t
     return BuildResult(image=image, manifest=manifest, internal=internal, timings=timings, notes=notes)
+
+
+def _intern(sets: list[dict[str, str]], settings: dict[str, str]) -> int:
+    """The index of ``settings`` in ``sets`` (added if new; -1 for none)."""
+    if not settings:
+        return -1
+    if settings not in sets:
+        sets.append(settings)
+    return sets.index(settings)
 
 
 def read_bases(paths: list[str]) -> tuple[list[dict], dict[str, str]]:

@@ -59,9 +59,9 @@ def configure_numba(target: CpuTarget) -> None:
     """Make Numba's JIT optimize and generate code for ``target`` (trace process only).
 
     Setting it before anything compiles means the optimizer's cost models and the
-    backend both see the target CPU, not the build machine's.
+    backend both see the target CPU, not the build machine's. ``host`` is set too (to what
+    Numba uses by default), so that ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` in the
+    build's environment cannot make the code differ from the CPU the image records.
     """
-    if target.option == "host":
-        return
     from ..numba_seam import set_cpu_target
     set_cpu_target(target.name, target.features)

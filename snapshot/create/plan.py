@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..image.fingerprint import PROCESS_ADDRESS, closure_fingerprint, code_fingerprint, type_key
+from ..image import inputs
+from ..image.freshness import current_file
 from ..image.identity import generated
 from ..image.manifest import Dep, Entry, Skipped
 from ..errors import Unfingerprintable
@@ -33,6 +35,7 @@ class Planned:
     modules: list                      # their LLVM modules (as the training run compiled them)
     raw_symbols: dict[str, str]        # role -> symbol as Numba named it
     raw_envs: list[str]
+    settings: dict[str, str]           # the numba.config settings its compilation read
 
 
 class StableNames:
@@ -87,15 +90,16 @@ def in_package(module: str, package: str | None) -> bool:
     return package is None or module == package or module.startswith(package + ".")
 
 
-def plan(specs: list[Specialization], libraries: list, names: StableNames, package: str | None = None
-         ) -> tuple[list[Planned], list[Skipped], int, dict[str, str]]:
+def plan(specs: list[Specialization], libraries: list, names: StableNames, package: str | None = None,
+         settings: dict[str, str] | None = None) -> tuple[list[Planned], list[Skipped], int, dict[str, str]]:
     """Decide what the image serves; every other specialization gets a reason.
 
     With ``package`` (a library image, ``snap create --package``) only the
     specializations of functions defined in that package are entries: the rest of
     what the workload compiled is the application's or another library's, which
     that library's users may not have. Callees stay compiled into the entries
-    that call them, whatever package they come from.
+    that call them, whatever package they come from. ``settings``: the numba.config settings
+    the training run's compilations read (the first compilation reads some once for all).
     """
     # name -> library that defines it externally (wrapper libraries of ufunc loops)
     by_symbol: dict[str, Any] = {}
@@ -126,7 +130,7 @@ def plan(specs: list[Specialization], libraries: list, names: StableNames, packa
             skipped.append(Skipped(spec.module, spec.qualname, _safe_signature(spec), spec.reason))
             continue
         try:
-            identity = _identity(spec)
+            identity = _identity(spec, settings)
         except Exception as e:  # noqa: BLE001 - one specialization never costs the whole build
             identity = f"cannot identify it ({type(e).__name__}: {e})"
         if isinstance(identity, str):
@@ -150,7 +154,8 @@ def plan(specs: list[Specialization], libraries: list, names: StableNames, packa
                 files[s.module] = path      # a real source file (exec'd code has none)
     planned.sort(key=lambda p: (p.entry.module, p.entry.qualname, p.entry.options,
                                 p.entry.closure or "", p.entry.signature, p.entry.kind,
-                                p.entry.code, p.entry.explicit, sorted(p.entry.globals.items())))
+                                p.entry.code, p.entry.explicit, sorted(p.entry.values.items()),
+                                sorted(p.entry.deps)))
     skipped.sort(key=lambda s: (s.module, s.qualname, s.signature, s.reason))
     return planned, skipped, internal, files
 
@@ -173,28 +178,49 @@ class _Identity(NamedTuple):
     argkeys: tuple[str, ...]
     ret: str
     explicit: bool
-    globals: tuple[tuple[str, str], ...]
+    values: tuple[tuple[str, str], ...]          # what its compilation read (image.inputs)
+    consulted: frozenset                         # the code it compiled or ran: (module, qualname, fp)
+    settings: tuple[tuple[str, str], ...]        # the numba.config settings it read
+    # the classes its code raises that Numba pickled by value (their tracker ids): two closures
+    # of one factory holding two such classes of one body compiled two codes, one per class
+    classes: tuple[str, ...]
 
 
-def _identity(spec: Specialization) -> "_Identity | str":
+def _identity(spec: Specialization, settings: dict[str, str] | None = None) -> "_Identity | str":
     """The identity of a specialization, or why it cannot be matched in another process."""
     # the closure as it was when compiled (a cell may be bound only afterwards)
     closure = spec.extra["closure"] if "closure" in spec.extra else _closure_now(spec.py_func)
     if closure is not None and closure.startswith("?"):
         return f"closure: {closure[1:]}"
-    frozen = spec.extra.get("globals", {})
-    if isinstance(frozen, str):
-        return f"frozen globals cannot be fingerprinted: {frozen}"
+    observed = spec.extra.get("inputs")
+    if observed is None:
+        return "its compilation was not observed (compiled before the recorder was installed)"
+    for loc, fp in observed.values.items():
+        if fp.startswith(inputs.UNFINGERPRINTABLE):
+            return f"it read {inputs.describe(loc)}, which cannot be fingerprinted ({fp[1:]})"
+        if fp == inputs.CONFLICT:
+            return f"it read {inputs.describe(loc)} with two different values while it compiled"
     options = spec.extra["compile_options"]     # its kind's identity, as the runtime computes it
     argkeys = tuple(type_key(t) for t in spec.args)
     for t, k in zip(spec.args, argkeys):
         if PROCESS_ADDRESS.search(k):
             return (f"argument type {type_str(t)} names an object of the training "
                     "process (its key differs in every process)")
-    return _Identity(spec.kind, spec.module, spec.qualname, options, closure,
-                     code_fingerprint(spec.py_func.__code__), argkeys,
+    code = code_fingerprint(spec.py_func.__code__)
+    own = (spec.module, spec.qualname, code)
+    spec.extra["class_ids"] = class_trackers(spec.py_func, spec.args)
+    consulted = frozenset(c for c in observed.code if c != own and _locatable(c[0]))
+    return _Identity(spec.kind, spec.module, spec.qualname, options, closure, code, argkeys,
                      type_key(spec.return_type), bool(spec.extra.get("explicit_return")),
-                     tuple(sorted(frozen.items())))
+                     tuple(sorted(observed.values.items())), consulted,
+                     tuple(sorted({**(settings or {}), **observed.settings}.items())),
+                     tuple(sorted(spec.extra["class_ids"])))
+
+
+def _locatable(module: str) -> bool:
+    """Code of ``module`` can be compared in the user's process (by the module's source file or
+    its live objects); code made by ``exec`` in a module of no file is covered by its maker."""
+    return current_file(module) is not None
 
 
 def _closure_now(py_func) -> str | None:
@@ -227,7 +253,6 @@ def _plan_one(spec: Specialization, ident: _Identity, by_symbol: dict, by_librar
     envs = set()
     for m in modules:
         envs.update(referenced_envs(m))
-    spec.extra["class_ids"] = class_trackers(spec.py_func)
     try:
         blob = dumps_entry(spec, sorted(envs), names)
     except Exception as e:  # noqa: BLE001 - any pickling failure means "not servable"
@@ -241,6 +266,7 @@ def _plan_one(spec: Specialization, ident: _Identity, by_symbol: dict, by_librar
                if (d := by_library.get(id(lib))) is not None and d is not spec
                and not generated(d.py_func)]
     deps = {(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees}
+    deps.update(ident.consulted)       # code it compiled (inlined too) or ran while compiling
     # callees a base image served (``--base``): their code is the base's, as it was built
     deps.update(e for e in map(base_entry, linked) if e is not None)
     deps = sorted(deps)
@@ -249,10 +275,10 @@ def _plan_one(spec: Specialization, ident: _Identity, by_symbol: dict, by_librar
         closure=ident.closure, code=ident.code,
         signature=spec.signature, symbols=symbols, envs=sorted(envs),
         deps=[Dep(*d) for d in deps], parfors=spec.parfors, dynamic=dynamic,
-        argkeys=list(ident.argkeys), ret=ident.ret, explicit=ident.explicit, globals=dict(ident.globals),
-        generated=generated(spec.py_func),
+        argkeys=list(ident.argkeys), ret=ident.ret, explicit=ident.explicit, values=dict(ident.values),
+        generated=generated(spec.py_func), cells=dict(spec.extra.get("cells") or {}),
     )
-    return Planned(spec, entry, blob, libraries, modules, dict(symbols), sorted(envs)), callees
+    return Planned(spec, entry, blob, libraries, modules, dict(symbols), sorted(envs), dict(ident.settings)), callees
 
 
 def _dynamic_slots(spec: Specialization, modules: list) -> dict[str, dict] | str:

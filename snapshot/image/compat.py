@@ -3,9 +3,10 @@
 An image's code depends on the machine, the versions of Python, Numba,
 llvmlite and NumPy, the Numba settings that change generated code (its
 fingerprint) and the CPU features it was compiled for (the best of its CPU variants
-this machine has is the one run: image/variants.py). The runtime refuses an image
-with any difference, or without a variant for this CPU; ``snap check`` shows every
-row of the same comparison.
+this machine has is the one run: image/variants.py; with ``NUMBA_CPU_NAME`` /
+``NUMBA_CPU_FEATURES`` set, only the variant that is exactly what the JIT compiles for
+them). The runtime refuses an image with any difference, or without a variant for this
+CPU; ``snap check`` shows every row of the same comparison.
 """
 from __future__ import annotations
 
@@ -43,15 +44,24 @@ def rows(recorded: dict, here: dict) -> Iterator[Row]:
             yield Row(key, None, want, have)
 
 
-def verdict(manifest: Any, here: dict | None = None,
-            features: frozenset[str] | None = None) -> tuple[list[str], Choice]:
+_THIS_JIT = object()
+
+
+def verdict(manifest: Any, here: dict | None = None, features: frozenset[str] | None = None,
+            jit: Any = _THIS_JIT) -> tuple[list[str], Choice]:
     """(why this process cannot run the image's code, empty if it can; the CPU variant it
     would run and why).
 
     ``here`` and ``features`` default to this process's fingerprint and CPU features
     (from the per-boot host cache: activation must stay cheap), the features limited by
-    ``SNAP_CPU`` (image/variants.py).
+    ``SNAP_CPU`` (image/variants.py). ``jit``: the CPU ``NUMBA_CPU_NAME`` /
+    ``NUMBA_CPU_FEATURES`` make the JIT compile for (``variants.JitTarget``; None: unset),
+    by default this process's (numba_seam/cpu.py): a variant is then used only if it is
+    exactly that code.
     """
+    if jit is _THIS_JIT:
+        from ..numba_seam.cpu import jit_target
+        jit = jit_target()
     if here is None or features is None:
         triple, host_features = host_facts()
         here = process_fingerprint(triple) if here is None else here
@@ -69,7 +79,7 @@ def verdict(manifest: Any, here: dict | None = None,
                     f"{r.sub}={_absent(r.image)} (image) vs {_absent(r.here)} (here)" for r in diff))
             else:
                 problems.append(f"{key} {diff[-1].image} (image) vs {diff[-1].here} (here)")
-    choice = choose(variants_of(manifest), features, limited_to)
+    choice = choose(variants_of(manifest), features, limited_to, jit)
     if choice.variant is None:
         problems.append(choice.reason)
     return problems, choice

@@ -12,12 +12,12 @@ import re
 import sys
 import types as pytypes
 import weakref
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import Unfingerprintable
 
 # Bump when the fingerprint algorithm changes: old images then read as stale.
-ALGORITHM = "2"
+ALGORITHM = "3"
 
 
 def _h() -> "hashlib._Hash":
@@ -60,69 +60,6 @@ def _const_repr(const: Any) -> bytes:
     return (type(const).__name__ + ":" + repr(const)).encode()
 
 
-def value_fingerprint(value: Any) -> str:
-    """Fingerprint of a closure cell or default value that Numba freezes into code."""
-    h = _h()
-    _feed_value(h, value, depth=0, active=set())
-    return h.hexdigest()
-
-
-def _feed_value(h, v: Any, depth: int, active: set[int]) -> None:
-    if depth > 20:
-        raise Unfingerprintable("nesting too deep")
-    if v is None or isinstance(v, (bool, int, float, complex, str, bytes)):
-        h.update((type(v).__name__ + ":" + repr(v)).encode())
-        return
-    if isinstance(v, (tuple, list)):
-        h.update(type(v).__name__.encode() + b"[")
-        for x in v:
-            _feed_value(h, x, depth + 1, active)
-        h.update(b"]")
-        return
-    mod = type(v).__module__
-    if mod == "numpy" or mod.startswith("numpy."):
-        import numpy as np
-        if isinstance(v, np.ndarray):
-            h.update(f"ndarray:{v.dtype.str}:{v.shape}".encode())
-            h.update(np.ascontiguousarray(v).tobytes() if v.dtype.kind not in "OV" else repr(v.tolist()).encode())
-            return
-        if isinstance(v, (np.generic, np.dtype)):
-            h.update(f"{type(v).__name__}:{v!r}".encode())
-            return
-    if isinstance(v, pytypes.FunctionType):
-        h.update(f"fn:{v.__module__}.{v.__qualname__}:".encode())
-        if id(v) in active:      # a recursive closure reaches itself: name it, do not recurse
-            h.update(b"<cycle>")
-            return
-        active.add(id(v))
-        _feed_code(h, v.__code__)
-        for cell in v.__closure__ or ():
-            try:
-                contents = cell.cell_contents
-            except ValueError:
-                raise Unfingerprintable("closure has an empty cell") from None
-            _feed_value(h, contents, depth + 1, active)
-        active.discard(id(v))
-        return
-    py_func, options = jitted_function(v)
-    if py_func is not None:       # a Numba dispatcher, DUFunc or GUFunc: its function and options
-        h.update(f"jit:{type(v).__name__}:{options}:".encode())
-        _feed_value(h, py_func, depth + 1, active)
-        return
-    if isinstance(v, (pytypes.ModuleType, type)):
-        h.update(f"{type(v).__name__}:{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', v.__name__)}".encode())
-        return
-    if mod.startswith("numba.core.types") or mod.startswith("numba.core.typing"):
-        h.update(f"nbtype:{type_key(v)}".encode())
-        return
-    if mod.startswith("numba.core.withcontexts"):
-        # `with objmode(...)` and the other with-contexts: stateless markers, pinned by the
-        # image fingerprint's numba version
-        h.update(f"numba-object:{mod}.{type(v).__qualname__}".encode())
-        return
-    raise Unfingerprintable(f"cannot fingerprint a {type(v).__module__}.{type(v).__qualname__}")
-
-
 def jitted_function(v: Any) -> tuple[pytypes.FunctionType | None, str]:
     """(Python function, compile options text) of a dispatcher, DUFunc or GUFunc, else (None, "").
 
@@ -145,6 +82,11 @@ def jitted_function(v: Any) -> tuple[pytypes.FunctionType | None, str]:
     if opts is None:
         opts = getattr(v, "targetoptions", None)
     text = canonical_options(dict(opts or {}))
+    local_types = getattr(owner, "locals", None)
+    if isinstance(local_types, dict) and local_types:
+        # locals= as the user gave it (Numba adds versioned names, never identifiers, to it)
+        text += ";locals=" + canonical_options({k: str(t) for k, t in local_types.items()
+                                                 if isinstance(k, str) and k.isidentifier()})
     layout = getattr(builder, "signature", None)
     return func, text + (";layout=" + layout if isinstance(layout, str) else "")
 
@@ -163,7 +105,19 @@ def closure_fingerprint(func: pytypes.FunctionType) -> str | None:
     cells = func.__closure__
     if not cells:
         return None
-    return value_fingerprint(tuple(_cell(c) for c in cells))
+    return value_key(tuple(_cell(c) for c in cells))
+
+
+def closure_cells(func: pytypes.FunctionType) -> dict[str, str]:
+    """Each closure cell's fingerprint by its name (to say which differ; ``?`` for a cell that
+    cannot be fingerprinted)."""
+    out = {}
+    for name, cell in zip(func.__code__.co_freevars, func.__closure__ or ()):
+        try:
+            out[name] = value_key(_cell(cell))
+        except Exception:  # noqa: BLE001 - only names what differs: never fails
+            out[name] = "?"
+    return out
 
 
 class _Empty:
@@ -237,8 +191,17 @@ def source_fingerprints(path: str) -> dict[str, frozenset[str]] | None:
     return {k: frozenset(v) for k, v in out.items()}
 
 
-# ------------------------------------------------------------------ keys of values and types
+# ------------------------------------------------------------------ structural keys of values
+# Code of these top-level packages is pinned by the image fingerprint (Python, numpy, numba,
+# llvmlite versions): their functions, classes and objects are identified by name.
+PINNED = frozenset(sys.stdlib_module_names) | {"numpy", "numba", "llvmlite", "snapshot"}
 _SCALARS = frozenset({bool, int, float, complex, str, bytes, type(None)})
+_MAX_DEPTH = 24
+
+
+def pinned(module: str | None) -> bool:
+    """Is code of ``module`` pinned by the image fingerprint (identified by name, not content)?"""
+    return (module if isinstance(module, str) else "").partition(".")[0] in PINNED
 
 
 def _short(text: str | bytes) -> str:
@@ -246,58 +209,395 @@ def _short(text: str | bytes) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
-# arrays: hashed once per process (id -> (weakref, key)); they are frozen when first compiled
-_array_keys: dict[int, tuple[Any, str]] = {}
+# Numba's own objects (intrinsics, stencils, jitclass types...) say what identifies them
+# through handlers the Numba seam registers (image/ knows no Numba internals), by their
+# class's qualified name (nothing is imported to look them up): ``parts(obj)`` returns
+# plain values to fingerprint.
+OBJECT_PARTS: dict[str, Callable[[Any], Any]] = {}
+
+
+def _parts_of(t: type) -> Callable[[Any], Any] | None:
+    mod = getattr(t, "__module__", None)
+    if not OBJECT_PARTS or not isinstance(mod, str) or not mod.startswith("numba"):
+        return None
+    for c in t.__mro__:
+        parts = OBJECT_PARTS.get(f"{getattr(c, '__module__', '')}.{c.__qualname__}")
+        if parts is not None:
+            return parts
+    return None
 
 
 def value_key(v: Any) -> str:
-    """A fingerprint of a value Numba may freeze into code (the same in every process)."""
-    if type(v) in _SCALARS or isinstance(v, (bool, int, float, complex, str, bytes)):
-        text = f"{type(v).__name__}:{v!r}"
+    """A structural fingerprint of a value a compilation read: the same in every process for
+    equal values, different whenever something Numba can read of it differs.
+
+    Structural, never by name alone: a class by its members (enum values, namedtuple
+    fields, methods' code, class attributes), a function by its code, defaults and closure
+    cells, an array by dtype (fields and offsets), shape, layout, flags and bytes, an
+    object by its type and state (``vars`` or ``__reduce_ex__``). Code, classes and objects
+    of pinned packages (Python, NumPy, Numba, llvmlite) are named instead: their versions
+    are part of the image fingerprint. Raises ``Unfingerprintable`` for what has no stable
+    structure (an object with neither state nor a reduction).
+    """
+    t = type(v)
+    if t in _SCALARS:                  # most values: the fast path (measured in bench_release 5)
+        text = f"{t.__name__}:{v!r}"
         return text if len(text) <= 40 else _short(text)
-    if isinstance(v, (tuple, list, set, frozenset)):
-        parts = [value_key(x) for x in v]
-        if isinstance(v, (set, frozenset)):
-            parts.sort()
-        return _short(type(v).__name__ + "(" + ",".join(parts) + ")")
+    if t is pytypes.ModuleType:
+        return "module:" + v.__name__
+    if t.__name__ == "ndarray" and t.__module__ == "numpy":       # global tables
+        return array_key(v)
+    if t is tuple and all(type(x) in _SCALARS for x in v):
+        return _short("tuple[" + "".join(f"{type(x).__name__}:{x!r};" for x in v) + "]")
+    stamp = _stamp(v, t)
+    if stamp is not None:
+        got = _memo.get(id(v))
+        if got is not None and got[0]() is v and got[1] == stamp:
+            return got[2]
+    h = hashlib.blake2b(digest_size=8)
+    _feed(h, v, 0, set())
+    key = h.hexdigest()
+    if stamp is not None:
+        try:
+            _memo[id(v)] = (weakref.ref(v), stamp, key)
+        except TypeError:                  # no weak references (a tuple): not remembered
+            pass
+    return key
+
+
+# Fingerprints remembered per object, with a stamp of everything they depend on that could
+# change: only what nothing can mutate unseen is remembered (a function whose code,
+# defaults and cells are the same objects, all immutable; a dispatcher of such a function
+# with the same options object). Everything else is walked at every check.
+_memo: dict[int, tuple[Any, tuple, str]] = {}
+
+
+def _immutable(x: Any, depth: int = 0) -> bool:
+    t = type(x)
+    if t in _SCALARS or t is pytypes.CodeType:
+        return True
+    return t is tuple and depth < 3 and all(_immutable(y, depth + 1) for y in x)
+
+
+def _stamp(v: Any, t: type) -> tuple | None:
+    """What ``v``'s fingerprint depends on that could change (compared by identity), or None
+    when it cannot be remembered."""
+    if t is pytypes.FunctionType:
+        f = v
+        extra: tuple = ()
+    else:
+        d = getattr(v, "__dict__", None)
+        f = d.get("py_func") if isinstance(d, dict) else None
+        if type(f) is not pytypes.FunctionType or not (t.__module__ or "").startswith("numba."):
+            return None
+        extra = (id(d.get("targetoptions")), id(getattr(v, "_compiler", None)))
+    cells = f.__closure__
+    if f.__kwdefaults__ or (f.__defaults__ and not _immutable(f.__defaults__)) or (
+            cells and not all(_immutable(_cell(c)) for c in cells)):
+        return None
+    g = f.__globals__
+    if getattr(sys.modules.get(g.get("__name__")), "__dict__", None) is not g:
+        return None            # globals of its own: what its code names is part of its key
+    return (id(f), id(f.__code__), id(f.__defaults__), id(f.__globals__),
+            tuple(id(_cell(c)) for c in cells or ())) + extra
+
+
+def _feed(h, v: Any, depth: int, active: set[int]) -> None:
+    if depth > _MAX_DEPTH:
+        raise Unfingerprintable("a value nested too deep")
+    t = type(v)
+    if t in _SCALARS:
+        h.update(f"{t.__name__}:{v!r};".encode())
+        return
+    if t is tuple or t is list:
+        h.update(t.__name__.encode() + b"[")
+        for x in v:
+            _feed(h, x, depth + 1, active)
+        h.update(b"]")
+        return
+    if t in (set, frozenset):
+        h.update(t.__name__.encode() + b"{" + ",".join(sorted(_sub(x, depth, active) for x in v)).encode() + b"}")
+        return
+    if t is dict or t is pytypes.MappingProxyType:
+        h.update(b"dict{" + ",".join(sorted(f"{_sub(k, depth, active)}={_sub(x, depth, active)}"
+                                          for k, x in v.items())).encode() + b"}")
+        return
+    if t is pytypes.ModuleType:
+        h.update(f"module:{v.__name__};".encode())
+        return
+    if id(v) in active:          # a value that reaches itself (a recursive closure, a class's member)
+        h.update(b"<cycle>")
+        return
+    active.add(id(v))
+    try:
+        _feed_object(h, v, t, depth, active)
+    finally:
+        active.discard(id(v))
+
+
+def _sub(v: Any, depth: int, active: set[int]) -> str:
+    h = hashlib.blake2b(digest_size=8)
+    _feed(h, v, depth + 1, active)
+    return h.hexdigest()
+
+
+def _feed_object(h, v: Any, t: type, depth: int, active: set[int]) -> None:
     import enum
     if isinstance(v, enum.Enum):
-        return _short(f"enum:{type(v).__module__}.{type(v).__qualname__}.{v.name}={value_key(v.value)}")
+        h.update(b"enum:")
+        _feed(h, t, depth + 1, active)
+        h.update(f".{v.name};".encode())
+        return
+    if isinstance(v, (bool, int, float, complex, str, bytes)):      # a subclass of a scalar
+        _feed(h, t, depth + 1, active)
+        h.update(f":{v!r};".encode())
+        return
     if isinstance(v, type):
-        return f"type:{v.__module__}.{v.__qualname__}"
-    mod = type(v).__module__ or ""
-    if mod == "numpy" or mod.startswith("numpy."):
-        import numpy as np
-        if isinstance(v, np.ndarray):
-            return _array_key(v)
-        if isinstance(v, np.ufunc):
-            return "ufunc:" + v.__name__
-        if isinstance(v, (np.generic, np.dtype)):
-            return _short(f"{type(v).__name__}:{v!r}")
-    if isinstance(v, (pytypes.BuiltinFunctionType, pytypes.BuiltinMethodType)):
-        return f"builtin:{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', v.__name__)}"
+        _feed_class(h, v, depth, active)
+        return
+    if t is pytypes.FunctionType:
+        _feed_function(h, v, depth, active)
+        return
+    py_func, options = jitted_function(v)
+    if py_func is not None:       # a Numba dispatcher, DUFunc or GUFunc: its function and options
+        h.update(f"jit:{t.__name__}:{options}:".encode())
+        _feed(h, py_func, depth + 1, active)
+        return
+    parts = _parts_of(t)
+    if parts is not None:
+        h.update(f"{t.__module__}.{t.__qualname__}(".encode())
+        _feed(h, parts(v), depth + 1, active)
+        h.update(b")")
+        return
+    mod = t.__module__ if isinstance(t.__module__, str) else ""
     if mod.startswith(("numba.core.types", "numba.core.typing")):
-        return _short(f"nbtype:{type_key(v)}")
-    # anything else cannot be a frozen constant; its type is what typing sees
-    return f"obj:{mod}.{type(v).__qualname__}"
+        h.update(f"nbtype:{type_key(v)};".encode())
+        return
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(v, np.ndarray):
+        if t is not np.ndarray:        # a subclass: its class and its state are part of it too
+            _feed(h, t, depth + 1, active)
+            state = getattr(v, "__dict__", None)
+            if state:
+                _feed(h, dict(state), depth + 1, active)
+        h.update(array_key(v).encode())
+        return
+    if mod == "numpy" or mod.startswith("numpy."):
+        if isinstance(v, np.dtype):
+            h.update(dtype_key(v).encode())
+            return
+        if isinstance(v, np.generic):
+            h.update(f"{t.__name__}:{dtype_key(v.dtype)}:".encode() + v.tobytes())
+            return
+        if isinstance(v, np.ufunc):
+            h.update(f"ufunc:{v.__name__};".encode())
+            return
+    if isinstance(v, (pytypes.BuiltinFunctionType, pytypes.BuiltinMethodType)) or t.__name__ in _COMPILED_FUNCTIONS:
+        # compiled code (C, Cython): named; what it does comes with its package's version
+        self_ = getattr(v, "__self__", None)
+        owner = self_.__name__ if isinstance(self_, pytypes.ModuleType) else getattr(v, "__module__", "")
+        h.update(f"builtin:{owner}.{getattr(v, '__qualname__', v.__name__)};".encode())
+        return
+    if isinstance(v, (slice, range)):
+        h.update(t.__name__.encode())
+        _feed(h, (v.start, v.stop, v.step), depth + 1, active)
+        return
+    if isinstance(v, pytypes.CodeType):
+        h.update(b"code:" + code_fingerprint(v).encode())
+        return
+    if mod.startswith("ctypes") or mod == "_ctypes":
+        # a C function pointer: named by its symbol and prototype (its address is per process)
+        h.update(f"ctypes:{t.__name__}:{getattr(v, '__name__', '')}:{getattr(v, 'argtypes', None)}:"
+                 f"{getattr(v, 'restype', None)};".encode())
+        return
+    if pinned(mod):
+        name = getattr(v, "__qualname__", None) or getattr(v, "__name__", None)
+        vmod = getattr(v, "__module__", None)
+        if isinstance(name, str) and isinstance(vmod, str) and not hasattr(v, "__dict__"):
+            h.update(f"obj:{vmod}.{name};".encode())    # e.g. a builtin singleton named at module level
+            return
+    _feed_state(h, v, t, depth, active)
 
 
-def _array_key(a) -> str:
-    got = _array_keys.get(id(a))
+def _feed_state(h, v: Any, t: type, depth: int, active: set[int]) -> None:
+    """An object of no known kind: its type and its state (what pickling would keep)."""
+    h.update(b"object:")
+    _feed(h, t, depth + 1, active)
+    state = getattr(v, "__dict__", None)
+    slots = [s for c in t.__mro__ for s in c.__dict__.get("__slots__", ()) if isinstance(s, str)]
+    if isinstance(state, dict) or slots:
+        if isinstance(state, dict):
+            _feed(h, {k: x for k, x in state.items() if isinstance(k, str)}, depth + 1, active)
+        for s in slots:
+            if s not in ("__dict__", "__weakref__") and hasattr(v, s):
+                h.update(s.encode() + b"=")
+                _feed(h, getattr(v, s), depth + 1, active)
+        return
+    try:
+        reduced = v.__reduce_ex__(4)
+    except Exception as e:  # noqa: BLE001 - e.g. "cannot pickle '_thread.lock' object"
+        raise Unfingerprintable(f"cannot fingerprint a {t.__module__}.{t.__qualname__} ({e})") from None
+    if isinstance(reduced, str) or not isinstance(reduced, tuple):
+        h.update(f"global:{reduced!r};".encode())
+        return
+    _feed(h, tuple(x for x in reduced[:3]), depth + 1, active)
+
+
+_COMPILED_FUNCTIONS = frozenset({"cython_function_or_method", "fused_cython_function"})
+
+# class attributes that say nothing about the class's behaviour, or change on their own
+_CLASS_VOLATILE = frozenset({"__dict__", "__weakref__", "__doc__", "__module__", "__qualname__",
+                             "_abc_impl", "__parameters__", "__orig_bases__", "__firstlineno__",
+                             "__static_attributes__", "__annotations__", "__annotate__"})
+
+
+def _feed_class(h, cls: type, depth: int, active: set[int]) -> None:
+    """A class by its members: two classes of one name differ when anything they hold differs."""
+    import enum
+    h.update(f"class:{getattr(cls, '__module__', '')}.{cls.__qualname__}".encode())
+    parts = _parts_of(type(cls))                    # e.g. a jitclass: its spec and methods
+    if parts is not None:
+        h.update(b"(")
+        _feed(h, parts(cls), depth + 1, active)
+        h.update(b")")
+        return
+    module = getattr(cls, "__module__", None)
+    if not isinstance(module, str) or pinned(module):     # (a C type's __module__ may be a descriptor)
+        h.update(b";")
+        return
+    if issubclass(cls, BaseException):
+        # compiled code raises the live class (by reference, or by a tracker id mapped to the
+        # live class at install): nothing of its body is compiled in
+        h.update(b":exception;")
+        return
+    h.update(b"(")
+    for base in cls.__bases__:
+        _feed(h, base, depth + 1, active)
+    if issubclass(cls, enum.Enum):
+        # members and their values; Enum's own machinery (sunder names) is pinned
+        for name, member in cls.__members__.items():
+            h.update(name.encode() + b"=")
+            _feed(h, member._value_, depth + 1, active)
+        names = [n for n in vars(cls) if not (n.startswith("_") and n.endswith("_")) and n not in cls.__members__]
+    else:
+        names = list(vars(cls))
+    for name in sorted(names):
+        member = vars(cls)[name]
+        if name in _CLASS_VOLATILE or (name[:2] == "__" == name[-2:] and not callable(member)
+                                       and not isinstance(member, (staticmethod, classmethod, property))):
+            continue      # Python's own bookkeeping (__slotnames__ is cached by pickling, ...)
+        h.update(name.encode() + b"=")
+        if isinstance(member, (staticmethod, classmethod)):
+            member = member.__func__
+        elif isinstance(member, property):
+            member = (member.fget, member.fset, member.fdel)
+        try:
+            _feed(h, member, depth + 1, active)
+        except Unfingerprintable:
+            # a class attribute nothing compiled can read (a lock, a cache): its type only
+            h.update(f"?{type(member).__module__}.{type(member).__qualname__};".encode())
+    h.update(b")")
+
+
+def _feed_function(h, f: pytypes.FunctionType, depth: int, active: set[int]) -> None:
+    """A function by its code, defaults and closure cells (what compiling or calling it reads
+    besides its globals; those a compilation reads are inputs of their own)."""
+    h.update(f"fn:{f.__module__}.{f.__qualname__}:".encode())
+    if pinned(f.__module__):
+        h.update(b";")
+        return
+    code = f.__code__
+    h.update(cached_code_fingerprint(code).encode())
+    if f.__defaults__:
+        h.update(b"defaults")
+        _feed(h, f.__defaults__, depth + 1, active)
+    if f.__kwdefaults__:
+        h.update(b"kwdefaults")
+        _feed(h, f.__kwdefaults__, depth + 1, active)
+    for cell in f.__closure__ or ():
+        _feed(h, _cell(cell), depth + 1, active)
+    g = f.__globals__
+    name = g.get("__name__")
+    mod = sys.modules.get(name) if isinstance(name, str) else None
+    if mod is None or getattr(mod, "__dict__", None) is not g:
+        # generated code with globals of its own (not a module's): no input names them, so the
+        # values its code names are part of it
+        for n in _code_names(code):
+            if n in g:
+                h.update(n.encode() + b"=")
+                try:
+                    _feed(h, g[n], depth + 1, active)
+                except Unfingerprintable:
+                    h.update(f"?{type(g[n]).__qualname__};".encode())
+
+
+def _code_names(code: pytypes.CodeType) -> tuple[str, ...]:
+    names: set[str] = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, pytypes.CodeType):
+            names.update(_code_names(const))
+    return tuple(sorted(names))
+
+
+_code_fps: dict[int, tuple[pytypes.CodeType, str]] = {}
+
+
+def cached_code_fingerprint(code: pytypes.CodeType) -> str:
+    """``code_fingerprint``, once per code object (code objects are immutable; the entry keeps
+    the object, so its id cannot be reused while the entry lives)."""
+    got = _code_fps.get(id(code))
+    if got is None or got[0] is not code:
+        got = _code_fps[id(code)] = (code, code_fingerprint(code))
+    return got[1]
+
+
+def dtype_key(dt) -> str:
+    """A NumPy dtype: kind, size, byte order, and for structured dtypes every field's name,
+    type, offset, the item size and alignment (what Numba's Record type is made of)."""
+    if dt.fields is None:
+        return f"dtype:{dt.str}:{dt.descr!r}:{dt.metadata!r};"
+    fields = ",".join(f"{n}@{off}:{dtype_key(sub)}" for n, (sub, off, *_) in dt.fields.items())
+    return f"record:{dt.itemsize}:{dt.isalignedstruct}:{fields}:{dt.metadata!r};"
+
+
+# arrays that cannot change (not writeable, nor any base they view): hashed once per process
+_frozen_arrays: dict[int, tuple[Any, str]] = {}
+
+
+def array_key(a) -> str:
+    """An array by dtype, shape, layout, flags and bytes. Hashed when asked: a writeable array
+    may have changed since (only arrays nothing can write to are remembered)."""
+    got = _frozen_arrays.get(id(a))
     if got is not None and got[0]() is a:
         return got[1]
     import numpy as np
     h = hashlib.blake2b(digest_size=8)
-    h.update(f"ndarray:{a.dtype.str}:{a.shape}:{a.flags.c_contiguous}{a.flags.f_contiguous}"
-             f"{a.flags.writeable}".encode())
-    h.update(np.ascontiguousarray(a).view(np.uint8).data if a.dtype.kind not in "OV" and a.size
-             else repr(a.tolist()).encode())
+    h.update(f"ndarray:{dtype_key(a.dtype)}:{a.shape}:{a.flags.c_contiguous}{a.flags.f_contiguous}"
+             f"{a.flags.writeable}{a.flags.aligned}".encode())
+    if a.dtype.kind in "OV" and a.dtype.fields is None or a.dtype.hasobject:
+        h.update(repr(a.tolist()).encode())
+    elif a.size:
+        h.update(np.ascontiguousarray(a).view(np.uint8).data)
     key = "array:" + h.hexdigest()
-    try:
-        _array_keys[id(a)] = (weakref.ref(a), key)
-    except TypeError:
-        pass
+    if _immutable_array(a):
+        try:
+            _frozen_arrays[id(a)] = (weakref.ref(a), key)
+        except TypeError:
+            pass
     return key
+
+
+def _immutable_array(a) -> bool:
+    base = a
+    while base is not None:
+        flags = getattr(base, "flags", None)
+        if isinstance(base, bytes):
+            return True
+        if flags is None or flags.writeable:
+            return False
+        base = getattr(base, "base", None)
+    return True
+
 
 
 _TYPE_ID = re.compile(r"#[0-9a-f]+\b")     # jitclass "Acc#7f..<", "DeferredType#1403..."
@@ -324,4 +624,9 @@ def type_key(t) -> str:
         text = _TYPE_ID.sub("", text)
     if "<function " in text:
         text = _FUNC_NAMED.sub(r"<function \1>", text)
+    cls = getattr(t, "instance_class", None)
+    if isinstance(cls, type) and not pinned(getattr(cls, "__module__", None)):
+        # a namedtuple or enum of the user's: named in the text, compiled from its body
+        # (field order, member values)
+        text += "{" + value_key(cls) + "}"
     return text

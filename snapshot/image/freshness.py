@@ -1,20 +1,27 @@
-"""Is an image entry still the code the user has now?
+"""Is code an image entry consulted still the code the user has now?
 
-The unit of the fast path is the source file: if every file an entry's code
-came from still has the digest recorded at build time, the entry is fresh and
-no code object is fingerprinted. If a file changed, the functions involved are
-compared one by one (the edited file is compiled, never executed), so editing
-one function does not throw away its neighbours, and the warning can name it.
+First the live code: the function the running program has under that module and
+qualname (a nested one found in its enclosing function's code), compared by
+fingerprint; a module edited and reloaded (``importlib.reload``, notebook
+autoreload) gives new function objects, and they are compared again. Code that
+cannot be found live (generated code, a module not imported) is compared through
+its source file: if the file still has the digest recorded at build time, it is
+unchanged and no code object is fingerprinted; if the file changed, the functions
+involved are compared one by one (the edited file is compiled, never executed), so
+editing one function does not throw away its neighbours, and the warning can name it.
 """
 from __future__ import annotations
 
 import importlib.util
 import sys
+import types as pytypes
 from functools import cached_property
-from typing import Callable
+from typing import Any, Callable
 
-from .fingerprint import file_digest, source_fingerprints
+from .fingerprint import cached_code_fingerprint, file_digest, iter_code_objects, jitted_function, source_fingerprints
 from .manifest import Manifest
+
+_LOCALS = ".<locals>."
 
 
 def current_file(module: str) -> str | None:
@@ -31,6 +38,53 @@ def current_file(module: str) -> str | None:
     return spec.origin if spec is not None and spec.has_location else None
 
 
+def live_code(module: str, qualname: str) -> pytypes.CodeType | None:
+    """The code object the running program has for ``module.qualname`` (None: not found, or
+    what is there is not that function: a wrapper, another object). Namespaces are read, no
+    attribute is computed (a module ``__getattr__`` never runs)."""
+    mod = sys.modules.get(module)
+    if mod is None:
+        return None
+    head, sep, _ = qualname.partition(_LOCALS)
+    obj: Any = mod
+    for part in head.split("."):
+        ns = getattr(obj, "__dict__", None)
+        if not isinstance(ns, (dict, pytypes.MappingProxyType)):
+            return None
+        obj = _unwrap(ns.get(part))
+        if obj is None:
+            return None
+    code = getattr(obj, "__code__", None)
+    if not isinstance(code, pytypes.CodeType):
+        return None
+    if sep:
+        for c in iter_code_objects(code):
+            if _qualname(c) == qualname:
+                return c
+        return None
+    return code if _qualname(code) in (qualname, None) else None
+
+
+def _qualname(code: pytypes.CodeType) -> str | None:
+    return getattr(code, "co_qualname", None)      # Python 3.11: code objects know their qualname
+
+
+def _unwrap(obj: Any) -> Any:
+    if isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__
+    if obj is None or isinstance(obj, (pytypes.FunctionType, type, pytypes.ModuleType)):
+        return obj
+    func = jitted_function(obj)[0]             # a dispatcher, DUFunc or gufunc: its function
+    if func is not None:
+        return func
+    for _ in range(8):                         # decorators that keep what they wrap
+        inner = getattr(obj, "__wrapped__", None) if not isinstance(obj, pytypes.FunctionType) else None
+        if inner is None:
+            break
+        obj = inner
+    return obj
+
+
 class Freshness:
     """Compares an image's recorded sources with the files ``locate`` finds for each module.
 
@@ -43,6 +97,7 @@ class Freshness:
         self._locate = locate
         self._unchanged: dict[str, bool] = {}
         self._fps: dict[str, dict[str, frozenset[str]] | None] = {}
+        self._live: dict[tuple[str, str, str], tuple[pytypes.CodeType, bool]] = {}
 
     @cached_property
     def _recorded(self) -> dict[str, str | None]:
@@ -69,4 +124,28 @@ class Freshness:
         return fps.get(qualname, frozenset()) if fps else frozenset()
 
     def fresh(self, module: str, qualname: str, code: str) -> bool:
+        """Is the code recorded as ``code`` still what this process has for ``module.qualname``?"""
+        live = live_code(module, qualname)
+        if live is None:
+            return self._in_file(module, qualname, code)
+        key = (module, qualname, code)
+        seen = self._live.get(key)
+        if seen is not None and seen[0] is live:     # the same code object as at the last check
+            return seen[1]
+        ok = cached_code_fingerprint(live) == code
+        if not ok:
+            # generated code (its function holds other code than its file) or an edit: the
+            # file decides, read again (a reload may have come with a new file)
+            self._forget(module)
+            ok = self._in_file(module, qualname, code)
+        self._live[key] = (live, ok)
+        return ok
+
+    def _in_file(self, module: str, qualname: str, code: str) -> bool:
         return self.module_unchanged(module) or code in self.function_fps(module, qualname)
+
+    def _forget(self, module: str) -> None:
+        self._unchanged.pop(module, None)
+        path = self._locate(module)
+        if path is not None:
+            self._fps.pop(path, None)

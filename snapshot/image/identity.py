@@ -13,7 +13,7 @@ import types as pytypes
 from typing import Any, Callable, NamedTuple
 
 from ..errors import Unfingerprintable
-from .fingerprint import closure_fingerprint, code_fingerprint
+from .fingerprint import closure_cells, closure_fingerprint, code_fingerprint
 
 
 class EntryKey(NamedTuple):
@@ -47,6 +47,23 @@ def identity_matches(entries: list, key: EntryKey, accept: Callable[[Any], bool]
         else:
             matched.append(e)
     return matched, other_code
+
+
+def other_identity(entries: list, key: EntryKey, func: pytypes.FunctionType) -> str:
+    """Why entries of this function's code do not fit ``key``: the closure cells that hold
+    other values than when they were compiled, or other compile options."""
+    same_code = [e for e in entries if e.kind == key.kind and e.code == key.code]
+    if any(e.options == key.options for e in same_code):
+        if key.closure == "?":
+            return "its closure holds a value that cannot be fingerprinted"
+        here = closure_cells(func)
+        names = sorted({n for e in same_code if e.options == key.options
+                        for n, fp in here.items() if e.cells.get(n, fp) != fp})
+        if names:
+            return (f"its closure holds other values than the image's entries were compiled with "
+                    f"(cell{'s' if len(names) > 1 else ''} {', '.join(names)})")
+        return "its closure holds other values than the image's entries were compiled with"
+    return "compiled with other options (target options, locals= or pipeline) than the image's entries"
 
 
 def entry_key(e) -> EntryKey:

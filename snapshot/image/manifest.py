@@ -26,9 +26,11 @@ from typing import Any, NamedTuple
 from ..errors import ManifestError
 
 MAGIC = b"SNAPIMG\x00"
-FORMAT_VERSION = 5              # 5: entries keyed by code, argument keys, frozen globals (4: by name)
-VARIANTS_FORMAT = 6             # 5 + CPU variants (image/variants.py): older snaps refuse these images
-SUPPORTED_FORMATS = (FORMAT_VERSION, VARIANTS_FORMAT)
+# 7: every entry's inputs as its compilation consulted them (values by locator, the code it
+# compiled or ran, its settings); CPU variants optional. (5: frozen globals predicted from the
+# code; 6: 5 + CPU variants.) Older snaps refuse format 7 images; this one refuses older ones.
+FORMAT_VERSION = 7
+SUPPORTED_FORMATS = (FORMAT_VERSION,)
 _LEN_DIGITS = 8                  # header length after MAGIC
 _OFFSET_DIGITS = 8               # each entry line's start in the body, hex
 MANIFEST_SECTION = "snap.manifest"
@@ -38,7 +40,9 @@ PAYLOAD_SECTION = "snap.payload"
 # The records are NamedTuples, not dataclasses: this module is on the activation
 # import path, where a dataclass costs ~1.2 ms to create and a NamedTuple ~0.3 ms.
 class Dep(NamedTuple):
-    """A jitted function whose code is compiled into an entry (a callee)."""
+    """Code an entry's compilation consulted: a callee compiled into it (even inlined), an
+    ``@overload`` typing function or implementation, an ``@intrinsic`` generator, a helper
+    they ran (image/inputs.py)."""
     module: str
     qualname: str
     code: str
@@ -64,8 +68,10 @@ class Entry(NamedTuple):
     argkeys: list[str] = []      # argument types, keyed the same in every process
     ret: str | None = None       # the return type's key
     explicit: bool = False       # compiled for an explicitly given return type (eager signature)
-    globals: dict[str, str] = {}     # frozen global path -> fingerprint of its value
+    values: dict[str, str] = {}      # what its compilation read: locator -> fingerprint (inputs.py)
     generated: bool = False      # code without a source file (exec): identity by code only
+    settings: int = -1           # the numba.config settings it read: index into Manifest.settings
+    cells: dict[str, str] = {}   # each closure cell's fingerprint (a miss names the cells that differ)
 
     def key(self) -> tuple[str, str]:
         return (self.module, self.qualname)
@@ -96,6 +102,7 @@ class Manifest(NamedTuple):
     build: dict[str, Any] = {}
     format: int = FORMAT_VERSION
     variants: list[dict[str, Any]] = []   # CPU variants, lowest first (image/variants.py); [] = one
+    settings: list[dict[str, str]] = []   # distinct sets of numba.config settings entries read
 
     # -- encoding ---------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -103,14 +110,15 @@ class Manifest(NamedTuple):
         doc = {"fingerprint": self.fingerprint, "cpu": self.cpu, "prefix": self.prefix,
                "skipped": [s._asdict() for s in self.skipped],
                "sources": [s._asdict() for s in self.sources], "build": self.build,
-               "format": VARIANTS_FORMAT if self.variants else self.format}
+               "format": self.format, "settings": self.settings}
         if self.variants:
             doc["variants"] = self.variants
         entries = sorted(({**e._asdict(), "deps": [d._asdict() for d in e.deps]} for e in self.entries),
                          key=lambda e: (e["module"], e["qualname"]))
         for e in entries:
-            if not e["dynamic"]:
-                del e["dynamic"]        # only entries with late-bound addresses carry the field
+            for optional in ("dynamic", "cells"):
+                if not e[optional]:
+                    del e[optional]     # only entries with late-bound addresses (a closure) carry it
         index: dict[str, list] = {}     # module -> [first entry, [qualnames], "count,count,..."]
         counts: dict[str, list[int]] = {}
         for i, e in enumerate(entries):
@@ -145,7 +153,7 @@ class Manifest(NamedTuple):
             fingerprint=index.fingerprint, cpu=index.cpu, prefix=index.prefix,
             entries=[index.entry(i) for i in range(len(index))],
             skipped=index.skipped, sources=index.sources, build=index.build, format=index.format,
-            variants=index.variants)
+            variants=index.variants, settings=index.settings)
 
 
 def _dumps(doc: Any) -> bytes:
@@ -185,6 +193,7 @@ class ManifestIndex:
             self.build: dict[str, Any] = dict(header.get("build", {}))
             self.parfors: bool = bool(header.get("parfors", False))
             self.kinds: list[str] = [str(k) for k in header.get("kinds", [])]
+            self.settings: list[dict[str, str]] = [dict(x) for x in header.get("settings", [])]
             self._skipped: list = list(header["skipped"])
             self._sources: list = list(header["sources"])
             self._index: dict[str, list] = dict(header["index"])
@@ -319,9 +328,13 @@ def type_problem(m: Manifest) -> str | None:
             return "entry.envs is not a list of strings"
         if not isinstance(e.argkeys, list) or not all(isinstance(v, str) for v in e.argkeys):
             return "entry.argkeys is not a list of strings"
-        if not isinstance(e.globals, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                       for k, v in e.globals.items()):
-            return "entry.globals is not a map of strings"
+        for what in ("values", "cells"):
+            m_ = getattr(e, what)
+            if not isinstance(m_, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in m_.items()):
+                return f"entry.{what} is not a map of strings"
+        if not isinstance(e.settings, int) or isinstance(e.settings, bool) \
+                or not -1 <= e.settings < len(m.settings):
+            return "entry.settings is not an index of the manifest's settings"
         if not isinstance(e.dynamic, dict) or not all(
                 isinstance(k, str) and isinstance(v, dict) and all(isinstance(x, (str, bool)) for x in v.values())
                 for k, v in e.dynamic.items()):
@@ -346,6 +359,9 @@ def type_problem(m: Manifest) -> str | None:
                 and isinstance(v.get("prefix"), str) and isinstance(v.get("size", 0), int)
                 and isinstance(v.get("features"), list) and all(isinstance(f, str) for f in v["features"])):
             return "variants: an entry is not {target, name, features, prefix, size}"
+    for st in m.settings:
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in st.items()):
+            return "settings: a set is not a map of strings"
     for k, v in m.fingerprint.items():
         if isinstance(v, dict):
             if not all(isinstance(x, str) for x in v.values()):

@@ -124,7 +124,12 @@ def find(package: str) -> tuple[str | None, str]:
     numba = sys.modules.get("numba")
     if numba is None:
         import numba
+    from ..numba_seam.cpu import jit_target
     from .host import host_facts
-    path, why = choose(os.path.join(where[0], PACKAGE_DIR), package, numba.__version__,
-                       usable_features(host_facts()[1])[0])
+    from .variants import jit_level
+    features = usable_features(host_facts()[1])[0]
+    level = jit_level(jit_target())      # NUMBA_CPU_NAME / NUMBA_CPU_FEATURES name a level: its image
+    if level is not None:
+        features &= frozenset(LEVELS[level][1])
+    path, why = choose(os.path.join(where[0], PACKAGE_DIR), package, numba.__version__, features)
     return path, (why if path is not None else f"no image of {package} fits here: {why}")

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import ImageReadError
+from ..image.inputs import describe
 from ..image.manifest import PAYLOAD_SECTION, describe_target
 from ..image.variants import Variant, symbol, variants_of
 from .read import elf_name, enum_name, lief_parse, open_image, text_of
@@ -38,7 +39,7 @@ class EntryInfo:
     deps: list[str]
     addresses: dict[str, str] = field(default_factory=dict)   # late-bound slot -> what it names
     code: str = ""              # fingerprint of the function's code (part of its identity)
-    globals: list[str] = field(default_factory=list)    # frozen globals checked at install
+    values: list[str] = field(default_factory=list)     # what its compilation read, checked at install
     explicit: bool = False      # compiled for an explicit return type (eager signature)
     generated: bool = False     # code without a source file (exec)
 
@@ -112,7 +113,7 @@ def read_info(path: str) -> ImageInfo:
                          symbols={text_of(k): text_of(v) for k, v in dict(e.symbols).items()},
                          deps=[f"{text_of(d.module)}.{text_of(d.qualname)}" for d in e.deps],
                          addresses={text_of(k): describe_target(v) for k, v in dict(e.dynamic).items()},
-                         code=text_of(e.code), globals=sorted(text_of(k) for k in dict(e.globals)),
+                         code=text_of(e.code), values=sorted(text_of(describe(k)) for k in dict(e.values)),
                          explicit=bool(e.explicit), generated=bool(e.generated))
                for e in m.entries]
     try:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from . import post_import
+from . import post_import, values  # noqa: F401 - values: what identifies Numba objects (fingerprint)
 
 SUPPORTED_NUMBA = ("0.68",)
 

@@ -147,11 +147,38 @@ class AddressNamer:
         if obj:
             kind, module, attr, tname = obj[0]
             return Target(kind, module, attr, type=tname)
+        array = self._array_data(addr)
+        if array is not None:
+            return (f"the data of the global array {array} (Numba embeds the address of a "
+                    f"non-contiguous or larger than 1 MB global array's data, which cannot be "
+                    f"relocated into another process)")
         # (no address in the text: it is part of the manifest, which must be reproducible)
         where = f" inside {os.path.basename(fname)} with no exported symbol there" if fname else ""
         return (f"an address{where} that is not a Cython __pyx_capi__ function, a known symbol "
                 f"or a module-level object (e.g. a ctypes callback, data of a large or "
                 f"non-contiguous global array, or an object made at run time)")
+
+    def _array_data(self, addr: int) -> str | None:
+        """``module.attr`` of a module-level NumPy array whose data holds ``addr`` (None if none)."""
+        np = sys.modules.get("numpy")
+        if np is None:
+            return None
+        for modname in sorted(sys.modules):
+            try:
+                items = sorted(vars(sys.modules[modname]).items()) if sys.modules[modname] else []
+            except TypeError:
+                continue
+            for attr, obj in items:
+                if not isinstance(obj, np.ndarray) or attr.startswith("__"):
+                    continue
+                start = obj.__array_interface__["data"][0]
+                low = high = start
+                for n, stride in zip(obj.shape, obj.strides):
+                    low += min(0, (n - 1) * stride)
+                    high += max(0, (n - 1) * stride)
+                if low <= addr < high + max(obj.itemsize, 1):
+                    return f"{modname}.{attr}"
+        return None
 
     def _llvm_symbol(self, addr: int) -> str | None:
         import llvmlite.binding as ll
@@ -216,9 +243,31 @@ def _in_numba_threading(fname: str | None) -> bool:
     return os.path.realpath(fname).startswith(os.path.realpath(ufunc_dir))
 
 
-def dynamic_globals(module) -> dict[str, int]:
-    """``numba.dynamic.globals.<hex>`` globals of an LLVM module -> the address they hold."""
-    return {gv.name: int(gv.name[len(DYNAMIC_PREFIX):], 16)
+# Numba names the global after the address (``BaseContext.add_dynamic_addr``) through
+# ``cgutils.add_global_variable`` -> ``ir.Module.get_unique_name``: llvmlite's
+# ``NameScope.deduplicate`` makes a second global of one name in a module
+# ``<name>.<n>`` (n = 1, 2, ...), e.g. a function boxing two instances of one jitclass
+# or reading one global array twice. Every such global holds the same address.
+_DYNAMIC_NAME = re.compile(r"numba\.dynamic\.globals\.([0-9a-f]+)((?:\.[0-9]+)*)")
+
+
+def dynamic_address(name: str) -> int | None:
+    """The address a ``numba.dynamic.globals.<hex>[.<n>...]`` global holds, from its name
+    (None if the name is not one)."""
+    m = _DYNAMIC_NAME.fullmatch(name)
+    return int(m.group(1), 16) if m else None
+
+
+def canonical_dynamic(name: str) -> str:
+    """The name without llvmlite's unique-naming suffixes: one name per address."""
+    m = _DYNAMIC_NAME.fullmatch(name)
+    return DYNAMIC_PREFIX + m.group(1) if m else name
+
+
+def dynamic_globals(module) -> dict[str, int | None]:
+    """``numba.dynamic.globals.<hex>[.<n>]`` globals of an LLVM module -> the address they
+    hold (None: a name of that prefix that does not say which address)."""
+    return {gv.name: dynamic_address(gv.name)
             for gv in module.global_variables if gv.name.startswith(DYNAMIC_PREFIX)}
 
 
@@ -229,14 +278,19 @@ def name_dynamic_globals(module, skip=()) -> tuple[dict[str, Target], str | None
     """Global name -> target for every dynamic global of ``module`` not in ``skip``; or the first problem.
 
     ``skip``: globals handled elsewhere (jitclass box slots, see jitclass.box_slots).
+    Globals are keyed by their canonical name (``canonical_dynamic``): ``rewrite_module``
+    merges the copies llvmlite named ``<hex>.<n>`` into it.
     """
     global _namer
     if _namer is None:
         _namer = AddressNamer()
     named: dict[str, Target] = {}
     for gname, addr in sorted(dynamic_globals(module).items()):
-        if gname in skip:
+        gname = canonical_dynamic(gname)
+        if gname in skip or gname in named:
             continue
+        if addr is None:
+            return {}, f"a process-address global {gname} whose name does not give the address"
         t = _namer.name(addr)
         if isinstance(t, str):
             return {}, t
@@ -244,14 +298,17 @@ def name_dynamic_globals(module, skip=()) -> tuple[dict[str, Target], str | None
     return named, None
 
 
-_DEF = re.compile(r'^@"?(numba\.dynamic\.globals\.[0-9a-f]+)"? = .*$', re.M)
-_REF = re.compile(r'@"?(numba\.dynamic\.globals\.[0-9a-f]+)"?(?![-A-Za-z$._0-9])')
+_GLOBAL = r'@"?(numba\.dynamic\.globals\.[0-9a-f]+(?:\.[0-9]+)*)"?'
+_DEF = re.compile(rf'^{_GLOBAL} = (.*)$', re.M)
+_REF = re.compile(rf'{_GLOBAL}(?![-A-Za-z$._0-9])')
 
 
 def rewrite_module(module, slots: dict[str, str]):
-    """A copy of ``module`` whose named dynamic globals are null slots named ``slots[global]``.
+    """A copy of ``module`` whose named dynamic globals are null slots named ``slots[global]``
+    (keyed by canonical names), and whose copies of one address (``<hex>.<n>``) are one global.
 
-    Globals not in ``slots`` (jitclass box slots) are left for ``clear_dynamic_addresses``.
+    Globals not in ``slots`` (jitclass box slots) keep their canonical name and are left
+    for ``clear_dynamic_addresses``.
 
     Text round trip: llvmlite cannot replace an initializer; only modules that
     have dynamic globals pay for it. ``linkonce`` keeps LLVM from assuming the
@@ -259,11 +316,28 @@ def rewrite_module(module, slots: dict[str, str]):
     """
     import llvmlite.binding as ll
     text = str(module)
-    if not set(_DEF.findall(text)) & set(slots):
+    defined = _DEF.findall(text)
+    names = {g for g, _ in defined}
+    if not {canonical_dynamic(g) for g in names} & set(slots) and all(g == canonical_dynamic(g) for g in names):
         return module            # only jitclass box slots (named by jitclass.box_slots)
-    text = _DEF.sub(lambda m: (f'@"{slots[m.group(1)]}" = linkonce global ptr null, align 8'
-                               if m.group(1) in slots else m.group(0)), text)
-    text = _REF.sub(lambda m: f'@"{slots[m.group(1)]}"' if m.group(1) in slots else m.group(0), text)
+
+    def new_name(g: str) -> str:
+        c = canonical_dynamic(g)
+        return slots.get(c, c)
+
+    seen: set[str] = set()
+
+    def definition(m: re.Match) -> str:
+        name = new_name(m.group(1))
+        if name in seen:
+            return ""            # another copy of one address: its uses now load the first
+        seen.add(name)
+        if canonical_dynamic(m.group(1)) in slots:
+            return f'@"{name}" = linkonce global ptr null, align 8'
+        return f'@"{name}" = {m.group(2)}'
+
+    text = _DEF.sub(definition, text)
+    text = _REF.sub(lambda m: f'@"{new_name(m.group(1))}"', text)
     out = ll.parse_assembly(text)
     out.verify()
     return out

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .gufunc import builder_kind
-from .specialization import Recorded, frozen_now
+from .specialization import Recorded, observed_now
 
 
 @dataclass
@@ -26,7 +26,7 @@ def install_recording(recorder) -> None:
 
     def add(orig, self, sig=None):
         cres = orig(self, sig)
-        rec = GuRecorded(self, cres, builder_kind(self), *frozen_now(self), sig=self._sigs[-1])
+        rec = GuRecorded(self, cres, builder_kind(self), *observed_now(self, cres), sig=self._sigs[-1])
         recorder.records.append(rec)
         by_cres[id(cres)] = rec
         return cres

@@ -8,6 +8,7 @@ compile result first. The queries below read what an owner holds already.
 from __future__ import annotations
 
 import ctypes
+import types as pytypes
 from typing import Any, Callable
 
 from ..image.fingerprint import type_key
@@ -89,18 +90,47 @@ def literal_types(values: tuple, args: tuple, positions: frozenset) -> tuple | N
     return tuple(out) if out != list(args) else None
 
 
-def track_classes(py_func, ids: dict) -> None:
+def track_classes(py_func, ids: dict, args: tuple = ()) -> None:
     """Register this process's classes under the training run's cloudpickle tracker ids
-    (record.class_trackers): image code raising them then raises these very classes."""
+    (specialization.class_trackers): image code raising them -- the entry's own code or a
+    jitted callee's compiled into it -- then raises these very classes. ``args``: the
+    entry's argument types here (a path may start at a jitted function passed in)."""
     from numba.cloudpickle import cloudpickle as cp
-    cells = dict(zip(py_func.__code__.co_freevars, py_func.__closure__ or ()))
-    for tid, (where, name) in ids.items():
+
+    from ..errors import Unservable
+    found = {tid: cls for tid, path in ids.items() if isinstance(cls := _follow_path(py_func, path, args), type)}
+    for tid, cls in found.items():
+        taken = cp._DYNAMIC_CLASS_TRACKER_BY_ID.get(tid)
+        if taken is not None and taken is not cls:
+            # the image's code already raises another class under this id (two classes of one
+            # name and body, made by one factory): this entry's code would raise the wrong one
+            raise Unservable(f"its code raises {cls.__qualname__}, and the image's entry raising it is "
+                             "in use for another class of that name in this process (a factory made two)")
+    for tid, cls in found.items():
+        cp._lookup_class_or_track(tid, cls)
+
+
+def _follow_path(py_func, path, args: tuple = ()) -> Any:
+    """What ``path`` (steps of ``specialization.class_trackers``) reaches from ``py_func``,
+    or None."""
+    value: Any = py_func
+    for where, name in path:
+        func = value if isinstance(value, pytypes.FunctionType) else getattr(value, "py_func", None)
         try:
-            cls = cells[name].cell_contents if where == "cell" else py_func.__globals__[name]
-        except (KeyError, ValueError):
-            continue
-        if isinstance(cls, type):
-            cp._lookup_class_or_track(tid, cls)
+            if where == "arg":
+                value = getattr(args[name], "dispatcher", None)
+            elif where == "item":
+                value = value[name]
+            elif not isinstance(func, pytypes.FunctionType):
+                return None
+            elif where == "cell":
+                cells = dict(zip(func.__code__.co_freevars, func.__closure__ or ()))
+                value = cells[name].cell_contents
+            else:
+                value = func.__globals__[name]
+        except (KeyError, ValueError, IndexError, TypeError):
+            return None
+    return value
 
 
 class RuntimeHooks(Patches):

@@ -254,20 +254,19 @@ def box_slots(module) -> dict[str, Any] | None:
     """Dynamic globals of ``module`` that hold a jitclass Box subclass -> its instance type.
 
     None when some dynamic global is anything else (then the code cannot be served).
+    Keyed by canonical name: copies of one address (``<hex>.<n>``, a function boxing two
+    instances of one class) are merged into it at build (``addresses.rewrite_module``).
     """
     from numba.experimental.jitclass import boxing
+
+    from .addresses import canonical_dynamic, dynamic_globals
     by_id = {id(cls): typ for typ, cls in boxing._cache_specialized_box.items()}
     out: dict[str, Any] = {}
-    for gv in module.global_variables:
-        if not gv.name.startswith(DYNAMIC_PREFIX):
-            continue
-        try:
-            typ = by_id.get(int(gv.name[len(DYNAMIC_PREFIX):], 16))
-        except ValueError:
-            typ = None
+    for name, addr in dynamic_globals(module).items():
+        typ = by_id.get(addr) if addr is not None else None
         if typ is None:
             return None
-        out[gv.name] = typ
+        out[canonical_dynamic(name)] = typ
     return out
 
 

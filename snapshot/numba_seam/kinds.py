@@ -23,6 +23,7 @@ blocks, @cfunc), or per builder ``add`` (gufunc kernels).
 """
 from __future__ import annotations
 
+import re
 import types as pytypes
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
@@ -370,8 +371,9 @@ def _base_spec(kind: str, rec: Recorded, py_func) -> Specialization:
     spec.extra["fndesc"] = {"modname": fndesc.modname, "qualname": fndesc.qualname,
                             "uid": fndesc.uid, "abi_tags": tuple(fndesc.abi_tags),
                             "argnames": tuple(fndesc.args)}
-    spec.extra["globals"] = rec.globals if rec.globals is not None else {}
+    spec.extra["inputs"] = rec.inputs        # observe.Inputs (None: no compilation was observed)
     spec.extra["closure"] = rec.closure
+    spec.extra["cells"] = rec.cells or {}
     md = getattr(cres, "metadata", None) or {}
     spec.extra["explicit_return"] = bool(md.get("snap_explicit_return"))
     if md.get("snap_warnings"):
@@ -382,7 +384,7 @@ def _base_spec(kind: str, rec: Recorded, py_func) -> Specialization:
 def _dispatcher_options(disp, targetoptions) -> str:
     text = canonical_options(dict(targetoptions or {}))
     compiler = getattr(disp, "_compiler", None)
-    local_types = getattr(compiler, "locals", None) or getattr(disp, "locals", None)
+    local_types = _user_locals(getattr(compiler, "locals", None) or getattr(disp, "locals", None))
     if local_types:
         text += ";locals=" + canonical_options({k: str(v) for k, v in local_types.items()})
     pipeline = getattr(compiler, "pipeline_class", None)
@@ -391,6 +393,45 @@ def _dispatcher_options(disp, targetoptions) -> str:
         if name != "numba.core.compiler.Compiler":
             text += ";pipeline=" + name
     return text
+
+
+_ROOT = re.compile(r"[^\W\d]\w*")       # the leading Python identifier of a name
+
+
+def _user_locals(local_types: dict | None) -> dict:
+    """The ``locals=`` the user gave, without what Numba's compilations added to the dict.
+
+    Numba compiles with the dispatcher's own dict (``Dispatcher.locals`` ->
+    ``_FunctionCompiler.locals`` -> ``state.locals``), and ``ReconstructSSA._patch_locals``
+    (numba/core/untyped_passes.py) writes into it every new version of an annotated
+    variable, typed like that variable: ``ir.Scope.redefine`` names them ``i.1``,
+    ``result.2`` (also while inlining closures, inline_closurecall.py). So the dict
+    differs before and after any compilation of any signature. A version is never a
+    Python identifier (the user can only annotate the function's own variables), and it
+    repeats the type of the variable it versions: a key that is not an identifier and
+    has the type of the annotated variable its name starts with is dropped, whatever the
+    versioning syntax. Anything else the user wrote is kept (a non-identifier key of
+    another type then reads differently once Numba overwrote it: a miss, never a wrong
+    entry).
+    """
+    if not local_types:
+        return {}
+    out = {}
+    for k, v in local_types.items():
+        if isinstance(k, str) and not k.isidentifier():
+            m = _ROOT.match(k)
+            root = m.group(0) if m else None
+            if root is not None and root in local_types and _same_type(local_types[root], v):
+                continue
+        out[k] = v
+    return out
+
+
+def _same_type(a, b) -> bool:
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # noqa: BLE001 - incomparable values: not the same
+        return False
 
 
 def _unservable_reason(rec: Recorded, spec: Specialization) -> str | None:
@@ -451,9 +492,14 @@ def _unservable_reason(rec: Recorded, spec: Specialization) -> str | None:
 
 
 def emit_warnings(extra: dict) -> None:
-    """Give again the warnings compiling the entry gave in the training run."""
+    """Give again the warnings compiling the entry gave in the training run (but those
+    Numba would not give here: performance warnings under NUMBA_DISABLE_PERFORMANCE_WARNINGS).
+    The program's filters print or ignore them; filters that would raise one leave the
+    entry to the JIT before this (runtime/warning_filters.py, compile_warnings.py)."""
+    from .compile_warnings import category_names, silenced
     for category, message, filename, lineno in extra.get("warnings", ()):
-        warnings.warn_explicit(message, category, filename, lineno)
+        if not silenced(category_names(category)):
+            warnings.warn_explicit(message, category, filename, lineno)
 
 
 __all__ = ["KINDS", "Kind", "ImageCode", "kind_of", "owner_kind", "specializations", "extract",

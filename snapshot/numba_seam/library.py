@@ -44,7 +44,8 @@ def referenced_envs(module) -> list[str]:
     return sorted(g.name for g in module.global_variables if g.name.startswith(ENV_PREFIX))
 
 
-_DYNAMIC_INIT = re.compile(r'^(@"?numba\.dynamic\.globals\.[0-9a-f]+"? = .*?global ptr )inttoptr \(i64 -?\d+ to ptr\)',
+_DYNAMIC_INIT = re.compile(r'^(@"?numba\.dynamic\.globals\.[0-9a-f]+(?:\.[0-9]+)*"? = .*?global ptr )'
+                           r'inttoptr \(i64 -?\d+ to ptr\)',
                            re.MULTILINE)
 
 

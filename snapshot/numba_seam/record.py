@@ -15,7 +15,8 @@ from typing import Any, Callable
 from ..image import kinds as K
 from . import Patches, replay
 from .kinds import extract
-from .specialization import Recorded, frozen_now
+from .observe import Observer
+from .specialization import Recorded, observed_now
 
 
 class Recorder(Patches):
@@ -27,6 +28,8 @@ class Recorder(Patches):
         self.libraries: list[Any] = []
         # called with each code library the training run finalizes (CPU variants replay it)
         self.on_library: Callable[[Any], None] | None = None
+        # what each compilation consulted (its entry's inputs: observe.py)
+        self.observer = Observer()
 
     def keep(self, owner, cres, kind: str) -> None:
         """Record a compile result, extracted right away: the training run must not keep the
@@ -36,7 +39,7 @@ class Recorder(Patches):
         it was not compiled, and the new image reaches it through its import table."""
         if (getattr(cres, "metadata", None) or {}).get("snap"):
             return
-        rec = Recorded(owner, cres, kind, *frozen_now(owner))
+        rec = Recorded(owner, cres, kind, *observed_now(owner, cres))
         try:
             rec.spec = extract(rec)
             rec.spec.owner = None
@@ -50,6 +53,8 @@ class Recorder(Patches):
         from numba.np.ufunc import dufunc
 
         rec = self
+        self.observer.install()
+        self._undo.append(self.observer.uninstall)
 
         def add_overload(orig, self, cres):
             rec.keep(self, cres, K.DISPATCHER)
@@ -60,6 +65,9 @@ class Recorder(Patches):
             # warnings...) are part of what the JIT does: kept with the entry and given again
             # when it is installed. They are shown here as usual, after the compile.
             with warnings.catch_warnings(record=True) as given:
+                # all of them, also those the filters here hide: a served process's own
+                # filters decide (numba_seam/kinds.py emit_warnings, runtime/warning_filters.py)
+                warnings.simplefilter("always")
                 cres = orig(self, args, return_type)
             for w in given:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)

@@ -19,33 +19,31 @@ class Recorded:
     owner: Any            # the Dispatcher / DUFunc / LiftedCode that compiled it
     cres: Any
     kind: str             # the hook that saw it: image.kinds DISPATCHER, DUFUNC, CFUNC, GUFUNC, UFUNC
-    # the frozen globals and closure cells when it was compiled (validity.frozen_globals,
-    # closure_fingerprint), or why not: a workload may rebind them between compilations
-    globals: Any = None
+    # what its compilation consulted (observe.Inputs, from the compile result), and the
+    # closure cells' fingerprint when it was compiled (a cell may be bound only afterwards)
+    inputs: Any = None
     closure: Any = None
+    cells: Any = None     # each closure cell's fingerprint (what a miss names when one differs)
     spec: Any = None      # extracted when compiled (then ``owner`` is dropped: see Recorder.keep)
 
 
-def frozen_now(owner) -> "tuple[dict[str, str] | str, str | None]":
-    """The frozen globals and the closure fingerprint of what ``owner`` compiles, taken at
-    compile time (an error text instead of globals if they cannot be fingerprinted)."""
-    from numba.core import dispatcher as nbdisp
+def observed_now(owner, cres) -> "tuple[Any, str | None, dict[str, str]]":
+    """What compiling ``cres`` consulted (``observe.Inputs``; None if no compilation was
+    observed) and the closure of ``owner``'s function (its fingerprint, and each cell's),
+    taken right after."""
+    inputs = (getattr(cres, "metadata", None) or {}).get("snap_inputs")
     py_func = owner_py_func(owner)
     if not isinstance(py_func, pytypes.FunctionType):
-        return {}, None
+        return inputs, None, {}
     from ..errors import Unfingerprintable
-    from ..image.fingerprint import closure_fingerprint
-    from ..image.validity import frozen_globals
+    from ..image.fingerprint import closure_cells, closure_fingerprint
     try:
         closure = closure_fingerprint(py_func)
     except Unfingerprintable as e:
         closure = f"?{e}"
-    if isinstance(owner, nbdisp.ObjModeLiftedWith):
-        return {}, closure   # the block runs in object mode: it reads its globals at run time
-    try:
-        return frozen_globals(py_func), closure
     except Exception as e:  # noqa: BLE001 - the entry is then not servable, with this reason
-        return f"{type(e).__name__}: {e}", closure
+        closure = f"?{type(e).__name__}: {e}"
+    return inputs, closure, closure_cells(py_func)
 
 
 @dataclass
@@ -76,25 +74,77 @@ class Specialization:
         return signature_text(self.args, self.return_type)
 
 
-def class_trackers(py_func) -> dict[str, tuple[str, str]]:
-    """Classes the function reaches through closure cells or globals that Numba pickled by
-    value (cloudpickle: a class made inside a function, raised as an exception): their
-    tracker id -> ("cell" | "global", name). Unpickling the same bytes in another process
-    makes a new class unless the live one is registered under that id (install.track_classes):
-    ``except LocalError`` would then miss what image code raises."""
+def class_trackers(py_func, args: tuple = ()) -> dict[str, tuple[tuple[str, str | int], ...]]:
+    """Classes that Numba pickled by value (cloudpickle: a class made inside a function,
+    raised as an exception) and that the entry's code may raise: their tracker id -> the
+    path that reaches the class from the entry's function (``install.track_classes``).
+    Unpickling the same bytes in another process makes a new class unless the live one is
+    registered under that id: ``except LocalError`` would then miss what image code raises.
+
+    The code of an entry is its own and that of every function compiled into it: jitted
+    callees reached through its globals or closure cells, called directly or used as
+    first-class function values (``types.FunctionType``), or passed as arguments
+    (``args``: dispatcher-typed argument types), whose own entries a process may never
+    install (the caller's image code calls theirs). So the path goes through them:
+    ``("arg", i)`` starts at the jitted function of the entry's argument type ``i``;
+    steps ``("cell" | "global", name)`` read the current function's closure cell or global,
+    ``("item", i)`` an element of a tuple or list, and a jitted function reached midway
+    continues with its Python function.
+    """
     from numba.cloudpickle import cloudpickle as cp
+    from numba.core.dispatcher import _DispatcherBase
     tracked = cp._DYNAMIC_CLASS_TRACKER_BY_CLASS
-    out: dict[str, tuple[str, str]] = {}
-    code = py_func.__code__
-    for name, cell in zip(code.co_freevars, py_func.__closure__ or ()):
+    out: dict[str, tuple[tuple[str, str | int], ...]] = {}
+    if not len(tracked):
+        return out
+    seen: set[int] = set()
+    queue: list[tuple[Any, tuple]] = [(py_func, ())]
+    for i, t in enumerate(args):
+        disp = getattr(t, "dispatcher", None)      # types.Dispatcher: a jitted function passed in
+        if isinstance(disp, _DispatcherBase) and isinstance(disp.py_func, pytypes.FunctionType):
+            queue.append((disp.py_func, (("arg", i),)))
+    while queue:
+        func, path = queue.pop(0)          # breadth first: the shortest path to each class
+        if id(func) in seen or not isinstance(func, pytypes.FunctionType):
+            continue
+        seen.add(id(func))
+        for step, value in _references(func):
+            _follow(value, path + (step,), tracked, out, queue, _DispatcherBase, depth=0)
+    return out
+
+
+def _references(func) -> list[tuple[tuple[str, str], Any]]:
+    """(step, value) of the closure cells and the globals ``func``'s code names."""
+    code = func.__code__
+    refs: list[tuple[tuple[str, str], Any]] = []
+    for name, cell in zip(code.co_freevars, func.__closure__ or ()):
         try:
-            v = cell.cell_contents
+            refs.append((("cell", name), cell.cell_contents))
         except ValueError:
             continue
-        if isinstance(v, type) and v in tracked:
-            out[tracked[v]] = ("cell", name)
-    for name in code.co_names:
-        v = py_func.__globals__.get(name)
-        if isinstance(v, type) and v in tracked:
-            out[tracked[v]] = ("global", name)
-    return out
+    names: dict[str, None] = {}
+    stack = [code]
+    while stack:                            # nested code (inner functions Numba inlines)
+        c = stack.pop()
+        names.update(dict.fromkeys(c.co_names))
+        stack.extend(k for k in c.co_consts if isinstance(k, pytypes.CodeType))
+    g = func.__globals__
+    refs.extend((("global", n), g[n]) for n in names if n in g)
+    return refs
+
+
+def _follow(value, path: tuple, tracked, out: dict, queue: list, jitted: type, depth: int) -> None:
+    if isinstance(value, type):
+        try:
+            tid = tracked.get(value)
+        except TypeError:                   # an unhashable class: never pickled by value
+            return
+        if tid is not None and tid not in out:
+            out[tid] = path
+        return
+    if isinstance(value, (tuple, list)) and depth < 2:    # e.g. a global tuple of functions
+        for i, item in enumerate(value[:64]):
+            _follow(item, path + (("item", i),), tracked, out, queue, jitted, depth + 1)
+        return
+    if isinstance(value, jitted) and isinstance(getattr(value, "py_func", None), pytypes.FunctionType):
+        queue.append((value.py_func, path))  # a jitted function: its code is compiled in

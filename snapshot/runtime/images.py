@@ -107,12 +107,14 @@ class ImageSet:
                 cres = rt.serve_request(owner, hooked, args, return_type)
                 if cres is not None:
                     return cres
-        if not seam.is_nested_compile():
-            self._miss(owner, args)
+        self._miss(owner, args, nested=seam.is_nested_compile())
         return None
 
     # ------------------------------------------------------------ misses
-    def _miss(self, owner, args: tuple) -> None:
+    def _miss(self, owner, args: tuple, nested: bool = False) -> None:
+        """Report a compilation no image served. One nested in another compilation (a callee
+        typed from a caller the JIT compiles) is reported only when an image held it and
+        could not serve it (stale, not servable): the caller's miss says the rest."""
         key, name, sig = describe(owner, args)
         for rt in self.images:
             said = rt.miss_reason(owner, key, sig)
@@ -120,11 +122,15 @@ class ImageSet:
                 (kind, reason), where = said, rt.path
                 break
         else:
+            if nested:
+                return
             if self.refused:
                 (where, reason), kind = self.refused[0], K.MISS_REFUSED
             else:
                 kind, reason = K.MISS_NOT_IN_IMAGE, "function not in the image"
                 where = os.pathsep.join(rt.path for rt in self.images)
+        if nested and kind in (K.MISS_NOT_IN_IMAGE, K.MISS_REFUSED, K.MISS_LATE):
+            return
         record_jit(self.report, kind, name, sig, reason, args, image=where)
         if self.strict:
             what = ("is not in the image" if kind == K.MISS_NOT_IN_IMAGE

@@ -8,15 +8,17 @@ pays nothing for it, and a parfors image starts no threads at import.
 """
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Callable
 
 import linker
 
 from ..errors import SnapError, SnapStrictError, warn_image
 from ..image.compat import verdict
-from ..image.variants import Variant, symbol
+from ..image.variants import Variant, choose, symbol, usable_features, variants_of
 from ..image.manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, ManifestError, ManifestIndex
 from ..image.payload import Payloads
+from ..numba_seam import cpu as jit_cpu
 from ..numba_seam import resolver, standins
 from ..numba_seam.kinds import ImageCode, MappedImage
 from ..numba_seam.pickling import loads_entry
@@ -38,8 +40,12 @@ class OpenedImage:
             blobs = image.section(PAYLOAD_SECTION)
         except (KeyError, ManifestError) as e:
             raise SnapError(f"cannot use image {path}: {_without_path(e, path)}") from None
+        # NUMBA_CPU_NAME / NUMBA_CPU_FEATURES as the JIT will use them: those at the start (its
+        # codegen is made at the first dispatcher), checked again at the first install
+        jit_cpu.watch_codegen()
+        jit = jit_cpu.jit_target()
         try:
-            problems, choice = verdict(self.manifest)
+            problems, choice = verdict(self.manifest, jit=jit)
         except (TypeError, ValueError, AttributeError, KeyError) as e:   # fields of the wrong type
             raise SnapError(f"cannot use image {path}: corrupted manifest ({e})") from None
         if problems:
@@ -47,6 +53,8 @@ class OpenedImage:
         # the CPU variant whose code runs here, chosen once for the whole image, and why
         self.variant: Variant = choice.variant
         self.variant_reason: str = choice.reason
+        self._jit_cpu: tuple | None = None if jit is None else jit.key()   # what the choice assumed
+        self._cpu_pending = True             # the JIT's CPU not yet checked at a first install
         try:
             self.payloads = Payloads(blobs)
         except ValueError as e:
@@ -59,12 +67,21 @@ class OpenedImage:
         # images): JIT code recursing into one resolves its placeholder to it (RuntimeHooks)
         self.image_functions: dict[str, int] = {} if image_functions is None else image_functions
         self._envs: dict[str, Any] = {}      # environments whose addresses are in env slots
+        # function -> why the program's warning filters leave it to the JIT (warning_filters.py)
+        self.filtered: dict[tuple[str, str], str] = {}
         self._typeof_light = False           # resolver.lighten_array_typeof done
 
     # ------------------------------------------------------------ mapping
     def load(self, lock, imports: "Callable[[str], int | None] | None" = None) -> bool:
-        """Map the image's code once, at the first install. False if that failed: warned
-        once (an error in strict mode); the JIT then compiles what the image would serve."""
+        """Map the image's code once, at the first install. False if that failed, or if the
+        JIT's CPU is none of its variants': warned once (an error in strict mode); the JIT
+        then compiles what the image would serve."""
+        if self._cpu_pending:
+            with lock:
+                if self._cpu_pending:
+                    self._check_jit_cpu()
+        if self.cpu_error is not None:
+            return False
         if self.loaded is None:
             with lock:
                 # _image is None from the start of _map on: mapped, failed, or (image code
@@ -76,6 +93,33 @@ class OpenedImage:
                             raise SnapStrictError(f"snap: {self.load_error} (strict mode)")
                         warn_image(f"snap: {self.load_error}; running on the JIT")
         return self.loaded is not None
+
+    cpu_error: str | None = None             # the JIT's CPU is none of the image's variants
+
+    def _check_jit_cpu(self) -> None:
+        """At the first install: the CPU the JIT compiles for, as its codegen was made (made
+        now if it does not exist yet, as a first compilation would make it) -- NUMBA_CPU_NAME /
+        NUMBA_CPU_FEATURES set in code after activation but before the first dispatcher count,
+        later changes do not, as for the JIT. The variant is chosen again if that differs
+        from what activation saw; none is exactly that code: the image is not used."""
+        jit = jit_cpu.jit_target(create=True)
+        if (None if jit is None else jit.key()) != self._jit_cpu:
+            from ..image.host import host_facts
+            features, limited_to = usable_features(host_facts()[1])
+            choice = choose(variants_of(self.manifest), features, limited_to, jit)
+            if choice.variant is None:
+                self.cpu_error = self.load_error = f"image {self.path} cannot be used: {choice.reason}"
+                self.variant_reason = f"not used: {choice.reason}"
+                self._cpu_pending = False
+                if self._image is not None:          # never mapped now
+                    self._image.close()
+                    self._image = None
+                if self.strict:
+                    raise SnapStrictError(f"snap: {self.cpu_error} (strict mode)")
+                warn_image(f"snap: {self.cpu_error}; running on the JIT")
+                return
+            self.variant, self.variant_reason = choice.variant, choice.reason
+        self._cpu_pending = False
 
     def map(self, imports: "Callable[[str], int | None] | None" = None) -> str | None:
         """dlopen, import table, constructors (None), or why not. ``imports`` resolves the
@@ -104,6 +148,13 @@ class OpenedImage:
         """Run-time address of the image symbol ``sym`` (the manifest's name) in the chosen
         variant's code (KeyError: no such symbol)."""
         return self.loaded.address(symbol(sym, self.manifest.prefix, self.variant))
+
+    @cached_property
+    def compile_warnings(self) -> dict | None:
+        """Every warning the training run's compilations gave, image-wide (build info; None:
+        the image does not say), as runtime/warning_filters.py reads it."""
+        from .warning_filters import parse
+        return parse(self.manifest.build.get("compile_warnings"))
 
     # ------------------------------------------------------------ entries
     def payload(self, e: Entry) -> Any:

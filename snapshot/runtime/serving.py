@@ -19,18 +19,19 @@ import threading
 from functools import cached_property
 from typing import Any, Iterator, NamedTuple
 
-from ..errors import SnapStrictError, UnresolvedReference, warn
+from ..errors import SnapStrictError, UnresolvedReference, Unservable, warn
 from ..image import kinds as K
 from ..image import validity
 from ..image.fingerprint import type_key
 from ..image.freshness import Freshness
-from ..image.identity import EntryKey, generated, identity_matches, key_of
+from ..image.identity import EntryKey, generated, identity_matches, key_of, other_identity
 from ..image.manifest import Entry
 from ..numba_seam import install as seam
 from ..numba_seam import jitclass as seam_jitclass
 from ..numba_seam import signature_text, split_signature
 from ..numba_seam.kinds import KINDS, Kind, emit_warnings, kind_of, owner_kind
 from ..numba_seam.standins import ImageLibrary
+from . import warning_filters
 from .opened import OpenedImage
 from .report import record_jit
 
@@ -67,8 +68,10 @@ class Runtime:
         self.installed = 0
         self.activation_seconds = 0.0
         self._fresh = Freshness(self.manifest)
+        self._settings_sets: list | None = None     # numba.config settings entries read (at first use)
         self._warned: set[str] = set()
         self._stale_by_func: dict[tuple[str, str], str] = {}   # function -> the one that changed
+        self._unservable: dict[tuple[str, str], str] = {}      # function -> why no entry fits here
         self._keep: list = []        # objects image code points at (jitclass Box subclasses)
         self._has_builders = bool(set(self.manifest.kinds) & set(K.BUILDER_KINDS))
         self.bases: list[Runtime] = []     # images this one was built on (snap create --base)
@@ -171,13 +174,14 @@ class Runtime:
         entries = self.manifest.entries_of(module, qualname)
         if not entries:
             return _OwnerState(py_func, kind, {}, None)
-        matched, other_code = identity_matches(entries, key_of(kind.name, options, py_func))
+        key = key_of(kind.name, options, py_func)
+        matched, other_code = identity_matches(entries, key)
         by_args: dict[tuple, list[Entry]] = {}
         for e in matched:
             by_args.setdefault(tuple(e.argkeys), []).append(e)
         why = None
         if not by_args:
-            why = (K.MISS_NOT_IN_IMAGE, "compiled with other options, locals or closure values")
+            why = (K.MISS_NOT_IN_IMAGE, other_identity(entries, key, py_func))
             if other_code is not None:
                 why = self._code_differs(other_code, py_func)
         return _OwnerState(py_func, kind, by_args, why)
@@ -231,7 +235,7 @@ class Runtime:
                 return seam.get_overload(owner, args)
             invalid = []
             for e in candidates:          # variants: one per global configuration recorded
-                verdict = validity.check_entry(e, st.py_func, self._deps_changed)
+                verdict = validity.check_entry(e, st.py_func, self._fresh_dep, self._settings_changed)
                 if not verdict.ok:
                     invalid.append((e, verdict))
                     continue
@@ -260,12 +264,18 @@ class Runtime:
                  "or snapshot.activate() first thing; for workers, snapshot.dask's nanny "
                  "plugin or `--preload snapshot.dask`, snapshot.ray.runtime_env)")
 
-    def _deps_changed(self, e: Entry) -> str | None:
-        """The callee compiled into ``e`` whose code changed since the build, or None."""
-        for dep in e.deps:
-            if not self._fresh.fresh(dep.module, dep.qualname, dep.code):
-                return f"{dep.module}.{dep.qualname}"
-        return None
+    def _fresh_dep(self, dep) -> bool:
+        """Is code ``e`` consulted (a callee, a typing function...) unchanged here?"""
+        return self._fresh.fresh(dep.module, dep.qualname, dep.code)
+
+    def _settings_changed(self, i: int) -> str | None:
+        """What differs now in the numba.config settings of set ``i`` (None: nothing)."""
+        sets = self._settings_sets
+        if sets is None:
+            from ..numba_seam.settings import Settings, watch_environ
+            watch_environ()
+            sets = self._settings_sets = [Settings(s) for s in self.manifest.settings]
+        return sets[i].changed() if 0 <= i < len(sets) else None
 
     # ---------------------------------------------------------------- once / per add
     def _serve_once(self, owner, name: str) -> bool:
@@ -314,7 +324,7 @@ class Runtime:
         if not matched and other_code is not None:
             self._code_differs(other_code, py_func)
         for e in matched:
-            verdict = validity.check_entry(e, py_func, self._deps_changed)
+            verdict = validity.check_entry(e, py_func, self._fresh_dep, self._settings_changed)
             if not verdict.ok:
                 self._invalid(e, verdict)
                 continue
@@ -322,9 +332,14 @@ class Runtime:
 
     # ---------------------------------------------------------------- install
     def _try_install(self, owner, kind: Kind, e: Entry, args: tuple | None = None) -> Any:
-        """``_install``, or None after reporting a broken entry (it must not break the program)."""
+        """``_install``, or None after reporting a broken entry (it must not break the program).
+        An entry that cannot serve this owner here (``Unservable``) is no error: another entry of
+        the same identity may (one per class a factory made), else the miss gives the reason."""
         try:
             return self._install(owner, kind, e, args)
+        except Unservable as exc:
+            self._unservable[e.key()] = str(exc)
+            return None
         except Exception as exc:  # noqa: BLE001
             self._unusable(e, exc)
             return None
@@ -332,6 +347,8 @@ class Runtime:
     def _install(self, owner, kind: Kind, e: Entry, args: tuple | None = None) -> Any:
         """Install one entry into ``owner``; its compile result, or None when ``args`` (the
         requested types) are not exactly the entry's (keys are a pre-filter)."""
+        if warning_filters.refuse(self, e):    # the filters raise a compile warning: the JIT's way
+            return None
         data = None
         if args is not None:
             data = self.image.payload(e)
@@ -347,7 +364,7 @@ class Runtime:
             if role.startswith("box:"):        # jitclass boxing code: this process's Box subclass
                 seam_jitclass.fill_box_slot(mapped.address(sym), extra[role], self._keep)
         if "class_ids" in extra:               # classes it raises: this process's own
-            seam.track_classes(kind.py_func(owner), extra["class_ids"])
+            seam.track_classes(kind.py_func(owner), extra["class_ids"], code.data.args)
         emit_warnings(extra)                   # what compiling it warned
         cres = kind.place(owner, code, e, mapped)
         self.installed += 1
@@ -366,6 +383,8 @@ class Runtime:
     def _unusable(self, e: Entry, exc: Exception) -> None:
         if isinstance(exc, UnresolvedReference):
             why = f"it refers to {exc}, which does not exist in this process"
+        elif isinstance(exc, Unservable):
+            why = str(exc)
         else:
             why = f"{type(exc).__name__}: {exc}"
         msg = (f"snap: cannot install {e.module}.{e.qualname}{e.signature} from the image "
@@ -375,10 +394,12 @@ class Runtime:
         warn(msg)
 
     def _invalid(self, e: Entry, verdict: validity.Verdict) -> None:
-        """An entry of the right identity that is not valid here (a global or a callee changed)."""
+        """An entry of the right identity that is not valid here (an input it consulted changed:
+        code, a value, a setting)."""
         self._stale_by_func[e.key()] = verdict.reason
-        self._warn_stale(verdict.function, f"{verdict.reason} since the image "
-                         f"{os.path.basename(self.path)} was built; {e.module}.{e.qualname}{e.signature}")
+        since = (f"since the image {os.path.basename(self.path)} was built" if verdict.reason.endswith("changed")
+                 else f"(image {os.path.basename(self.path)})")
+        self._warn_stale(verdict.function, f"{verdict.reason} {since}; {e.module}.{e.qualname}{e.signature}")
 
     def _stale(self, function: str, e: Entry) -> None:
         self._stale_by_func[e.key()] = f"{function} changed"
@@ -419,8 +440,12 @@ class Runtime:
         st = getattr(owner, "__dict__", {}).get(self._state_key)
         if self.image.load_error is not None:
             return K.MISS_REFUSED, self.image.load_error
+        if key in self.image.filtered:
+            return warning_filters.reason(self, key)
         if key in self._stale_by_func:
             return K.MISS_STALE, self._stale_by_func[key]
+        if key in self._unservable:
+            return K.MISS_NOT_SERVABLE, self._unservable[key]
         skipped = self._skipped_reason(key, sig)
         if skipped is not None:
             return K.MISS_NOT_SERVABLE, skipped

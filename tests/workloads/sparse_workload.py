@@ -1,5 +1,10 @@
 """pydata/sparse workload: COO construction, arithmetic, reductions,
-indexing, tensordot/dot/matmul and format conversion (numba backend)."""
+indexing, tensordot/dot/matmul and format conversion (numba backend).
+
+The products include the kernels sparse builds per dtype pair with ``locals=``
+(``_dot_coo_coo``, ``_dot_csr_csr``, and the sparse-result ``_dot_coo_ndarray`` /
+``_dot_ndarray_coo``; these two reassign ``data_curr``, which Numba's SSA pass renames).
+"""
 import numpy as np
 import sparse
 
@@ -19,6 +24,7 @@ def main():
     m = _coo(rng, (20, 25), 120)
     v = sparse.random((30, 30), density=0.1, random_state=5)
     dense_w = rng.normal(size=(20, 6))
+    dense_x = rng.normal(size=(7, 20))
     out = {}
     # construction from dense and from scipy
     out["from_dense"] = sparse.COO.from_numpy(np.where(dense_w > 0.5, dense_w, 0.0)).todense()
@@ -45,10 +51,16 @@ def main():
     out["dot_dense"] = sparse.dot(a, dense_w)
     out["matmul"] = (v @ v).todense()
     out["matmul_dense"] = np.asarray(v @ np.ones((30, 2)))
+    # sparse results of sparse x dense products (COO @ ndarray, ndarray @ COO)
+    out["tensordot_coo_dense_to_coo"] = sparse.tensordot(
+        a, dense_w, axes=((2,), (0,)), return_type=sparse.COO).todense()
+    out["tensordot_dense_coo_to_coo"] = sparse.tensordot(
+        dense_x, m, axes=((1,), (0,)), return_type=sparse.COO).todense()
     # conversions
     gcxs = sparse.GCXS.from_coo(v, compressed_axes=(0,))
     out["gcxs_roundtrip"] = gcxs.tocoo().todense()
     out["gcxs_slice"] = gcxs[2:20, 5:15].todense()
+    out["gcxs_matmul"] = (gcxs @ gcxs).todense()
     out["scipy_roundtrip"] = sparse.COO.from_scipy_sparse(v.tocsr()).todense()
     for name in sorted(out):
         arr = np.asarray(out[name], dtype=np.float64)

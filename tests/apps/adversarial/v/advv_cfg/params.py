@@ -1,0 +1,2 @@
+"""Parameters read by jitted code through ``advv_cfg.params``."""
+SCALE = 2.0
