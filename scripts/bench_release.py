@@ -553,7 +553,7 @@ def entry(name):
                  signature="", symbols={{}}, envs=[], values=dict(ident.values),
                  deps=[Dep(*x) for x in sorted(ident.consulted)])
 def check(e, func):
-    v = validity.check_entry(e, func, lambda dep: fresh.fresh(dep.module, dep.qualname, dep.code))
+    v = validity.check_entry(e, func, lambda dep, g: fresh.fresh(dep.module, dep.qualname, dep.code, g))
     assert v.ok, v
 e = entry("f")
 best = 1.0

@@ -45,7 +45,8 @@ def activate_package(package: str, *, strict: bool | None = None) -> Any:
     gc.disable()     # no full collection of numba's million objects here (tens of ms)
     try:
         from .image import packaged
-        path, why = packaged.find(package)   # a directory listing: no runtime import if none fits
+        from .numba_seam.cpu import jit_target
+        path, why = packaged.find(package, jit_target())   # a directory listing: no runtime import if none fits
     finally:
         if enabled:
             gc.enable()

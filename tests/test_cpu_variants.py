@@ -481,7 +481,8 @@ def test_a_library_ships_images_for_levels_the_one_the_settings_name_is_chosen(t
     import numba
     for cpu in ("x86-64-v2", "x86-64-v3"):
         (d / image_name("fakelib", cpu, numba.__version__).filename).write_bytes(b"")
-    code = "import fakelib\nfrom snapshot.image.packaged import find\nprint(find('fakelib')[0])\n"
+    code = ("import fakelib\nfrom snapshot.image.packaged import find\n"
+            "from snapshot.numba_seam.cpu import jit_target\nprint(find('fakelib', jit_target())[0])\n")
     for env, level in (({}, "x86_64_v3"), ({"NUMBA_CPU_NAME": "x86-64-v2", "NUMBA_CPU_FEATURES": ""}, "x86_64_v2")):
         p = run([sys.executable, "-c", code], cwd=tmp_path, env=clean_env(**env))
         assert_ok(p)

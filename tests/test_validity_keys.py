@@ -223,15 +223,20 @@ def test_code_run_while_compiling_is_observed_through_numbas_caches(recorder, mo
         lib.MODE = saved
 
 
-def test_a_closure_run_while_compiling_is_compared_by_its_file(recorder, monkeypatch):
-    """A typing function made by a factory holds values no compilation saw decided: it is
-    recorded so that any edit of its source file makes it differ (never equal to a fingerprint
-    read from the file)."""
+def test_a_closure_run_while_compiling_is_identified_with_its_cells(recorder, monkeypatch):
+    """A typing function made by a factory holds values decided by code no compilation ran:
+    its cells are part of what it is. Found again live through Numba's registry: the same
+    closure is fresh, a factory called with another value makes another one."""
     monkeypatch.syspath_prepend(str(APPS))
     import observed_lib as lib
-    from snapshot.numba_seam.observe import CLOSURE_MARK
+    from snapshot.image.freshness import CLOSURE, Freshness
+    from snapshot.image.manifest import Manifest
     assert lib.use_three(2) == 6
     (spec,) = [s for s in specializations(recorder.records) if s.qualname == "make_overload.<locals>.use"]
     _, ident = _build_side_key(spec)
     (fp,) = [c for m, q, c in ident.consulted if q == "make_overload.<locals>._ov"]
-    assert fp.endswith(CLOSURE_MARK)
+    assert CLOSURE in fp
+    fresh = Freshness(Manifest({}, {}, "", [], [], []))
+    assert fresh.fresh("observed_lib", "make_overload.<locals>._ov", fp)
+    other = fp.replace(CLOSURE, CLOSURE + "0")
+    assert not fresh.fresh("observed_lib", "make_overload.<locals>._ov", other)

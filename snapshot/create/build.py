@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import linker
 from linker.objects import allocated_size
@@ -50,21 +51,28 @@ def build_image(specs: list[Specialization], libraries: list, *, targets: list[C
                 trained: CpuTarget, variants: VariantBuilder | None = None,
                 build_info: dict | None = None, package: str | None = None,
                 progress: Progress = lambda s: None, bases: list[str] = (),
-                settings: dict[str, str] | None = None) -> BuildResult:
+                observed: Any = None) -> BuildResult:
     """The image of ``specs`` with one code variant per CPU target (lowest first); the
     training run compiled for ``trained``, the other variants are ``variants``' (replayed
     from the recorded IR). With ``bases`` (images that served the training run), an
     incremental image: what the bases served is not in it, and its code imports theirs.
     With ``package``, a library image: only that package's entries (the package recorded
-    in the manifest's build info)."""
+    in the manifest's build info). ``observed``: the training run's observation of its
+    compilations (``numba_seam.observe.Observer``: the settings read, the state code run
+    while compiling changed itself)."""
     timings: dict[str, float] = {}
     notes: list[str] = []
     t0 = time.perf_counter()
     progress("collecting")
     base_info, external = read_bases(bases)
-    build_info = {**(build_info or {}), **({"bases": base_info} if base_info else {})}
+    build_info = {**(build_info or {}), **({"bases": base_info} if base_info else {}),
+                  # `python -O` compiles other code from one source (asserts, __debug__): where it
+                  # differs, a source file's digest no longer says its code is unchanged
+                  "python_optimize": sys.flags.optimize}
     names = StableNames()
-    planned, skipped, internal, files = plan(specs, libraries, names, package, settings)
+    planned, skipped, internal, files = plan(specs, libraries, names, package,
+                                             getattr(observed, "settings", None),
+                                             frozenset(getattr(observed, "volatile", ())))
     if not planned:
         where = f" in package {package}" if package else ""
         raise BuildError(f"the workload compiled nothing{where} the image can serve"

@@ -91,7 +91,8 @@ def in_package(module: str, package: str | None) -> bool:
 
 
 def plan(specs: list[Specialization], libraries: list, names: StableNames, package: str | None = None,
-         settings: dict[str, str] | None = None) -> tuple[list[Planned], list[Skipped], int, dict[str, str]]:
+         settings: dict[str, str] | None = None, volatile: frozenset[str] = frozenset()
+         ) -> tuple[list[Planned], list[Skipped], int, dict[str, str]]:
     """Decide what the image serves; every other specialization gets a reason.
 
     With ``package`` (a library image, ``snap create --package``) only the
@@ -99,7 +100,8 @@ def plan(specs: list[Specialization], libraries: list, names: StableNames, packa
     what the workload compiled is the application's or another library's, which
     that library's users may not have. Callees stay compiled into the entries
     that call them, whatever package they come from. ``settings``: the numba.config settings
-    the training run's compilations read (the first compilation reads some once for all).
+    the training run's compilations read (the first compilation reads some once for all);
+    ``volatile``: values code run while compiling changed itself (its own state, no input).
     """
     # name -> library that defines it externally (wrapper libraries of ufunc loops)
     by_symbol: dict[str, Any] = {}
@@ -130,7 +132,7 @@ def plan(specs: list[Specialization], libraries: list, names: StableNames, packa
             skipped.append(Skipped(spec.module, spec.qualname, _safe_signature(spec), spec.reason))
             continue
         try:
-            identity = _identity(spec, settings)
+            identity = _identity(spec, settings, volatile)
         except Exception as e:  # noqa: BLE001 - one specialization never costs the whole build
             identity = f"cannot identify it ({type(e).__name__}: {e})"
         if isinstance(identity, str):
@@ -186,7 +188,8 @@ class _Identity(NamedTuple):
     classes: tuple[str, ...]
 
 
-def _identity(spec: Specialization, settings: dict[str, str] | None = None) -> "_Identity | str":
+def _identity(spec: Specialization, settings: dict[str, str] | None = None,
+              volatile: frozenset[str] = frozenset()) -> "_Identity | str":
     """The identity of a specialization, or why it cannot be matched in another process."""
     # the closure as it was when compiled (a cell may be bound only afterwards)
     closure = spec.extra["closure"] if "closure" in spec.extra else _closure_now(spec.py_func)
@@ -195,7 +198,8 @@ def _identity(spec: Specialization, settings: dict[str, str] | None = None) -> "
     observed = spec.extra.get("inputs")
     if observed is None:
         return "its compilation was not observed (compiled before the recorder was installed)"
-    for loc, fp in observed.values.items():
+    values = {loc: fp for loc, fp in observed.values.items() if loc not in volatile}
+    for loc, fp in values.items():
         if fp.startswith(inputs.UNFINGERPRINTABLE):
             return f"it read {inputs.describe(loc)}, which cannot be fingerprinted ({fp[1:]})"
         if fp == inputs.CONFLICT:
@@ -212,7 +216,7 @@ def _identity(spec: Specialization, settings: dict[str, str] | None = None) -> "
     consulted = frozenset(c for c in observed.code if c != own and _locatable(c[0]))
     return _Identity(spec.kind, spec.module, spec.qualname, options, closure, code, argkeys,
                      type_key(spec.return_type), bool(spec.extra.get("explicit_return")),
-                     tuple(sorted(observed.values.items())), consulted,
+                     tuple(sorted(values.items())), consulted,
                      tuple(sorted({**(settings or {}), **observed.settings}.items())),
                      tuple(sorted(spec.extra["class_ids"])))
 

@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                              build_info={"workloads": [os.path.basename(w) for w in ns.workload],
                                          **({"add-misses": [os.path.basename(m) for m in ns.add_misses]}
                                             if ns.add_misses else {})},
-                             package=ns.package, bases=ns.base, settings=recorder.observer.settings,
+                             package=ns.package, bases=ns.base, observed=recorder.observer,
                              progress=lambda s: events.send("stage", name=s))
         with open(ns.out, "wb") as f:
             f.write(result.image)

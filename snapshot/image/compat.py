@@ -44,24 +44,18 @@ def rows(recorded: dict, here: dict) -> Iterator[Row]:
             yield Row(key, None, want, have)
 
 
-_THIS_JIT = object()
-
-
 def verdict(manifest: Any, here: dict | None = None, features: frozenset[str] | None = None,
-            jit: Any = _THIS_JIT) -> tuple[list[str], Choice]:
+            jit: Any = None) -> tuple[list[str], Choice]:
     """(why this process cannot run the image's code, empty if it can; the CPU variant it
     would run and why).
 
     ``here`` and ``features`` default to this process's fingerprint and CPU features
     (from the per-boot host cache: activation must stay cheap), the features limited by
     ``SNAP_CPU`` (image/variants.py). ``jit``: the CPU ``NUMBA_CPU_NAME`` /
-    ``NUMBA_CPU_FEATURES`` make the JIT compile for (``variants.JitTarget``; None: unset),
-    by default this process's (numba_seam/cpu.py): a variant is then used only if it is
-    exactly that code.
+    ``NUMBA_CPU_FEATURES`` make the JIT compile for (``variants.JitTarget``, as
+    ``numba_seam.cpu.jit_target`` finds it in a process; None: unset): a variant is then
+    used only if it is exactly that code.
     """
-    if jit is _THIS_JIT:
-        from ..numba_seam.cpu import jit_target
-        jit = jit_target()
     if here is None or features is None:
         triple, host_features = host_facts()
         here = process_fingerprint(triple) if here is None else here

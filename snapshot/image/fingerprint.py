@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import sys
 import types as pytypes
 import weakref
@@ -142,6 +143,8 @@ def canonical_options(options: Any) -> str:
         return "{" + ",".join(sorted(canonical_options(x) for x in options)) + "}"
     if isinstance(options, (list, tuple)):
         return "[" + ",".join(canonical_options(x) for x in options) + "]"
+    if isinstance(options, pytypes.FunctionType):       # e.g. inline= a cost model: no address
+        return f"<function {options.__module__}.{options.__qualname__} {code_fingerprint(options.__code__)}>"
     return repr(options)
 
 
@@ -155,10 +158,10 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
-def file_digest(path: str) -> str | None:
+def file_digest(path: str, opener: Callable = open) -> str | None:
     """Content hash of a source file, or None when it cannot be read."""
     try:
-        with open(path, "rb") as f:
+        with opener(path, "rb") as f:
             return hashlib.blake2b(f.read(), digest_size=16).hexdigest()
     except OSError:
         return None
@@ -204,6 +207,35 @@ def pinned(module: str | None) -> bool:
     return (module if isinstance(module, str) else "").partition(".")[0] in PINNED
 
 
+def _scalar(v: Any, t: type) -> str:
+    """A scalar's exact text: repr, but the bits of a NaN (repr says ``nan`` whatever its sign
+    and payload, which compiled code keeps)."""
+    if t is float and v != v:
+        return "float:nan" + struct.pack("<d", v).hex()
+    if t is complex and (v != v):
+        return "complex:" + struct.pack("<dd", v.real, v.imag).hex()
+    return f"{t.__name__}:{v!r}"
+
+
+def _module_key(m: pytypes.ModuleType) -> str:
+    """A module by its name, where the name finds it again; a module that is not the one
+    ``sys.modules`` has under its name (loaded from a file spec) by what it holds."""
+    if sys.modules.get(m.__name__) is m:
+        return "module:" + m.__name__
+    h = hashlib.blake2b(digest_size=8)
+    for k in sorted(k for k in vars(m) if isinstance(k, str) and not (k[:2] == "__" == k[-2:])):
+        h.update(k.encode() + b"=")
+        x = vars(m)[k]
+        try:
+            if isinstance(x, pytypes.ModuleType):
+                h.update(f"module:{x.__name__};".encode())
+            else:
+                _feed(h, x, 1, set())
+        except Unfingerprintable:
+            h.update(f"?{type(x).__qualname__};".encode())
+    return f"module?{m.__name__}:{h.hexdigest()}"
+
+
 def _short(text: str | bytes) -> str:
     data = text.encode() if isinstance(text, str) else text
     return hashlib.blake2b(data, digest_size=8).hexdigest()
@@ -214,6 +246,21 @@ def _short(text: str | bytes) -> str:
 # class's qualified name (nothing is imported to look them up): ``parts(obj)`` returns
 # plain values to fingerprint.
 OBJECT_PARTS: dict[str, Callable[[Any], Any]] = {}
+
+
+class FunctionParts:
+    """What else identifies a plain function for Numba, if anything (set by the Numba seam):
+    the typing it was given (``@overload(f)``: each template's typing function and options,
+    in the order Numba tries them). ``version()`` changes whenever that may have changed."""
+
+    def parts(self, f: pytypes.FunctionType) -> Any:
+        return None
+
+    def version(self) -> int:
+        return 0
+
+
+FUNCTION_PARTS = FunctionParts()
 
 
 def _parts_of(t: type) -> Callable[[Any], Any] | None:
@@ -241,10 +288,10 @@ def value_key(v: Any) -> str:
     """
     t = type(v)
     if t in _SCALARS:                  # most values: the fast path (measured in bench_release 5)
-        text = f"{t.__name__}:{v!r}"
+        text = _scalar(v, t)
         return text if len(text) <= 40 else _short(text)
     if t is pytypes.ModuleType:
-        return "module:" + v.__name__
+        return _module_key(v)
     if t.__name__ == "ndarray" and t.__module__ == "numpy":       # global tables
         return array_key(v)
     if t is tuple and all(type(x) in _SCALARS for x in v):
@@ -299,7 +346,7 @@ def _stamp(v: Any, t: type) -> tuple | None:
     if getattr(sys.modules.get(g.get("__name__")), "__dict__", None) is not g:
         return None            # globals of its own: what its code names is part of its key
     return (id(f), id(f.__code__), id(f.__defaults__), id(f.__globals__),
-            tuple(id(_cell(c)) for c in cells or ())) + extra
+            tuple(id(_cell(c)) for c in cells or ()), FUNCTION_PARTS.version()) + extra
 
 
 def _feed(h, v: Any, depth: int, active: set[int]) -> None:
@@ -307,7 +354,7 @@ def _feed(h, v: Any, depth: int, active: set[int]) -> None:
         raise Unfingerprintable("a value nested too deep")
     t = type(v)
     if t in _SCALARS:
-        h.update(f"{t.__name__}:{v!r};".encode())
+        h.update(_scalar(v, t).encode() + b";")
         return
     if t is tuple or t is list:
         h.update(t.__name__.encode() + b"[")
@@ -323,7 +370,7 @@ def _feed(h, v: Any, depth: int, active: set[int]) -> None:
                                           for k, x in v.items())).encode() + b"}")
         return
     if t is pytypes.ModuleType:
-        h.update(f"module:{v.__name__};".encode())
+        h.update(_module_key(v).encode() + b";")
         return
     if id(v) in active:          # a value that reaches itself (a recursive closure, a class's member)
         h.update(b"<cycle>")
@@ -410,6 +457,13 @@ def _feed_object(h, v: Any, t: type, depth: int, active: set[int]) -> None:
         h.update(f"ctypes:{t.__name__}:{getattr(v, '__name__', '')}:{getattr(v, 'argtypes', None)}:"
                  f"{getattr(v, 'restype', None)};".encode())
         return
+    wrapped = getattr(v, "__wrapped__", None) if not isinstance(v, type) else None
+    if isinstance(wrapped, pytypes.FunctionType):
+        # functools.wraps, lru_cache: what it wraps is what it does
+        h.update(f"wraps:{t.__module__}.{t.__qualname__}(".encode())
+        _feed(h, wrapped, depth + 1, active)
+        h.update(b")")
+        return
     if pinned(mod):
         name = getattr(v, "__qualname__", None) or getattr(v, "__name__", None)
         vmod = getattr(v, "__module__", None)
@@ -420,9 +474,13 @@ def _feed_object(h, v: Any, t: type, depth: int, active: set[int]) -> None:
 
 
 def _feed_state(h, v: Any, t: type, depth: int, active: set[int]) -> None:
-    """An object of no known kind: its type and its state (what pickling would keep)."""
+    """An object of no known kind: its type and its state (what pickling would keep: an object
+    of Python's library by its reduction, ``functools.partial(f, 2)`` by ``f`` and ``2``; the
+    user's by its attributes)."""
     h.update(b"object:")
     _feed(h, t, depth + 1, active)
+    if pinned(t.__module__) and _feed_reduced(h, v, depth, active):
+        return
     state = getattr(v, "__dict__", None)
     slots = [s for c in t.__mro__ for s in c.__dict__.get("__slots__", ()) if isinstance(s, str)]
     if isinstance(state, dict) or slots:
@@ -433,14 +491,21 @@ def _feed_state(h, v: Any, t: type, depth: int, active: set[int]) -> None:
                 h.update(s.encode() + b"=")
                 _feed(h, getattr(v, s), depth + 1, active)
         return
+    if not _feed_reduced(h, v, depth, active):
+        raise Unfingerprintable(f"cannot fingerprint a {t.__module__}.{t.__qualname__} (no state, no reduction)")
+
+
+def _feed_reduced(h, v: Any, depth: int, active: set[int]) -> bool:
+    """``v`` by its reduction (``__reduce_ex__``); False if it has none."""
     try:
         reduced = v.__reduce_ex__(4)
-    except Exception as e:  # noqa: BLE001 - e.g. "cannot pickle '_thread.lock' object"
-        raise Unfingerprintable(f"cannot fingerprint a {t.__module__}.{t.__qualname__} ({e})") from None
+    except Exception:  # noqa: BLE001 - e.g. "cannot pickle '_thread.lock' object"
+        return False
     if isinstance(reduced, str) or not isinstance(reduced, tuple):
         h.update(f"global:{reduced!r};".encode())
-        return
+        return True
     _feed(h, tuple(x for x in reduced[:3]), depth + 1, active)
+    return True
 
 
 _COMPILED_FUNCTIONS = frozenset({"cython_function_or_method", "fused_cython_function"})
@@ -503,6 +568,10 @@ def _feed_function(h, f: pytypes.FunctionType, depth: int, active: set[int]) -> 
     """A function by its code, defaults and closure cells (what compiling or calling it reads
     besides its globals; those a compilation reads are inputs of their own)."""
     h.update(f"fn:{f.__module__}.{f.__qualname__}:".encode())
+    typing = FUNCTION_PARTS.parts(f)
+    if typing:                  # an @overload target: what Numba compiles a call of it from
+        h.update(b"typed-by")
+        _feed(h, typing, depth + 1, active)
     if pinned(f.__module__):
         h.update(b";")
         return
@@ -554,13 +623,16 @@ def cached_code_fingerprint(code: pytypes.CodeType) -> str:
 def dtype_key(dt) -> str:
     """A NumPy dtype: kind, size, byte order, and for structured dtypes every field's name,
     type, offset, the item size and alignment (what Numba's Record type is made of)."""
+    if dt.subdtype is not None:                     # a subarray field: its element type and shape
+        base, shape = dt.subdtype
+        return f"subarray:{dtype_key(base)}:{shape};"
     if dt.fields is None:
         return f"dtype:{dt.str}:{dt.descr!r}:{dt.metadata!r};"
     fields = ",".join(f"{n}@{off}:{dtype_key(sub)}" for n, (sub, off, *_) in dt.fields.items())
     return f"record:{dt.itemsize}:{dt.isalignedstruct}:{fields}:{dt.metadata!r};"
 
 
-# arrays that cannot change (not writeable, nor any base they view): hashed once per process
+# arrays that cannot change (read-only views of a bytes object): hashed once per process
 _frozen_arrays: dict[int, tuple[Any, str]] = {}
 
 
@@ -572,8 +644,8 @@ def array_key(a) -> str:
         return got[1]
     import numpy as np
     h = hashlib.blake2b(digest_size=8)
-    h.update(f"ndarray:{dtype_key(a.dtype)}:{a.shape}:{a.flags.c_contiguous}{a.flags.f_contiguous}"
-             f"{a.flags.writeable}{a.flags.aligned}".encode())
+    h.update(f"ndarray:{dtype_key(a.dtype)}:{a.shape}:{a.strides}:{a.flags.c_contiguous}"
+             f"{a.flags.f_contiguous}{a.flags.writeable}{a.flags.aligned}".encode())
     if a.dtype.kind in "OV" and a.dtype.fields is None or a.dtype.hasobject:
         h.update(repr(a.tolist()).encode())
     elif a.size:
@@ -588,15 +660,17 @@ def array_key(a) -> str:
 
 
 def _immutable_array(a) -> bool:
+    """Nothing can change these bytes: read-only views all the way down to a ``bytes`` object
+    (an array that owns its data can be made writeable again)."""
     base = a
     while base is not None:
-        flags = getattr(base, "flags", None)
         if isinstance(base, bytes):
             return True
+        flags = getattr(base, "flags", None)
         if flags is None or flags.writeable:
             return False
         base = getattr(base, "base", None)
-    return True
+    return False
 
 
 
@@ -617,8 +691,10 @@ def type_key(t) -> str:
     if isinstance(t, types.Omitted):
         return f"omitted({value_key(t.value)})"
     if isinstance(t, types.Dispatcher):
-        f = t.dispatcher.py_func           # ReferenceError if the dispatcher is gone
-        return f"dispatcher({f.__module__}.{f.__qualname__}:{code_fingerprint(f.__code__)})"
+        d = t.dispatcher                   # ReferenceError if the dispatcher is gone
+        f = d.py_func
+        # its code, defaults, cells and options: what compiling a call of it reads
+        return f"dispatcher({f.__module__}.{f.__qualname__}:{value_key(d)})"
     text = str(t)
     if "#" in text:
         text = _TYPE_ID.sub("", text)

@@ -18,10 +18,23 @@ import types as pytypes
 from functools import cached_property
 from typing import Any, Callable
 
-from .fingerprint import cached_code_fingerprint, file_digest, iter_code_objects, jitted_function, source_fingerprints
+from ..errors import Unfingerprintable
+from .fingerprint import (cached_code_fingerprint, closure_fingerprint, file_digest, iter_code_objects,
+                          jitted_function, source_fingerprints)
 from .manifest import Manifest
 
 _LOCALS = ".<locals>."
+# a closure's code (a typing function a factory registered) is recorded as its code fingerprint,
+# CLOSURE, and its cells' fingerprint: what the cells hold was decided by code no compilation ran
+CLOSURE = "+closure:"
+# what finds the live functions of a module and qualname that no namespace holds (a factory's
+# typing functions, in Numba's registry): set by the Numba seam
+LIVE_FUNCTIONS: list[Callable[[str, str], list]] = []
+
+
+def closure_code(func) -> str:
+    """How a closure's code is recorded (see CLOSURE)."""
+    return cached_code_fingerprint(func.__code__) + CLOSURE + (closure_fingerprint(func) or "")
 
 
 def current_file(module: str) -> str | None:
@@ -38,17 +51,22 @@ def current_file(module: str) -> str | None:
     return spec.origin if spec is not None and spec.has_location else None
 
 
-def live_code(module: str, qualname: str) -> pytypes.CodeType | None:
+def live_code(module: str, qualname: str, own_globals: dict | None = None) -> pytypes.CodeType | None:
     """The code object the running program has for ``module.qualname`` (None: not found, or
     what is there is not that function: a wrapper, another object). Namespaces are read, no
-    attribute is computed (a module ``__getattr__`` never runs)."""
-    mod = sys.modules.get(module)
-    if mod is None:
-        return None
+    attribute is computed (a module ``__getattr__`` never runs). ``own_globals``: a namespace
+    to use for ``module`` (the entry's own function's)."""
+    if own_globals is not None and own_globals.get("__name__") == module:
+        ns_: Any = own_globals
+    else:
+        mod = sys.modules.get(module)
+        if mod is None:
+            return None
+        ns_ = mod.__dict__
     head, sep, _ = qualname.partition(_LOCALS)
-    obj: Any = mod
-    for part in head.split("."):
-        ns = getattr(obj, "__dict__", None)
+    obj: Any = None
+    for i, part in enumerate(head.split(".")):
+        ns = ns_ if i == 0 else getattr(obj, "__dict__", None)
         if not isinstance(ns, (dict, pytypes.MappingProxyType)):
             return None
         obj = _unwrap(ns.get(part))
@@ -103,7 +121,15 @@ class Freshness:
     def _recorded(self) -> dict[str, str | None]:
         return {s.module: s.digest for s in self._manifest.sources}
 
+    @cached_property
+    def _digests_say(self) -> bool:
+        """Does a source file's digest say its code is unchanged here? Not under another
+        ``python -O`` level than the build's: the same source compiles to other code."""
+        return self._manifest.build.get("python_optimize", 0) == sys.flags.optimize
+
     def module_unchanged(self, module: str) -> bool:
+        if not self._digests_say:
+            return False
         ok = self._unchanged.get(module)
         if ok is None:
             path = self._locate(module)
@@ -123,9 +149,13 @@ class Freshness:
         fps = self._fps[path]
         return fps.get(qualname, frozenset()) if fps else frozenset()
 
-    def fresh(self, module: str, qualname: str, code: str) -> bool:
-        """Is the code recorded as ``code`` still what this process has for ``module.qualname``?"""
-        live = live_code(module, qualname)
+    def fresh(self, module: str, qualname: str, code: str, own_globals: dict | None = None) -> bool:
+        """Is the code recorded as ``code`` still what this process has for ``module.qualname``?
+        (``own_globals``: the namespace of the entry's own function, for its module's code: a
+        module loaded from a file spec is not in ``sys.modules``.)"""
+        if CLOSURE in code:
+            return self._closure_fresh(module, qualname, code)
+        live = live_code(module, qualname, own_globals)
         if live is None:
             return self._in_file(module, qualname, code)
         key = (module, qualname, code)
@@ -140,6 +170,18 @@ class Freshness:
             ok = self._in_file(module, qualname, code)
         self._live[key] = (live, ok)
         return ok
+
+    def _closure_fresh(self, module: str, qualname: str, code: str) -> bool:
+        """A closure: fresh if a live function of that name has that code and those cells;
+        stale if live ones exist but none has; else decided by its file (any edit of it)."""
+        candidates = [f for find in LIVE_FUNCTIONS for f in find(module, qualname)]
+        for f in candidates:
+            try:
+                if closure_code(f) == code:
+                    return True
+            except Unfingerprintable:
+                continue
+        return not candidates and self.module_unchanged(module)
 
     def _in_file(self, module: str, qualname: str, code: str) -> bool:
         return self.module_unchanged(module) or code in self.function_fps(module, qualname)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from .host import LEVELS
 from .variants import parse_targets, rank, usable_features
@@ -110,10 +111,12 @@ def choose(directory: str, package: str, numba_version: str, features: frozenset
     return os.path.join(directory, best), f"{best} fits this interpreter, numba and CPU"
 
 
-def find(package: str) -> tuple[str | None, str]:
+def find(package: str, jit: Any = None) -> tuple[str | None, str]:
     """(the image ``package`` ships that fits this process, or None; why not). Cheap: a
     directory listing and the host's features (per-boot cache); no file is opened. In the
-    training run of ``snap create`` there is none (it compiles and records everything)."""
+    training run of ``snap create`` there is none (it compiles and records everything).
+    ``jit``: the CPU ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` chose for the JIT
+    (``numba_seam.cpu.jit_target``): the image of that level, if they name one."""
     if os.environ.get(TRAINING_ENV):
         return None, ""
     mod = sys.modules.get(package)
@@ -124,11 +127,10 @@ def find(package: str) -> tuple[str | None, str]:
     numba = sys.modules.get("numba")
     if numba is None:
         import numba
-    from ..numba_seam.cpu import jit_target
     from .host import host_facts
     from .variants import jit_level
     features = usable_features(host_facts()[1])[0]
-    level = jit_level(jit_target())      # NUMBA_CPU_NAME / NUMBA_CPU_FEATURES name a level: its image
+    level = jit_level(jit)               # NUMBA_CPU_NAME / NUMBA_CPU_FEATURES name a level: its image
     if level is not None:
         features &= frozenset(LEVELS[level][1])
     path, why = choose(os.path.join(where[0], PACKAGE_DIR), package, numba.__version__, features)

@@ -43,9 +43,8 @@ from __future__ import annotations
 import types as pytypes
 from typing import Any, Callable, NamedTuple
 
-from ..errors import Unfingerprintable
 from . import inputs
-from .fingerprint import PINNED, value_key  # noqa: F401 - PINNED: the runtime's import
+from .fingerprint import PINNED  # noqa: F401 - the runtime's import
 from .kinds import MISS_STALE, OBJMODE
 
 
@@ -64,15 +63,7 @@ _UNFROZEN_KINDS = (OBJMODE,)
 
 def current_fingerprint(locator: str, own_globals: dict | None) -> str:
     """The fingerprint of what ``locator`` names in this process now."""
-    v = inputs.locate(locator, own_globals)
-    if v is inputs.MISSING:
-        return inputs.ABSENT
-    try:
-        return value_key(v)
-    except Unfingerprintable as e:
-        return f"{inputs.UNFINGERPRINTABLE}{e}"
-    except Exception as e:  # noqa: BLE001 - never served on a value that cannot be walked
-        return f"{inputs.UNFINGERPRINTABLE}{type(e).__name__}"
+    return inputs.fingerprint(inputs.locate(locator, own_globals), locator)
 
 
 def values_difference(values: dict[str, str], own_globals: dict | None) -> list[str]:
@@ -84,19 +75,20 @@ def check_entry(e, func: pytypes.FunctionType, fresh: Callable[[Any], bool],
                 settings: Callable[[int], str | None] = lambda i: None) -> Verdict:
     """Validity of an entry whose identity matched: every input it consulted unchanged.
 
-    ``fresh(dep)``: is that code still what this process runs; ``settings(i)``: what differs
-    in the entry's recorded settings (set ``i``) now, or None."""
+    ``fresh(dep, own_globals)``: is that code still what this process runs; ``settings(i)``:
+    what differs in the entry's recorded settings (set ``i``) now, or None."""
     name = f"{e.module}.{e.qualname}"
+    own_globals = getattr(func, "__globals__", None)
     changed = settings(e.settings) if e.settings >= 0 else None
     if changed is not None:
         return Verdict(False, MISS_STALE, changed, changed.partition(" ")[0])
     for dep in e.deps:
-        if not fresh(dep):
+        if not fresh(dep, own_globals):
             changed = f"{dep.module}.{dep.qualname}"
             return Verdict(False, MISS_STALE, f"{changed} changed", changed)
     if e.kind in _UNFROZEN_KINDS or not e.values:
         return OK
-    diff = values_difference(e.values, getattr(func, "__globals__", None))
+    diff = values_difference(e.values, own_globals)
     if diff:
         shown = ", ".join(inputs.describe(loc) for loc in sorted(diff)[:3])
         verb = "differs" if len(diff) == 1 else "differ"

@@ -17,6 +17,7 @@ from ..image.freshness import Freshness
 from ..image.manifest import Manifest
 from ..image.locate import find_spec
 from ..image.packaged import PACKAGE_DIR
+from ..numba_seam.cpu import jit_target
 from .read import open_image
 from .verify import DeepCheck, deep_checks
 
@@ -186,7 +187,7 @@ def check_image(path: str, *, deep: bool = False, source_root: str | None = None
     name, host_features = host_cpu()          # asked of LLVM, not the per-boot cache
     features, limited_to = usable_features(host_features)
     try:
-        problems, choice = verdict(m, features=host_features)
+        problems, choice = verdict(m, features=host_features, jit=jit_target())
     except Exception as e:  # noqa: BLE001 - an odd manifest must give a verdict, not a traceback
         problems = [f"cannot compare the fingerprint ({type(e).__name__}: {e})"]
         choice = Choice(None, problems[0])

@@ -21,11 +21,14 @@ where Numba's compiler reaches outside itself, instead of predicting it:
   attribute templates (``resolve``), value typing (``resolve_value_type``: typeof
   implementations), lowering implementations (``OverloadSelector.find``: functions,
   attributes, casts, constants), boxing registries, data models -- when the code
-  about to run is not pinned (Python, NumPy, Numba, llvmlite), a profiler records
+  about to run is not pinned (Python, NumPy, Numba, llvmlite), a tracer records
   every code object run beneath it (the ``@overload`` typing function, the
-  ``@intrinsic`` generator, the helpers they call) with the data globals each one
-  names. The profiler is on only there (a nested compilation pauses it): measured
-  on the k-means example, profiling whole compilations costs 1.6x, this 1-2%.
+  ``@intrinsic`` generator, the helpers they call) and, instruction by instruction,
+  what that code loads: its globals, module attributes at any depth, what it imports,
+  ``os.environ[key]``. State that code changes itself while it runs (a memo dict it
+  fills) is its own, not an input (``volatile``). The tracer is on only there (a
+  nested compilation pauses it): measured on the k-means example, tracing whole
+  compilations costs 1.6-1.8x, this 1-2%.
 * **Numba's caches.** What one compilation computed may be reused by a later one
   without running again (an overload's implementation cache, a callee already
   compiled, a data model, ``compile_subroutine``). Each boundary keeps what it
@@ -44,21 +47,23 @@ import types as pytypes
 import weakref
 from typing import Any, Callable
 
-from ..errors import Unfingerprintable
 from ..image import inputs as L
-from ..image.fingerprint import cached_code_fingerprint, jitted_function, pinned, value_key
+from ..image.fingerprint import _Empty as _EmptyCell
+from ..image.fingerprint import cached_code_fingerprint, jitted_function, pinned
+from ..image.freshness import CLOSURE
 from . import Patches
 
 
-CLOSURE_MARK = "+closure"
 _ENVIRON_GETITEM = type(os.environ).__getitem__.__code__
 _MAPPING_MODULES = frozenset({"os", "_collections_abc", "collections.abc"})
+_ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})     # (3.12: LOAD_ATTR does both)
+_WATCHED = frozenset({"LOAD_GLOBAL", "IMPORT_NAME", "IMPORT_FROM"}) | _ATTR_OPS
 
 
 class Inputs:
     """What one compilation (or one boundary) consulted."""
 
-    __slots__ = ("code", "values", "settings", "warned", "root")
+    __slots__ = ("code", "values", "settings", "warned", "root", "traced")
 
     def __init__(self, root: Any = None) -> None:
         self.code: set[tuple[str, str, str]] = set()     # (module, qualname, code fingerprint)
@@ -66,6 +71,7 @@ class Inputs:
         self.settings: dict[str, str] = {}               # numba.config name -> value text
         self.warned: set[tuple[str, str]] = set()        # warnings given: (category, text)
         self.root = root                                 # a window's function (own globals)
+        self.traced: dict[str, Any] | None = None        # what code run here loaded (locator -> value)
 
     def __bool__(self) -> bool:
         return bool(self.code or self.values or self.settings or self.warned)
@@ -86,15 +92,7 @@ class Inputs:
         self.warned |= other.warned
 
 
-def _fp(v: Any) -> str:
-    if v is L.MISSING:
-        return L.ABSENT
-    try:
-        return value_key(v)
-    except Unfingerprintable as e:
-        return f"{L.UNFINGERPRINTABLE}{e}"
-    except Exception as e:  # noqa: BLE001 - a value whose walk fails: not servable, with why
-        return f"{L.UNFINGERPRINTABLE}{type(e).__name__}: {e}"
+_fp = L.fingerprint
 
 
 def module_of(namespace: dict) -> str | None:
@@ -104,26 +102,14 @@ def module_of(namespace: dict) -> str | None:
     return name if mod is not None and getattr(mod, "__dict__", None) is namespace else None
 
 
-def _data(v: Any, depth: int = 0) -> bool:
-    """A value code run at compile time may decide on (a constant, not a function or a
-    cache): recorded for code the compiler ran, whose reads cannot be seen one by one."""
-    import enum
-    if v is None or isinstance(v, (bool, int, float, complex, str, bytes, slice, enum.Enum)):
-        return True
-    if depth > 3:
-        return False
-    if isinstance(v, (tuple, frozenset)) or (isinstance(v, (list, set, dict)) and len(v) <= 64):
-        items = v.items() if isinstance(v, dict) else ((x, None) for x in v)
-        return all(_data(a, depth + 1) and _data(b, depth + 1) for a, b in items)
-    if isinstance(v, type):
-        # an enum, a user's Numba type or a class used as a namespace of constants: by its body
-        return issubclass(v, enum.Enum) or not pinned(v.__module__)
-    mod = type(v).__module__ or ""
-    if mod == "numpy" or mod.startswith("numpy."):
-        import numpy as np
-        return isinstance(v, (np.generic, np.dtype))
-    # an object of the user's (a settings object, a dataclass) or a namespace: by its state
-    return isinstance(v, pytypes.SimpleNamespace) or not pinned(mod)
+def _instructions(code: pytypes.CodeType, memo: dict = {}) -> dict[int, tuple[str, Any]]:   # noqa: B006
+    """Offset -> (opname, argument) of the instructions the tracer looks at."""
+    got = memo.get(code)
+    if got is None:
+        import dis
+        got = memo[code] = {i.offset: (i.opname, i.argval) for i in dis.get_instructions(code)
+                            if i.opname in _WATCHED}
+    return got
 
 
 class Observer(Patches):
@@ -137,7 +123,10 @@ class Observer(Patches):
         self._thread: int | None = None         # the thread compiling (Numba's compiler lock)
         self._user: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
         self._codes: dict[pytypes.CodeType, tuple[str, str, str] | None] = {}
-        self._prof = self._profile
+        self._prof = self._call
+        self._chain: dict[Any, Any] = {}        # frame -> the module (or module name) its last
+        #                                         instruction loaded (module attributes, imports)
+        self.volatile: set[str] = set()         # state code run at a boundary changes itself
 
     # ------------------------------------------------------------ collection
     def _active(self) -> bool:
@@ -168,7 +157,7 @@ class Observer(Patches):
         if module is not None:
             loc = L.global_of(module, name)
             if not pinned(module) and loc not in top.values:   # pinned code's globals are pinned too
-                top.value(loc, _fp(value))
+                top.value(loc, _fp(value, loc))
         else:
             for col in reversed(self.stack):        # the window whose function it is
                 if col.root is not None:
@@ -181,7 +170,7 @@ class Observer(Patches):
         if isinstance(name, str) and not pinned(name) and sys.modules.get(name) is module:
             loc = L.attr_of(name, attr)
             if loc not in self.stack[-1].values:
-                self.stack[-1].value(loc, _fp(value))
+                self.stack[-1].value(loc, _fp(value, loc))
 
     # ------------------------------------------------------------ code run at boundaries
     def user_class(self, cls) -> bool:
@@ -247,28 +236,94 @@ class Observer(Patches):
             return self.user_callable(f.__func__)
         return not pinned(type(f).__module__) or not pinned(getattr(f, "__module__", None))
 
-    def _profile(self, frame, event: str, arg) -> None:
+    def _call(self, frame, event: str, arg) -> Any:
+        """The tracer's call events (only while Numba runs code of the user's, at a boundary):
+        code outside the pinned packages is recorded and traced instruction by instruction
+        (``_step``); ``os.environ[key]`` asked for by it is recorded too."""
         if event != "call":
-            return
+            return None
         code = frame.f_code
         if code is _ENVIRON_GETITEM:       # os.environ[key], .get(key), getenv(key), key in ...
             key = frame.f_locals.get("key")
             if isinstance(key, str) and self._by_user(frame.f_back):
-                self.stack[-1].value(L.env(key), _fp(os.environ.get(key, L.MISSING)))
-            return
+                self._loaded(L.env(key), os.environ.get(key, L.MISSING))
+            return None
         got = self._codes.get(code, False)
         if got is False:
             got = self._codes[code] = self._classify(code, frame.f_globals)
-        if got is not None:
-            top = self.stack[-1]
-            if got not in top.code:
-                top.code.add(got)
-                self._data_globals(code, frame.f_globals, top)
+        if got is None:
+            return None
+        if code.co_freevars:
+            # a closure (a typing function a factory registered): its cells hold what code that
+            # ran before, in no compilation, decided -- part of what it is (freshness.CLOSURE)
+            f_locals = frame.f_locals
+            cells = tuple(f_locals.get(n, _EmptyCell) for n in code.co_freevars)
+            got = (got[0], got[1], got[2] + CLOSURE + _fp(cells))
+        self.stack[-1].code.add(got)
+        frame.f_trace_opcodes = True
+        return self._step
+
+    def _step(self, frame, event: str, arg) -> Any:
+        """What the user's code run at a boundary loads: globals, module attributes (through
+        modules at any depth, imported ones included). Observed as it runs: a branch not taken
+        reads nothing."""
+        if event != "opcode":
+            if event == "return":
+                self._chain.pop(frame, None)
+            return self._step
+        op = _instructions(frame.f_code).get(frame.f_lasti)
+        chain = self._chain
+        previous = chain.pop(frame, None)
+        if op is None:
+            return self._step
+        name, arg_ = op
+        g = frame.f_globals
+        if name == "LOAD_GLOBAL":
+            v = g.get(arg_, L.MISSING)
+            module = module_of(g)
+            if v is not L.MISSING and module is not None and not pinned(module):
+                self._loaded(L.global_of(module, arg_), v)
+            if isinstance(v, pytypes.ModuleType):
+                chain[frame] = v
+        elif name in _ATTR_OPS and isinstance(previous, pytypes.ModuleType):
+            v = previous.__dict__.get(arg_, L.MISSING)
+            if v is L.MISSING:
+                sub = sys.modules.get(f"{previous.__name__}.{arg_}")
+                v = sub if sub is not None else L.MISSING
+            mod = previous.__name__
+            if not pinned(mod) and sys.modules.get(mod) is previous:
+                self._loaded(L.attr_of(mod, arg_), v)
+            if isinstance(v, pytypes.ModuleType):
+                chain[frame] = v
+        elif name == "IMPORT_NAME":
+            chain[frame] = arg_                 # the module it imports, once it has
+        elif name == "IMPORT_FROM" and isinstance(previous, str):
+            mod = sys.modules.get(previous)
+            if mod is not None and not pinned(previous):
+                self._loaded(L.attr_of(previous, arg_), mod.__dict__.get(arg_, L.MISSING))
+            chain[frame] = previous
+        return self._step
+
+    def _loaded(self, loc: str, v: Any) -> None:
+        """A value code run at a boundary loaded. What cannot be fingerprinted is no input (there
+        is no structure to compare); what it loads is kept, to find the state it changes itself."""
+        top = self.stack[-1]
+        if loc in top.values:
+            return
+        fp = _fp(v, loc)
+        if fp.startswith(L.UNFINGERPRINTABLE):
+            return
+        top.value(loc, fp)
+        if top.traced is None:
+            top.traced = {}
+        top.traced[loc] = fp
 
     def _by_user(self, frame) -> bool:
         """Was this frame's reading of ``os.environ`` asked for by the user's code (not by
         Numba's settings reloading, which ``settings`` covers)?"""
         while frame is not None and frame.f_globals.get("__name__") in _MAPPING_MODULES:
+            if frame.f_code.co_name == "__iter__":
+                return False               # iterating the environment: not observed (a limitation)
             frame = frame.f_back           # os.getenv, Mapping.get, __contains__
         if frame is None:
             return False
@@ -279,63 +334,30 @@ class Observer(Patches):
 
     def _classify(self, code: pytypes.CodeType, g: dict) -> tuple[str, str, str] | None:
         module = g.get("__name__") if isinstance(g, dict) else None
-        if not isinstance(module, str) or pinned(module) or code.co_filename.startswith("<") \
-                or code.co_name == "<module>":      # a module imported meanwhile: not what decides
-            return None
-        qualname = getattr(code, "co_qualname", code.co_name)
-        fp = cached_code_fingerprint(code)
-        if code.co_freevars:
-            # a closure (e.g. a typing function a factory registered): the values its cells
-            # hold were decided by code that ran before, seen in no compilation. Marked so that
-            # it is never equal to code read from its file: any edit of the file changes it
-            fp += CLOSURE_MARK
-        return (module, qualname, fp)
-
-    def _data_globals(self, code: pytypes.CodeType, g: dict, top: Inputs) -> None:
-        """The constants code run at compile time names (its reads cannot be seen one by one:
-        the globals and module attributes it names that hold data)."""
-        module = module_of(g)
-        if module is None:
-            return
-        names = code.co_names
-
-        def record(loc: str, v: Any) -> None:
-            fp = _fp(v)
-            if not fp.startswith(L.UNFINGERPRINTABLE) and loc not in top.values:
-                top.value(loc, fp)         # (what has no structure to compare is not an input)
-
-        for name in names:
-            v = g.get(name, L.MISSING)
-            if v is L.MISSING:
-                continue
-            if isinstance(v, pytypes.ModuleType):
-                if not pinned(v.__name__):
-                    d = v.__dict__
-                    for attr in names:
-                        a = d.get(attr, L.MISSING)
-                        if a is not L.MISSING and _data(a):
-                            record(L.attr_of(v.__name__, attr), a)
-            elif _data(v):
-                record(L.global_of(module, name), v)
+        if not isinstance(module, str) or pinned(module) or code.co_name == "<module>":
+            return None                     # (a module imported meanwhile: not what decides)
+        return (module, getattr(code, "co_qualname", code.co_name), cached_code_fingerprint(code))
 
     # ------------------------------------------------------------ windows and boundaries
-    def window(self, root, run: Callable[[], Any]) -> Any:
-        """One compilation: its inputs end in its compile result's metadata."""
+    def window(self, root, run: Callable[[], Any], pipeline: Any = None) -> Any:
+        """One compilation: its inputs end in its compile result's metadata. A compiler pipeline
+        of the user's (``pipeline_class=``) runs the user's passes: traced."""
         col = Inputs(root)
         if not self.stack:
             self._thread = threading.get_ident()
         elif threading.get_ident() != self._thread:
             return run()
         self.stack.append(col)
-        prev = sys.getprofile()
-        if prev is self._prof:          # a compilation inside code run at a boundary
-            sys.setprofile(None)
+        prev = sys.gettrace()
+        mine = self._prof if pipeline is not None and not pinned(type(pipeline).__module__) else None
+        if prev is self._prof or mine is not None:
+            sys.settrace(mine)          # a compilation inside code run at a boundary: paused
         cres = None
         try:
             cres = run()
         finally:
-            if prev is self._prof:
-                sys.setprofile(prev)
+            if prev is self._prof or mine is not None:
+                sys.settrace(prev)
             self.stack.pop()
             # object-mode code (a `with objmode` block) reads its globals when it runs: nothing
             # of it is frozen into the code that calls it
@@ -353,15 +375,17 @@ class Observer(Patches):
             return run()
         col = Inputs()
         self.stack.append(col)
-        prev = sys.getprofile()
+        prev = sys.gettrace()
         if profile and prev is not self._prof:
-            sys.setprofile(self._prof)
+            sys.settrace(self._prof)
         try:
             return run()
         finally:
             if profile and prev is not self._prof:
-                sys.setprofile(prev)
+                sys.settrace(prev)
             self.stack.pop()
+            if col.traced:
+                self._changed_by_itself(col)
             parent = self.stack[-1]
             parent.merge(col)
             if key is not None:
@@ -377,6 +401,13 @@ class Observer(Patches):
                 if seen is not None:
                     seen.merge(col, window=True)
                     parent.merge(seen)
+
+    def _changed_by_itself(self, col: Inputs) -> None:
+        """State that code run at a boundary changed while it ran (a memo dict, a registry it
+        fills, a counter) is its own, not an input: a fresh process starts it afresh anyway."""
+        for loc, fp in col.traced.items():
+            if L.fingerprint(L.locate(loc), loc) != fp:
+                self.volatile.add(loc)
 
     def add(self, col: "Inputs | None") -> None:
         """The inputs of another compilation (a callee's compile result) are this one's too."""
@@ -396,10 +427,11 @@ class Observer(Patches):
         active = self._active
 
         def compile_extra(orig, pipeline, func):
-            return obs.window(func, lambda: orig(pipeline, func))
+            return obs.window(func, lambda: orig(pipeline, func), pipeline)
 
         def compile_ir(orig, pipeline, func_ir, *a, **kw):
-            return obs.window(getattr(func_ir.func_id, "func", None), lambda: orig(pipeline, func_ir, *a, **kw))
+            return obs.window(getattr(func_ir.func_id, "func", None), lambda: orig(pipeline, func_ir, *a, **kw),
+                              pipeline)
 
         self.wrap(compiler.CompilerBase, "compile_extra", compile_extra)
         self.wrap(compiler.CompilerBase, "compile_ir", compile_ir)
@@ -533,6 +565,25 @@ class Observer(Patches):
 
         self.replace(warnings, "warn", make_warn)
         self.wrap(warnings, "warn_explicit", warn_explicit)
+
+        # files the user's code reads while Numba runs it (a typing helper's data file)
+        import builtins
+        import io
+
+        def make_open(orig):
+            def open(file, mode="r", *a, **kw):
+                f = orig(file, mode, *a, **kw)
+                if (isinstance(file, (str, os.PathLike)) and not set(mode) & set("wax+")
+                        and sys.gettrace() is obs._prof and active()):
+                    path = os.fspath(file)
+                    from ..image.fingerprint import file_digest
+                    obs._loaded(L.file(path if isinstance(path, str) else os.fsdecode(path)),
+                                file_digest(path, orig) or L.MISSING)
+                return f
+            return open
+
+        self.replace(builtins, "open", make_open)
+        self.replace(io, "open", make_open)
 
     def warned(self, message: Any, category: Any) -> None:
         if isinstance(message, Warning):

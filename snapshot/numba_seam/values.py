@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..image.fingerprint import OBJECT_PARTS
+import sys
+import types as pytypes
+
+from ..image.fingerprint import OBJECT_PARTS, FunctionParts, pinned
 
 
 def _intrinsic(v) -> Any:
@@ -86,26 +89,55 @@ def template_options(cls) -> Any:
     return tuple(out)
 
 
-class _Templates:
-    """The typing templates registered for each typing function, found in Numba's registry
-    (what ``@overload`` and friends register at import)."""
+class _Templates(FunctionParts):
+    """The typing templates registered in Numba's registry (what ``@overload`` and friends
+    register at import): by their typing function's name, and by the function they type."""
 
     def __init__(self) -> None:
         self._seen = -1
-        self._by_name: dict[tuple[str, str], Any] = {}
+        self._by_name: dict[tuple[str, str], list] = {}
+        self._by_key: dict[int, tuple[Any, list]] = {}
 
-    def find(self, module: str, qualname: str) -> Any:
-        from numba.core.typing.templates import builtin_registry as reg
+    def _refresh(self) -> None:
+        reg = sys.modules.get("numba.core.typing.templates")
+        if reg is None:
+            return
+        reg = reg.builtin_registry
         size = len(reg.functions) + len(reg.attributes) + len(reg.globals)
-        if size != self._seen:
-            self._seen = size
-            self._by_name = {}
-            for cls in [*reg.functions, *reg.attributes, *(t for _, t in reg.globals)]:
-                for tmpl in getattr(cls, "templates", None) or (cls,):
-                    f = typing_function(tmpl)
-                    if f is not None:
-                        self._by_name[(getattr(f, "__module__", ""), getattr(f, "__qualname__", ""))] = tmpl
-        return self._by_name.get((module, qualname))
+        if size == self._seen:
+            return
+        self._seen = size
+        self._by_name, self._by_key = {}, {}
+        for cls in [*reg.functions, *reg.attributes, *(t for _, t in reg.globals)]:
+            for tmpl in getattr(cls, "templates", None) or (cls,):
+                f = typing_function(tmpl)
+                if f is None:
+                    continue
+                name = (getattr(f, "__module__", ""), getattr(f, "__qualname__", ""))
+                found = self._by_name.setdefault(name, [])
+                if tmpl not in found:
+                    found.append(tmpl)
+                key = getattr(tmpl, "key", None)
+                if isinstance(key, pytypes.FunctionType) and not pinned(name[0]):
+                    got = self._by_key.setdefault(id(key), (key, []))[1]
+                    if tmpl not in got:
+                        got.append(tmpl)
+
+    def find(self, module: str, qualname: str) -> list:
+        """The registered templates whose typing function is ``module.qualname``."""
+        self._refresh()
+        return self._by_name.get((module, qualname), [])
+
+    def parts(self, f: pytypes.FunctionType) -> Any:
+        """An @overload target: its users' templates, in the order Numba tries them."""
+        self._refresh()
+        got = self._by_key.get(id(f))
+        if got is None or got[0] is not f:
+            return None
+        return tuple((typing_function(t), template_options(t)) for t in got[1])
+
+    def version(self) -> int:
+        return self._seen
 
 
 _templates = _Templates()
@@ -114,13 +146,21 @@ _templates = _Templates()
 def _locate_template(rest: str) -> Any:
     from ..image.inputs import MISSING
     module, _, qualname = rest.partition("|")
-    tmpl = _templates.find(module, qualname)
-    return MISSING if tmpl is None else template_options(tmpl)
+    found = _templates.find(module, qualname)
+    return MISSING if not found else tuple(template_options(t) for t in found)
+
+
+def _typing_functions(module: str, qualname: str) -> list:
+    """The live typing functions of that name registered in Numba (a factory's closures)."""
+    return [f for t in _templates.find(module, qualname) if (f := typing_function(t)) is not None]
 
 
 def _register_resolvers() -> None:
-    from ..image import inputs
+    from ..image import fingerprint, freshness, inputs
     inputs.RESOLVERS[inputs.TEMPLATE] = _locate_template
+    fingerprint.FUNCTION_PARTS = _templates
+    if _typing_functions not in freshness.LIVE_FUNCTIONS:
+        freshness.LIVE_FUNCTIONS.append(_typing_functions)
 
 
 _register_resolvers()

@@ -26,6 +26,7 @@ from ..image.fingerprint import sha256_file
 from ..image.validity import PINNED
 from ..numba_seam import install as seam
 from ..numba_seam import jitclass as seam_jitclass
+from ..numba_seam.cpu import jit_target
 from .images import ImageSet
 from .serving import Runtime
 
@@ -191,7 +192,7 @@ def activate_package(package: str, *, strict: bool | None = None,
     strict = _env_strict(strict)
     if strict:
         install_strict_excepthook()
-    path, why = found if found is not None else packaged.find(package)
+    path, why = found if found is not None else packaged.find(package, jit_target())
     if path is None:
         if strict and why:
             raise SnapStrictError(f"snap: {why} (strict mode)")

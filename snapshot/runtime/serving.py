@@ -22,7 +22,7 @@ from typing import Any, Iterator, NamedTuple
 from ..errors import SnapStrictError, UnresolvedReference, Unservable, warn
 from ..image import kinds as K
 from ..image import validity
-from ..image.fingerprint import type_key
+from ..image.fingerprint import closure_fingerprint, type_key
 from ..image.freshness import Freshness
 from ..image.identity import EntryKey, generated, identity_matches, key_of, other_identity
 from ..image.manifest import Entry
@@ -41,6 +41,7 @@ class _OwnerState(NamedTuple):
     kind: Kind | None
     by_args: dict            # argument keys -> entries of this owner's identity
     why: tuple[str, str] | None     # (miss kind, reason) when no entry has its identity
+    closure: str | None = None      # the closure it was identified with (cells may be rebound)
 
     def literal_positions(self, n: int) -> frozenset[int]:
         """Argument positions whose recorded types are literal, for calls of ``n`` arguments."""
@@ -154,6 +155,8 @@ class Runtime:
         """
         d = owner.__dict__
         st = d.get(self._state_key)
+        if st is not None and st.closure is not None and _closure_now(st.py_func) != st.closure:
+            st = d[self._state_key] = None        # a cell rebound since (nonlocal): identify again
         if st is None:
             with self._lock:
                 st = d.get(self._state_key)
@@ -184,7 +187,7 @@ class Runtime:
             why = (K.MISS_NOT_IN_IMAGE, other_identity(entries, key, py_func))
             if other_code is not None:
                 why = self._code_differs(other_code, py_func)
-        return _OwnerState(py_func, kind, by_args, why)
+        return _OwnerState(py_func, kind, by_args, why, key.closure)
 
     def _code_differs(self, e: Entry, py_func) -> tuple[str, str]:
         """Miss kind and reason for a function whose code is not the code of ``e``, an entry
@@ -264,9 +267,9 @@ class Runtime:
                  "or snapshot.activate() first thing; for workers, snapshot.dask's nanny "
                  "plugin or `--preload snapshot.dask`, snapshot.ray.runtime_env)")
 
-    def _fresh_dep(self, dep) -> bool:
-        """Is code ``e`` consulted (a callee, a typing function...) unchanged here?"""
-        return self._fresh.fresh(dep.module, dep.qualname, dep.code)
+    def _fresh_dep(self, dep, own_globals: dict | None = None) -> bool:
+        """Is code an entry consulted (a callee, a typing function...) unchanged here?"""
+        return self._fresh.fresh(dep.module, dep.qualname, dep.code, own_globals)
 
     def _settings_changed(self, i: int) -> str | None:
         """What differs now in the numba.config settings of set ``i`` (None: nothing)."""
@@ -457,6 +460,13 @@ class Runtime:
 
     def __repr__(self) -> str:
         return f"<snap image {self.path!r}{f' of {self.package}' if self.package else ''}>"
+
+
+def _closure_now(py_func) -> str | None:
+    try:
+        return closure_fingerprint(py_func)
+    except Exception:  # noqa: BLE001 - as key_of: a closure that cannot be fingerprinted
+        return "?"
 
 
 class _NoGC:

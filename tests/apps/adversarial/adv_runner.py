@@ -49,8 +49,10 @@ def describe_exception(e: BaseException) -> str:
     return f"{type(e).__module__}.{type(e).__qualname__}: {msg}"
 
 
-def main(items: dict, before=lambda name: None) -> None:
-    names = sys.argv[1:] or list(items)
+def main(items: dict, before=lambda name: None, not_servable: frozenset = frozenset()) -> None:
+    """Run the items named on the command line, else all but ``not_servable`` (entries snap does
+    not serve by design: they run only when named)."""
+    names = sys.argv[1:] or [n for n in items if n not in not_servable]
     unknown = [n for n in names if n not in items]
     if unknown:
         raise SystemExit(f"unknown items {unknown}")

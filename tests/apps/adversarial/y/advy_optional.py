@@ -1,0 +1,1 @@
+"""An optional module: a typing function checks whether it was imported."""
