@@ -742,6 +742,11 @@ def main() -> int:
     ns = ap.parse_args()
     global BASELINE
     BASELINE = os.path.abspath(ns.baseline) if ns.baseline else None
+    # every process runs with PYTHONDONTWRITEBYTECODE: snap's own bytecode is written once
+    # here, or each would compile snap from source (and a baseline checkout has none at all)
+    trees = [ROOT] + ([BASELINE] if BASELINE else [])
+    checked_run([PY, "-m", "compileall", "-q", *(os.path.join(t, d) for t in trees for d in ("snapshot", "linker"))],
+                {k: v for k, v in base_env().items() if k != "PYTHONDONTWRITEBYTECODE"}, ROOT)
     require_snap("bench_release.py")
     sizes = [int(x) for x in (ns.sizes or ("10,100" if ns.quick else "10,100,1000")).split(",")]
     runs = ns.runs or (3 if ns.quick else 9)

@@ -154,6 +154,10 @@ def plan(specs: list[Specialization], libraries: list, names: StableNames, packa
             path = s.py_func.__code__.co_filename
             if not path.startswith("<") and (s.module not in files or not os.path.isfile(files[s.module])):
                 files[s.module] = path      # a real source file (exec'd code has none)
+        for module in {d.module for d in p.entry.deps} - files.keys():
+            path = current_file(module)     # code it ran or compiled elsewhere: the file's digest
+            if path is not None and os.path.isfile(path):
+                files[module] = path
     planned.sort(key=lambda p: (p.entry.module, p.entry.qualname, p.entry.options,
                                 p.entry.closure or "", p.entry.signature, p.entry.kind,
                                 p.entry.code, p.entry.explicit, sorted(p.entry.values.items()),

@@ -70,15 +70,11 @@ def jitted_function(v: Any) -> tuple[pytypes.FunctionType | None, str]:
     dispatcher, a GUFunc's ``gufunc_builder``, and the ``__wrapped__`` function a
     DUFunc gets from ``functools.update_wrapper``.
     """
-    if isinstance(v, pytypes.FunctionType) or not (type(v).__module__ or "").startswith("numba."):
+    func = jitted_py_func(v)
+    if func is None:
         return None, ""
     builder = getattr(v, "gufunc_builder", None)
     owner = builder if builder is not None else v
-    func = getattr(owner, "py_func", None)
-    if not isinstance(func, pytypes.FunctionType) and _is_dufunc(v):
-        func = getattr(v, "__wrapped__", None)
-    if not isinstance(func, pytypes.FunctionType):
-        return None, ""
     opts = getattr(owner, "targetoptions", None)
     if opts is None:
         opts = getattr(v, "targetoptions", None)
@@ -90,6 +86,17 @@ def jitted_function(v: Any) -> tuple[pytypes.FunctionType | None, str]:
                                                  if isinstance(k, str) and k.isidentifier()})
     layout = getattr(builder, "signature", None)
     return func, text + (";layout=" + layout if isinstance(layout, str) else "")
+
+
+def jitted_py_func(v: Any) -> pytypes.FunctionType | None:
+    """The Python function of a dispatcher, DUFunc or GUFunc (None for anything else)."""
+    if isinstance(v, pytypes.FunctionType) or not (type(v).__module__ or "").startswith("numba."):
+        return None
+    builder = getattr(v, "gufunc_builder", None)
+    func = getattr(builder if builder is not None else v, "py_func", None)
+    if not isinstance(func, pytypes.FunctionType) and _is_dufunc(v):
+        func = getattr(v, "__wrapped__", None)
+    return func if isinstance(func, pytypes.FunctionType) else None
 
 
 def _is_dufunc(v: Any) -> bool:

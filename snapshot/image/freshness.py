@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from ..errors import Unfingerprintable
 from .fingerprint import (cached_code_fingerprint, closure_fingerprint, file_digest, iter_code_objects,
-                          jitted_function, source_fingerprints)
+                          jitted_py_func, source_fingerprints)
 from .manifest import Manifest
 
 _LOCALS = ".<locals>."
@@ -92,7 +92,7 @@ def _unwrap(obj: Any) -> Any:
         obj = obj.__func__
     if obj is None or isinstance(obj, (pytypes.FunctionType, type, pytypes.ModuleType)):
         return obj
-    func = jitted_function(obj)[0]             # a dispatcher, DUFunc or gufunc: its function
+    func = jitted_py_func(obj)                 # a dispatcher, DUFunc or gufunc: its function
     if func is not None:
         return func
     for _ in range(8):                         # decorators that keep what they wrap

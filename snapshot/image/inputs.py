@@ -31,6 +31,9 @@ import os
 import sys
 from typing import Any, Callable
 
+from ..errors import Unfingerprintable
+from .fingerprint import value_key
+
 GLOBAL, ATTR, OWN, ENV, TEMPLATE, FILE = "g", "a", "s", "e", "t", "f"
 MISSING = object()                 # a value that does not exist (here, or when recorded)
 ABSENT = "<absent>"                # the fingerprint recorded for MISSING
@@ -136,14 +139,13 @@ def fingerprint(v: Any, locator: str | None = None) -> str:
     package may be installed elsewhere."""
     if v is MISSING:
         return ABSENT
-    if locator is not None and locator.startswith(FILE + "|"):
-        return f"file:{v}"                  # v: the file's digest (locate)
-    if isinstance(v, str) and locator is not None and os.sep in v:
-        root = _package_root(locator)
-        if root and v.startswith(root):
-            v = "<package>" + v[len(root):]
-    from ..errors import Unfingerprintable
-    from .fingerprint import value_key
+    if type(v) is str and locator is not None:
+        if locator.startswith(FILE + "|"):
+            return f"file:{v}"              # v: the file's digest (locate)
+        if os.sep in v:
+            root = _package_root(locator)
+            if root and v.startswith(root):
+                v = "<package>" + v[len(root):]
     try:
         return value_key(v)
     except Unfingerprintable as e:

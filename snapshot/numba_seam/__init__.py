@@ -7,9 +7,14 @@ the code:
 * ``kinds``: one strategy per kind of entry (identity, extraction, placing);
 * ``record``, ``gufunc_record``, ``jitclass``, ``addresses`` (training run):
   hooks that see every specialization, code library and process address;
+* ``observe`` (training run): what each compilation consulted, an entry's inputs;
 * ``install``, ``standins``, ``resolver``, ``cache_guard`` (run time): hooks on
   Numba's compile requests, the objects that hold image code, the imports'
   addresses, and keeping Numba's on-disk cache loadable;
+* ``settings``, ``cpu``, ``compile_warnings`` (both sides): ``numba.config`` read while
+  compiling and compared at run time; the CPU the JIT compiles for; the warnings
+  compiling gives;
+* ``values``: what identifies Numba's objects when a compilation reads one;
 * ``pickling``: the payload's Numba types and constants;
 * ``post_import``: a leaf (run a callback right after a module is imported).
 

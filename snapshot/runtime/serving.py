@@ -30,6 +30,7 @@ from ..numba_seam import install as seam
 from ..numba_seam import jitclass as seam_jitclass
 from ..numba_seam import signature_text, split_signature
 from ..numba_seam.kinds import KINDS, Kind, emit_warnings, kind_of, owner_kind
+from ..numba_seam.settings import Settings, watch_environ
 from ..numba_seam.standins import ImageLibrary
 from . import warning_filters
 from .opened import OpenedImage
@@ -80,7 +81,9 @@ class Runtime:
     @property
     def variant(self):
         """The CPU variant of the image's code this process runs (``image.variants.Variant``:
-        target, LLVM CPU name, required features), chosen once at activation."""
+        target, LLVM CPU name, required features), chosen at activation (again at the first
+        install if NUMBA_CPU_NAME or NUMBA_CPU_FEATURES changed meanwhile: the JIT fixes its
+        CPU when it first compiles)."""
         return self.image.variant
 
     @property
@@ -275,7 +278,6 @@ class Runtime:
         """What differs now in the numba.config settings of set ``i`` (None: nothing)."""
         sets = self._settings_sets
         if sets is None:
-            from ..numba_seam.settings import Settings, watch_environ
             watch_environ()
             sets = self._settings_sets = [Settings(s) for s in self.manifest.settings]
         return sets[i].changed() if 0 <= i < len(sets) else None
