@@ -124,10 +124,12 @@ def test_version_and_shell_completion():
     p = snap("--version")
     assert_ok(p)
     assert p.stdout.startswith(f"snap {version('snap-sysimage')} (numba ")
-    p = snap("--show-completion", "bash")
+    from conftest import snap_exe
+    # typer finds the shell among the process's ancestors (shellingham): run it from one,
+    # as a user does (`; exit` keeps bash from exec'ing snap in its place)
+    p = run(["bash", "-c", f"'{snap_exe()}' --show-completion; exit $?"], env=clean_env(SHELL="/bin/bash"))
     assert_ok(p)
     assert "_SNAP_COMPLETE=complete_bash" in p.stdout
-    from conftest import snap_exe
     p = run([snap_exe()], env=clean_env(_SNAP_COMPLETE="complete_bash", COMP_WORDS="snap do", COMP_CWORD="1"))
     assert_ok(p)
     assert p.stdout.split() == ["doctor"]
