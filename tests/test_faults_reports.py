@@ -359,3 +359,38 @@ def test_a_pyproject_that_is_no_regular_file_is_refused_not_read(tmp_path, kind)
     path = tmp_path / "pyproject.toml"
     os.mkfifo(path) if kind == "fifo" else os.symlink("/dev/zero", path)
     _one_line_failure(snap("create", cwd=tmp_path, env=clean_env(), timeout=60), "not a regular file")
+
+
+# ------------------------------------------------------------------ the rest of the class
+def test_a_fifo_as_miss_report_does_not_hang_the_program(tmp_path):
+    # SNAP_REPORT at a FIFO nobody reads: the report cannot be written (said once), the
+    # program runs on
+    (tmp_path / "bad.so").write_bytes(b"not an image")          # refused: a "refused" miss line
+    (tmp_path / "app.py").write_text("import numba\nprint(numba.njit(lambda x: x + 1)(1))\n")
+    os.mkfifo(tmp_path / "r.jsonl")
+    p = run([sys.executable, "app.py"], cwd=tmp_path, timeout=60,
+            env=clean_env(SNAP_SYSIMAGE="bad.so", SNAP_REPORT="r.jsonl"))
+    assert_ok(p)
+    assert p.stdout == "2\n" and "cannot write the miss report r.jsonl" in p.stderr
+
+
+def test_a_fifo_in_the_host_cache_does_not_block_a_start(tmp_path):
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    os.mkfifo(tmp_path / f"host-{boot}.txt")
+    code = "from snapshot.image.host import host_facts\nprint(bool(host_facts()[0]))\n"
+    p = run([sys.executable, "-c", code], cwd=tmp_path, timeout=60, env=clean_env(SNAP_CACHE_DIR=str(tmp_path)))
+    assert_ok(p)
+    assert p.stdout == "True\n"
+
+
+def test_finding_a_modules_file_imports_nothing(tmp_path, monkeypatch):
+    # the build (and the run-time freshness check) look up the file of modules a compilation
+    # consulted: for "pkg.mod" importlib.util.find_spec would run pkg/__init__.py
+    from snapshot.image.freshness import current_file
+    marker = tmp_path / "pkg_imported"
+    (tmp_path / "snap_test_pkg").mkdir()
+    (tmp_path / "snap_test_pkg" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (tmp_path / "snap_test_pkg" / "mod.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert current_file("snap_test_pkg.mod") == str(tmp_path / "snap_test_pkg" / "mod.py")
+    assert not marker.exists() and "snap_test_pkg" not in sys.modules

@@ -49,9 +49,15 @@ def record_jit(report: str | None, kind: str, function: str, signature: str, rea
         del doc["types"]
         doc["types_omitted"] = f"their description is longer than {MAX_LINE} bytes"
         line = json.dumps(doc)
+    data = (line + "\n").encode()
     try:
-        with open(report, "a") as f:
-            f.write(line + "\n")
+        # non-blocking open: a FIFO nobody reads fails (ENXIO) instead of hanging the program
+        fd = os.open(report, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+        try:
+            os.set_blocking(fd, True)
+            os.write(fd, data)            # one write of the whole line: appends do not interleave
+        finally:
+            os.close(fd)
     except OSError as e:
         if report not in _report_failed:     # once per report path: misses are still JIT-compiled
             _report_failed.add(report)
