@@ -8,10 +8,14 @@ names) and not names to import.
 
 The tree follows how Numba itself pickles a type (``numba.core.types.abstract``:
 ``Type.__reduce__`` -> ``_type_reconstructor``): a type is its class and its
-instance state (``__dict__``), rebuilt by ``object.__new__`` + a state update and
-interned by the metaclass (``_TypeMetaclass._intern``), so a description of a type
-the running process has yields that very object (equal ``key``). No constructor,
-``__setstate__`` or other code chosen by the report runs. Nodes:
+instance state (``__dict__``). Reading does not take that state on trust, as
+unpickling would: a type's identity (``key``) need not cover its whole state, and
+Numba keeps one object per key, so a state no constructor makes (a record type
+named for one layout, with the fields of another) could stand for the real type.
+The class's own constructor is called with the arguments the state names and must
+give that very state (``_rebuild``); a class whose constructor cannot be matched is
+taken only as the equal type this process already has. The result is interned, so
+a description of a type the process has yields that very object. Nodes:
 
 * JSON null/bool/int/float/str: themselves;
 * ``{"tuple": [...]}``, ``{"list": [...]}``, ``{"dict": [[k, v], ...]}``,
