@@ -15,6 +15,7 @@ Command-line options win over the file; relative paths are relative to the file.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,9 +40,44 @@ def find_pyproject(start: str | os.PathLike = ".") -> Path | None:
     here = Path(start).resolve()
     for d in (here, *here.parents):
         candidate = d / "pyproject.toml"
-        if candidate.is_file():
+        if os.path.lexists(candidate):      # a FIFO or device there is an error, not "no project"
             return candidate
     return None
+
+
+MAX_PYPROJECT = 4 << 20    # bytes: a pyproject.toml is a few kB; larger is not one to read whole
+
+
+def _read_toml(path: Path) -> dict:
+    """The parsed file; SnapError (one line) for anything that is not a readable TOML file
+    of sane size: a FIFO or device (never read: it could block or never end), a huge
+    file, bytes that are not UTF-8, nesting deep enough to exhaust the parser's stack."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as e:
+        raise SnapError(f"cannot read {path}: {e.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SnapError(f"cannot read {path}: not a regular file")
+            os.set_blocking(fd, True)
+            data = f.read(MAX_PYPROJECT + 1)
+        except OSError as e:
+            raise SnapError(f"cannot read {path}: {e.strerror}") from None
+    if len(data) > MAX_PYPROJECT:
+        raise SnapError(f"cannot read {path}: larger than {MAX_PYPROJECT >> 20} MiB")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise SnapError(f"cannot read {path}: not UTF-8 (byte {e.start})") from None
+    except RecursionError:
+        raise SnapError(f"cannot read {path}: nested too deeply") from None
+    except (tomllib.TOMLDecodeError, ValueError) as e:
+        raise SnapError(f"cannot read {path}: " + (str(e).splitlines() or ["invalid TOML"])[0][:300]) from None
 
 
 def load(start: str | os.PathLike = ".") -> ProjectConfig:
@@ -49,16 +85,11 @@ def load(start: str | os.PathLike = ".") -> ProjectConfig:
     path = find_pyproject(start)
     if path is None:
         return ProjectConfig()
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise SnapError(f"cannot read {path}: {e}") from None
-    table = doc.get("tool", {}).get("snap")
+    doc = _read_toml(path)
+    tool = doc.get("tool", {})
+    if not isinstance(tool, dict):
+        raise SnapError(f"{path}: [tool] must be a table")
+    table = tool.get("snap")
     if table is None:
         return ProjectConfig(path=path)
     if not isinstance(table, dict):
@@ -75,6 +106,8 @@ def load(start: str | os.PathLike = ".") -> ProjectConfig:
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise SnapError(f"{path}: [tool.snap] {key} must be a list of strings")
+        if any("\0" in v for v in value):
+            raise SnapError(f"{path}: [tool.snap] {key} holds a NUL character")
         return value
 
     def rel(p: str) -> str:
@@ -83,6 +116,8 @@ def load(start: str | os.PathLike = ".") -> ProjectConfig:
     for key in ("output", "package"):
         if key in table and not isinstance(table[key], str):
             raise SnapError(f"{path}: [tool.snap] {key} must be a string")
+        if key in table and "\0" in table[key]:
+            raise SnapError(f"{path}: [tool.snap] {key} holds a NUL character")
     cpu = table.get("cpu")
     if isinstance(cpu, list) and cpu and all(isinstance(c, str) for c in cpu):
         cpu = ",".join(cpu)            # cpu = ["x86-64-v2", "x86-64-v3"]: one image, two variants

@@ -155,8 +155,10 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
         expected_dir = os.path.dirname(os.path.dirname(output))
     _check_inputs(workloads, output)
     for report in add_misses:
-        if not os.path.isfile(report):
+        if not os.path.exists(report):
             raise SnapError(f"miss report {report!r} does not exist")
+        if not os.path.isfile(report):     # a FIFO would block the build, a device never end
+            raise SnapError(f"miss report {report!r} is not a regular file")
     for base in bases:
         _check_base(base)
     if cpu != "host":

@@ -12,7 +12,6 @@ editing one function does not throw away its neighbours, and the warning can nam
 """
 from __future__ import annotations
 
-import importlib.util
 import sys
 import types as pytypes
 from functools import cached_property
@@ -44,10 +43,10 @@ def current_file(module: str) -> str | None:
         return path
     if module == "__main__":
         return None
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
+    # not importlib.util.find_spec: for "a.b" it imports a (runs its __init__), which neither
+    # a build nor a freshness check at run time may do for a module nobody imported
+    from .locate import find_spec
+    spec = find_spec(module)
     return spec.origin if spec is not None and spec.has_location else None
 
 

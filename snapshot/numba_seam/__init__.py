@@ -16,6 +16,7 @@ the code:
   compiling gives;
 * ``values``: what identifies Numba's objects when a compilation reads one;
 * ``pickling``: the payload's Numba types and constants;
+* ``typecodec``: argument types as data (miss reports: parsed, never unpickled);
 * ``post_import``: a leaf (run a callback right after a module is imported).
 
 This module itself stays cheap to import: the runtime path imports it.
@@ -136,6 +137,15 @@ def set_cpu_target(name: str, features: str) -> None:
     from numba.core import config
     config.CPU_NAME = name
     config.CPU_FEATURES = features
+
+
+def is_compilable(owner) -> bool:
+    """Is ``owner`` what ``compile_signature`` compiles: a jitted function, a @vectorize or
+    @guvectorize ufunc (not any object with a ``compile`` method)?"""
+    from numba.core.dispatcher import Dispatcher
+    from numba.np.ufunc.dufunc import DUFunc
+    from numba.np.ufunc.gufunc import GUFunc
+    return isinstance(owner, (Dispatcher, DUFunc, GUFunc))
 
 
 def compile_signature(owner, args: tuple) -> None:

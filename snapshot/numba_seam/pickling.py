@@ -104,19 +104,6 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
     return data
 
 
-def dumps_types(args: tuple) -> str:
-    """Argument types as text for a miss report (base64 of the same pickle format)."""
-    import base64
-    buf = io.BytesIO()
-    _pickler(buf).dump(tuple(args))
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def loads_types(text: str) -> tuple:
-    import base64
-    return _Unpickler(io.BytesIO(base64.b64decode(text))).load()
-
-
 def loads_entry(data: bytes | memoryview, probe: bool = False) -> EntryPayload:
     try:
         return _Unpickler(io.BytesIO(data)).load()

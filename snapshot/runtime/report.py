@@ -2,9 +2,11 @@
 
 ``snap run --report-misses FILE`` / ``SNAP_REPORT=FILE``. Each line names the
 function, its signature, the miss kind (``image.kinds.MISS_*``) and the reason,
-and carries the argument types (pickled) so that ``snap create --add-misses``
-can compile exactly that specialization in the next build. Appends are atomic
-across worker processes.
+and describes the argument types as data (``numba_seam.typecodec``: a JSON tree,
+parsed on reading, never unpickled or imported) so that ``snap create --add-misses``
+can compile exactly that specialization in the next build; types it cannot
+describe are left out (``types_omitted`` says why: the readable signature stays).
+Appends are atomic across worker processes.
 """
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ import os
 from ..errors import warn
 from ..numba_seam import install as seam
 from ..numba_seam import signature_text
+
+# the longest line a miss report may have (``snap create --add-misses`` refuses longer ones)
+MAX_LINE = 1 << 20
 
 
 def describe(owner, args: tuple) -> tuple[tuple[str, str], str, str]:
@@ -35,14 +40,24 @@ def record_jit(report: str | None, kind: str, function: str, signature: str, rea
         doc["image"] = image
     if args is not None:
         try:
-            from ..numba_seam.pickling import dumps_types
-            doc["types"] = dumps_types(args)
-        except Exception:  # noqa: BLE001 - the readable part is still worth reporting
-            pass
+            from ..numba_seam.typecodec import encode_types
+            doc["types"] = encode_types(args)
+        except Exception as e:  # noqa: BLE001 - the readable part is still worth reporting
+            doc["types_omitted"] = _one_line(e)
     line = json.dumps(doc)
+    if len(line) >= MAX_LINE and "types" in doc:
+        del doc["types"]
+        doc["types_omitted"] = f"their description is longer than {MAX_LINE} bytes"
+        line = json.dumps(doc)
+    data = (line + "\n").encode()
     try:
-        with open(report, "a") as f:
-            f.write(line + "\n")
+        # non-blocking open: a FIFO nobody reads fails (ENXIO) instead of hanging the program
+        fd = os.open(report, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+        try:
+            os.set_blocking(fd, True)
+            os.write(fd, data)            # one write of the whole line: appends do not interleave
+        finally:
+            os.close(fd)
     except OSError as e:
         if report not in _report_failed:     # once per report path: misses are still JIT-compiled
             _report_failed.add(report)
@@ -51,3 +66,7 @@ def record_jit(report: str | None, kind: str, function: str, signature: str, rea
 
 
 _report_failed: set[str] = set()
+
+
+def _one_line(e: Exception) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:300]
