@@ -115,26 +115,36 @@ def _app():
         project, options default to its pyproject.toml [tool.snap] table.
         """
         from .create.command import create as do_create
+        import signal
+
+        from .create.lifeline import Interrupted, interruptions
         from .project import load
         from .create.progress import print_summary, stage_printer
-        try:
-            config = load()
-            workloads = workload or config.workloads
-            out = output or config.output
-            pkg = package or config.package
-            if not workloads or not (out or pkg):
-                raise SnapError("give --workload and --output or --package (or set workloads and output "
-                                "or package in [tool.snap] of pyproject.toml)")
-            args = list(ctx.args) or config.args
-            misses = (add_misses or []) + config.add_misses
-            with stage_printer(err, quiet) as on_stage:
-                rep = do_create(workloads, out, args, cpu=cpu or config.cpu or "host",
-                                add_misses=misses, package=pkg, bases=base or [], on_stage=on_stage)
-        except SnapError as e:
-            _fail(err, "snap create", e, getattr(e, "exit_code", 1))
-        except KeyboardInterrupt:
-            err.print("[bold red]snap create interrupted[/]: no image written")
-            raise typer.Exit(130)
+        # SIGTERM, SIGHUP and SIGQUIT end it as Ctrl-C does: same cleanup, one line (lifeline.py)
+        with interruptions():
+            try:
+                config = load()
+                workloads = workload or config.workloads
+                out = output or config.output
+                pkg = package or config.package
+                if not workloads or not (out or pkg):
+                    raise SnapError("give --workload and --output or --package (or set workloads and output "
+                                    "or package in [tool.snap] of pyproject.toml)")
+                args = list(ctx.args) or config.args
+                misses = (add_misses or []) + config.add_misses
+                with stage_printer(err, quiet) as on_stage:
+                    rep = do_create(workloads, out, args, cpu=cpu or config.cpu or "host",
+                                    add_misses=misses, package=pkg, bases=base or [], on_stage=on_stage)
+            except SnapError as e:
+                _fail(err, "snap create", e, getattr(e, "exit_code", 1))
+            except KeyboardInterrupt as e:
+                signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+                how = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+                try:        # (after SIGHUP the terminal may be gone)
+                    err.print(f"[bold red]snap create interrupted{how}[/]: no image written")
+                except OSError:
+                    pass
+                raise typer.Exit(128 + signum)
         if as_json:
             import dataclasses
             _print_json(dataclasses.asdict(rep))
