@@ -273,9 +273,8 @@ def _plain_arguments(command):
 
 # ------------------------------------------------------------ info / check output
 def _say_failed(console, what: str, e: Exception) -> None:
-    from rich.markup import escape
     msg = " ".join(str(e).split())         # one line, whatever the file contained
-    console.print(f"[bold red]{what} failed:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]{what} failed:[/] {_esc(msg)}", highlight=False, soft_wrap=True)
 
 
 def _fail(console, what: str, e: Exception, code: int = 1):
@@ -305,9 +304,18 @@ def _size(n: int) -> str:
     return size(n)
 
 
+def _esc(text) -> str:
+    """Text from an image (or about one) for rich: control characters escaped first
+    (inspect/printable.py: an image must not drive the terminal), then markup."""
+    from rich.markup import escape
+
+    from .inspect.printable import printable
+    return escape(printable(text))
+
+
 def _render_info(inf) -> None:
-    from rich.markup import escape as esc
     from rich.table import Table
+    esc = _esc
 
     out = _console()
     fp = dict(inf.fingerprint)
@@ -336,7 +344,10 @@ def _render_info(inf) -> None:
         v = inf.build[k]
         if k == "compile_warnings":
             from .numba_seam.compile_warnings import describe
-            v = describe(v)
+            try:
+                v = describe(v)
+            except Exception:  # noqa: BLE001 - an odd manifest: shown as it is
+                pass
         head.add_row(f"build {esc(str(k))}", esc(", ".join(map(str, v)) if isinstance(v, list) else str(v)))
     head.add_row("symbol prefix", esc(inf.prefix))
     head.add_row("native code", f"{inf.code_size} bytes in {len(inf.entries)} entries")
@@ -402,8 +413,8 @@ def _render_info(inf) -> None:
 
 
 def _render_check(rep) -> None:
-    from rich.markup import escape as esc
     from rich.table import Table
+    esc = _esc
 
     out = _console()
     mark = lambda ok: "[green]ok[/]" if ok else "[bold red]DIFFERS[/]"  # noqa: E731

@@ -35,6 +35,9 @@ class ProjectConfig:
     package: str | None = None
 
 
+_MAX_PYPROJECT = 16 << 20
+
+
 def find_pyproject(start: str | os.PathLike = ".") -> Path | None:
     here = Path(start).resolve()
     for d in (here, *here.parents):
@@ -53,11 +56,14 @@ def load(start: str | os.PathLike = ".") -> ProjectConfig:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
+    from .image.untrusted import read_regular
     try:
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise SnapError(f"cannot read {path}: {e}") from None
+        # (snap info/check/doctor run in any directory: a regular file, of bounded size)
+        doc = tomllib.loads(read_regular(path, _MAX_PYPROJECT).decode("utf-8"))
+    except (OSError, ValueError) as e:      # (TOMLDecodeError, UnicodeDecodeError are ValueErrors)
+        raise SnapError(f"cannot read {path}: {e.strerror if isinstance(e, OSError) else e}") from None
+    except RecursionError:
+        raise SnapError(f"cannot read {path}: nested too deeply") from None
     table = doc.get("tool", {}).get("snap")
     if table is None:
         return ProjectConfig(path=path)
