@@ -5,7 +5,10 @@ checked by the linker's own reader (``linker.ImageFile``: structure, checksum)
 and by an independent one (LIEF), and only the JSON manifest is decoded.
 Nothing is ``dlopen``ed, the pickled payload is never unpickled (only its size
 is reported) and the modules the image's functions came from are never
-imported.
+imported. The file must be a regular one, and is read only as far as its ELF
+headers say it reaches (a FIFO, a device, a file of any size named like an image
+is refused before it is read: image/untrusted.py); a manifest nesting deeper than
+any snap writes is refused before anything recurses through it.
 """
 from __future__ import annotations
 
