@@ -115,26 +115,36 @@ def _app():
         project, options default to its pyproject.toml [tool.snap] table.
         """
         from .create.command import create as do_create
+        import signal
+
+        from .create.lifeline import Interrupted, interruptions
         from .project import load
         from .create.progress import print_summary, stage_printer
-        try:
-            config = load()
-            workloads = workload or config.workloads
-            out = output or config.output
-            pkg = package or config.package
-            if not workloads or not (out or pkg):
-                raise SnapError("give --workload and --output or --package (or set workloads and output "
-                                "or package in [tool.snap] of pyproject.toml)")
-            args = list(ctx.args) or config.args
-            misses = (add_misses or []) + config.add_misses
-            with stage_printer(err, quiet) as on_stage:
-                rep = do_create(workloads, out, args, cpu=cpu or config.cpu or "host",
-                                add_misses=misses, package=pkg, bases=base or [], on_stage=on_stage)
-        except SnapError as e:
-            _fail(err, "snap create", e, getattr(e, "exit_code", 1))
-        except KeyboardInterrupt:
-            err.print("[bold red]snap create interrupted[/]: no image written")
-            raise typer.Exit(130)
+        # SIGTERM, SIGHUP and SIGQUIT end it as Ctrl-C does: same cleanup, one line (lifeline.py)
+        with interruptions():
+            try:
+                config = load()
+                workloads = workload or config.workloads
+                out = output or config.output
+                pkg = package or config.package
+                if not workloads or not (out or pkg):
+                    raise SnapError("give --workload and --output or --package (or set workloads and output "
+                                    "or package in [tool.snap] of pyproject.toml)")
+                args = list(ctx.args) or config.args
+                misses = (add_misses or []) + config.add_misses
+                with stage_printer(err, quiet) as on_stage:
+                    rep = do_create(workloads, out, args, cpu=cpu or config.cpu or "host",
+                                    add_misses=misses, package=pkg, bases=base or [], on_stage=on_stage)
+            except SnapError as e:
+                _fail(err, "snap create", e, getattr(e, "exit_code", 1))
+            except KeyboardInterrupt as e:
+                signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+                how = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+                try:        # (after SIGHUP the terminal may be gone)
+                    err.print(f"[bold red]snap create interrupted{how}[/]: no image written")
+                except OSError:
+                    pass
+                raise typer.Exit(128 + signum)
         if as_json:
             import dataclasses
             _print_json(dataclasses.asdict(rep))
@@ -263,9 +273,8 @@ def _plain_arguments(command):
 
 # ------------------------------------------------------------ info / check output
 def _say_failed(console, what: str, e: Exception) -> None:
-    from rich.markup import escape
     msg = " ".join(str(e).split())         # one line, whatever the file contained
-    console.print(f"[bold red]{what} failed:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]{what} failed:[/] {_esc(msg)}", highlight=False, soft_wrap=True)
 
 
 def _fail(console, what: str, e: Exception, code: int = 1):
@@ -295,9 +304,18 @@ def _size(n: int) -> str:
     return size(n)
 
 
+def _esc(text) -> str:
+    """Text from an image (or about one) for rich: control characters escaped first
+    (inspect/printable.py: an image must not drive the terminal), then markup."""
+    from rich.markup import escape
+
+    from .inspect.printable import printable
+    return escape(printable(text))
+
+
 def _render_info(inf) -> None:
-    from rich.markup import escape as esc
     from rich.table import Table
+    esc = _esc
 
     out = _console()
     fp = dict(inf.fingerprint)
@@ -326,7 +344,10 @@ def _render_info(inf) -> None:
         v = inf.build[k]
         if k == "compile_warnings":
             from .numba_seam.compile_warnings import describe
-            v = describe(v)
+            try:
+                v = describe(v)
+            except Exception:  # noqa: BLE001 - an odd manifest: shown as it is
+                pass
         head.add_row(f"build {esc(str(k))}", esc(", ".join(map(str, v)) if isinstance(v, list) else str(v)))
     head.add_row("symbol prefix", esc(inf.prefix))
     head.add_row("native code", f"{inf.code_size} bytes in {len(inf.entries)} entries")
@@ -392,8 +413,8 @@ def _render_info(inf) -> None:
 
 
 def _render_check(rep) -> None:
-    from rich.markup import escape as esc
     from rich.table import Table
+    esc = _esc
 
     out = _console()
     mark = lambda ok: "[green]ok[/]" if ok else "[bold red]DIFFERS[/]"  # noqa: E731

@@ -15,7 +15,6 @@ Command-line options win over the file; relative paths are relative to the file.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +33,7 @@ class ProjectConfig:
     args: list[str] = field(default_factory=list)
     add_misses: list[str] = field(default_factory=list)
     package: str | None = None
+
 
 
 def find_pyproject(start: str | os.PathLike = ".") -> Path | None:
@@ -56,20 +56,11 @@ def _read_toml(path: Path) -> dict:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
+    from .image.untrusted import read_regular
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        data = read_regular(path, MAX_PYPROJECT)
     except OSError as e:
         raise SnapError(f"cannot read {path}: {e.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise SnapError(f"cannot read {path}: not a regular file")
-            os.set_blocking(fd, True)
-            data = f.read(MAX_PYPROJECT + 1)
-        except OSError as e:
-            raise SnapError(f"cannot read {path}: {e.strerror}") from None
-    if len(data) > MAX_PYPROJECT:
-        raise SnapError(f"cannot read {path}: larger than {MAX_PYPROJECT >> 20} MiB")
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as e:

@@ -7,6 +7,7 @@ raising or interrupted workload or build leaves no file at the output path.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from typing import Callable
 
 from ..errors import SnapError
 from ..image.packaged import TRAINING_ENV
+from .lifeline import PARENT_ENV, UNBLOCK_ENV, committed, kill_group, signals_held, stall_point
 
 
 @dataclass
@@ -167,11 +169,7 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
     t0 = time.perf_counter()
     out_abs = os.path.abspath(output)
     tmp = os.path.join(os.path.dirname(out_abs), f".{os.path.basename(out_abs)}.{os.getpid()}.tmp")
-    try:   # fail before the (possibly long) workload runs, not after
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
-    except OSError as e:
-        raise SnapError(f"cannot write {output!r}: {e.strerror}") from None
-    rfd, wfd = os.pipe()
+    _remove_stale(out_abs)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNAP_") or k in _PASSED_ON}
     # Reproducible images: code that calls a `with objmode` block embeds a pickle
     # of the block's IR, and pickled sets follow the (salted) string hash order.
@@ -179,34 +177,38 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
     # Images activated while the workload runs (a library's own, by activate_package) stay
     # inactive in the child: everything is compiled and recorded, the image is self-contained.
     env[TRAINING_ENV] = "1"
-    cmd = [sys.executable, "-m", "snapshot.create.trace", "--out", tmp, "--cpu", cpu, "--events-fd", str(wfd)]
-    if package is not None:
-        cmd += ["--package", package]
-    for w in workloads:
-        cmd += ["--workload", w]
-    for report in add_misses:
-        cmd += ["--add-misses", os.path.abspath(report)]
-    for base in bases:
-        cmd += ["--base", os.path.abspath(base)]
-    cmd += ["--", *(args or [])]
+    env[PARENT_ENV] = str(os.getpid())      # the child dies with this process (lifeline.py)
     report = CreateReport(output=output)
     error: str | None = None
     modules: dict = {}
     search_path: list = []
     imported_dir: str | None = None
     proc = None
+    out_fd, named, linked, rfd, wfd = -1, None, None, -1, -1
     try:
-        # SIGINT held back until `proc` is set: an interrupt landing inside Popen (after the
-        # fork) would otherwise leave the child running the workload, unkilled. The child
-        # inherits the mask; the trace child unblocks SIGINT first thing, unless it was
-        # blocked here already.
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        if signal.SIGINT not in mask:
-            env["_SNAP_TRACE_UNBLOCK_SIGINT"] = "1"
-        try:
-            proc = subprocess.Popen(cmd, pass_fds=(wfd,), env=env, stdin=subprocess.DEVNULL)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        # fail before the (possibly long) workload runs, not after
+        out_fd, named = _open_output(out_abs, tmp, output)
+        rfd, wfd = os.pipe()
+        cmd = [sys.executable, "-m", "snapshot.create.trace", "--out-fd", str(out_fd), "--cpu", cpu,
+               "--events-fd", str(wfd)]
+        if package is not None:
+            cmd += ["--package", package]
+        for w in workloads:
+            cmd += ["--workload", w]
+        for report_file in add_misses:
+            cmd += ["--add-misses", os.path.abspath(report_file)]
+        for base in bases:
+            cmd += ["--base", os.path.abspath(base)]
+        cmd += ["--", *(args or [])]
+        # The ending signals held back until `proc` is set: one landing inside Popen (after
+        # the fork) would otherwise leave the child running the workload, unkilled. The child
+        # inherits the mask and unblocks what was not blocked here already, first thing. It
+        # runs in a session of its own: the command kills it and what it started as a group.
+        with signals_held() as unblock:
+            if unblock:
+                env[UNBLOCK_ENV] = ",".join(str(int(s)) for s in sorted(unblock))
+            proc = subprocess.Popen(cmd, pass_fds=(wfd, out_fd), env=env, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
         os.close(wfd)
         wfd = -1
         import linker  # noqa: F401 - _verify's imports (numpy...) load while the child works
@@ -245,21 +247,86 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
                 and os.path.realpath(imported_dir) != os.path.realpath(expected_dir):
             raise SnapError(f"the workload imported {package} from {imported_dir}, not from {expected_dir} "
                             "where snap create found it; give --output FILE")
-        _verify(tmp)
-        os.replace(tmp, out_abs)
+        stall_point("verify")
+        _verify(named or f"/proc/self/fd/{out_fd}")
+        with signals_held():       # named and renamed in one step, as far as a signal can tell
+            if named is None:
+                # the image has had no name so far: a build killed at any point before left
+                # nothing in the directory
+                _link(out_fd, tmp)
+            linked = tmp
+            os.replace(tmp, out_abs)
+            linked = None
+            committed()
     except BaseException:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            kill_group(proc)
         raise
     finally:
-        for fd in (rfd, wfd):
+        for fd in (rfd, wfd, out_fd):
             if fd >= 0:
                 os.close(fd)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for leftover in (named, linked):
+            if leftover is not None and os.path.lexists(leftover):
+                os.unlink(leftover)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _open_output(out_abs: str, tmp: str, output: str) -> tuple[int, str | None]:
+    """(descriptor the image is written through, its file's name: None while it has none).
+
+    The file is made without a name in the output's directory (``O_TMPFILE``) and linked
+    in only once complete and verified: a build ended any way at all, even by SIGKILL,
+    leaves nothing beside the output. Where the file system cannot (or there is no /proc
+    to link it through), a named temporary file, removed on failure (and by the next
+    build, if its creator was killed outright: ``_remove_stale``)."""
+    directory = os.path.dirname(out_abs)
+    if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):
+        try:
+            return os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o644), None
+        except OSError as e:
+            if e.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise SnapError(f"cannot write {output!r}: {e.strerror}") from None
+    try:
+        return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644), tmp
+    except OSError as e:
+        raise SnapError(f"cannot write {output!r}: {e.strerror}") from None
+
+
+def _link(fd: int, path: str) -> None:
+    """Give the unnamed file open as ``fd`` the name ``path`` (linkat(2) with
+    AT_SYMLINK_FOLLOW through /proc: os.link takes that path only with a directory fd)."""
+    d = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.link(f"/proc/self/fd/{fd}", os.path.basename(path), dst_dir_fd=d, follow_symlinks=True)
+    finally:
+        os.close(d)
+
+
+def _remove_stale(out_abs: str) -> None:
+    """Named temporary files of earlier builds of ``out_abs`` whose process is gone."""
+    directory, base = os.path.split(out_abs)
+    prefix = f".{base}."
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):-len(".tmp")] if name.startswith(prefix) and name.endswith(".tmp") else ""
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue                # alive (another build of the same output)
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
 
 
 def _verify(path: str) -> None:

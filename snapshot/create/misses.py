@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Iterator
 
 from ..errors import SnapError
+from ..image.untrusted import UnsafeFile, open_regular
 from ..numba_seam import compile_signature, is_compilable
 from ..numba_seam.typecodec import BadTypes, decode_types, live_object, module_is_imported
 from ..runtime.report import MAX_LINE
@@ -55,17 +55,13 @@ def _open_regular(path: str):
     """The report, opened for reading without blocking (a FIFO with no writer would block
     ``open``), and only if it is a regular file (a device such as /dev/zero never ends)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        fd, _ = open_regular(path)
+    except UnsafeFile as e:
+        raise SnapError(f"miss report {path!r} {e.strerror}") from None
     except OSError as e:
         raise SnapError(f"cannot read miss report {path!r}: {e.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SnapError(f"miss report {path!r} is not a regular file")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 def read_report(path: str, result: FoldResult) -> Iterator[tuple[int, dict]]:

@@ -14,7 +14,6 @@ import argparse
 import atexit
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ import traceback
 from typing import NoReturn
 
 from ..program import exec_script, print_user_traceback
+from .lifeline import guard_group, stall_point, training_child_start
 
 
 class Events:
@@ -118,11 +118,10 @@ def exit_now(status: int) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if os.environ.pop("_SNAP_TRACE_UNBLOCK_SIGINT", None):    # blocked by create around its Popen
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    training_child_start()
     ap = argparse.ArgumentParser(prog="python -m snapshot.create.trace")
     ap.add_argument("--workload", action="append", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out-fd", type=int, required=True)      # the image file (unnamed until committed)
     ap.add_argument("--cpu", default="host")
     ap.add_argument("--events-fd", type=int)
     ap.add_argument("--add-misses", action="append", default=[])
@@ -130,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base", action="append", default=[])
     ap.add_argument("args", nargs="*")
     ns = ap.parse_args(argv)
+    for fd in (ns.out_fd, ns.events_fd):
+        if fd is not None:
+            os.set_inheritable(fd, False)       # not for programs the workload runs
+    # before anything else starts: whatever the workload leaves, or this process leaves when
+    # killed, ends with it (lifeline.py)
+    guard_group(close=tuple(fd for fd in (ns.out_fd, ns.events_fd) if fd is not None))
     events = Events(ns.events_fd)
 
     from . import cpu
@@ -217,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     inputs.uninstall()
 
     from .build import build_image
+
+    def progress(stage: str) -> None:
+        events.send("stage", name=stage)
+        stall_point(stage)
     try:
         specs = specializations(recorder.records)
         result = build_image(specs, recorder.libraries, targets=targets, trained=trained, variants=builder,
@@ -224,9 +233,13 @@ def main(argv: list[str] | None = None) -> int:
                                          **({"add-misses": [os.path.basename(m) for m in ns.add_misses]}
                                             if ns.add_misses else {})},
                              package=ns.package, bases=ns.base, observed=recorder.observer,
-                             progress=lambda s: events.send("stage", name=s))
-        with open(ns.out, "wb") as f:
-            f.write(result.image)
+                             progress=progress)
+        with os.fdopen(ns.out_fd, "wb") as f:
+            half = len(result.image) // 2
+            f.write(result.image[:half])
+            f.flush()
+            stall_point("writing")
+            f.write(result.image[half:])
             f.flush()
             os.fsync(f.fileno())
     except BuildError as e:

@@ -27,6 +27,7 @@ from typing import Any, Callable
 from ..numba_seam.replay import LibraryKeys, Replay, ReplayError, library_records
 from .codegen import CodeRecipe, generate
 from .cpu import CpuTarget
+from .lifeline import die_with_parent
 
 HELPER_ENV = "SNAP_VARIANT_HELPER"
 _LEN = struct.Struct("<Q")
@@ -87,6 +88,7 @@ class VariantBuilder:
         if pid == 0:                                   # the helper: never returns
             status = 1
             try:
+                die_with_parent(self._owner)       # whatever ends the training run ends it
                 parent.close()
                 self._after_fork()
                 _helper(child, self.targets)

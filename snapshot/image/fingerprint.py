@@ -174,6 +174,16 @@ def file_digest(path: str, opener: Callable = open) -> str | None:
         return None
 
 
+def source_digest(path: str) -> str | None:
+    """``file_digest`` of a Python source file named by an image (snap check, staleness): a
+    regular file of bounded size, read without blocking (image/untrusted.py), or None."""
+    from .untrusted import MAX_SOURCE_BYTES, read_regular
+    try:
+        return hashlib.blake2b(read_regular(path, MAX_SOURCE_BYTES), digest_size=16).hexdigest()
+    except OSError:
+        return None
+
+
 def iter_code_objects(code: pytypes.CodeType) -> Iterator[pytypes.CodeType]:
     yield code
     for const in code.co_consts:
@@ -189,11 +199,12 @@ def source_fingerprints(path: str) -> dict[str, frozenset[str]] | None:
     can have several defs (a property's getter and setter, if/else branches): a
     function is unchanged if its code is still one of them.
     """
+    from .untrusted import MAX_SOURCE_BYTES, read_regular
     try:
-        with open(path, "rb") as f:
-            src = f.read()
+        src = read_regular(path, MAX_SOURCE_BYTES)      # the path may come from an untrusted image
         top = compile(src, path, "exec", dont_inherit=True)
-    except (OSError, SyntaxError, ValueError):
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        # (a hostile file: nesting too deep for the compiler)
         return None
     out: dict[str, set[str]] = {}
     for code in iter_code_objects(top):

@@ -18,8 +18,8 @@ from functools import cached_property
 from typing import Any, Callable
 
 from ..errors import Unfingerprintable
-from .fingerprint import (cached_code_fingerprint, closure_fingerprint, file_digest, iter_code_objects,
-                          jitted_py_func, source_fingerprints)
+from .fingerprint import (cached_code_fingerprint, closure_fingerprint, iter_code_objects,
+                          jitted_py_func, source_digest, source_fingerprints)
 from .manifest import Manifest
 
 _LOCALS = ".<locals>."
@@ -43,8 +43,8 @@ def current_file(module: str) -> str | None:
         return path
     if module == "__main__":
         return None
-    # not importlib.util.find_spec: for "a.b" it imports a (runs its __init__), which neither
-    # a build nor a freshness check at run time may do for a module nobody imported
+    # found as the program would import it (its meta path finders too), but without importing
+    # it or its parent packages (importlib.util.find_spec("a.b") runs a/__init__.py)
     from .locate import find_spec
     spec = find_spec(module)
     return spec.origin if spec is not None and spec.has_location else None
@@ -133,7 +133,7 @@ class Freshness:
         if ok is None:
             path = self._locate(module)
             recorded = self._recorded.get(module)
-            ok = bool(path and recorded and file_digest(path) == recorded)
+            ok = bool(path and recorded and source_digest(path) == recorded)
             self._unchanged[module] = ok
         return ok
 

@@ -234,6 +234,8 @@ class ManifestIndex:
             header = json.loads(bytes(data[start:end]))
         except (UnicodeDecodeError, ValueError) as e:
             raise ManifestError(f"corrupted manifest: {e}") from None
+        except RecursionError:          # (an untrusted file: snap info/check read it)
+            raise ManifestError("corrupted manifest: JSON nested too deeply") from None
         if not isinstance(header, dict):
             raise ManifestError("corrupted manifest: not an object")
         fmt = header.get("format")
@@ -279,6 +281,8 @@ class ManifestIndex:
                 e = Entry(**{**doc, "deps": [Dep(**d) for d in doc.get("deps", [])]})
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 raise _corrupted(exc) from None
+            except RecursionError:
+                raise ManifestError(f"corrupted manifest: entry {i}: JSON nested too deeply") from None
             self._entries[i] = e
         return e
 

@@ -13,7 +13,7 @@ from typing import Any
 from ..image.compat import rows, verdict
 from ..image.host import host_cpu
 from ..image.variants import Choice, usable_features, variants_of
-from ..image.freshness import Freshness
+from ..image.freshness import CLOSURE, Freshness
 from ..image.manifest import Manifest
 from ..image.locate import find_spec
 from ..image.packaged import PACKAGE_DIR
@@ -56,8 +56,9 @@ class CheckReport:
 
 
 def find_module_file(module: str) -> str | None:
-    """The source file of ``module`` on this sys.path, WITHOUT importing it or its parents."""
-    spec = find_spec(module)
+    """The source file of ``module`` on this sys.path, WITHOUT importing it or its parents, and
+    without asking the import system's finders (the name comes from an untrusted image)."""
+    spec = find_spec(module, finders=False)
     if spec is None or not spec.has_location or not isinstance(spec.origin, str):
         return None
     return spec.origin if spec.origin.endswith(".py") and os.path.isfile(spec.origin) else None
@@ -117,6 +118,14 @@ class _Sources(Freshness):
             p = where if where is not None and os.path.isfile(where) else None
             self._path[module] = p or find_module_file(module)
         return self._path[module]
+
+    def fresh(self, module: str, qualname: str, code: str, own_globals: dict | None = None) -> bool:
+        """Decided by the files alone: this process is not the program the image serves, and
+        looking its objects up by the image's names would run their code (a module's or an
+        object's ``__getattr__``, a property) on the image's say-so."""
+        if CLOSURE in code:
+            return self._closure_fresh(module, qualname, code)
+        return self._in_file(module, qualname, code)
 
     def status(self, module: str, qualname: str, code: str) -> str:
         """"fresh", "stale" or "missing" for one function."""

@@ -6,7 +6,10 @@ import site
 import subprocess
 import sys
 
+from ..image.untrusted import read_regular
+
 HOOK_MODULE = "snapshot.startup"
+_MAX_PTH = 1 << 20
 
 
 def hook_files() -> list[str]:
@@ -23,10 +26,9 @@ def hook_files() -> list[str]:
         for name in names:
             if name.endswith(".pth"):
                 path = os.path.join(d, name)
-                try:
-                    with open(path, encoding="utf-8", errors="replace") as f:
-                        if HOOK_MODULE in f.read():
-                            found.append(path)
+                try:        # (a regular file of bounded size: image/untrusted.py)
+                    if HOOK_MODULE.encode() in read_regular(path, _MAX_PTH):
+                        found.append(path)
                 except OSError:
                     pass
     return found
@@ -97,7 +99,12 @@ def diagnose() -> dict:
 
 
 def render(doc: dict, out) -> None:
-    from rich.markup import escape as esc
+    from rich.markup import escape
+
+    from .printable import printable
+
+    def esc(text) -> str:       # what an image says never drives the terminal (printable.py)
+        return escape(printable(text))
     ok, bad = "[green]ok[/]", "[bold red]PROBLEM[/]"
     out.print(f"python             {esc(doc['python'])} ({doc['python_version']}, numba {doc['numba']})")
     hook = doc["hook"]

@@ -5,15 +5,21 @@ checked by the linker's own reader (``linker.ImageFile``: structure, checksum)
 and by an independent one (LIEF), and only the JSON manifest is decoded.
 Nothing is ``dlopen``ed, the pickled payload is never unpickled (only its size
 is reported) and the modules the image's functions came from are never
-imported.
+imported. The file must be a regular one, and is read only as far as its ELF
+headers say it reaches (a FIFO, a device, a file of any size named like an image
+is refused before it is read: image/untrusted.py); a manifest nesting deeper than
+any snap writes is refused before anything recurses through it.
 """
 from __future__ import annotations
 
+import errno
 import os
+import struct
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ImageReadError, ManifestError
+from ..image.untrusted import UnsafeFile, open_regular, read_fd
 from ..image.manifest import MANIFEST_SECTION, Manifest, type_problem
 
 
@@ -26,16 +32,65 @@ class OpenedFile:
     checksum_error: str | None = None
 
 
+# An image is read whole into memory (the checksum covers every byte). Its ELF headers say
+# how long it is; this caps what they may say.
+MAX_IMAGE_BYTES = 2 << 30
+_NOT_ELF_READ = 1 << 16         # of a file that is no ELF file: enough for the reader to say so
+_EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
+_SHDR = struct.Struct("<IIQQQQIIQQ")
+_PHDR = struct.Struct("<IIQQQQQQ")
+_SHT_NOBITS = 8
+
+
+def _elf_extent(fd: int, size: int) -> int | None:
+    """Where a 64-bit little-endian ELF file ends by its own headers (the furthest of its
+    program and section header tables, its sections' and segments' file contents), read
+    with a few small preads; None if it is no such file (the linker's reader says why)."""
+    head = read_fd(fd, _EHDR.size)
+    if len(head) < _EHDR.size or head[:6] != b"\x7fELF\x02\x01":
+        return None
+    (_, _, _, _, _, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, _) = _EHDR.unpack(head)
+    end = max(_EHDR.size, phoff + phnum * phentsize, shoff + shnum * shentsize)
+    if shentsize == _SHDR.size and 0 < shoff + shnum * shentsize <= size:
+        table = read_fd(fd, shnum * shentsize, shoff)
+        for sh in _SHDR.iter_unpack(table[:len(table) - len(table) % _SHDR.size]):
+            if sh[1] != _SHT_NOBITS:
+                end = max(end, sh[4] + sh[5])
+    if phentsize == _PHDR.size and 0 < phoff + phnum * phentsize <= size:
+        table = read_fd(fd, phnum * phentsize, phoff)
+        for ph in _PHDR.iter_unpack(table[:len(table) - len(table) % _PHDR.size]):
+            end = max(end, ph[2] + ph[5])
+    return end
+
+
 def _read_bytes(path: str) -> bytes:
+    """The image file's bytes: a regular file (never a FIFO or a device: image/untrusted.py),
+    read up to where its ELF headers say it ends, at most MAX_IMAGE_BYTES."""
     try:
-        with open(path, "rb") as f:
-            return f.read()
-    except IsADirectoryError:
-        raise ImageReadError(f"{path}: is a directory, not a snap image") from None
+        fd, size = open_regular(path)
     except FileNotFoundError:
         raise ImageReadError(f"{path}: no such file") from None
+    except UnsafeFile as e:
+        if e.errno == errno.EISDIR:
+            raise ImageReadError(f"{path}: is a directory, not a snap image") from None
+        raise ImageReadError(f"{path}: {e.strerror}") from None
     except OSError as e:
         raise ImageReadError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        extent = _elf_extent(fd, size)
+        if extent is None:
+            return read_fd(fd, min(size, _NOT_ELF_READ))
+        if extent > MAX_IMAGE_BYTES:
+            raise ImageReadError(f"{path}: its ELF headers describe {extent} bytes, more than the "
+                                 f"{MAX_IMAGE_BYTES} read at most: not a snap image")
+        if size > extent:
+            raise ImageReadError(f"{path}: {size} bytes, but its ELF headers account for {extent}: "
+                                 "not a snap image (data appended, or corrupt headers)")
+        return read_fd(fd, size)        # (shorter than its headers say: the reader says truncated)
+    except OSError as e:
+        raise ImageReadError(f"{path}: cannot read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
 
 
 def _parse(path: str, data: bytes, verify: bool):
@@ -72,7 +127,7 @@ def open_image(path: str, *, verify: bool = True) -> OpenedFile:
             raise ImageReadError(f"{path}: {e}") from None
         except Exception as e:  # noqa: BLE001
             raise ImageReadError(f"{path}: corrupted manifest ({type(e).__name__}: {e})") from None
-        problem = type_problem(manifest)
+        problem = _too_deep(manifest) or type_problem(manifest)
         if problem:
             raise ImageReadError(f"{path}: corrupted manifest ({problem})")
     except ImageReadError:
@@ -80,6 +135,25 @@ def open_image(path: str, *, verify: bool = True) -> OpenedFile:
             raise ImageReadError(checksum_error) from None
         raise
     return OpenedFile(path, data, image, manifest, checksum_error)
+
+
+# JSON nesting a manifest may have (snap writes 5 at most): everything shown or dumped
+# further on recurses per level, and must not meet Python's recursion limit
+MAX_NESTING = 32
+
+
+def _too_deep(manifest: Manifest) -> str | None:
+    """Why the decoded manifest nests too deeply to be shown, or None (walked without recursion)."""
+    stack = [(manifest, 0)]
+    while stack:
+        obj, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return f"nested more than {MAX_NESTING} levels deep"
+        if isinstance(obj, dict):
+            stack.extend((v, depth + 1) for v in obj.values())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((v, depth + 1) for v in obj)
+    return None
 
 
 def lief_parse(data: bytes):
