@@ -306,11 +306,9 @@ def _size(n: int) -> str:
 
 def _esc(text) -> str:
     """Text from an image (or about one) for rich: control characters escaped first
-    (inspect/printable.py: an image must not drive the terminal), then markup."""
-    from rich.markup import escape
-
-    from .inspect.printable import printable
-    return escape(printable(text))
+    (printable.py: an image must not drive the terminal), then markup."""
+    from .printable import markup
+    return markup(text)
 
 
 def _render_info(inf) -> None:

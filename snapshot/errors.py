@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from typing import Any, Callable
+from .printable import printable
 
 
 class SnapError(Exception):
@@ -79,7 +80,7 @@ def warn(msg: str) -> None:
         if not ("importlib" in name and "_bootstrap" in name):   # warnings skips those itself
             level += 1
         frame = frame.f_back
-    warnings.warn(msg, SnapWarning, stacklevel=level)
+    warnings.warn(printable(msg), SnapWarning, stacklevel=level)
 
 
 _IMAGE_WARNING = "<snap image>"      # the "file" of warnings about a whole image
@@ -103,7 +104,7 @@ def warn_image(msg: str) -> None:
             return previous(message, category, filename, lineno, line)
         formatwarning.snap = True
         warnings.formatwarning = formatwarning
-    warnings.warn_explicit(msg, SnapWarning, _IMAGE_WARNING, 0, module="snapshot",
+    warnings.warn_explicit(printable(msg), SnapWarning, _IMAGE_WARNING, 0, module="snapshot",
                            registry=_registry)
 
 

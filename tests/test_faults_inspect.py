@@ -204,6 +204,21 @@ def test_doctor_escapes_what_an_image_says(real, tmp_path):
     assert "[tool.snap] output" in out and "\\x1b[2J" in out, out
 
 
+def test_runtime_warnings_escape_what_an_image_says(real, tmp_path):
+    """A program started from the poisoned image: it is refused (built for another Python,
+    its name and fingerprint carry control sequences) with a warning whose image strings are
+    escaped, and the program still gets the JIT's result."""
+    forged = _poisoned(real, tmp_path)
+    _, src = real
+    p = run([sys.executable, "-c", "from pkgq import lib; print(lib.add(1, 2))"], cwd=src,
+            env=clean_env(SNAP_SYSIMAGE=str(forged), PYTHONPATH=str(src)))
+    assert_ok(p)
+    assert p.stdout.split() == ["3"]
+    assert "SnapWarning" in p.stderr and "\\x1b[2J" in p.stderr, p.stderr
+    for ch in RAW:
+        assert ch not in p.stderr, repr(ch)
+
+
 # ------------------------------------------------------------ nothing run on the image's say-so
 class _Recorder:
     """A meta path finder that notes every name the import system asks it about."""

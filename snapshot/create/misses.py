@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Iterator
 
 from ..errors import SnapError
+from ..printable import printable
 from ..image.untrusted import UnsafeFile, open_regular
 from ..numba_seam import compile_signature, is_compilable
 from ..numba_seam.typecodec import BadTypes, decode_types, live_object, module_is_imported
@@ -113,7 +114,7 @@ def read_report(path: str, result: FoldResult) -> Iterator[tuple[int, dict]]:
 
 def _text(v: object, limit: int = 200) -> str:
     """A name from the report, fit for one line of a message (no control characters)."""
-    return "".join(c if c.isprintable() else "?" for c in v[:limit]) if isinstance(v, str) else ""
+    return printable(v[:limit]) if isinstance(v, str) else ""
 
 
 def fold(path: str, mains: list[ModuleType]) -> FoldResult:

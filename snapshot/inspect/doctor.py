@@ -99,12 +99,7 @@ def diagnose() -> dict:
 
 
 def render(doc: dict, out) -> None:
-    from rich.markup import escape
-
-    from .printable import printable
-
-    def esc(text) -> str:       # what an image says never drives the terminal (printable.py)
-        return escape(printable(text))
+    from ..printable import markup as esc     # what an image says never drives the terminal
     ok, bad = "[green]ok[/]", "[bold red]PROBLEM[/]"
     out.print(f"python             {esc(doc['python'])} ({doc['python_version']}, numba {doc['numba']})")
     hook = doc["hook"]

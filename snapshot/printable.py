@@ -5,8 +5,10 @@ and an ELF file's names are whatever the file's author wrote: an ESC sequence cl
 the screen or recolours what follows, a CR overwrites a line ("ok" printed over a
 refusal), a bidi override shows text reversed, a lone surrogate cannot even be encoded
 (the print raises). Everything ``snap info``/``check``/``doctor`` shows in text passes
-through ``printable``; their ``--json`` output is ASCII (``json.dumps`` escapes every
-other character), so it needs nothing more.
+through ``printable`` (``markup`` for rich), and so does every warning the runtime
+gives (``errors.warn``: they quote an image's manifest) and every name a miss report
+brings into a build's messages; ``--json`` output is ASCII (``json.dumps`` escapes
+every other character), so it needs nothing more.
 """
 from __future__ import annotations
 
@@ -30,3 +32,9 @@ def printable(text: Any) -> str:
     if s.isprintable():
         return s
     return "".join(ch if ch.isprintable() else _escape(ch) for ch in s)
+
+
+def markup(text: Any) -> str:
+    """``printable`` text, then escaped for rich's markup (``[`` in a name is not a style)."""
+    from rich.markup import escape
+    return escape(printable(text))
