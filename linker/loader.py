@@ -274,6 +274,12 @@ class ImageFile:
         return sh, names, {nm: i for i, nm in enumerate(names) if i}
 
     @property
+    def content(self) -> memoryview:
+        """The bytes checked, read-only: what ``load`` runs (not the file's, which may have
+        changed since it was read)."""
+        return memoryview(self._data).toreadonly()
+
+    @property
     def sections(self) -> dict[str, int]:
         """Section name -> size, from the section headers."""
         sh, names, _ = self._headers

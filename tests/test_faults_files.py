@@ -172,6 +172,65 @@ def test_image_changed_in_place_after_activation_runs_what_was_checked(built, mo
     assert "SnapWarning" not in p.stderr, p.stderr         # the checked copy serves, nothing refused
 
 
+# ------------------------------------------------------------------ an incremental image's base
+TOP_LIB = """\
+from numba import njit
+import fsmall
+
+
+@njit
+def top(x):
+    return fsmall.first(x) * 2.0
+"""
+
+# argv: base image, the build to copy over it after its activation ("-": none), top image
+BASE_APP = """\
+import shutil, sys
+import numpy as np
+import snapshot
+
+base, rebuilt, top = sys.argv[1:4]
+if base != "-":
+    assert snapshot.activate(base) is not None
+if rebuilt != "-":
+    shutil.copyfile(rebuilt, base)          # in place: the process runs the build it activated
+rt = snapshot.activate(top) if top != "-" else None
+import ftop  # noqa: E402
+print(ftop.top(np.linspace(-3.0, 7.0, 11)).tobytes().hex())
+print("top", "active" if rt is not None else "refused")
+"""
+
+
+def test_a_base_rewritten_after_its_activation_is_not_the_base_recorded(built):
+    """An incremental image records the SHA-256 of its base: compared with the bytes this
+    process activated, not with the file, which now holds the recorded build while the code
+    running is another (built for other global values: the top image's code would call it)."""
+    d, images = built
+    (d / "ftop.py").write_text(TOP_LIB)
+    (d / "w_top.py").write_text("import numpy as np\nimport ftop\nftop.top(np.linspace(-3.0, 7.0, 11))\n")
+    (d / "base_app.py").write_text(BASE_APP)
+    run_dir = d / "incremental"
+    run_dir.mkdir()
+    assert_ok(snap("create", "-w", "w_top.py", "--base", str(images["fsmall", "2"]),
+                   "-o", str(run_dir / "top.so"), "-q", cwd=d, env=clean_env(FK_K="2")))
+    base = run_dir / "fsmall2.so"                      # the name top.so records, next to it
+    shutil.copyfile(images["fsmall", "1"], base)      # another build (K = 1) of the same functions
+    env = clean_env(FK_K="2")
+
+    def app(*args: str):
+        p = run([sys.executable, "base_app.py", *args], cwd=d, env=env)
+        assert_ok(p)
+        return p
+    jit = app("-", "-", "-").stdout.splitlines()[0]
+    p = app(str(base), str(images["fsmall", "2"]), str(run_dir / "top.so"))
+    assert p.stdout.splitlines() == [jit, "top refused"], p.stderr
+    assert "is built on another build of fsmall2.so" in p.stderr, p.stderr
+    # the recorded build, activated as such: top.so serves, with the same results
+    shutil.copyfile(images["fsmall", "2"], base)
+    p = app(str(base), "-", str(run_dir / "top.so"))
+    assert p.stdout.splitlines() == [jit, "top active"], p.stderr
+
+
 # ------------------------------------------------------------------ the loader itself
 def test_loader_runs_its_copy_whatever_happens_to_the_file(tmp_path):
     """Both ways the loader holds an image (read into memory; copied through a buffer from
