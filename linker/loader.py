@@ -46,6 +46,7 @@ PROT_READ = 1
 _VOIDFN = ctypes.CFUNCTYPE(None)
 
 _lock = threading.RLock()                    # re-entrant: resolve() or a constructor may load
+_loaded: dict[int, "LoadedImage"] = {}      # dlopen handle -> image (glibc dedups by name, inode)
 
 Resolver = Callable[[str], "int | None"]
 
@@ -60,6 +61,8 @@ _MAP_FROM = 256 << 10
 _CHUNK = 64 << 10                                # the copy's buffer: stays in cache between read and write
 _SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 _ZERO4 = bytes(4)
+_FS_IOC_GETFLAGS = 0x80086601                    # _IOR('f', 1, long)
+_UNCHANGEABLE = 0x10 | 0x100000                  # FS_IMMUTABLE_FL (chattr +i), FS_VERITY_FL (fs-verity)
 
 
 def _read_all(fd: int, size: int) -> bytes:
@@ -94,6 +97,18 @@ def _write_all(fd: int, data) -> None:
     mv = memoryview(data)
     while mv:
         mv = mv[os.write(fd, mv):]
+
+
+def _unchangeable(fd: int) -> bool:
+    """Whether nobody can change the file's bytes: immutable (``chattr +i``, short of root
+    clearing the flag first) or fs-verity. Such a file needs no copy: it is read, or mapped,
+    and dlopened itself, so its pages are shared between processes and profilers reading
+    the file after the process name its functions."""
+    try:
+        flags = int.from_bytes(fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))[:4], "little")
+    except OSError:                  # a file system without such flags
+        return False
+    return bool(flags & _UNCHANGEABLE)
 
 
 def _crc_field(head) -> int | None:
@@ -150,8 +165,9 @@ class ImageFile:
                  headers: bool = True, *, sealed: bool = False,
                  checksum: tuple[int, int] | None = None) -> None:
         """``fd`` -1: ``data`` given by the caller, never loadable. Otherwise owned (closed by
-        close/__del__ once the file checked out): with ``sealed``, the sealed anonymous file
-        ``data`` maps; else the image file ``data`` was read from (``load`` copies ``data``).
+        close/__del__ once the file checked out): with ``sealed``, a file whose bytes are
+        ``data`` and cannot change (the sealed copy, an immutable file), which ``load``
+        dlopens; else the image file ``data`` was read from (``load`` copies ``data``).
         ``checksum``: (field position, checksum) computed while copying (``_copy_sealed``)."""
         self.path, self._fd, self._data, self._sealed = str(path), -1, data, sealed
         self._checksum = checksum
@@ -166,6 +182,11 @@ class ImageFile:
         try:
             st = os.fstat(fd)
             regular = stat.S_ISREG(st.st_mode)
+            if regular and _unchangeable(fd):
+                # what is read now stays the file's bytes: a mapping cannot change or shrink
+                data = (mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if st.st_size >= _MAP_FROM
+                        else _read_all(fd, st.st_size))
+                return cls(os.fspath(path), fd, data, verify, headers, sealed=True)
             if regular and st.st_size >= _MAP_FROM:
                 # Copied now, not mapped: a mapping of the image file would change with it
                 # (rewritten in place) or raise SIGBUS (truncated) when the manifest or a
@@ -314,10 +335,10 @@ class ImageFile:
     def load(self, resolve: Resolver) -> "LoadedImage":
         if self._fd < 0:
             raise _fail(self.path, "image file is closed")
-        # The checked bytes, in a sealed anonymous file of this load's own: glibc identifies
-        # loaded objects by name, then by inode, so each load is its own image (never an
-        # older load's code, from a file since rewritten). The descriptor stays open for good:
-        # its /proc path is glibc's name for the image and must never name another file.
+        # The checked bytes, in a sealed anonymous file of this load's own (or the file itself
+        # if nobody can change it): what runs is what was checked, whatever happens to the
+        # file. The descriptor stays open for good: its /proc path is glibc's name for the
+        # image and must never name another file.
         try:
             if self._sealed:
                 lfd = os.dup(self._fd)
@@ -338,12 +359,21 @@ class ImageFile:
             os.close(lfd)
             raise _fail(self.path, f"dlopen failed: {err.decode(errors='replace') if err else '?'}")
         with _lock:
+            img = _loaded.get(handle)
+            if img is not None:       # an unchangeable file loaded before: glibc matched its inode
+                # (and took lfd's path as another name of it: lfd stays open, that path must
+                # never name another file)
+                if img._dir["crc"] != self._dir["crc"]:
+                    raise _fail(self.path, "a different image from the same file (same inode) is already "
+                                           "loaded in this process")
+                return img
             dir_addr = _dlsym(handle, imagedir.SYMBOL.encode())
             if not dir_addr:
                 raise _fail(self.path, f"loaded, but {imagedir.SYMBOL} is missing")
             img = LoadedImage(self.path, handle, dir_addr - self._dir["dir_addr"], self._dir, self.imports,
                               self._weak)
             img._fill(resolve)
+            _loaded[handle] = img
             img._run_ctors()
             return img
 
