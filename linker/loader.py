@@ -9,7 +9,8 @@ happens to the file afterwards: replaced by a rename, rewritten in place (``cp``
 dlopened from its file has neither guarantee: its pages *are* the file's (an
 in-place write changes the code of a running process, a truncation kills it with
 SIGBUS on the next page it touches), and so would a mapping of the image file
-read at activation. The import table is then filled from the image directory
+read at activation. (A file nobody can change -- immutable, fs-verity -- is
+loaded itself: no copy needed.) The import table is then filled from the image directory
 (found with one ``dlsym``), import fixups written, the table made read-only
 and constructors run -- in that order, which is why constructors are not
 left to ld.so.  Images are never dlclosed.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import errno
 import fcntl
 import mmap
 import os
@@ -59,6 +61,7 @@ _SECTAB = struct.Struct("<4Q")                   # imagedir.SECTAB, read with st
 # into memory, and copied into a sealed file at load: cheaper at activation for them.
 _MAP_FROM = 256 << 10
 _CHUNK = 64 << 10                                # the copy's buffer: stays in cache between read and write
+_MFD_NOEXEC_SEAL = 0x0008                        # linux/memfd.h (Python 3.11's os lacks it)
 _SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 _ZERO4 = bytes(4)
 _FS_IOC_GETFLAGS = 0x80086601                    # _IOR('f', 1, long)
@@ -84,8 +87,18 @@ def _fail(path: str, msg: str) -> LinkError:
 
 def _sealed_file(path: str) -> int:
     """A new anonymous file, to be filled, then sealed by ``_seal``. Its name shows in
-    /proc/<pid>/maps as ``/memfd:snap:<file name> (deleted)``: which image the code is."""
-    return os.memfd_create(f"snap:{os.path.basename(path)}"[:200], os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    /proc/<pid>/maps as ``/memfd:snap:<file name> (deleted)``: which image the code is
+    (cut to 200 bytes: the kernel refuses names over 249). Not executable as a program
+    (MFD_NOEXEC_SEAL, Linux 6.3+; dlopen maps it all the same): what vm.memfd_noexec=2
+    requires, and nothing anyone could exec."""
+    name = os.fsencode(f"snap:{os.path.basename(path)}")[:200]
+    flags = os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING
+    try:
+        return os.memfd_create(name, flags | _MFD_NOEXEC_SEAL)
+    except OSError as e:
+        if e.errno != errno.EINVAL:          # EINVAL: a kernel before 6.3 (no such flag)
+            raise
+        return os.memfd_create(name, flags)
 
 
 def _seal(fd: int) -> None:

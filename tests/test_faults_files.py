@@ -240,7 +240,9 @@ def test_loader_runs_its_copy_whatever_happens_to_the_file(tmp_path):
     pad = b"m" * (300 << 10)
     big_one = linker.link([emit("define i64 @v() {\n  ret i64 1\n}")], sections={"snap.manifest": pad})
     big_two = linker.link([emit("define i64 @v() {\n  ret i64 2\n}")], sections={"snap.manifest": pad})
-    for name, a, b in (("small", one, two), ("big", big_one, big_two)):
+    # names as long as a file name can be, in bytes (ext4: 255), each character two bytes
+    long = "\u00e9" * 125
+    for name, a, b in (("small", one, two), ("big", big_one, big_two), (long, one, two)):
         (tmp_path / f"{name}1.so").write_bytes(a)
         (tmp_path / f"{name}2.so").write_bytes(b)
     r = run_python(f"""
@@ -249,18 +251,29 @@ def test_loader_runs_its_copy_whatever_happens_to_the_file(tmp_path):
         d = {str(tmp_path)!r}
         def v(img):
             return ctypes.CFUNCTYPE(ctypes.c_int64)(img.address("v"))()
-        for name in ("small", "big"):
+        for name in ("small", "big", {long!r}):
             path = os.path.join(d, name + "1.so")
             f = linker.ImageFile.open(path)
             shutil.copyfile(os.path.join(d, name + "2.so"), path)   # in place, before the load
             os.truncate(path, 100)
             assert bytes(f.section("snap.manifest")[:1]) == (b"m" if name == "big" else b"s")
+            if name == {long!r}:
+                assert v(f.load(lambda n: None)) == 1
+                continue
             img = f.load(lambda n: None)
             assert v(img) == 1, name                     # the bytes checked, not the file's
             os.truncate(path, 0)                          # after the load: its pages are not the file's
             assert v(img) == 1 and len(img.section("snap.manifest")) == (300 << 10 if name == "big" else 1)
             maps = open("/proc/self/maps").read()
             assert "/memfd:snap:" + name + "1.so" in maps, maps
+        copies = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                if os.readlink("/proc/self/fd/" + fd).startswith("/memfd:snap:"):
+                    copies.append(os.stat("/proc/self/fd/" + fd))
+            except FileNotFoundError:        # the listing's own descriptor, closed since
+                pass
+        assert len(copies) >= 3 and not any(st.st_mode & 0o111 for st in copies)   # not executable
         print("ok")
     """, check=False)
     assert r.returncode != -signal.SIGBUS, "killed by SIGBUS"
