@@ -9,8 +9,8 @@ happens to the file afterwards: replaced by a rename, rewritten in place (``cp``
 dlopened from its file has neither guarantee: its pages *are* the file's (an
 in-place write changes the code of a running process, a truncation kills it with
 SIGBUS on the next page it touches), and so would a mapping of the image file
-read at activation. (A file nobody can change -- immutable, fs-verity -- is
-loaded itself: no copy needed.) The import table is then filled from the image directory
+read at activation. (A large file nobody can change -- immutable, fs-verity --
+is mapped and loaded itself: no copy needed.) The import table is then filled from the image directory
 (found with one ``dlsym``), import fixups written, the table made read-only
 and constructors run -- in that order, which is why constructors are not
 left to ld.so.  Images are never dlclosed.
@@ -114,9 +114,9 @@ def _write_all(fd: int, data) -> None:
 
 def _unchangeable(fd: int) -> bool:
     """Whether nobody can change the file's bytes: immutable (``chattr +i``, short of root
-    clearing the flag first) or fs-verity. Such a file needs no copy: it is read, or mapped,
-    and dlopened itself, so its pages are shared between processes and profilers reading
-    the file after the process name its functions."""
+    clearing the flag first) or fs-verity. Such a file needs no copy: it is mapped and
+    dlopened itself, so its pages are shared between processes and profilers reading the
+    file after the process name its functions."""
     try:
         flags = int.from_bytes(fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))[:4], "little")
     except OSError:                  # a file system without such flags
@@ -195,12 +195,11 @@ class ImageFile:
         try:
             st = os.fstat(fd)
             regular = stat.S_ISREG(st.st_mode)
-            if regular and _unchangeable(fd):
-                # what is read now stays the file's bytes: a mapping cannot change or shrink
-                data = (mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if st.st_size >= _MAP_FROM
-                        else _read_all(fd, st.st_size))
-                return cls(os.fspath(path), fd, data, verify, headers, sealed=True)
             if regular and st.st_size >= _MAP_FROM:
+                if _unchangeable(fd):       # (asked of large files only: ~10 us at the first ask)
+                    # a mapping of a file nobody can change cannot change or shrink either
+                    data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+                    return cls(os.fspath(path), fd, data, verify, headers, sealed=True)
                 # Copied now, not mapped: a mapping of the image file would change with it
                 # (rewritten in place) or raise SIGBUS (truncated) when the manifest or a
                 # payload is read later. (Reading into fresh memory cost more than this copy.)
