@@ -13,6 +13,7 @@ writers never leave a torn file.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -140,7 +141,9 @@ def _app(d: Path, image: str, mod: str, when: str = "-", change: str = "-", *, f
     return run([sys.executable, "app.py", image, mod, when, change], cwd=d, env=env, timeout=300)
 
 
+@functools.lru_cache(maxsize=None)
 def _jit(d: Path, mod: str) -> str:
+    """The plain JIT's bits for the program's state (K = 1): once per module."""
     p = _app(d, "-", mod, forbid=False)
     assert_ok(p)
     return p.stdout.splitlines()[0]
