@@ -18,7 +18,6 @@ import os
 import shutil
 import signal
 import sys
-import textwrap
 import threading
 from pathlib import Path
 
