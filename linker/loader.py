@@ -1,9 +1,16 @@
 """Open, verify and load images written by ``link``.
 
-``ImageFile`` reads the file once through one descriptor and checks it without
-executing anything; ``load`` dlopens *that descriptor* (``/proc/<pid>/fd/N``),
-so the bytes verified are the bytes mapped even if the path is replaced by a
-rename meanwhile.  The import table is then filled from the image directory
+``ImageFile`` reads the file once and checks the bytes it read without executing
+anything; ``load`` dlopens *those bytes*: a private copy, held in a sealed
+anonymous file (``memfd_create``, sealed against writing, shrinking and growing),
+dlopened as ``/proc/<pid>/fd/N``. What runs is exactly what was checked, whatever
+happens to the file afterwards: replaced by a rename, rewritten in place (``cp``,
+``rsync --inplace``) or truncated, before or after the load. A shared library
+dlopened from its file has neither guarantee: its pages *are* the file's (an
+in-place write changes the code of a running process, a truncation kills it with
+SIGBUS on the next page it touches), and so would a mapping of the image file
+read at activation. (A large file nobody can change -- immutable, fs-verity --
+is mapped and loaded itself: no copy needed.) The import table is then filled from the image directory
 (found with one ``dlsym``), import fixups written, the table made read-only
 and constructors run -- in that order, which is why constructors are not
 left to ld.so.  Images are never dlclosed.
@@ -12,6 +19,8 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import errno
+import fcntl
 import mmap
 import os
 import stat
@@ -39,7 +48,7 @@ PROT_READ = 1
 _VOIDFN = ctypes.CFUNCTYPE(None)
 
 _lock = threading.RLock()                    # re-entrant: resolve() or a constructor may load
-_loaded: dict[int, "LoadedImage"] = {}      # dlopen handle -> image (dlopen dedups by inode)
+_loaded: dict[int, "LoadedImage"] = {}      # dlopen handle -> image (glibc dedups by name, inode)
 
 Resolver = Callable[[str], "int | None"]
 
@@ -47,7 +56,16 @@ _EHDR = struct.Struct("<HHIQQQIHHHHHH")          # Elf64_Ehdr after e_ident
 _SHDR = struct.Struct("<IIQQQQIIQQ")             # Elf64_Shdr
 _Shdr = collections.namedtuple("_Shdr", "name type flags addr offset size link info addralign entsize")
 _SECTAB = struct.Struct("<4Q")                   # imagedir.SECTAB, read with struct
-_MAP_FROM = 256 << 10                            # smaller files are read: cheaper than a mapping
+# From this size an image is copied into its sealed anonymous file at open (through one small
+# buffer, checksummed on the way) and read from a mapping of that copy; smaller ones are read
+# into memory, and copied into a sealed file at load: cheaper at activation for them.
+_MAP_FROM = 256 << 10
+_CHUNK = 64 << 10                                # the copy's buffer: stays in cache between read and write
+_MFD_NOEXEC_SEAL = 0x0008                        # linux/memfd.h (Python 3.11's os lacks it)
+_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+_ZERO4 = bytes(4)
+_FS_IOC_GETFLAGS = 0x80086601                    # _IOR('f', 1, long)
+_UNCHANGEABLE = 0x10 | 0x100000                  # FS_IMMUTABLE_FL (chattr +i), FS_VERITY_FL (fs-verity)
 
 
 def _read_all(fd: int, size: int) -> bytes:
@@ -67,14 +85,107 @@ def _fail(path: str, msg: str) -> LinkError:
     return LinkError(f"{path}: {msg}")
 
 
+def _sealed_file(path: str) -> int:
+    """A new anonymous file, to be filled, then sealed by ``_seal``. Its name shows in
+    /proc/<pid>/maps as ``/memfd:snap:<file name> (deleted)``: which image the code is
+    (cut to 200 bytes: the kernel refuses names over 249). Not executable as a program
+    (MFD_NOEXEC_SEAL, Linux 6.3+; dlopen maps it all the same): what vm.memfd_noexec=2
+    requires, and nothing anyone could exec."""
+    name = os.fsencode(f"snap:{os.path.basename(path)}")[:200]
+    flags = os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING
+    try:
+        return os.memfd_create(name, flags | _MFD_NOEXEC_SEAL)
+    except OSError as e:
+        if e.errno != errno.EINVAL:          # EINVAL: a kernel before 6.3 (no such flag)
+            raise
+        return os.memfd_create(name, flags)
+
+
+def _seal(fd: int) -> None:
+    """Nobody, this process included, can change, shrink or grow the file from now on."""
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+
+
+def _write_all(fd: int, data) -> None:
+    mv = memoryview(data)
+    while mv:
+        mv = mv[os.write(fd, mv):]
+
+
+def _unchangeable(fd: int) -> bool:
+    """Whether nobody can change the file's bytes: immutable (``chattr +i``, short of root
+    clearing the flag first) or fs-verity. Such a file needs no copy: it is mapped and
+    dlopened itself, so its pages are shared between processes and profilers reading the
+    file after the process name its functions."""
+    try:
+        flags = int.from_bytes(fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))[:4], "little")
+    except OSError:                  # a file system without such flags
+        return False
+    return bool(flags & _UNCHANGEABLE)
+
+
+def _crc_field(head) -> int | None:
+    """Where the checksum field is, if the image directory is where the linker puts it
+    (right after the program headers, as ``ImageFile._parse`` looks first)."""
+    if len(head) < 64 or head[:4] != elf.ELFMAG:
+        return None
+    ehdr = _EHDR.unpack_from(head, 16)
+    phoff, phnum = ehdr[4], ehdr[9]
+    at = elf.align_up(phoff + phnum * elf.PHDR.itemsize, 8) + imagedir.CRC_OFFSET
+    return at if at + 4 <= len(head) else None
+
+
+def _copy_sealed(src: int, path: str) -> "tuple[int, mmap.mmap | bytes, tuple[int, int] | None]":
+    """The file ``src`` to its end, copied into a sealed anonymous file: (its descriptor, a
+    private read-only mapping of it, (position of the checksum field, checksum) of exactly
+    the bytes copied, or None if the field is not in the first chunk).
+
+    One buffer carries each chunk from the file, through the checksum, into the copy: the
+    bytes checked are the bytes copied, and no mapping of the image file is ever read (a
+    mapping of a file that shrinks raises SIGBUS)."""
+    fd = _sealed_file(path)
+    try:
+        buf = memoryview(bytearray(_CHUNK))
+        crc: tuple[int, int] | None = None
+        total = 0
+        while True:
+            k = os.readv(src, [buf])
+            if not k:
+                break
+            chunk = buf[:k]
+            if not total:
+                at = _crc_field(chunk)
+                if at is not None:
+                    crc = (at, zlib.crc32(chunk[at + 4:], zlib.crc32(_ZERO4, zlib.crc32(chunk[:at]))))
+            elif crc is not None:
+                crc = (crc[0], zlib.crc32(chunk, crc[1]))
+            _write_all(fd, chunk)
+            total += k
+        _seal(fd)
+        # MAP_PRIVATE: a shared mapping of a write-sealed file is refused before Linux 6.7;
+        # nothing can change the file, so a private read-only mapping sees the copy as is
+        data = mmap.mmap(fd, total, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ) if total else b""
+        return fd, data, crc
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class ImageFile:
     """An image opened from disk but not loaded: safe on untrusted files (never executes or dlopens)."""
 
     def __init__(self, path: str, fd: int, data: bytes | mmap.mmap, verify: bool,
-                 headers: bool = True) -> None:
-        self.path, self._fd, self._data = str(path), -1, data
+                 headers: bool = True, *, sealed: bool = False,
+                 checksum: tuple[int, int] | None = None) -> None:
+        """``fd`` -1: ``data`` given by the caller, never loadable. Otherwise owned (closed by
+        close/__del__ once the file checked out): with ``sealed``, a file whose bytes are
+        ``data`` and cannot change (the sealed copy, an immutable file), which ``load``
+        dlopens; else the image file ``data`` was read from (``load`` copies ``data``).
+        ``checksum``: (field position, checksum) computed while copying (``_copy_sealed``)."""
+        self.path, self._fd, self._data, self._sealed = str(path), -1, data, sealed
+        self._checksum = checksum
         self._parse(verify, headers)
-        self._fd = fd                   # owned (closed by close/__del__) only once the file checked out
+        self._fd = fd
 
     @classmethod
     def open(cls, path, *, verify: bool = True, headers: bool = True) -> "ImageFile":
@@ -85,12 +196,18 @@ class ImageFile:
             st = os.fstat(fd)
             regular = stat.S_ISREG(st.st_mode)
             if regular and st.st_size >= _MAP_FROM:
-                # Mapped, not read: the checksum touches the page cache in place (a read
-                # into fresh memory cost twice as much at 3 MB). Images are replaced by
-                # rename, never rewritten in place, so the mapping cannot shrink under us.
-                data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-            else:
-                data = _read_all(fd, st.st_size if regular else 0)
+                if _unchangeable(fd):       # (asked of large files only: ~10 us at the first ask)
+                    # a mapping of a file nobody can change cannot change or shrink either
+                    data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+                    return cls(os.fspath(path), fd, data, verify, headers, sealed=True)
+                # Copied now, not mapped: a mapping of the image file would change with it
+                # (rewritten in place) or raise SIGBUS (truncated) when the manifest or a
+                # payload is read later. (Reading into fresh memory cost more than this copy.)
+                code, data, checksum = _copy_sealed(fd, os.fspath(path))
+                os.close(fd)
+                fd = code
+                return cls(os.fspath(path), fd, data, verify, headers, sealed=True, checksum=checksum)
+            data = _read_all(fd, st.st_size if regular else 0)
             return cls(os.fspath(path), fd, data, verify, headers)
         except BaseException:
             os.close(fd)
@@ -135,8 +252,11 @@ class ImageFile:
         self._dir = d
         if verify:
             crc_at = d["dir_addr"] + imagedir.CRC_OFFSET
-            mv = memoryview(data)
-            crc = zlib.crc32(mv[crc_at + 4:], zlib.crc32(b"\0\0\0\0", zlib.crc32(mv[:crc_at])))
+            if self._checksum is not None and self._checksum[0] == crc_at:
+                crc = self._checksum[1]          # computed over these bytes as they were copied
+            else:
+                mv = memoryview(data)
+                crc = zlib.crc32(mv[crc_at + 4:], zlib.crc32(_ZERO4, zlib.crc32(mv[:crc_at])))
             if crc != d["crc"]:
                 raise _fail(path, f"checksum mismatch (file {d['crc']:#010x}, computed {crc:#010x}): "
                                   "the image is corrupt or was modified")
@@ -187,6 +307,12 @@ class ImageFile:
         return sh, names, {nm: i for i, nm in enumerate(names) if i}
 
     @property
+    def content(self) -> memoryview:
+        """The bytes checked, read-only: what ``load`` runs (not the file's, which may have
+        changed since it was read)."""
+        return memoryview(self._data).toreadonly()
+
+    @property
     def sections(self) -> dict[str, int]:
         """Section name -> size, from the section headers."""
         sh, names, _ = self._headers
@@ -221,9 +347,23 @@ class ImageFile:
     def load(self, resolve: Resolver) -> "LoadedImage":
         if self._fd < 0:
             raise _fail(self.path, "image file is closed")
-        # glibc identifies loaded objects by name first: the fd path must never be reused for
-        # another file, so dlopen a private duplicate of the descriptor that stays open for good.
-        lfd = os.dup(self._fd)
+        # The checked bytes, in a sealed anonymous file of this load's own (or the file itself
+        # if nobody can change it): what runs is what was checked, whatever happens to the
+        # file. The descriptor stays open for good: its /proc path is glibc's name for the
+        # image and must never name another file.
+        try:
+            if self._sealed:
+                lfd = os.dup(self._fd)
+            else:
+                lfd = _sealed_file(self.path)
+                try:
+                    _write_all(lfd, self._data)
+                    _seal(lfd)
+                except BaseException:
+                    os.close(lfd)
+                    raise
+        except OSError as e:
+            raise _fail(self.path, f"cannot make the private copy of the image to load: {e}") from None
         # /proc/<pid>/..., not /proc/self/...: the name stays valid for debuggers reading link_map.
         handle = _dlopen(f"/proc/{os.getpid()}/fd/{lfd}".encode(), os.RTLD_NOW | os.RTLD_LOCAL)
         if not handle:
@@ -232,11 +372,12 @@ class ImageFile:
             raise _fail(self.path, f"dlopen failed: {err.decode(errors='replace') if err else '?'}")
         with _lock:
             img = _loaded.get(handle)
-            if img is not None:
-                if img._dir["crc"] != self._dir["crc"]:     # glibc matched the inode of an older load
+            if img is not None:       # an unchangeable file loaded before: glibc matched its inode
+                # (and took lfd's path as another name of it: lfd stays open, that path must
+                # never name another file)
+                if img._dir["crc"] != self._dir["crc"]:
                     raise _fail(self.path, "a different image from the same file (same inode) is already "
-                                           "loaded in this process; write new images to a new file and "
-                                           "rename it into place")
+                                           "loaded in this process")
                 return img
             dir_addr = _dlsym(handle, imagedir.SYMBOL.encode())
             if not dir_addr:

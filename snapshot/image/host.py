@@ -9,12 +9,17 @@ for one llvmlite version, so the first process of a boot asks LLVM and writes a
 small file of five text lines; the others read it. The file is keyed by the
 kernel's boot id and llvmlite's version, lives in the user's cache directory (``SNAP_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/snap`` or ``~/.cache/snap``; ``SNAP_CACHE_DIR=0`` turns it
-off) and is written atomically; anything unexpected in it means: ask LLVM.
+off) and is written atomically (a temporary file of its own, renamed: concurrent
+writers never leave a torn file); anything unexpected in it means: ask LLVM.
+So does a file this user did not write: not a regular file (a FIFO would block the
+open), owned by another user or writable by everyone -- a shared cache directory
+must not let others choose the CPU features this process's image code assumes.
 ``snap check`` and builds always ask LLVM.
 """
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from functools import lru_cache
 from typing import Any
@@ -53,7 +58,7 @@ def host_facts() -> tuple[str, frozenset[str]]:
         try:
             # lines: magic, boot id, llvmlite version, triple, features (space-separated);
             # plain lines, not JSON: decoding JSON cost ~40 us on a cold start
-            magic, file_boot, version, triple, features = _read(path).decode("ascii").split("\n")
+            magic, file_boot, version, triple, features = _read(path, own=True).decode("ascii").split("\n")
             if magic == _MAGIC and file_boot == boot and version == llvmlite.__version__ and triple:
                 return triple, frozenset(features.split())
         except (OSError, ValueError):     # UnicodeDecodeError is a ValueError
@@ -64,11 +69,16 @@ def host_facts() -> tuple[str, frozenset[str]]:
     return triple, features
 
 
-def _read(path: str) -> bytes:
+def _read(path: str, own: bool = False) -> bytes:
+    """The file's first 64 KiB. ``own``: only a regular file of this user that others cannot
+    write (else OSError: a miss). Non-blocking open: a FIFO planted there must not hang us."""
     # os-level, binary: a text-mode open() costs ~0.1 ms more on a cold start
-    # non-blocking: a FIFO put where the cache file goes reads as empty, never blocks a start
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
+        if own:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & stat.S_IWOTH:
+                raise OSError(f"{path}: not a cache file of this user")
         return os.read(fd, 1 << 16)
     finally:
         os.close(fd)
@@ -77,21 +87,33 @@ def _read(path: str) -> bytes:
 def _write(path: str, text: str) -> None:
     """Atomically (write + rename); old boots' files (and older formats') are removed; never an error."""
     d = os.path.dirname(path)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    # a name of its own per call (threads of one process, processes of one machine), created
+    # exclusively: never a file or symlink someone else put there, never one another writer
+    # is still writing
+    tmp = os.path.join(d, f".host-{os.getpid()}-{os.urandom(6).hex()}.tmp")
+    created = False
     try:
         os.makedirs(d, exist_ok=True)
-        with open(tmp, "w", encoding="ascii") as f:
-            f.write(text)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        created = True
+        try:
+            data = text.encode("ascii")
+            while data:
+                data = data[os.write(fd, data):]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
+        created = False
         for name in os.listdir(d):
             if (name.startswith("host-") and name.endswith((".txt", ".json"))
                     and name != os.path.basename(path)):
                 os.unlink(os.path.join(d, name))
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    except (OSError, ValueError):
+        if created:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 @lru_cache(maxsize=None)

@@ -121,15 +121,20 @@ def _bases(rt: Runtime, strict: bool, report: str | None, package: str | None) -
             if not os.path.isfile(where):
                 raise SnapError(f"image {rt.path} is built on the image {name}, which is not active "
                                 f"here (keep {name} next to it, or activate it first)")
-        # the bytes recorded at build time, checked before anything of a new base is activated
-        if sha256_file(where) != digest:
-            raise SnapError(f"image {rt.path} is built on another build of {name} than the one at "
-                            f"{where}: rebuild it with --base {where}")
+        other = SnapError(f"image {rt.path} is built on another build of {name} than the one at "
+                          f"{where}: rebuild it with --base {where}")
         if base is None:
+            # the bytes recorded at build time, checked before anything of a new base is activated
+            if sha256_file(where) != digest:
+                raise other
             base = activate(where, strict=strict, report=report,
                             package=str(base_package) if base_package else package)
             if base is None:
                 raise SnapError(f"image {rt.path} is built on {where}, which cannot be used here")
+        # ... and those of the base as this process checked and runs it: its file may have been
+        # rewritten since it was activated (or in between, for a new one)
+        if base.image.sha256 != digest:
+            raise other
         bases.append(base)
     return bases
 

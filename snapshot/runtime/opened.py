@@ -60,6 +60,7 @@ class OpenedImage:
         except ValueError as e:
             raise SnapError(f"cannot use image {path}: corrupted payload ({e})") from None
         self._image: linker.ImageFile | None = image     # None once mapping began (or failed)
+        self._content = image.content        # the bytes checked: what its code is (sha256)
         self.loaded: linker.LoadedImage | None = None
         self.mapped: MappedImage | None = None           # what placing entries needs of it
         self.load_error: str | None = None
@@ -148,6 +149,13 @@ class OpenedImage:
         """Run-time address of the image symbol ``sym`` (the manifest's name) in the chosen
         variant's code (KeyError: no such symbol)."""
         return self.loaded.address(symbol(sym, self.manifest.prefix, self.variant))
+
+    @cached_property
+    def sha256(self) -> str:
+        """SHA-256 of the bytes this process checked and runs (what an incremental image
+        records of its bases): not of the file, which may have been rewritten since."""
+        import hashlib
+        return hashlib.sha256(self._content).hexdigest()
 
     @cached_property
     def compile_warnings(self) -> dict | None:
