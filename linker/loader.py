@@ -191,11 +191,15 @@ class ImageFile:
     def open(cls, path, *, verify: bool = True, headers: bool = True) -> "ImageFile":
         """``headers=False``: read the section headers only if a query needs them (activation
         needs the image directory alone; the checksum still covers the whole file)."""
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # non-blocking: opening a FIFO named like an image waits for a writer forever
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
         try:
             st = os.fstat(fd)
-            regular = stat.S_ISREG(st.st_mode)
-            if regular and st.st_size >= _MAP_FROM:
+            if not stat.S_ISREG(st.st_mode):    # a FIFO blocks, a device (/dev/zero) never ends
+                raise _fail(os.fspath(path), "not a regular file, not a snap image")
+            # (O_NONBLOCK left set: it changes nothing for a regular file's reads, and clearing
+            # it would cost two more system calls)
+            if st.st_size >= _MAP_FROM:
                 if _unchangeable(fd):       # (asked of large files only: ~10 us at the first ask)
                     # a mapping of a file nobody can change cannot change or shrink either
                     data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
@@ -207,7 +211,7 @@ class ImageFile:
                 os.close(fd)
                 fd = code
                 return cls(os.fspath(path), fd, data, verify, headers, sealed=True, checksum=checksum)
-            data = _read_all(fd, st.st_size if regular else 0)
+            data = _read_all(fd, st.st_size)
             return cls(os.fspath(path), fd, data, verify, headers)
         except BaseException:
             os.close(fd)

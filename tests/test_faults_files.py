@@ -388,3 +388,19 @@ def test_concurrent_host_cache_writers_never_leave_a_torn_file(tmp_path):
         t.join()
     assert not bad, f"{len(bad)} torn reads, e.g. {len(bad[0])} bytes"
     assert sorted(os.listdir(tmp_path)) == ["host-x.txt"]     # no temporary file left behind
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_an_image_path_that_is_no_regular_file_warns_and_the_jit_runs(built, tmp_path, kind):
+    """SNAP_SYSIMAGE naming a FIFO (an open that waits for a writer forever) or a device
+    (/dev/zero: a read that never ends): one warning, the JIT's result, no hang."""
+    d, _ = built
+    image = tmp_path / "img.so"
+    if kind == "fifo":
+        os.mkfifo(image)
+    else:
+        image.symlink_to("/dev/zero")
+    p = _app(d, str(image), "fsmall", forbid=False)
+    assert_ok(p)
+    assert p.stdout.splitlines()[0] == _jit(d, "fsmall")
+    assert "not a regular file" in p.stderr and "Traceback" not in p.stderr, p.stderr
