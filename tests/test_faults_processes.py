@@ -389,3 +389,60 @@ def test_image_not_saying_which_entries_need_threads_starts_them_when_mapped(wor
                 **image_env(work, "workqueue", SNAP_SYSIMAGE=str(legacy)))
     assert_ok(p)
     assert p.stdout == "6 True 90.0\n"
+
+
+# A thread is held inside snapshot.activate (the collector paused, the activation lock held)
+# while the main thread forks: the child activates the image itself and is served from it.
+FORK_ACTIVATE_APP = '''
+import snaptest_forbid
+import gc, os, select, sys, threading
+import snapshot
+import plib
+
+inside, go = threading.Event(), threading.Event()
+ACTIVATION = os.path.join("runtime", "activation.py")
+
+
+def tracer(frame, event, arg):
+    if event == "call" and frame.f_code.co_name == "_activate" and frame.f_code.co_filename.endswith(ACTIVATION):
+        inside.set()
+        go.wait(30)
+
+
+def activate():
+    sys.settrace(tracer)
+    snapshot.activate(sys.argv[1])
+    sys.settrace(None)
+
+
+t = threading.Thread(target=activate)
+t.start()
+if not inside.wait(30):
+    sys.exit("the activation never started")
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    try:
+        gc_after_fork = gc.isenabled()
+        rt = snapshot.activate(sys.argv[1])
+        os.write(w, repr((gc_after_fork, plib.f1(2), rt.installed, gc.isenabled())).encode())
+    finally:
+        os._exit(0)
+go.set()
+t.join()
+ready, _, _ = select.select([r], [], [], 20)
+if not ready:
+    os.kill(pid, 9)
+    sys.exit("the child forked during an activation hung")
+print("child", os.read(r, 1000).decode(), "parent", plib.f0(1), gc.isenabled(), os.waitpid(pid, 0)[1])
+'''
+
+
+def test_child_forked_while_another_thread_activates(work):
+    """The activating thread does not exist in the child: the collector it paused is on
+    again there, its locks are free, and the child activates and is served."""
+    (work / "forkactivate_app.py").write_text(FORK_ACTIVATE_APP)
+    p = run_app(work, ["forkactivate_app.py", str(work / "workqueue.so")], NUMBA_THREADING_LAYER="workqueue",
+                **FORBID)
+    assert_ok(p)
+    assert p.stdout.strip() == "child (True, 7, 1, True) parent 2 True 0"
