@@ -446,3 +446,38 @@ def test_child_forked_while_another_thread_activates(work):
                 **FORBID)
     assert_ok(p)
     assert p.stdout.strip() == "child (True, 7, 1, True) parent 2 True 0"
+
+
+ACTIVATE_APP = '''
+import snaptest_forbid
+import sys, threading
+import snapshot
+import plib
+
+sys.setswitchinterval(1e-6)
+barrier = threading.Barrier(8)
+got = [None] * 8
+
+
+def activate(t):
+    barrier.wait()
+    got[t] = snapshot.activate(sys.argv[1])
+    got[t] = (got[t], plib.f1(t))
+
+
+threads = [threading.Thread(target=activate, args=(t,)) for t in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(len({id(rt) for rt, _ in got}), len(snapshot.active()), [v for _, v in got], snapshot.active()[0].installed)
+'''
+
+
+def test_eight_threads_activating_one_image_activate_it_once(work):
+    (work / "activate_app.py").write_text(ACTIVATE_APP)
+    for _ in range(2):
+        p = run_app(work, ["activate_app.py", str(work / "workqueue.so")], NUMBA_THREADING_LAYER="workqueue",
+                    **FORBID)
+        assert_ok(p)
+        assert p.stdout.strip() == "1 1 [1, 4, 7, 10, 13, 16, 19, 22] 1"
