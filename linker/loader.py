@@ -27,7 +27,7 @@ import stat
 import struct
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 
 import numpy as np
@@ -44,13 +44,26 @@ _dlerror = _libc.dlerror
 _dlerror.restype, _dlerror.argtypes = ctypes.c_char_p, []
 _mprotect = _libc.mprotect
 _mprotect.restype, _mprotect.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-PROT_READ = 1
+PROT_READ, PROT_WRITE = 1, 2
 _VOIDFN = ctypes.CFUNCTYPE(None)
 
 _lock = threading.RLock()                    # re-entrant: resolve() or a constructor may load
 _loaded: dict[int, "LoadedImage"] = {}      # dlopen handle -> image (glibc dedups by name, inode)
 
 Resolver = Callable[[str], "int | None"]
+
+
+def _free_lock_in_child() -> None:
+    """A child forked while another thread was loading an image: that thread is not in the
+    child, so its hold on ``_lock`` is dropped (the forking thread's own hold is kept)."""
+    if not _lock._is_owned():
+        if _lock.acquire(blocking=False):
+            _lock.release()
+        else:
+            _lock._at_fork_reinit()
+
+
+os.register_at_fork(after_in_child=_free_lock_in_child)
 
 _EHDR = struct.Struct("<HHIQQQIHHHHHH")          # Elf64_Ehdr after e_ident
 _SHDR = struct.Struct("<IIQQQQIIQQ")             # Elf64_Shdr
@@ -348,7 +361,9 @@ class ImageFile:
         return {elf.cstr(strs, nm): sz for nm, sz in zip(syms["name"].tolist(), syms["size"].tolist())}
 
     # -- loading ----------------------------------------------------------------------
-    def load(self, resolve: Resolver) -> "LoadedImage":
+    def load(self, resolve: Resolver, deferred: "frozenset[str]" = frozenset()) -> "LoadedImage":
+        """dlopen the image, fill its import table (imports named in ``deferred`` are left at
+        the trap until ``LoadedImage.bind``), make it read-only, run the constructors."""
         if self._fd < 0:
             raise _fail(self.path, "image file is closed")
         # The checked bytes, in a sealed anonymous file of this load's own (or the file itself
@@ -388,7 +403,7 @@ class ImageFile:
                 raise _fail(self.path, f"loaded, but {imagedir.SYMBOL} is missing")
             img = LoadedImage(self.path, handle, dir_addr - self._dir["dir_addr"], self._dir, self.imports,
                               self._weak)
-            img._fill(resolve)
+            img._fill(resolve, deferred)
             _loaded[handle] = img
             img._run_ctors()
             return img
@@ -412,18 +427,24 @@ class ImageFile:
 
 
 class LoadedImage:
-    """A dlopened image whose import table is filled and read-only."""
+    """A dlopened image whose import table is filled (but for ``deferred`` imports, see
+    ``bind``) and read-only."""
 
     def __init__(self, path: str, handle: int, base: int, d: dict[str, int], imports: list[str],
                  weak: bytes) -> None:
         self.path, self._handle, self.base, self._dir = path, handle, base, d
         self.imports = list(imports)
         self._weak = weak
+        self.deferred: set[str] = set()      # imports left at the trap by load, until bind
 
-    def _fill(self, resolve: Resolver) -> None:
+    def _fill(self, resolve: Resolver, deferred: "frozenset[str]" = frozenset()) -> None:
         d, base = self._dir, self.base
         vals, missing = [], []
         for name, weak in zip(self.imports, self._weak):
+            if name in deferred:
+                self.deferred.add(name)
+                vals.append(None)
+                continue
             v = resolve(name)
             if v is None:
                 v = _dlsym(None, name.encode())
@@ -437,23 +458,79 @@ class LoadedImage:
             raise _fail(self.path, f"{len(missing)} unresolved import(s): {', '.join(missing)}")
         if not vals:
             return
+        skip = None
+        if self.deferred:           # those slots keep the trap ld.so pointed them at
+            trap = ctypes.c_uint64.from_address(base + d["slots_addr"] + 8 * vals.index(None)).value
+            skip = [i for i, v in enumerate(vals) if v is None]
+            vals = [trap if v is None else v for v in vals]
         # one memmove of packed bytes: a ctypes array type costs ~50 us to make on a cold start
         ctypes.memmove(base + d["slots_addr"], struct.pack(f"<{len(vals)}Q", *vals), 8 * len(vals))
-        if d["n_fixups"]:
-            arr = np.array(vals, np.uint64)
-            fx = np.frombuffer(ctypes.string_at(base + d["fixups_addr"], d["n_fixups"] * imagedir.FIXUP.itemsize),
-                               imagedir.FIXUP)
-            fv = (arr[fx["slot"]] + fx["addend"].astype(np.uint64)).astype("<u8")
-            if d["fixups_aligned"]:
-                lo, hi = int(fx["addr"].min()), int(fx["addr"].max()) + 8
-                mem = np.frombuffer((ctypes.c_uint64 * ((hi - lo) // 8)).from_address(base + lo), np.uint64)
-                mem[(fx["addr"] - lo) // 8] = fv
-            else:
-                for a, v in zip(fx["addr"].tolist(), fv.tolist()):
-                    ctypes.c_uint64.from_address(base + a).value = v
+        self._write_fixups(vals, skip=skip)
         if d["region_size"] and _mprotect(base + d["region_addr"], d["region_size"], PROT_READ) != 0:
             e = ctypes.get_errno()
             raise _fail(self.path, f"mprotect of the import table failed: {os.strerror(e)}")
+
+    def _write_fixups(self, vals: list[int], *, skip: "list[int] | None" = None,
+                      only: "list[int] | None" = None) -> None:
+        """Write the import fixups (slot value + addend), but not those of slots ``skip`` /
+        only those of slots ``only``."""
+        d, base = self._dir, self.base
+        if not d["n_fixups"]:
+            return
+        arr = np.array(vals, np.uint64)
+        fx = np.frombuffer(ctypes.string_at(base + d["fixups_addr"], d["n_fixups"] * imagedir.FIXUP.itemsize),
+                           imagedir.FIXUP)
+        if skip is not None or only is not None:
+            keep = np.isin(fx["slot"], np.array(skip if skip is not None else only, np.uint64))
+            fx = fx[~keep if skip is not None else keep]
+            if not len(fx):
+                return
+        fv = (arr[fx["slot"]] + fx["addend"].astype(np.uint64)).astype("<u8")
+        if d["fixups_aligned"]:
+            lo, hi = int(fx["addr"].min()), int(fx["addr"].max()) + 8
+            mem = np.frombuffer((ctypes.c_uint64 * ((hi - lo) // 8)).from_address(base + lo), np.uint64)
+            mem[(fx["addr"] - lo) // 8] = fv
+        else:
+            for a, v in zip(fx["addr"].tolist(), fv.tolist()):
+                ctypes.c_uint64.from_address(base + a).value = v
+
+    def bind(self, resolve: Resolver, names: "Iterable[str]") -> None:
+        """Fill the slots (and fixups) of imports deferred at load that are named in ``names``:
+        the table is made writable for that, then read-only again. No code that calls them
+        may have run before (they hold the trap); code running meanwhile reads other slots.
+        LinkError if one cannot be resolved (its slot keeps the trap)."""
+        wanted = self.deferred.intersection(names)
+        with _lock:
+            todo = [i for i, n in enumerate(self.imports) if n in wanted and n in self.deferred]
+            if not todo:
+                return
+            d, base = self._dir, self.base
+            slots = base + d["slots_addr"]
+            found, missing = {}, []
+            for i in todo:
+                name = self.imports[i]
+                v = resolve(name) or _dlsym(None, name.encode())
+                if v:
+                    found[i] = v
+                else:
+                    missing.append(name)
+            if missing:
+                raise _fail(self.path, f"{len(missing)} unresolved import(s): {', '.join(sorted(missing))}")
+            region = (base + d["region_addr"], d["region_size"])
+            if region[1] and _mprotect(*region, PROT_READ | PROT_WRITE) != 0:
+                e = ctypes.get_errno()
+                raise _fail(self.path, f"mprotect of the import table failed: {os.strerror(e)}")
+            try:
+                vals = list(struct.unpack(f"<{len(self.imports)}Q", ctypes.string_at(slots, 8 * len(self.imports))))
+                for i, v in found.items():
+                    vals[i] = v
+                    ctypes.c_uint64.from_address(slots + 8 * i).value = v
+                self._write_fixups(vals, only=list(found))
+            finally:
+                if region[1] and _mprotect(*region, PROT_READ) != 0:
+                    e = ctypes.get_errno()
+                    raise _fail(self.path, f"mprotect of the import table failed: {os.strerror(e)}")
+            self.deferred.difference_update(self.imports[i] for i in found)
 
     def _run_ctors(self) -> None:
         d, base = self._dir, self.base

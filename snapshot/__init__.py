@@ -39,17 +39,16 @@ def activate_package(package: str, *, strict: bool | None = None) -> Any:
     its ``_snap`` directory, if one fits this interpreter, Numba version and CPU; the
     ``Runtime``, or None (quietly: the JIT serves the library as without snap; an error
     in strict mode). Call it before the package's jitted functions first run."""
-    import gc
     import os
-    enabled = gc.isenabled()
-    gc.disable()     # no full collection of numba's million objects here (tens of ms)
+
+    from . import gcpause
+    gcpause.pause()     # no full collection of numba's million objects here (tens of ms)
     try:
         from .image import packaged
         from .numba_seam.cpu import jit_target
         path, why = packaged.find(package, jit_target())   # a directory listing: no runtime import if none fits
     finally:
-        if enabled:
-            gc.enable()
+        gcpause.resume()
     if strict is None:
         strict = os.environ.get("SNAP_STRICT", "").strip().lower() not in ("", "0", "false", "no")
     if path is None and not (strict and why):
@@ -67,12 +66,10 @@ def active() -> list:
 def _runtime() -> Any:
     """snap's runtime, imported with the cyclic GC off: a full collection of the million
     objects importing numba left (10-80 ms) must not land in this import."""
-    import gc
-    enabled = gc.isenabled()
-    gc.disable()
+    from . import gcpause
+    gcpause.pause()
     try:
         from .runtime import activation
     finally:
-        if enabled:
-            gc.enable()
+        gcpause.resume()
     return activation

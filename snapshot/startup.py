@@ -28,14 +28,12 @@ def _flag(name: str) -> bool:
 
 
 def _activate() -> None:
-    import gc
-    enabled = gc.isenabled()
-    gc.disable()        # before allocating anything: no full collection of numba's heap here
+    from . import gcpause
+    gcpause.pause()     # before allocating much: no full collection of numba's heap here
     try:
         _activate_now()
     finally:
-        if enabled:
-            gc.enable()
+        gcpause.resume()
 
 
 # What the start-up hook (or snap itself, for child processes) saw or set: a

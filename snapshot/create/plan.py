@@ -85,6 +85,15 @@ def _defined(module) -> set[str]:
     return {f.name for f in module.functions if not f.is_declaration}
 
 
+def _calls_threading_layer(modules: list) -> bool:
+    """Does this code import an entry point of Numba's threading layer (a parfor's
+    ``numba_parallel_for``, a ``get_thread_id()`` call...)? Callees are linked in, so this
+    is transitive. (``get_num_threads()`` reads a ctypes pointer: a late-bound slot, whose
+    resolving starts the layer, see numba_seam/addresses.py.)"""
+    from ..numba_seam.resolver import THREADING_SYMBOLS
+    return any(f.is_declaration and f.name in THREADING_SYMBOLS for m in modules for f in m.functions)
+
+
 def in_package(module: str, package: str | None) -> bool:
     """Is a function of ``module`` part of ``package`` (None: every module is)?"""
     return package is None or module == package or module.startswith(package + ".")
@@ -285,6 +294,7 @@ def _plan_one(spec: Specialization, ident: _Identity, by_symbol: dict, by_librar
         deps=[Dep(*d) for d in deps], parfors=spec.parfors, dynamic=dynamic,
         argkeys=list(ident.argkeys), ret=ident.ret, explicit=ident.explicit, values=dict(ident.values),
         generated=generated(spec.py_func), cells=dict(spec.extra.get("cells") or {}),
+        threads=spec.parfors or _calls_threading_layer(modules),
     )
     return Planned(spec, entry, blob, libraries, modules, dict(symbols), sorted(envs), dict(ident.settings)), callees
 

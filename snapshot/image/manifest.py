@@ -72,6 +72,9 @@ class Entry(NamedTuple):
     generated: bool = False      # code without a source file (exec): identity by code only
     settings: int = -1           # the numba.config settings it read: index into Manifest.settings
     cells: dict[str, str] = {}   # each closure cell's fingerprint (a miss names the cells that differ)
+    # its code calls into Numba's threading layer (parfors, a parallel loop, get_thread_id()...):
+    # installing it starts the layer, as compiling it starts it in the JIT
+    threads: bool = False
 
     def key(self) -> tuple[str, str]:
         return (self.module, self.qualname)
@@ -116,7 +119,7 @@ class Manifest(NamedTuple):
         entries = sorted(({**e._asdict(), "deps": [d._asdict() for d in e.deps]} for e in self.entries),
                          key=lambda e: (e["module"], e["qualname"]))
         for e in entries:
-            for optional in ("dynamic", "cells"):
+            for optional in ("dynamic", "cells", "threads"):
                 if not e[optional]:
                     del e[optional]     # only entries with late-bound addresses (a closure) carry it
         index: dict[str, list] = {}     # module -> [first entry, [qualnames], "count,count,..."]
@@ -133,6 +136,8 @@ class Manifest(NamedTuple):
             mod[2] = ",".join(map(str, counts[module]))
         doc["index"] = index
         doc["parfors"] = any(e["parfors"] for e in entries)
+        # present: each entry says whether it needs the threading layer (absent: older images)
+        doc["threads"] = any(e.get("threads", False) for e in entries)
         doc["kinds"] = sorted({e["kind"] for e in entries})
         lines = [_dumps(e) for e in entries]
         offsets, at = [], 0             # where each entry's line starts in the body, and the end
@@ -192,6 +197,10 @@ class ManifestIndex:
             self.prefix: str = str(header["prefix"])
             self.build: dict[str, Any] = dict(header.get("build", {}))
             self.parfors: bool = bool(header.get("parfors", False))
+            # any entry needs the threading layer; None: the image does not say which (built
+            # before entries recorded it), so it is started when its code is mapped
+            threads = header.get("threads")
+            self.threads: bool | None = None if threads is None else bool(threads)
             self.kinds: list[str] = [str(k) for k in header.get("kinds", [])]
             self.settings: list[dict[str, str]] = [dict(x) for x in header.get("settings", [])]
             self._skipped: list = list(header["skipped"])

@@ -269,6 +269,30 @@ def owner_overloads(owner) -> dict:
     return {}
 
 
+def compiler_lock() -> Any:
+    """Numba's global compiler lock (re-entrant; ``with`` it): what every JIT compilation
+    holds, and what snap holds while it identifies owners and installs their entries. The
+    RLock inside it, not the wrapper: the same exclusion without the wrapper's
+    "numba:compiler_lock" events (nothing compiles; 0.4 us an acquisition instead of 3)."""
+    from numba.core.compiler_lock import global_compiler_lock
+    return global_compiler_lock._lock
+
+
+def free_compiler_lock_in_child() -> None:
+    """In a child process forked while another thread held the compiler lock (compiling,
+    or snap installing an entry), free it: that thread does not exist in the child, so the
+    lock would never be released and the child's first compile or install would hang.
+    (The forking thread's own hold is kept.)"""
+    from numba.core.compiler_lock import global_compiler_lock
+    lock = global_compiler_lock._lock
+    if lock._is_owned():
+        return
+    if lock.acquire(blocking=False):
+        lock.release()
+    else:
+        lock._at_fork_reinit()
+
+
 def is_nested_compile() -> bool:
     """True while Numba is already compiling something (a miss inside a miss)."""
     from numba.core.compiler_lock import global_compiler_lock

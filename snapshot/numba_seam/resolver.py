@@ -8,15 +8,40 @@ from typing import Callable
 import llvmlite.binding as ll
 
 
-def prepare_runtime(parfors: bool) -> None:
+# What ``numba.np.ufunc.parallel._launch_threads`` registers with llvmlite (its own calls of
+# ``ll.add_symbol``, numba 0.68): the threading layer's entry points. Image code importing one
+# of these runs on the threading layer, which the JIT starts when it compiles such code.
+THREADING_SYMBOLS = frozenset({
+    "numba_parallel_for", "do_scheduling_signed", "do_scheduling_unsigned", "allocate_sched",
+    "deallocate_sched", "get_num_threads", "set_num_threads", "get_thread_id",
+    "set_parallel_chunksize", "get_parallel_chunksize", "get_sched_size"})
+
+
+def prepare_runtime(threads: bool) -> None:
     """What the image's code needs from Numba's runtime, without compiling anything.
 
     ``rtsys.initialize`` would JIT-compile the NRT module: the image carries its
-    own copy. The threading layer is started only for images with parfors.
+    own copy. The threading layer is started here only for an image that does not
+    say which of its entries need it (``threads``: built before entries recorded
+    it); otherwise it starts when such an entry is installed (``start_threads``),
+    as the JIT starts it when it compiles such code, and not before: a process
+    that started it cannot fork safely (GNU OpenMP), and its workers' threads exist.
     """
-    if parfors:
-        from numba.np.ufunc import parallel
-        parallel._launch_threads()
+    if threads:
+        start_threads()
+
+
+def threads_started() -> bool:
+    """Has this process started Numba's threading layer (compiled or installed code using it)?"""
+    from numba.np.ufunc import parallel
+    return bool(parallel._is_initialized)
+
+
+def start_threads() -> None:
+    """Start Numba's threading layer (once per process; Numba's own function, which chooses
+    the layer from ``numba.config`` as it is now, like the JIT's first parallel compile)."""
+    from numba.np.ufunc import parallel
+    parallel._launch_threads()
 
 
 def lighten_array_typeof() -> None:

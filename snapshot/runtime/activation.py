@@ -19,6 +19,7 @@ import itertools
 import os
 import time
 
+from .. import gcpause
 from ..errors import SnapError, SnapStrictError, warn_image
 from ..excepthook import install_strict_excepthook
 from ..image import packaged
@@ -37,6 +38,9 @@ _by_path: dict[str, Runtime] = {}        # real path -> its Runtime (each file a
 _functions: dict[str, int] = {}
 _hooks: seam.RuntimeHooks | None = None
 _opened = itertools.count()              # images opened so far: each gets its own state key
+# A child forked while another thread compiled or installed must not inherit its hold on
+# Numba's compiler lock (what snap installs under): that thread is not in the child.
+os.register_at_fork(after_in_child=seam.free_compiler_lock_in_child)
 
 
 def activate(path: str, *, strict: bool = False, report: str | None = None,
@@ -54,10 +58,16 @@ def activate(path: str, *, strict: bool = False, report: str | None = None,
     known = _by_path.get(real)
     if known is not None:
         return known
+    with seam.compiler_lock():      # one activation at a time, e.g. libraries' from threads
+        known = _by_path.get(real)
+        return known if known is not None else _activate_locked(path, real, strict, report, package, quiet)
+
+
+def _activate_locked(path: str, real: str, strict: bool, report: str | None, package: str | None,
+                     quiet: bool) -> Runtime | None:
     # GC off before the first allocation: a full collection of numba's heap that is
-    # due (tens of ms) must not land here. (Not _NoGC: creating it could trigger it.)
-    enabled = gc.isenabled()
-    gc.disable()
+    # due (tens of ms) must not land here (gcpause: right when threads activate at once)
+    gcpause.pause()
     try:
         t0 = time.perf_counter()
         first = not _images.images
@@ -73,8 +83,7 @@ def activate(path: str, *, strict: bool = False, report: str | None = None,
             _by_path[real] = rt
             rt.activation_seconds = time.perf_counter() - t0     # all of it: checks, hooks, freeze
     finally:
-        if enabled:
-            gc.enable()
+        gcpause.resume()
     return rt
 
 

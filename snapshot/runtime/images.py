@@ -19,7 +19,7 @@ from ..image import kinds as K
 from ..numba_seam import install as seam
 from ..numba_seam import split_signature
 from .report import describe, record_jit
-from .serving import Runtime, _NoGC
+from .serving import Runtime
 
 
 class ImageSet:
@@ -68,7 +68,7 @@ class ImageSet:
         """A dispatcher's first call with these values' types: an image's compile result or
         None (Numba's own path follows and reports any miss)."""
         for rt in self.images:
-            if rt.holds_nothing_for(owner):      # known at its first request: no guard, no GC dance
+            if rt.holds_nothing_for(owner):      # known at its first request: no guard
                 continue
             cres = self._guarded(rt.serve_call, owner, values)
             if cres is not None:
@@ -89,8 +89,8 @@ class ImageSet:
         return None
 
     def _guarded(self, hook: Callable, owner, *args) -> Any:
-        with _NoGC():
-            return self.guard("serving from the image", hook, owner, *args)
+        # (the collector is not paused here: see gcpause.py)
+        return self.guard("serving from the image", hook, owner, *args)
 
     def _once(self, owner, kind: str) -> bool:
         return any(rt.serve_once(owner, kind) for rt in self.images)

@@ -4,7 +4,9 @@ Activation reads and verifies the file, reads the manifest's header and the
 payload table, and checks the image against this process (``image.compat``, the
 verdict ``snap check`` gives too). The code is mapped (``dlopen``, import table,
 constructors) only at the first install: a process that never runs image code
-pays nothing for it, and a parfors image starts no threads at import.
+pays nothing for it, and a parfors image starts no threads at import. Numba's threading
+layer is started when an entry that uses it is installed (``start_threads``), as the JIT
+starts it when it compiles such code.
 """
 from __future__ import annotations
 
@@ -71,6 +73,7 @@ class OpenedImage:
         # function -> why the program's warning filters leave it to the JIT (warning_filters.py)
         self.filtered: dict[tuple[str, str], str] = {}
         self._typeof_light = False           # resolver.lighten_array_typeof done
+        self._resolve: "Callable[[str], int | None] | None" = None   # what mapping resolved imports with
 
     # ------------------------------------------------------------ mapping
     def load(self, lock, imports: "Callable[[str], int | None] | None" = None) -> bool:
@@ -127,7 +130,12 @@ class OpenedImage:
         symbols of base images first (an incremental image)."""
         image, self._image = self._image, None
         try:
-            resolver.prepare_runtime(parfors=self.manifest.parfors)    # before any image code runs
+            # The threading layer's entry points stay unfilled (the trap) until an entry using
+            # them is installed (start_threads): the JIT starts the layer only when it compiles
+            # such code. An image not saying which entries need it starts it now, as before.
+            legacy = self.manifest.threads is None
+            resolver.prepare_runtime(legacy and self.manifest.parfors)    # before any image code runs
+            deferred = frozenset() if legacy or resolver.threads_started() else resolver.THREADING_SYMBOLS
             resolve = resolver.make_resolver()
             if imports is not None:
                 numba_resolve = resolve
@@ -135,7 +143,8 @@ class OpenedImage:
                 def resolve(name: str) -> int | None:
                     addr = imports(name)
                     return addr if addr is not None else numba_resolve(name)
-            self.loaded = image.load(resolve)
+            self.loaded = image.load(resolve, deferred)
+            self._resolve = resolve
             self.mapped = MappedImage(self.address, self.manifest.prefix, self.loaded)
             return None
         except linker.LinkError as e:
@@ -144,6 +153,14 @@ class OpenedImage:
             return f"cannot load image {self.path}: {type(e).__name__}: {e}"
         finally:
             image.close()
+
+    def start_threads(self) -> None:
+        """Before code of an entry using the threading layer can run (``Entry.threads``): start
+        the layer (Numba's own start, once per process, as compiling that code would) and fill
+        this image's slots of its entry points (left unfilled at mapping)."""
+        resolver.start_threads()
+        if self.loaded is not None and self.loaded.deferred:
+            self.loaded.bind(self._resolve, resolver.THREADING_SYMBOLS)
 
     def address(self, sym: str) -> int:
         """Run-time address of the image symbol ``sym`` (the manifest's name) in the chosen

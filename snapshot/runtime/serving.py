@@ -13,9 +13,7 @@ never breaks the program (``errors.Guard``).
 """
 from __future__ import annotations
 
-import gc
 import os
-import threading
 from functools import cached_property
 from typing import Any, Iterator, NamedTuple
 
@@ -66,7 +64,10 @@ class Runtime:
         self._state_key = state_key  # where this image keeps its per-owner state (one per image)
         self.image = OpenedImage(path, strict=strict, image_functions=image_functions)  # SnapError
         self.manifest = self.image.manifest
-        self._lock = threading.RLock()
+        # Numba's compiler lock: installing is what compiling would be, so it excludes the same
+        # things (a JIT compile typing a call to an image function asks for this while it
+        # holds that lock; a second lock taken in the other order could deadlock)
+        self._lock = seam.compiler_lock()
         self.installed = 0
         self.activation_seconds = 0.0
         self._fresh = Freshness(self.manifest)
@@ -360,6 +361,8 @@ class Runtime:
             if not seam.same_types(data.args, args):
                 return None
             data = data._replace(args=tuple(args))     # e.g. this process's Omitted defaults
+        if e.threads:        # before its code can run: the threading layer, as compiling it starts it
+            self.image.start_threads()
         code = self.image.code(e, kind.target_context(owner), data)
         if self.bases:
             self._prepare_bases(e)
@@ -383,6 +386,8 @@ class Runtime:
                 for be in base.manifest.entries_of(dep.module, dep.qualname):
                     if be.code == dep.code and base.load():
                         base.image.fill_slots(be)
+                        if be.threads:
+                            base.image.start_threads()
 
     # ---------------------------------------------------------------- misses
     def _unusable(self, e: Entry, exc: Exception) -> None:
@@ -469,24 +474,3 @@ def _closure_now(py_func) -> str | None:
         return closure_fingerprint(py_func)
     except Exception:  # noqa: BLE001 - as key_of: a closure that cannot be fingerprinted
         return "?"
-
-
-class _NoGC:
-    """No cyclic GC pass while snap allocates its small, acyclic records.
-
-    Right after ``import numba`` the heap holds about a million objects; a full
-    collection that our allocations happen to trigger costs 10-80 ms, far more
-    than activating an image. Everything allocated here is freed by refcount.
-    (A class, not @contextmanager: this wraps every first use of a dispatcher. One
-    instance per use, so nested uses restore the state they found.)
-    """
-
-    __slots__ = ("enabled",)
-
-    def __enter__(self) -> None:
-        self.enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc) -> None:
-        if self.enabled:
-            gc.enable()

@@ -55,5 +55,5 @@ def results():
 for item in results():
     print(repr(item))
 import gc  # noqa: E402
-print("gc enabled", gc.isenabled())   # snap pauses GC while it installs, and must restore it
+print("gc enabled", gc.isenabled())   # snap must leave the collector as the program had it
 sys.exit(int(sys.argv[sys.argv.index("--exit") + 1]) if "--exit" in sys.argv else 0)
