@@ -163,8 +163,12 @@ def plan(specs: list[Specialization], libraries: list, names: StableNames, packa
             path = s.py_func.__code__.co_filename
             if not path.startswith("<") and (s.module not in files or not os.path.isfile(files[s.module])):
                 files[s.module] = path      # a real source file (exec'd code has none)
-        for module in {d.module for d in p.entry.deps} - files.keys():
-            path = current_file(module)     # code it ran or compiled elsewhere: the file's digest
+        consulted = {d.module for d in p.entry.deps} | {
+            loc.split("|")[1] for loc in p.entry.values if loc[0] in (inputs.GLOBAL, inputs.ATTR)}
+        for module in consulted - files.keys():
+            # code it ran or compiled elsewhere, modules whose values it read: the file's digest
+            # (what vouches for a module the running process has not imported: validity.py)
+            path = current_file(module)
             if path is not None and os.path.isfile(path):
                 files[module] = path
     planned.sort(key=lambda p: (p.entry.module, p.entry.qualname, p.entry.options,

@@ -40,6 +40,7 @@ build; otherwise it is another function of the same name (not in the image).
 """
 from __future__ import annotations
 
+import sys
 import types as pytypes
 from typing import Any, Callable, NamedTuple
 
@@ -66,17 +67,37 @@ def current_fingerprint(locator: str, own_globals: dict | None) -> str:
     return inputs.fingerprint(inputs.locate(locator, own_globals), locator)
 
 
-def values_difference(values: dict[str, str], own_globals: dict | None) -> list[str]:
-    """The locators whose values differ here now from the recorded ones (empty: all equal)."""
-    return [loc for loc, fp in values.items() if current_fingerprint(loc, own_globals) != fp]
+def values_difference(values: dict[str, str], own_globals: dict | None,
+                      unimported_unchanged: Callable[[str], bool] = lambda module: False) -> list[str]:
+    """The locators whose values differ here now from the recorded ones (empty: all equal).
+
+    A value of a module this process has not imported (yet) is what its source gives when
+    it is: Numba imports some modules itself while it compiles (``cffi``, by ``typeof`` of
+    any value), which a served process never does. Such a value is equal when
+    ``unimported_unchanged(module)``: the module's source file is the one recorded at build
+    (what its import then ran, reading the environment say, was observed too)."""
+    out = []
+    for loc, fp in values.items():
+        if current_fingerprint(loc, own_globals) == fp:
+            continue
+        kind, _, rest = loc.partition("|")
+        module = rest.partition("|")[0]
+        if kind in (inputs.GLOBAL, inputs.ATTR) and module not in sys.modules \
+                and unimported_unchanged(module):
+            continue
+        out.append(loc)
+    return out
 
 
 def check_entry(e, func: pytypes.FunctionType, fresh: Callable[[Any], bool],
-                settings: Callable[[int], str | None] = lambda i: None) -> Verdict:
+                settings: Callable[[int], str | None] = lambda i: None,
+                unimported_unchanged: Callable[[str], bool] = lambda module: False) -> Verdict:
     """Validity of an entry whose identity matched: every input it consulted unchanged.
 
     ``fresh(dep, own_globals)``: is that code still what this process runs; ``settings(i)``:
-    what differs in the entry's recorded settings (set ``i``) now, or None."""
+    what differs in the entry's recorded settings (set ``i``) now, or None;
+    ``unimported_unchanged(module)``: is the source of a module not imported here the one
+    recorded at build (``values_difference``)."""
     name = f"{e.module}.{e.qualname}"
     own_globals = getattr(func, "__globals__", None)
     changed = settings(e.settings) if e.settings >= 0 else None
@@ -88,7 +109,7 @@ def check_entry(e, func: pytypes.FunctionType, fresh: Callable[[Any], bool],
             return Verdict(False, MISS_STALE, f"{changed} changed", changed)
     if e.kind in _UNFROZEN_KINDS or not e.values:
         return OK
-    diff = values_difference(e.values, own_globals)
+    diff = values_difference(e.values, own_globals, unimported_unchanged)
     if diff:
         shown = ", ".join(inputs.describe(loc) for loc in sorted(diff)[:3])
         verb = "differs" if len(diff) == 1 else "differ"

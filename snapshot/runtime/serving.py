@@ -242,7 +242,8 @@ class Runtime:
                 return seam.get_overload(owner, args)
             invalid = []
             for e in candidates:          # variants: one per global configuration recorded
-                verdict = validity.check_entry(e, st.py_func, self._fresh_dep, self._settings_changed)
+                verdict = validity.check_entry(e, st.py_func, self._fresh_dep, self._settings_changed,
+                                                 self._fresh.module_unchanged)
                 if not verdict.ok:
                     invalid.append((e, verdict))
                     continue
@@ -330,7 +331,8 @@ class Runtime:
         if not matched and other_code is not None:
             self._code_differs(other_code, py_func)
         for e in matched:
-            verdict = validity.check_entry(e, py_func, self._fresh_dep, self._settings_changed)
+            verdict = validity.check_entry(e, py_func, self._fresh_dep, self._settings_changed,
+                                               self._fresh.module_unchanged)
             if not verdict.ok:
                 self._invalid(e, verdict)
                 continue
