@@ -115,6 +115,8 @@ class Kind:
         data, env, fndesc, library = code
         entry_point = standins.make_entry_point(e.module, e.qualname, image.address(e.symbols["wrapper"]),
                                                 env, (library, image.keepalive))
+        if self.name in _INSPECTABLE:     # compiled again by its dispatcher if inspected
+            library.set_source(owner, data.return_type if e.explicit else None)
         cres = self.compile_result(owner, code, entry_point)
         owner.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
         owner.add_overload(cres)          # what Dispatcher.compile does on a cache hit, minus the cache
@@ -124,6 +126,11 @@ class Kind:
                                                    for r in extra["generator"]["roles"]}}
             standins.register_generator(owner, library, fndesc, gen, data.return_type)
         return cres
+
+
+# kinds whose owner compiles exactly the entry's function with its _FunctionCompiler
+# (inspection.py); a lifted block's dispatcher compiles its enclosing function's IR
+_INSPECTABLE = frozenset({K.DISPATCHER, K.JITCLASS})
 
 
 class DispatcherKind(Kind):

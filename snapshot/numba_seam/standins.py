@@ -12,6 +12,8 @@ from typing import Any
 
 import llvmlite.binding as ll
 
+from .inspection import LazyAnnotation, inspecting
+
 
 def make_environment(module_name: str, consts: list, env_name: str):
     """An Environment like Numba's own rebuild, but without importing modules.
@@ -71,6 +73,10 @@ class ImageLibrary:
         self.entry = entry
         self._reload_init: set = set()
         self._linking_module = None
+        # set when the entry is placed (inspection.py): what compiles it again if inspected
+        self._owner = None
+        self._return_type = None     # the explicit return type it was compiled for, or None
+        self._side = None            # that side compile result, once made
         self._forwarders: list[tuple[str, Any]] = [(fndesc.mangled_name, None)]   # (name, LLVM fn type)
         cfunc = fndesc.llvm_cfunc_wrapper_name
         if cfunc in addresses:
@@ -99,6 +105,9 @@ class ImageLibrary:
         return self._addresses.get(name, 0)
 
     def _get_module_for_linking(self):
+        if self._owner is not None and self._side is not False and inspecting():
+            # a side compilation links the callee's real code, as the JIT's caller did
+            return self.side_result().library._get_module_for_linking()
         if self._linking_module is None:
             from llvmlite import ir
             fndesc = self._fndesc
@@ -124,11 +133,49 @@ class ImageLibrary:
             self._linking_module = ll.parse_assembly(str(mod))
         return self._linking_module
 
+    # ------------------------------------------------------------ inspection (inspection.py)
+    def set_source(self, owner, return_type) -> None:
+        """What compiles this entry again when inspected: its dispatcher and the explicit
+        return type it was compiled for (None: inferred)."""
+        self._owner = owner
+        self._return_type = return_type
+
+    def side_result(self):
+        """The compile result of this entry compiled again, as the JIT would (made on the first
+        inspection, then kept): what inspection answers from. Never executed."""
+        side = self._side
+        if side is None or side is False:
+            from .inspection import can_inspect, side_compile
+            if self._owner is None or not can_inspect(self._owner):
+                raise NotImplementedError(f"snap: {self._name} was served from an image and its kind of "
+                                          "entry cannot be compiled again for inspection")
+            if side is False:       # a recursive entry asking for itself while it compiles
+                raise RecursionError(f"snap: {self._name} is being compiled for inspection")
+            self._side = False
+            try:
+                side = self._side = side_compile(self._owner, self._fndesc, self._return_type)
+            finally:
+                if self._side is False:
+                    self._side = None
+        return side
+
     def get_llvm_str(self) -> str:
-        return f"; code of {self._fndesc.mangled_name} is in a snap image (no IR kept)"
+        return self.side_result().library.get_llvm_str()
 
     def get_asm_str(self) -> str:
-        return self.get_llvm_str()
+        return self.side_result().library.get_asm_str()
+
+    def get_function_cfg(self, name: str, py_func=None, **kwargs):
+        return self.side_result().library.get_function_cfg(name, py_func=py_func, **kwargs)
+
+    def get_disasm_cfg(self, mangled_name: str):
+        return self.side_result().library.get_disasm_cfg(mangled_name)
+
+    def get_function(self, name: str):
+        return self.side_result().library.get_function(name)
+
+    def get_defined_functions(self):
+        return self.side_result().library.get_defined_functions()
 
     def __repr__(self) -> str:
         return f"<ImageLibrary {self._name!r}>"
@@ -171,7 +218,7 @@ def make_compile_result(targetctx, *, fndesc, library, env, entry_point, args, r
     return compiler.compile_result(
         target_context=targetctx, typing_context=targetctx.typing_context,
         library=library, environment=env, entry_point=entry_point, fndesc=fndesc,
-        type_annotation="(from snap image)", signature=sig, objectmode=objectmode, lifted=(),
+        type_annotation=LazyAnnotation(library) if isinstance(library, ImageLibrary) else "(from snap image)", signature=sig, objectmode=objectmode, lifted=(),
         typing_error=None, call_helper=None, metadata={"snap": True},
         reload_init=[], referenced_envs=[])
 

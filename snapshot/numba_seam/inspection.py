@@ -1,0 +1,99 @@
+"""Introspection of served entries: answered as the JIT would, from a side compilation.
+
+A served entry's code is the JIT's code, but the image keeps no LLVM IR, typed IR or
+annotation. When something inspects an entry (``Dispatcher.inspect_llvm``,
+``inspect_asm``, ``inspect_cfg``, ``inspect_disasm_cfg``, ``inspect_types``,
+``get_annotation_info``, ``cres.library.get_llvm_str()``...), the specialization is
+compiled once more with Numba's own compiler, exactly as the dispatcher would compile
+it (its ``_FunctionCompiler``: same flags, target options, ``locals``, pipeline class,
+argument and explicit return types), and the answer comes from that result. The side
+compilation
+
+* goes through ``_FunctionCompiler._compile_core``, below ``Dispatcher.compile``: the
+  dispatcher's overloads, its C dispatch table and its stats are untouched, snap's
+  serving hooks (on ``Dispatcher.compile``) are not asked, no miss is reported;
+* gets the entry's own function identity number (``FunctionIdentity.unique_id``, part of
+  every mangled name), so its symbols are those of the code the image holds;
+* gets its own ``Environment`` (the served entry's stays in Numba's registry);
+* is never executed: nothing refers to its entry point;
+* links the *side* libraries of served callees (``inspecting()``: an ``ImageLibrary``
+  then links its side library, not its forwarders), so the IR is the JIT's, callees'
+  code included.
+
+Nothing is paid unless something inspects: the stand-ins keep the owner and return
+type (two attribute stores at install); results are cached per entry. ``inspecting()``
+is true while a side compilation runs: test harnesses that make Numba's compiler raise
+(SNAPTEST_FORBID_COMPILE) let it through, since inspection is no served call.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any
+
+_state = threading.local()
+
+
+def inspecting() -> bool:
+    """Is this thread running a side compilation for an inspection?"""
+    return _state_depth() > 0
+
+
+def _state_depth() -> int:
+    return getattr(_state, "depth", 0)
+
+
+def can_inspect(owner) -> bool:
+    """Can entries of ``owner`` be compiled again on demand (a dispatcher's own compiler)?"""
+    compiler = getattr(owner, "_compiler", None)
+    return compiler is not None and hasattr(compiler, "_compile_core")
+
+
+def side_compile(owner, fndesc, return_type) -> Any:
+    """A compile result for ``fndesc``'s specialization of ``owner``, compiled as the JIT
+    would compile it (see module doc). ``return_type``: the explicit return type the entry
+    was compiled for, or None (inferred)."""
+    from numba.core.bytecode import FunctionIdentity
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.environment import Environment
+    with global_compiler_lock:
+        memo = Environment._memo
+        served_env = memo.pop(fndesc.env_name, None)      # the side compile gets its own
+        counter = FunctionIdentity._unique_ids
+        # The entry's function is the first identity made, and gets its recorded number;
+        # functions first compiled inside it (overload implementations) the next ones, as in
+        # the training run that compiled them with it. Numbering then continues past every
+        # number given (no two functions share one).
+        side = FunctionIdentity._unique_ids = itertools.count(fndesc.uid) \
+            if isinstance(fndesc.uid, int) else counter
+        _state.depth = _state_depth() + 1
+        try:
+            return owner._compiler._compile_core(tuple(fndesc.argtypes), return_type)
+        finally:
+            _state.depth -= 1
+            if side is not counter:
+                FunctionIdentity._unique_ids = itertools.count(max(next(counter), next(side)))
+            if served_env is not None:
+                memo[fndesc.env_name] = served_env
+
+
+class LazyAnnotation:
+    """``cres.type_annotation`` of a served entry: the side compilation's ``TypeAnnotation``
+    (what ``inspect_types`` prints, ``get_annotation_info`` reads), made on first use."""
+
+    __slots__ = ("_library",)
+
+    def __init__(self, library) -> None:
+        self._library = library
+
+    def _real(self):
+        return self._library.side_result().type_annotation
+
+    def __str__(self) -> str:
+        return str(self._real())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    def __repr__(self) -> str:
+        return f"<type annotation of {self._library.name} (from snap image)>"
