@@ -90,6 +90,12 @@ def inspections(f) -> dict:
     }.items()}
 
 
+def state(f) -> tuple:
+    """What a dispatcher holds: signatures, its compile results and their entry points, stats."""
+    return (list(f.signatures), {k: (id(v), id(v.entry_point)) for k, v in f.overloads.items()},
+            dict(f.stats.cache_hits), dict(f.stats.cache_misses))
+
+
 def main() -> None:
     a = np.arange(10.0)
     acc = Acc()
@@ -102,7 +108,11 @@ def main() -> None:
         # (a jitclass method's dispatcher lists no signature when its entry was served: not
         # inspected here)
         funcs = {"with_callee": with_callee, "callee": callee, "fast": fast, "par": par, "gen": gen}
+        before = {name: state(f) for name, f in funcs.items()}
         print(json.dumps({name: inspections(f) for name, f in funcs.items()}))
+        # inspecting compiles nothing the program runs: its dispatchers are as they were
+        print("dispatchers unchanged", before == {name: state(f) for name, f in funcs.items()})
+        print("results again", repr([with_callee(a), callee(1.5), fast(a), par(a), list(gen(4))]))
 
 
 if __name__ == "__main__":
