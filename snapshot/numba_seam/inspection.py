@@ -21,26 +21,21 @@ compilation
   code included.
 
 Nothing is paid unless something inspects: the stand-ins keep the owner and return
-type (two attribute stores at install); results are cached per entry. ``inspecting()``
+type (two attribute stores at install), this module is imported at the first inspection
+(what runs on the serving path, ``inspecting()`` and ``LazyAnnotation``, is in
+standins.py); results are cached per entry. ``inspecting()``
 is true while a side compilation runs: test harnesses that make Numba's compiler raise
 (SNAPTEST_FORBID_COMPILE) let it through, since inspection is no served call.
 """
 from __future__ import annotations
 
 import itertools
-import threading
 from typing import Any
 
-_state = threading.local()
+from _thread import get_ident
 
-
-def inspecting() -> bool:
-    """Is this thread running a side compilation for an inspection?"""
-    return _state_depth() > 0
-
-
-def _state_depth() -> int:
-    return getattr(_state, "depth", 0)
+from .standins import _inspect_depth
+from .standins import inspecting  # noqa: F401 - the public name
 
 
 def can_inspect(owner) -> bool:
@@ -66,34 +61,15 @@ def side_compile(owner, fndesc, return_type) -> Any:
         # number given (no two functions share one).
         side = FunctionIdentity._unique_ids = itertools.count(fndesc.uid) \
             if isinstance(fndesc.uid, int) else counter
-        _state.depth = _state_depth() + 1
+        me = get_ident()
+        _inspect_depth[me] = _inspect_depth.get(me, 0) + 1
         try:
             return owner._compiler._compile_core(tuple(fndesc.argtypes), return_type)
         finally:
-            _state.depth -= 1
+            _inspect_depth[me] -= 1
+            if not _inspect_depth[me]:
+                del _inspect_depth[me]
             if side is not counter:
                 FunctionIdentity._unique_ids = itertools.count(max(next(counter), next(side)))
             if served_env is not None:
                 memo[fndesc.env_name] = served_env
-
-
-class LazyAnnotation:
-    """``cres.type_annotation`` of a served entry: the side compilation's ``TypeAnnotation``
-    (what ``inspect_types`` prints, ``get_annotation_info`` reads), made on first use."""
-
-    __slots__ = ("_library",)
-
-    def __init__(self, library) -> None:
-        self._library = library
-
-    def _real(self):
-        return self._library.side_result().type_annotation
-
-    def __str__(self) -> str:
-        return str(self._real())
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real(), name)
-
-    def __repr__(self) -> str:
-        return f"<type annotation of {self._library.name} (from snap image)>"

@@ -8,11 +8,42 @@ without compiling, from what the image recorded. The kinds' strategies
 from __future__ import annotations
 
 import ctypes
+from _thread import get_ident
 from typing import Any
 
 import llvmlite.binding as ll
 
-from .inspection import LazyAnnotation, inspecting
+# ------------------------------------------------------------------ inspection (inspection.py)
+# Kept here, not in inspection.py: the serving path imports this module, and importing
+# another one (or threading) at activation costs more than everything below does at install.
+_inspect_depth: dict[int, int] = {}      # thread id -> side compilations running in it
+
+
+def inspecting() -> bool:
+    """Is this thread running a side compilation for an inspection (inspection.py)?"""
+    return _inspect_depth.get(get_ident(), 0) > 0
+
+
+class LazyAnnotation:
+    """``cres.type_annotation`` of a served entry: the side compilation's ``TypeAnnotation``
+    (what ``inspect_types`` prints, ``get_annotation_info`` reads), made on first use."""
+
+    __slots__ = ("_library",)
+
+    def __init__(self, library) -> None:
+        self._library = library
+
+    def _real(self):
+        return self._library.side_result().type_annotation
+
+    def __str__(self) -> str:
+        return str(self._real())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    def __repr__(self) -> str:
+        return f"<type annotation of {self._library.name} (from snap image)>"
 
 
 def make_environment(module_name: str, consts: list, env_name: str):
