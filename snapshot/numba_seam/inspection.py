@@ -29,6 +29,8 @@ is true while a side compilation runs: test harnesses that make Numba's compiler
 """
 from __future__ import annotations
 
+import ast
+import contextlib
 import itertools
 from typing import Any
 
@@ -44,10 +46,45 @@ def can_inspect(owner) -> bool:
     return compiler is not None and hasattr(compiler, "_compile_core")
 
 
-def side_compile(owner, fndesc, return_type) -> Any:
+def side_compile(owner, fndesc, return_type, settings: dict[str, str] | None = None) -> Any:
     """A compile result for ``fndesc``'s specialization of ``owner``, compiled as the JIT
     would compile it (see module doc). ``return_type``: the explicit return type the entry
-    was compiled for, or None (inferred)."""
+    was compiled for, or None (inferred); ``settings``: the ``numba.config`` settings its
+    compilation read (the JIT compiled it under them; an inspection may run under others,
+    e.g. ``override_config('OPT', 0)`` around ``inspect_llvm``, which reads the JIT's
+    existing code)."""
+    with _settings(settings or {}):
+        return _side_compile(owner, fndesc, return_type)
+
+
+@contextlib.contextmanager
+def _settings(recorded: dict[str, str]):
+    """``numba.config`` set to the recorded settings (values as their text, settings.text),
+    restored after."""
+    from numba.core import config
+    saved: dict[str, Any] = {}
+    try:
+        for name, text in recorded.items():
+            try:
+                value = _value(text, config)
+            except (ValueError, SyntaxError):      # not a literal (an enum): left as it is
+                continue
+            saved[name] = getattr(config, name, None)
+            setattr(config, name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(config, name, value)
+
+
+def _value(text: str, config) -> Any:
+    """A setting's value from its recorded text: a literal, or ``config.OPT``'s ``_OptLevel(3)``."""
+    if text.startswith("_OptLevel(") and text.endswith(")"):
+        return config._OptLevel(ast.literal_eval(text[len("_OptLevel("):-1]))
+    return ast.literal_eval(text)
+
+
+def _side_compile(owner, fndesc, return_type) -> Any:
     from numba.core.bytecode import FunctionIdentity
     from numba.core.compiler_lock import global_compiler_lock
     from numba.core.environment import Environment

@@ -54,6 +54,10 @@ class MappedImage(NamedTuple):
 class Kind:
     """A kind of entry (see module doc). Subclasses set ``name``."""
     name: str = ""
+    # its owner compiles exactly the entry's function with its _FunctionCompiler, which can
+    # compile it again for an inspection (inspection.py); a lifted block's dispatcher
+    # compiles its enclosing function's IR, a DUFunc or builder a kernel
+    inspectable = False
 
     # ------------------------------------------------------------ identity (both sides)
     def py_func(self, owner) -> pytypes.FunctionType | None:
@@ -115,8 +119,6 @@ class Kind:
         data, env, fndesc, library = code
         entry_point = standins.make_entry_point(e.module, e.qualname, image.address(e.symbols["wrapper"]),
                                                 env, (library, image.keepalive))
-        if self.name in _INSPECTABLE:     # compiled again by its dispatcher if inspected
-            library.set_source(owner, data.return_type if e.explicit else None)
         cres = self.compile_result(owner, code, entry_point)
         owner.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
         owner.add_overload(cres)          # what Dispatcher.compile does on a cache hit, minus the cache
@@ -128,20 +130,17 @@ class Kind:
         return cres
 
 
-# kinds whose owner compiles exactly the entry's function with its _FunctionCompiler
-# (inspection.py); a lifted block's dispatcher compiles its enclosing function's IR
-_INSPECTABLE = frozenset({K.DISPATCHER, K.JITCLASS})
-
-
 class DispatcherKind(Kind):
     """@jit / @njit: a dispatcher compiling its whole Python function."""
     name = K.DISPATCHER
+    inspectable = True
 
 
 class JitclassKind(Kind):
     """A jitclass method, property accessor, constructor or Box accessor: a dispatcher
     named after its class (``jitclass.part_identity``: the class spec and the part)."""
     name = K.JITCLASS
+    inspectable = True
 
     def identity(self, owner) -> tuple[str, str, str]:
         module, qualname, suffix = owner.__dict__[jitclass.PART_IDENTITY]

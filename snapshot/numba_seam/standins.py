@@ -107,6 +107,7 @@ class ImageLibrary:
         # set when the entry is placed (inspection.py): what compiles it again if inspected
         self._owner = None
         self._return_type = None     # the explicit return type it was compiled for, or None
+        self._settings = None        # the numba.config settings its compilation read
         self._side = None            # that side compile result, once made
         self._forwarders: list[tuple[str, Any]] = [(fndesc.mangled_name, None)]   # (name, LLVM fn type)
         cfunc = fndesc.llvm_cfunc_wrapper_name
@@ -165,11 +166,13 @@ class ImageLibrary:
         return self._linking_module
 
     # ------------------------------------------------------------ inspection (inspection.py)
-    def set_source(self, owner, return_type) -> None:
-        """What compiles this entry again when inspected: its dispatcher and the explicit
-        return type it was compiled for (None: inferred)."""
+    def set_source(self, owner, return_type, settings: dict[str, str] | None) -> None:
+        """What compiles this entry again when inspected: its dispatcher, the explicit return
+        type it was compiled for (None: inferred) and the ``numba.config`` settings its
+        compilation read (name -> value text, settings.py)."""
         self._owner = owner
         self._return_type = return_type
+        self._settings = settings
 
     def side_result(self):
         """The compile result of this entry compiled again, as the JIT would (made on the first
@@ -184,7 +187,8 @@ class ImageLibrary:
                 raise RecursionError(f"snap: {self._name} is being compiled for inspection")
             self._side = False
             try:
-                side = self._side = side_compile(self._owner, self._fndesc, self._return_type)
+                side = self._side = side_compile(self._owner, self._fndesc, self._return_type,
+                                                 self._settings)
             finally:
                 if self._side is False:
                     self._side = None
@@ -207,6 +211,12 @@ class ImageLibrary:
 
     def get_defined_functions(self):
         return self.side_result().library.get_defined_functions()
+
+    @property
+    def _final_module(self):
+        """The side library's final module (Numba's own tests read it). Only inspection reads
+        a linked library's module: Numba links ``_get_module_for_linking()``."""
+        return self.side_result().library._final_module
 
     def __repr__(self) -> str:
         return f"<ImageLibrary {self._name!r}>"

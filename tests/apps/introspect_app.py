@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import snaptest_forbid  # noqa: F401  (SNAPTEST_FORBID_COMPILE=1: any compilation raises)
 from numba import float64, njit, prange
+from numba.core import config
 from numba.experimental import jitclass
 
 
@@ -109,7 +110,16 @@ def main() -> None:
         # inspected here)
         funcs = {"with_callee": with_callee, "callee": callee, "fast": fast, "par": par, "gen": gen}
         before = {name: state(f) for name, f in funcs.items()}
-        print(json.dumps({name: inspections(f) for name, f in funcs.items()}))
+        # inspected first under other settings: the JIT answers with the code it compiled
+        # (as numba.tests' override_config("OPT", 0) around inspect_llvm)
+        opt, config.OPT = config.OPT, 0
+        try:
+            fast_opt0 = normalized(fast.inspect_llvm(fast.signatures[0]))
+        finally:
+            config.OPT = opt
+        outputs = {name: inspections(f) for name, f in funcs.items()}
+        outputs["fast"]["llvm_inspected_under_opt0"] = fast_opt0
+        print(json.dumps(outputs))
         # inspecting compiles nothing the program runs: its dispatchers are as they were
         print("dispatchers unchanged", before == {name: state(f) for name, f in funcs.items()})
         print("results again", repr([with_callee(a), callee(1.5), fast(a), par(a), list(gen(4))]))
