@@ -12,6 +12,10 @@ compilation
 * goes through ``_FunctionCompiler._compile_core``, below ``Dispatcher.compile``: the
   dispatcher's overloads, its C dispatch table and its stats are untouched, snap's
   serving hooks (on ``Dispatcher.compile``) are not asked, no miss is reported;
+* runs under the ``numba.config`` settings the entry's compilation read (recorded in the
+  image: settings.py), not those in force when something inspects (Numba's tests wrap
+  ``inspect_llvm`` in ``override_config("OPT", 0)``; the JIT answers with the code it
+  compiled before);
 * gets the entry's own function identity number (``FunctionIdentity.unique_id``, part of
   every mangled name), so its symbols are those of the code the image holds;
 * gets its own ``Environment`` (the served entry's stays in Numba's registry);
@@ -20,12 +24,19 @@ compilation
   then links its side library, not its forwarders), so the IR is the JIT's, callees'
   code included.
 
-Nothing is paid unless something inspects: the stand-ins keep the owner and return
-type (two attribute stores at install), this module is imported at the first inspection
-(what runs on the serving path, ``inspecting()`` and ``LazyAnnotation``, is in
-standins.py); results are cached per entry. ``inspecting()``
-is true while a side compilation runs: test harnesses that make Numba's compiler raise
-(SNAPTEST_FORBID_COMPILE) let it through, since inspection is no served call.
+Nothing is paid unless something inspects: at install the stand-in keeps the owner, the
+return type and the recorded settings (references), and the compile result a
+``LazyAnnotation`` (about 0.4 us an entry in all); this module is imported at the first
+inspection (what the serving path needs, ``inspecting()`` and ``LazyAnnotation``, is in
+standins.py); results are cached per entry. ``inspecting()`` is true while a side
+compilation runs: test harnesses that make Numba's compiler raise (SNAPTEST_FORBID_COMPILE)
+let it through, and scripts/numba_suite.py counts it apart, since inspection is no served call.
+
+Not answered from a side compilation: ``get_metadata``/``parallel_diagnostics`` (the
+served compile result's metadata stays snap's), entries of objmode blocks, DUFunc loops,
+@cfunc and gufunc kernels (``Kind.inspectable``: their owners do not compile the entry's
+function alone; they raise NotImplementedError saying so). A recursive function's
+inspection links its own image code (forwarders) where the JIT had a placeholder.
 """
 from __future__ import annotations
 
