@@ -32,8 +32,9 @@ standins.py); results are cached per entry. ``inspecting()`` is true while a sid
 compilation runs: test harnesses that make Numba's compiler raise (SNAPTEST_FORBID_COMPILE)
 let it through, and scripts/numba_suite.py counts it apart, since inspection is no served call.
 
-Not answered from a side compilation: ``get_metadata``/``parallel_diagnostics`` (the
-served compile result's metadata stays snap's), entries of objmode blocks, DUFunc loops,
+The served compile result's ``metadata`` (``get_metadata``, ``parallel_diagnostics``) takes
+the side compilation's on first read of a key not snap's (standins.LazyMetadata).
+Not answered from a side compilation: entries of objmode blocks, DUFunc loops,
 @cfunc and gufunc kernels (``Kind.inspectable``: their owners do not compile the entry's
 function alone; they raise NotImplementedError saying so). A recursive function's
 inspection links its own image code (forwarders) where the JIT had a placeholder.
@@ -64,8 +65,15 @@ def side_compile(owner, fndesc, return_type, settings: dict[str, str] | None = N
     compilation read (the JIT compiled it under them; an inspection may run under others,
     e.g. ``override_config('OPT', 0)`` around ``inspect_llvm``, which reads the JIT's
     existing code)."""
-    with _settings(settings or {}):
-        return _side_compile(owner, fndesc, return_type)
+    from numba.core import event as ev
+    timers: dict[str, float] = {}
+    # the lock timings Dispatcher.compile adds to a compile result's metadata ("timers")
+    with ev.install_timer("numba:compiler_lock", lambda d: timers.setdefault("compiler_lock", d)), \
+            ev.install_timer("numba:llvm_lock", lambda d: timers.setdefault("llvm_lock", d)), \
+            _settings(settings or {}):
+        cres = _side_compile(owner, fndesc, return_type)
+    cres.metadata.setdefault("timers", timers)
+    return cres
 
 
 @contextlib.contextmanager

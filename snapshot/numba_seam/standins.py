@@ -81,6 +81,57 @@ def make_entry_point(module_name: str, qualname: str, address: int, env, keepali
                                   address, env, keepalive)
 
 
+class LazyMetadata(dict):
+    """``cres.metadata`` of a served entry: snap's own keys (``snap*``), and on the first read
+    of any other key, or of the whole (``get_metadata``, ``parallel_diagnostics``), those of
+    the side compilation (parfor diagnostics, prune stats...). Reading a ``snap`` key, or
+    its truth (``len``), never compiles: snap reads them on its own paths."""
+
+    __slots__ = ("_library",)
+
+    def __init__(self, library, own: dict) -> None:
+        super().__init__(own)
+        self._library = library
+
+    def _fill(self) -> None:
+        lib = self._library
+        if lib is not None and lib._owner is not None:    # (an entry of a kind not inspectable: as is)
+            self._library = None
+            for k, v in lib.side_result().metadata.items():
+                self.setdefault(k, v)
+
+    def __missing__(self, key):
+        if isinstance(key, str) and key.startswith("snap"):
+            raise KeyError(key)
+        self._fill()
+        return dict.__getitem__(self, key)
+
+    def get(self, key, default=None):
+        if key not in self and not (isinstance(key, str) and key.startswith("snap")):
+            self._fill()
+        return dict.get(self, key, default)
+
+    def __iter__(self):
+        self._fill()
+        return dict.__iter__(self)
+
+    def keys(self):
+        self._fill()
+        return dict.keys(self)
+
+    def items(self):
+        self._fill()
+        return dict.items(self)
+
+    def values(self):
+        self._fill()
+        return dict.values(self)
+
+    def __repr__(self) -> str:
+        self._fill()
+        return dict.__repr__(self)
+
+
 class ImageLibrary:
     """Stands in for a CodeLibrary whose code lives in the image.
 
@@ -260,7 +311,8 @@ def make_compile_result(targetctx, *, fndesc, library, env, entry_point, args, r
         target_context=targetctx, typing_context=targetctx.typing_context,
         library=library, environment=env, entry_point=entry_point, fndesc=fndesc,
         type_annotation=LazyAnnotation(library) if isinstance(library, ImageLibrary) else "(from snap image)", signature=sig, objectmode=objectmode, lifted=(),
-        typing_error=None, call_helper=None, metadata={"snap": True},
+        typing_error=None, call_helper=None,
+        metadata=LazyMetadata(library, {"snap": True}) if isinstance(library, ImageLibrary) else {"snap": True},
         reload_init=[], referenced_envs=[])
 
 

@@ -2,6 +2,7 @@
 plain JIT, as the workload of an image, and from that image with compilation forbidden;
 prints the results, then every inspection output as JSON (object addresses removed: they
 differ between any two processes, the JIT's own included)."""
+import contextlib
 import io
 import json
 import re
@@ -119,6 +120,13 @@ def main() -> None:
             config.OPT = opt
         outputs = {name: inspections(f) for name, f in funcs.items()}
         outputs["fast"]["llvm_inspected_under_opt0"] = fast_opt0
+        # the compilation's metadata: parfor diagnostics (printed), what passes left
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            par.parallel_diagnostics(level=4)
+        outputs["par"]["parallel_diagnostics"] = normalized(buf.getvalue())
+        outputs["par"]["metadata_keys"] = repr(sorted(k for k in par.get_metadata(par.signatures[0])
+                                                      if not k.startswith("snap")))
         print(json.dumps(outputs))
         # inspecting compiles nothing the program runs: its dispatchers are as they were
         print("dispatchers unchanged", before == {name: state(f) for name, f in funcs.items()})
