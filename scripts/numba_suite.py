@@ -137,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(doc, f, indent=1, sort_keys=True)
     os.replace(tmp, ns.out)
     print(f"numba_suite: {len(outcomes)} tests: " + ", ".join(f"{v} {k}" for k, v in summary.items() if v)
-          + f"; {sum(counts.values())} compilations; {elapsed:.1f} s", file=sys.stderr)
+          + f"; {sum(n for k, n in counts.items() if k != 'inspection')} compilations"
+          + (f" (+{counts['inspection']} for inspection)" if counts.get("inspection") else "")
+          + f"; {elapsed:.1f} s", file=sys.stderr)
     return 0
 
 
