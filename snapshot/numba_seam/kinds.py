@@ -54,6 +54,10 @@ class MappedImage(NamedTuple):
 class Kind:
     """A kind of entry (see module doc). Subclasses set ``name``."""
     name: str = ""
+    # its owner compiles exactly the entry's function with its _FunctionCompiler, which can
+    # compile it again for an inspection (inspection.py); a lifted block's dispatcher
+    # compiles its enclosing function's IR, a DUFunc or builder a kernel
+    inspectable = False
 
     # ------------------------------------------------------------ identity (both sides)
     def py_func(self, owner) -> pytypes.FunctionType | None:
@@ -129,12 +133,14 @@ class Kind:
 class DispatcherKind(Kind):
     """@jit / @njit: a dispatcher compiling its whole Python function."""
     name = K.DISPATCHER
+    inspectable = True
 
 
 class JitclassKind(Kind):
     """A jitclass method, property accessor, constructor or Box accessor: a dispatcher
     named after its class (``jitclass.part_identity``: the class spec and the part)."""
     name = K.JITCLASS
+    inspectable = True
 
     def identity(self, owner) -> tuple[str, str, str]:
         module, qualname, suffix = owner.__dict__[jitclass.PART_IDENTITY]

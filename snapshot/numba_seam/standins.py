@@ -8,9 +8,42 @@ without compiling, from what the image recorded. The kinds' strategies
 from __future__ import annotations
 
 import ctypes
+from _thread import get_ident
 from typing import Any
 
 import llvmlite.binding as ll
+
+# ------------------------------------------------------------------ inspection (inspection.py)
+# Kept here, not in inspection.py: the serving path imports this module, and importing
+# another one (or threading) at activation costs more than everything below does at install.
+_inspect_depth: dict[int, int] = {}      # thread id -> side compilations running in it
+
+
+def inspecting() -> bool:
+    """Is this thread running a side compilation for an inspection (inspection.py)?"""
+    return _inspect_depth.get(get_ident(), 0) > 0
+
+
+class LazyAnnotation:
+    """``cres.type_annotation`` of a served entry: the side compilation's ``TypeAnnotation``
+    (what ``inspect_types`` prints, ``get_annotation_info`` reads), made on first use."""
+
+    __slots__ = ("_library",)
+
+    def __init__(self, library) -> None:
+        self._library = library
+
+    def _real(self):
+        return self._library.side_result().type_annotation
+
+    def __str__(self) -> str:
+        return str(self._real())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+    def __repr__(self) -> str:
+        return f"<type annotation of {self._library.name} (from snap image)>"
 
 
 def make_environment(module_name: str, consts: list, env_name: str):
@@ -48,6 +81,57 @@ def make_entry_point(module_name: str, qualname: str, address: int, env, keepali
                                   address, env, keepalive)
 
 
+class LazyMetadata(dict):
+    """``cres.metadata`` of a served entry: snap's own keys (``snap*``), and on the first read
+    of any other key, or of the whole (``get_metadata``, ``parallel_diagnostics``), those of
+    the side compilation (parfor diagnostics, prune stats...). Reading a ``snap`` key, or
+    its truth (``len``), never compiles: snap reads them on its own paths."""
+
+    __slots__ = ("_library",)
+
+    def __init__(self, library, own: dict) -> None:
+        super().__init__(own)
+        self._library = library
+
+    def _fill(self) -> None:
+        lib = self._library
+        if lib is not None and lib._owner is not None:    # (an entry of a kind not inspectable: as is)
+            self._library = None
+            for k, v in lib.side_result().metadata.items():
+                self.setdefault(k, v)
+
+    def __missing__(self, key):
+        if isinstance(key, str) and key.startswith("snap"):
+            raise KeyError(key)
+        self._fill()
+        return dict.__getitem__(self, key)
+
+    def get(self, key, default=None):
+        if key not in self and not (isinstance(key, str) and key.startswith("snap")):
+            self._fill()
+        return dict.get(self, key, default)
+
+    def __iter__(self):
+        self._fill()
+        return dict.__iter__(self)
+
+    def keys(self):
+        self._fill()
+        return dict.keys(self)
+
+    def items(self):
+        self._fill()
+        return dict.items(self)
+
+    def values(self):
+        self._fill()
+        return dict.values(self)
+
+    def __repr__(self) -> str:
+        self._fill()
+        return dict.__repr__(self)
+
+
 class ImageLibrary:
     """Stands in for a CodeLibrary whose code lives in the image.
 
@@ -71,6 +155,11 @@ class ImageLibrary:
         self.entry = entry
         self._reload_init: set = set()
         self._linking_module = None
+        # set when the entry is placed (inspection.py): what compiles it again if inspected
+        self._owner = None
+        self._return_type = None     # the explicit return type it was compiled for, or None
+        self._settings = None        # the numba.config settings its compilation read
+        self._side = None            # that side compile result, once made
         self._forwarders: list[tuple[str, Any]] = [(fndesc.mangled_name, None)]   # (name, LLVM fn type)
         cfunc = fndesc.llvm_cfunc_wrapper_name
         if cfunc in addresses:
@@ -99,6 +188,9 @@ class ImageLibrary:
         return self._addresses.get(name, 0)
 
     def _get_module_for_linking(self):
+        if self._owner is not None and self._side is not False and inspecting():
+            # a side compilation links the callee's real code, as the JIT's caller did
+            return self.side_result().library._get_module_for_linking()
         if self._linking_module is None:
             from llvmlite import ir
             fndesc = self._fndesc
@@ -124,11 +216,58 @@ class ImageLibrary:
             self._linking_module = ll.parse_assembly(str(mod))
         return self._linking_module
 
+    # ------------------------------------------------------------ inspection (inspection.py)
+    def set_source(self, owner, return_type, settings: dict[str, str] | None) -> None:
+        """What compiles this entry again when inspected: its dispatcher, the explicit return
+        type it was compiled for (None: inferred) and the ``numba.config`` settings its
+        compilation read (name -> value text, settings.py)."""
+        self._owner = owner
+        self._return_type = return_type
+        self._settings = settings
+
+    def side_result(self):
+        """The compile result of this entry compiled again, as the JIT would (made on the first
+        inspection, then kept): what inspection answers from. Never executed."""
+        side = self._side
+        if side is None or side is False:
+            from .inspection import can_inspect, side_compile
+            if self._owner is None or not can_inspect(self._owner):
+                raise NotImplementedError(f"snap: {self._name} was served from an image and its kind of "
+                                          "entry cannot be compiled again for inspection")
+            if side is False:       # a recursive entry asking for itself while it compiles
+                raise RecursionError(f"snap: {self._name} is being compiled for inspection")
+            self._side = False
+            try:
+                side = self._side = side_compile(self._owner, self._fndesc, self._return_type,
+                                                 self._settings)
+            finally:
+                if self._side is False:
+                    self._side = None
+        return side
+
     def get_llvm_str(self) -> str:
-        return f"; code of {self._fndesc.mangled_name} is in a snap image (no IR kept)"
+        return self.side_result().library.get_llvm_str()
 
     def get_asm_str(self) -> str:
-        return self.get_llvm_str()
+        return self.side_result().library.get_asm_str()
+
+    def get_function_cfg(self, name: str, py_func=None, **kwargs):
+        return self.side_result().library.get_function_cfg(name, py_func=py_func, **kwargs)
+
+    def get_disasm_cfg(self, mangled_name: str):
+        return self.side_result().library.get_disasm_cfg(mangled_name)
+
+    def get_function(self, name: str):
+        return self.side_result().library.get_function(name)
+
+    def get_defined_functions(self):
+        return self.side_result().library.get_defined_functions()
+
+    @property
+    def _final_module(self):
+        """The side library's final module (Numba's own tests read it). Only inspection reads
+        a linked library's module: Numba links ``_get_module_for_linking()``."""
+        return self.side_result().library._final_module
 
     def __repr__(self) -> str:
         return f"<ImageLibrary {self._name!r}>"
@@ -171,8 +310,9 @@ def make_compile_result(targetctx, *, fndesc, library, env, entry_point, args, r
     return compiler.compile_result(
         target_context=targetctx, typing_context=targetctx.typing_context,
         library=library, environment=env, entry_point=entry_point, fndesc=fndesc,
-        type_annotation="(from snap image)", signature=sig, objectmode=objectmode, lifted=(),
-        typing_error=None, call_helper=None, metadata={"snap": True},
+        type_annotation=LazyAnnotation(library) if isinstance(library, ImageLibrary) else "(from snap image)", signature=sig, objectmode=objectmode, lifted=(),
+        typing_error=None, call_helper=None,
+        metadata=LazyMetadata(library, {"snap": True}) if isinstance(library, ImageLibrary) else {"snap": True},
         reload_init=[], referenced_envs=[])
 
 

@@ -377,6 +377,9 @@ class Runtime:
             seam.track_classes(kind.py_func(owner), extra["class_ids"], code.data.args)
         emit_warnings(extra)                   # what compiling it warned
         cres = kind.place(owner, code, e, mapped)
+        if kind.inspectable:        # what compiles it again if inspected: as it was compiled
+            code.library.set_source(owner, code.data.return_type if e.explicit else None,
+                                    self.manifest.settings[e.settings] if e.settings >= 0 else None)
         self.installed += 1
         return cres
 
