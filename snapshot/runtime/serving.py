@@ -212,12 +212,19 @@ class Runtime:
         except Exception:  # noqa: BLE001 - an argument Numba cannot type: its own path says so
             return None
         cres = self._serve_signature(owner, K.DISPATCHER, args, None)
-        if cres is None:
-            # a function that asks for literal arguments was compiled (and recorded) for
-            # their literal types: what Numba's ForceLiteralArg retry would compile
-            literal = seam.literal_types(values, args, st.literal_positions(len(args)))
-            if literal is not None:
-                cres = self._serve_signature(owner, K.DISPATCHER, literal, None)
+        if cres is not None:
+            seam.count_compile(owner, args)      # as Numba's compile(args) would
+            return cres
+        # a function that asks for literal arguments was compiled (and recorded) for
+        # their literal types: what Numba's ForceLiteralArg retry would compile
+        literal = seam.literal_types(values, args, st.literal_positions(len(args)))
+        if literal is not None:
+            cres = self._serve_signature(owner, K.DISPATCHER, literal, None)
+            if cres is not None:
+                # the JIT's first compile(args) raised ForceLiteralArg after counting its
+                # miss, then compile(literal) counted the literal one
+                seam.count_compile(owner, args)
+                seam.count_compile(owner, literal)
         return cres
 
     def _serve_signature(self, owner, hooked: str, args: tuple, return_type) -> Any:
