@@ -48,6 +48,46 @@ def count_compile(owner, sig) -> None:
         misses[sig] += 1
 
 
+def callee_dispatchers(py_func, types_: tuple) -> dict[tuple[str, str], Any]:
+    """(module, qualname) -> the dispatchers a function's compilation can reach as callees,
+    where Numba's typing finds them: the globals its code names (and their attributes it
+    names: ``mod.f``), its closure cells, and the methods of the jitclass instances among
+    ``types_`` (its argument and return types: a jitclass part calls its class's methods)."""
+    from numba.core import dispatcher
+    found: dict[tuple[str, str], Any] = {}
+
+    def take(v) -> None:
+        if isinstance(v, dispatcher.Dispatcher):
+            f = getattr(v, "py_func", None)
+            if f is not None:
+                found.setdefault((f.__module__, f.__qualname__), v)
+
+    code = getattr(py_func, "__code__", None)
+    if code is not None:
+        glb = py_func.__globals__
+        for name in code.co_names:
+            v = glb.get(name)
+            if isinstance(v, pytypes.ModuleType):
+                for attr in code.co_names:
+                    take(getattr(v, attr, None))
+            else:
+                take(v)
+        for cell in py_func.__closure__ or ():
+            try:
+                take(cell.cell_contents)
+            except ValueError:      # an empty cell
+                pass
+    for t in types_:
+        for v in (getattr(t, "jit_methods", None) or {}).values():
+            take(v)
+    return found
+
+
+def holds_keys(owner, keys: tuple) -> bool:
+    """``owner`` holds an overload whose argument types have these keys (``type_key``)."""
+    return any(tuple(type_key(t) for t in args) == keys for args in owner_overloads(owner))
+
+
 def compiled_dispatchers(skip: frozenset) -> list:
     """Dispatchers with JIT-compiled code bound to module globals (top-level packages in
     ``skip`` not searched): what a late activation finds already compiled. Cheap when

@@ -256,10 +256,39 @@ class Runtime:
                     continue
                 cres = self._try_install(owner, st.kind, e, args)
                 if cres is not None:
+                    if e.callees:
+                        self._install_callees(st.py_func, e, cres)
                     return cres
             if invalid:
                 self._invalid(*invalid[0])
         return None
+
+    def _install_callees(self, py_func, e: Entry, cres) -> None:
+        """The callees' specializations compiling ``e`` compiled (``Entry.callees``), installed
+        into their dispatchers with it: under the JIT, typing a call to a dispatcher compiles
+        it (``compile(args)``: an overload, a counted miss), so its ``overloads``,
+        ``signatures`` and ``stats`` read the same after its caller alone was compiled. Only
+        dispatchers Numba's typing finds (``seam.callee_dispatchers``); a callee holding its
+        specialization already is left as it is (recursion ends there)."""
+        found = seam.callee_dispatchers(py_func, (*cres.signature.args, cres.signature.return_type))
+        for module, qualname, argkeys in e.callees:
+            callee = found.get((module, qualname))
+            if callee is None or not callee._can_compile:
+                continue        # an @overload's implementation, a callee passed in: not reachable
+            keys = tuple(argkeys)
+            if seam.holds_keys(callee, keys):
+                continue
+            st = self._state(callee, K.DISPATCHER)
+            for ce in st.by_args.get(keys, ()):
+                if ce.explicit or not validity.check_entry(ce, st.py_func, self._fresh_dep, self._settings_changed,
+                                                           self._fresh.module_unchanged).ok:
+                    continue
+                installed = self._try_install(callee, st.kind, ce)
+                if installed is not None:
+                    seam.count_compile(callee, tuple(installed.signature.args))
+                    if ce.callees:
+                        self._install_callees(st.py_func, ce, installed)
+                    break
 
     def _note_late(self, owner, st: _OwnerState) -> None:
         """A dispatcher compiled before activation keeps its JIT code: say so, once."""
