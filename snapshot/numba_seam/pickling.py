@@ -55,6 +55,11 @@ def _pickler(buf: io.BytesIO):
 
 
 class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "numba.core.types.abstract" and name == "_type_reconstructor":
+            return _reconstruct_type
+        return super().find_class(module, name)
+
     def persistent_load(self, pid):
         if pid[0] == "jitclass":
             from . import jitclass
@@ -67,6 +72,21 @@ class _Unpickler(pickle.Unpickler):
         if obj is None or not hasattr(obj, "py_func"):
             raise UnresolvedReference(f"{module}.{qualname}")
         return obj.py_func if kind == "pyfunc" else obj
+
+
+def _reconstruct_type(reconstructor, reconstructor_args, state) -> Any:
+    """Numba's ``_type_reconstructor``, naming a generator type as this process's Numba
+    names it: the build stored it without its function's address (stable names, see
+    ``record.generator_init``), and the name is what ``signatures`` and the type's repr show."""
+    from numba.core import types
+    obj = reconstructor(*reconstructor_args)
+    if state:
+        obj.__dict__.update(state)
+    if isinstance(obj, types.Generator):
+        named = object.__new__(types.Generator)       # not interned: only its name is wanted
+        named.__init__(obj.gen_func, obj.yield_type, obj.arg_types, obj.state_types, obj.has_finalizer)
+        obj.name = named.name
+    return type(obj)._intern(obj)
 
 
 def _lookup(module: str, qualname: str) -> Any:
