@@ -165,13 +165,13 @@ def make_fndesc(ident: dict, mangled: str, env_name: str, args: tuple, return_ty
 
 
 def make_compile_result(targetctx, *, fndesc, library, env, entry_point, args, return_type,
-                        objectmode: bool = False):
+                        objectmode: bool = False, type_annotation: Any = "(from snap image)"):
     from numba.core import compiler, typing
     sig = typing.signature(return_type, *args)
     return compiler.compile_result(
         target_context=targetctx, typing_context=targetctx.typing_context,
         library=library, environment=env, entry_point=entry_point, fndesc=fndesc,
-        type_annotation="(from snap image)", signature=sig, objectmode=objectmode, lifted=(),
+        type_annotation=type_annotation, signature=sig, objectmode=objectmode, lifted=(),
         typing_error=None, call_helper=None, metadata={"snap": True},
         reload_init=[], referenced_envs=[])
 
