@@ -14,15 +14,19 @@ from typing import Any
 
 
 class ImageTypeAnnotation:
-    """Stands in for the ``TypeAnnotation`` of a served entry (see module doc)."""
+    """Stands in for the ``TypeAnnotation`` of a served entry (see module doc). Made at every
+    install: nothing but the references is done until something reads it."""
 
     def __init__(self, owner, args: tuple, return_type, explicit: bool = False) -> None:
         self._owner = owner
         self._args = tuple(args)
         self._return_type = return_type
         self._explicit = explicit       # compiled for this return type (else inferred)
-        # as TypeAnnotation.__init__ writes it: str(args) + ' -> ' + str(return_type)
-        self.signature = str(self._args) + " -> " + str(return_type)
+
+    @cached_property
+    def signature(self) -> str:
+        # as TypeAnnotation.__init__ writes it (made when read: types print slowly)
+        return str(self._args) + " -> " + str(self._return_type)
 
     @cached_property
     def func_id(self) -> Any:

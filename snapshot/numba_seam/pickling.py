@@ -55,11 +55,6 @@ def _pickler(buf: io.BytesIO):
 
 
 class _Unpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "numba.core.types.abstract" and name == "_type_reconstructor":
-            return _reconstruct_type
-        return super().find_class(module, name)
-
     def persistent_load(self, pid):
         if pid[0] == "jitclass":
             from . import jitclass
@@ -74,19 +69,20 @@ class _Unpickler(pickle.Unpickler):
         return obj.py_func if kind == "pyfunc" else obj
 
 
-def _reconstruct_type(reconstructor, reconstructor_args, state) -> Any:
-    """Numba's ``_type_reconstructor``, naming a generator type as this process's Numba
-    names it: the build stored it without its function's address (stable names, see
-    ``record.generator_init``), and the name is what ``signatures`` and the type's repr show."""
+def _name_generator(payload: EntryPayload) -> EntryPayload:
+    """A generator function's type named as this process's Numba names it:
+    the build stored it without its function's address (stable names, see
+    ``record.generator_init``), and the name is what ``signatures`` and the type's repr
+    show. (A type of this process interned before keeps its name: it is that already.)"""
+    if not payload.extra or "generator" not in payload.extra:     # not a generator function
+        return payload
     from numba.core import types
-    obj = reconstructor(*reconstructor_args)
-    if state:
-        obj.__dict__.update(state)
-    if isinstance(obj, types.Generator):
+    t = payload.return_type
+    if isinstance(t, types.Generator) and " at 0x" not in t.name:
         named = object.__new__(types.Generator)       # not interned: only its name is wanted
-        named.__init__(obj.gen_func, obj.yield_type, obj.arg_types, obj.state_types, obj.has_finalizer)
-        obj.name = named.name
-    return type(obj)._intern(obj)
+        named.__init__(t.gen_func, t.yield_type, t.arg_types, t.state_types, t.has_finalizer)
+        t.name = named.name
+    return payload
 
 
 def _lookup(module: str, qualname: str) -> Any:
@@ -126,7 +122,8 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
 
 def loads_entry(data: bytes | memoryview, probe: bool = False) -> EntryPayload:
     try:
-        return _Unpickler(io.BytesIO(data)).load()
+        payload = _Unpickler(io.BytesIO(data)).load()
+        return payload if probe else _name_generator(payload)
     except UnresolvedReference:
         if probe:
             return None  # type: ignore[return-value]  (refs resolve in the user's process)
