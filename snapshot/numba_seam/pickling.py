@@ -74,7 +74,8 @@ def _name_generator(payload: EntryPayload) -> EntryPayload:
     the build stored it without its function's address (stable names, see
     ``record.generator_init``), and the name is what ``signatures`` and the type's repr
     show. (A type of this process interned before keeps its name: it is that already.)"""
-    if not payload.extra or "generator" not in payload.extra:     # not a generator function
+    extra = getattr(payload, "extra", None)      # (a payload of another shape is no concern here)
+    if not extra or "generator" not in extra:     # not a generator function
         return payload
     from numba.core import types
     t = payload.return_type
