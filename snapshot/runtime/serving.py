@@ -276,7 +276,8 @@ class Runtime:
             if callee is None or not callee._can_compile:
                 continue        # an @overload's implementation, a callee passed in: not reachable
             keys = tuple(argkeys)
-            if seam.holds_keys(callee, keys):
+            if any(k.startswith("omitted(") for k in keys) or seam.holds_keys(callee, keys):
+                # (an omitted default is keyed by its object: installed when typing asks for it)
                 continue
             st = self._state(callee, K.DISPATCHER)
             for ce in st.by_args.get(keys, ()):
