@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from ..image.fingerprint import PROCESS_ADDRESS, closure_fingerprint, code_fingerprint, type_key
 from ..image import inputs
+from ..image import kinds as K
 from ..image.freshness import current_file
 from ..image.identity import generated
 from ..image.manifest import Dep, Entry, Skipped
@@ -299,8 +300,24 @@ def _plan_one(spec: Specialization, ident: _Identity, by_symbol: dict, by_librar
         argkeys=list(ident.argkeys), ret=ident.ret, explicit=ident.explicit, values=dict(ident.values),
         generated=generated(spec.py_func), cells=dict(spec.extra.get("cells") or {}),
         threads=spec.parfors or _calls_threading_layer(modules),
+        callees=_dispatcher_callees(callees),
     )
     return Planned(spec, entry, blob, libraries, modules, dict(symbols), sorted(envs), dict(ident.settings)), callees
+
+
+def _dispatcher_callees(callees: list) -> list:
+    """[module, qualname, argkeys] of the plain dispatchers' specializations an entry's code
+    links: compiling it made (or found) them, so under the JIT their dispatchers hold them
+    once it is compiled; the runtime installs them with it (``Runtime._install_callees``)."""
+    out = set()
+    for d in callees:
+        if d.kind not in (K.DISPATCHER, K.JITCLASS):
+            continue
+        try:
+            out.add((d.module, d.qualname, tuple(type_key(t) for t in d.args)))
+        except Exception:  # noqa: BLE001 - a type without a stable key: not installed with it
+            continue
+    return [[m, q, list(a)] for m, q, a in sorted(out)]
 
 
 def _dynamic_slots(spec: Specialization, modules: list) -> dict[str, dict] | str:

@@ -75,6 +75,9 @@ class Entry(NamedTuple):
     # its code calls into Numba's threading layer (parfors, a parallel loop, get_thread_id()...):
     # installing it starts the layer, as compiling it starts it in the JIT
     threads: bool = False
+    # the dispatchers' (jitclass methods' too) specializations its compilation compiled (linked into its code),
+    # [module, qualname, argkeys]: the JIT adds them to their dispatchers as it compiles this one
+    callees: list = []
 
     def key(self) -> tuple[str, str]:
         return (self.module, self.qualname)
@@ -119,7 +122,7 @@ class Manifest(NamedTuple):
         entries = sorted(({**e._asdict(), "deps": [d._asdict() for d in e.deps]} for e in self.entries),
                          key=lambda e: (e["module"], e["qualname"]))
         for e in entries:
-            for optional in ("dynamic", "cells", "threads"):
+            for optional in ("dynamic", "cells", "threads", "callees"):
                 if not e[optional]:
                     del e[optional]     # only entries with late-bound addresses (a closure) carry it
         index: dict[str, list] = {}     # module -> [first entry, [qualnames], "count,count,..."]

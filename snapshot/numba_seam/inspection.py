@@ -120,7 +120,16 @@ def _side_compile(owner, fndesc, return_type) -> Any:
         me = get_ident()
         _inspect_depth[me] = _inspect_depth.get(me, 0) + 1
         try:
-            return owner._compiler._compile_core(tuple(fndesc.argtypes), return_type)
+            # as inside Dispatcher.compile: the dispatcher is compiling, so its calls of itself
+            # type as recursive calls, as when the JIT compiled it. Only for a function that
+            # names itself: in a mutual recursion the other function's side compile (linked
+            # in) would find this one "compiling" with no recursive frame to type against.
+            counting = getattr(owner, "_compiling_counter", None)
+            py_func = getattr(owner, "py_func", None)
+            if counting is None or py_func is None or py_func.__name__ not in py_func.__code__.co_names:
+                return owner._compiler._compile_core(tuple(fndesc.argtypes), return_type)
+            with counting:
+                return owner._compiler._compile_core(tuple(fndesc.argtypes), return_type)
         finally:
             _inspect_depth[me] -= 1
             if not _inspect_depth[me]:

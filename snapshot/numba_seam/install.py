@@ -39,6 +39,55 @@ def get_overload(owner, args: tuple):
     return cres
 
 
+def count_compile(owner, sig) -> None:
+    """Count a served compile request as ``Dispatcher.compile`` counts the compile it replaces:
+    a miss of its (null or empty) cache under the key it was asked with (``stats``, what
+    Numba's tests read). DUFuncs and other owners keep no such counts."""
+    misses = getattr(owner, "_cache_misses", None)
+    if misses is not None:
+        misses[sig] += 1
+
+
+def callee_dispatchers(py_func, types_: tuple) -> dict[tuple[str, str], Any]:
+    """(module, qualname) -> the dispatchers a function's compilation can reach as callees,
+    where Numba's typing finds them: the globals its code names (and their attributes it
+    names: ``mod.f``), its closure cells, and the methods of the jitclass instances among
+    ``types_`` (its argument and return types: a jitclass part calls its class's methods)."""
+    from numba.core import dispatcher
+    found: dict[tuple[str, str], Any] = {}
+
+    def take(v) -> None:
+        if isinstance(v, dispatcher.Dispatcher):
+            f = getattr(v, "py_func", None)
+            if f is not None:
+                found.setdefault((f.__module__, f.__qualname__), v)
+
+    code = getattr(py_func, "__code__", None)
+    if code is not None:
+        glb = py_func.__globals__
+        for name in code.co_names:
+            v = glb.get(name)
+            if isinstance(v, pytypes.ModuleType):
+                for attr in code.co_names:
+                    take(getattr(v, attr, None))
+            else:
+                take(v)
+        for cell in py_func.__closure__ or ():
+            try:
+                take(cell.cell_contents)
+            except ValueError:      # an empty cell
+                pass
+    for t in types_:
+        for v in (getattr(t, "jit_methods", None) or {}).values():
+            take(v)
+    return found
+
+
+def holds_keys(owner, keys: tuple) -> bool:
+    """``owner`` holds an overload whose argument types have these keys (``type_key``)."""
+    return any(tuple(type_key(t) for t in args) == keys for args in owner_overloads(owner))
+
+
 def compiled_dispatchers(skip: frozenset) -> list:
     """Dispatchers with JIT-compiled code bound to module globals (top-level packages in
     ``skip`` not searched): what a late activation finds already compiled. Cheap when
@@ -168,8 +217,13 @@ class RuntimeHooks(Patches):
         def compile_(orig, self, sig):
             # the image's result for exactly this request (eager signatures, typing from
             # new JIT code, Numba's own _compile_for_args), else a miss and the JIT
+            held = len(self.overloads)
             cres = hooks.on_compile(self, sig, DISPATCHER)
-            return cres.entry_point if cres is not None else orig(self, sig)
+            if cres is None:
+                return orig(self, sig)
+            if len(self.overloads) > held:    # installed now: what compiling it would count
+                count_compile(self, sig)
+            return cres.entry_point
 
         def compile_for_args(orig, self, *args, **kws):
             # First call with these argument types: served from the image without Numba's

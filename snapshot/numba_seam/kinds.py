@@ -104,10 +104,12 @@ class Kind:
     def target_context(self, owner):
         return owner.targetdescr.target_context
 
-    def compile_result(self, owner, code: ImageCode, entry_point: Any = None) -> Any:
+    def compile_result(self, owner, code: ImageCode, entry_point: Any = None, explicit: bool = False) -> Any:
         """The compile result Numba's caller expects, standing in for the image's code."""
         from . import standins
         data, env, fndesc, library = code
+        # (the type annotation of a served dispatcher's entry is the side compilation's, made
+        # when something reads it: standins.LazyAnnotation)
         return standins.make_compile_result(self.target_context(owner), fndesc=fndesc, library=library,
                                             env=env, entry_point=entry_point, args=data.args,
                                             return_type=data.return_type,
@@ -119,7 +121,7 @@ class Kind:
         data, env, fndesc, library = code
         entry_point = standins.make_entry_point(e.module, e.qualname, image.address(e.symbols["wrapper"]),
                                                 env, (library, image.keepalive))
-        cres = self.compile_result(owner, code, entry_point)
+        cres = self.compile_result(owner, code, entry_point, e.explicit)
         owner.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
         owner.add_overload(cres)          # what Dispatcher.compile does on a cache hit, minus the cache
         extra = getattr(data, "extra", None) or {}

@@ -69,6 +69,23 @@ class _Unpickler(pickle.Unpickler):
         return obj.py_func if kind == "pyfunc" else obj
 
 
+def _name_generator(payload: EntryPayload) -> EntryPayload:
+    """A generator function's type named as this process's Numba names it:
+    the build stored it without its function's address (stable names, see
+    ``record.generator_init``), and the name is what ``signatures`` and the type's repr
+    show. (A type of this process interned before keeps its name: it is that already.)"""
+    extra = getattr(payload, "extra", None)      # (a payload of another shape is no concern here)
+    if not extra or "generator" not in extra:     # not a generator function
+        return payload
+    from numba.core import types
+    t = payload.return_type
+    if isinstance(t, types.Generator) and " at 0x" not in t.name:
+        named = object.__new__(types.Generator)       # not interned: only its name is wanted
+        named.__init__(t.gen_func, t.yield_type, t.arg_types, t.state_types, t.has_finalizer)
+        t.name = named.name
+    return payload
+
+
 def _lookup(module: str, qualname: str) -> Any:
     obj: Any = sys.modules.get(module)
     for part in qualname.split("."):
@@ -106,7 +123,8 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
 
 def loads_entry(data: bytes | memoryview, probe: bool = False) -> EntryPayload:
     try:
-        return _Unpickler(io.BytesIO(data)).load()
+        payload = _Unpickler(io.BytesIO(data)).load()
+        return payload if probe else _name_generator(payload)
     except UnresolvedReference:
         if probe:
             return None  # type: ignore[return-value]  (refs resolve in the user's process)

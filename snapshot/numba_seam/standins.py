@@ -310,7 +310,8 @@ def make_compile_result(targetctx, *, fndesc, library, env, entry_point, args, r
     return compiler.compile_result(
         target_context=targetctx, typing_context=targetctx.typing_context,
         library=library, environment=env, entry_point=entry_point, fndesc=fndesc,
-        type_annotation=LazyAnnotation(library) if isinstance(library, ImageLibrary) else "(from snap image)", signature=sig, objectmode=objectmode, lifted=(),
+        type_annotation=LazyAnnotation(library) if isinstance(library, ImageLibrary) else "(from snap image)",
+        signature=sig, objectmode=objectmode, lifted=(),
         typing_error=None, call_helper=None,
         metadata=LazyMetadata(library, {"snap": True}) if isinstance(library, ImageLibrary) else {"snap": True},
         reload_init=[], referenced_envs=[])

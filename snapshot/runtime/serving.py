@@ -212,12 +212,19 @@ class Runtime:
         except Exception:  # noqa: BLE001 - an argument Numba cannot type: its own path says so
             return None
         cres = self._serve_signature(owner, K.DISPATCHER, args, None)
-        if cres is None:
-            # a function that asks for literal arguments was compiled (and recorded) for
-            # their literal types: what Numba's ForceLiteralArg retry would compile
-            literal = seam.literal_types(values, args, st.literal_positions(len(args)))
-            if literal is not None:
-                cres = self._serve_signature(owner, K.DISPATCHER, literal, None)
+        if cres is not None:
+            seam.count_compile(owner, args)      # as Numba's compile(args) would
+            return cres
+        # a function that asks for literal arguments was compiled (and recorded) for
+        # their literal types: what Numba's ForceLiteralArg retry would compile
+        literal = seam.literal_types(values, args, st.literal_positions(len(args)))
+        if literal is not None:
+            cres = self._serve_signature(owner, K.DISPATCHER, literal, None)
+            if cres is not None:
+                # the JIT's first compile(args) raised ForceLiteralArg after counting its
+                # miss, then compile(literal) counted the literal one
+                seam.count_compile(owner, args)
+                seam.count_compile(owner, literal)
         return cres
 
     def _serve_signature(self, owner, hooked: str, args: tuple, return_type) -> Any:
@@ -249,10 +256,40 @@ class Runtime:
                     continue
                 cres = self._try_install(owner, st.kind, e, args)
                 if cres is not None:
+                    if e.callees:
+                        self._install_callees(st.py_func, e, cres)
                     return cres
             if invalid:
                 self._invalid(*invalid[0])
         return None
+
+    def _install_callees(self, py_func, e: Entry, cres) -> None:
+        """The callees' specializations compiling ``e`` compiled (``Entry.callees``), installed
+        into their dispatchers with it: under the JIT, typing a call to a dispatcher compiles
+        it (``compile(args)``: an overload, a counted miss), so its ``overloads``,
+        ``signatures`` and ``stats`` read the same after its caller alone was compiled. Only
+        dispatchers Numba's typing finds (``seam.callee_dispatchers``); a callee holding its
+        specialization already is left as it is (recursion ends there)."""
+        found = seam.callee_dispatchers(py_func, (*cres.signature.args, cres.signature.return_type))
+        for module, qualname, argkeys in e.callees:
+            callee = found.get((module, qualname))
+            if callee is None or not callee._can_compile:
+                continue        # an @overload's implementation, a callee passed in: not reachable
+            keys = tuple(argkeys)
+            if any(k.startswith("omitted(") for k in keys) or seam.holds_keys(callee, keys):
+                # (an omitted default is keyed by its object: installed when typing asks for it)
+                continue
+            st = self._state(callee, K.DISPATCHER)
+            for ce in st.by_args.get(keys, ()):
+                if ce.explicit or not validity.check_entry(ce, st.py_func, self._fresh_dep, self._settings_changed,
+                                                           self._fresh.module_unchanged).ok:
+                    continue
+                installed = self._try_install(callee, st.kind, ce)
+                if installed is not None:
+                    seam.count_compile(callee, tuple(installed.signature.args))
+                    if ce.callees:
+                        self._install_callees(st.py_func, ce, installed)
+                    break
 
     def _note_late(self, owner, st: _OwnerState) -> None:
         """A dispatcher compiled before activation keeps its JIT code: say so, once."""

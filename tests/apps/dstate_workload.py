@@ -1,0 +1,3 @@
+import dstate_lib
+
+dstate_lib.run()
