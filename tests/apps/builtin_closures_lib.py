@@ -1,0 +1,56 @@
+"""Closures holding builtin functions (issue 25, item 3): Numba compiles each closure with
+its cells' values frozen, so a closure over ``math.sqrt`` and one over ``math.cos`` made by
+one factory are different code; the image must tell them apart by what the cell holds."""
+import math
+
+import numpy as np
+from numba import njit
+
+
+def make_unary(fn):
+    """A jitted closure calling the builtin (or ufunc) it holds."""
+    @njit
+    def apply(x):
+        return fn(x)
+    return apply
+
+
+def make_len(fn):
+    @njit
+    def length(t):
+        return fn(t) * 2
+    return length
+
+
+def make_rebindable():
+    """A closure whose cell can be rebound before its first call (the new builtin is what
+    Numba compiles, not the one the cell held when the closure was made)."""
+    fn = math.sqrt
+
+    @njit
+    def apply(x):
+        return fn(x)
+
+    def rebind(new):
+        nonlocal fn
+        fn = new
+    return apply, rebind
+
+
+def make_random(fn):
+    """A closure over a method of NumPy's global RandomState (``np.random.random``): drawing
+    numbers changes the generator's state, not the code Numba compiles."""
+    @njit
+    def draw(n, seed):
+        np.random.seed(seed)
+        out = np.empty(n)
+        for i in range(n):
+            out[i] = fn()
+        return out
+    return draw
+
+
+sqrt_of = make_unary(math.sqrt)
+npsqrt_of = make_unary(np.sqrt)
+len_of = make_len(len)
+draw = make_random(np.random.random)

@@ -1,0 +1,12 @@
+"""Training workload of tests/test_kinds_coverage.py: each closure over a builtin once."""
+import numpy as np
+
+import builtin_closures_lib as lib
+
+lib.sqrt_of(2.0)
+lib.npsqrt_of(np.arange(4.0))
+lib.len_of((1, 2, 3))
+np.random.random(5)          # NumPy's generator state moves on (the closure's code does not)
+lib.draw(3, 1)
+apply, _ = lib.make_rebindable()
+apply(9.0)
