@@ -1,7 +1,7 @@
 """Issue 25, item 3: closures holding builtin functions are served like Numba's cache serves
 them, identified by what each cell holds (a builtin by its qualified name, a builtin method
 also by what it is bound to, a method of NumPy's global generator by its name, not by the
-generator's changing state). One image from tests/apps/builtin_closures_workload.py; the app
+generator's changing state). One image from tests/apps/coverage_workload.py; the app
 runs from it with compilation forbidden, then with closures of the same code holding other
 builtins, which must be misses computing with the builtin they hold."""
 from __future__ import annotations
@@ -18,12 +18,12 @@ from conftest import assert_ok, build_image, clean_env, run, snap
 from snapshot.errors import Unfingerprintable
 from snapshot.image.fingerprint import value_key
 
-APP = "builtin_closures_app.py"
+APP = "coverage_app.py"
 
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory) -> Path:
-    return build_image(tmp_path_factory, "builtin_closures_workload.py", "builtin-closures.so")[0]
+    return build_image(tmp_path_factory, "coverage_workload.py", "coverage.so")[0]
 
 
 def _from_image(image: Path, tmp_path: Path, *args: str, **env: str) -> tuple[str, list[dict]]:

@@ -104,10 +104,10 @@ class Kind:
         """The compile result Numba's caller expects, standing in for the image's code."""
         from . import standins
         data, env, fndesc, library = code
+        objectmode = self.name == K.OBJMODE or bool((getattr(data, "extra", None) or {}).get("objectmode"))
         return standins.make_compile_result(self.target_context(owner), fndesc=fndesc, library=library,
                                             env=env, entry_point=entry_point, args=data.args,
-                                            return_type=data.return_type,
-                                            objectmode=self.name == K.OBJMODE)
+                                            return_type=data.return_type, objectmode=objectmode)
 
     def place(self, owner, code: ImageCode, e, image: MappedImage) -> Any:
         """Install the entry's code into ``owner``; its compile result."""
@@ -445,10 +445,18 @@ def _unservable_reason(rec: Recorded, spec: Specialization) -> str | None:
         pass            # object-mode code, but a block the image serves (install: lifted_compile)
     elif isinstance(owner, nbdisp.LiftedCode):
         return "lifted loop (object mode)"
-    elif cres.objectmode:
-        return "object mode"
     if cres.lifted and not all(isinstance(x, nbdisp.ObjModeLiftedWith) for x in cres.lifted):
-        return "contains lifted loops (object mode)"
+        # the function's code calls its lifted loops through dispatchers held in its
+        # environment; serving them needs each loop's dispatcher rebuilt in this process and
+        # its own entries (Numba's cache pickles them by value, which snap's payload cannot)
+        return "contains lifted loops (object mode): serving needs its loops' dispatchers rebuilt"
+    if cres.objectmode and spec.kind not in (K.OBJMODE, K.DISPATCHER):
+        return f"object mode ({spec.kind}): served for @jit dispatchers only"
+    if cres.objectmode and spec.kind == K.DISPATCHER:
+        # object mode (forceobj=True, or a fallback): native code calling the C API, reading
+        # its globals live through its environment (like a `with objmode` block); Numba's
+        # cache serves it the same way (its environment's constants pickled)
+        spec.extra["objectmode"] = True
     mod = library_module(cres.library)
     defined = {f.name for f in mod.functions if not f.is_declaration}
     if spec.kind in (K.DISPATCHER, K.JITCLASS) and spec.wrapper not in defined:

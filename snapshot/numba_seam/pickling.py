@@ -89,6 +89,8 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
     fd = spec.extra["fndesc"]
     slots = spec.extra.get("box_slots", {})
     extra: dict[str, Any] = {jitclass.slot_role(t): t for t in slots.values()}
+    if spec.extra.get("objectmode"):
+        extra["objectmode"] = True        # dispatched as object-mode code (Dispatcher._insert)
     if "generator" in spec.extra:
         extra["generator"] = spec.extra["generator"]
     if spec.extra.get("class_ids"):

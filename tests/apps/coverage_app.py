@@ -1,12 +1,15 @@
 """App of tests/test_kinds_coverage.py: the workload's closures over builtins (served), then
 with --other closures of the same code holding other builtins (each must be a miss that
-computes with the builtin held, never the image's code of the old one)."""
+computes with the builtin held, never the image's code of the old one); object-mode
+functions (served, reading their globals when they run)."""
 import math
 import sys
 
 import numpy as np
 
-import builtin_closures_lib as lib
+import snaptest_forbid  # noqa: F401  (SNAPTEST_FORBID_COMPILE=1: compiling raises)
+
+import coverage_lib as lib
 
 np.random.seed(12345)                # another NumPy generator state than the training run's
 np.random.random(7)
@@ -14,6 +17,12 @@ print(("sqrt", repr(lib.sqrt_of(2.0))))
 print(("npsqrt", lib.npsqrt_of(np.arange(4.0)).tolist()))
 print(("len", lib.len_of((1, 2, 3))))
 print(("draw", lib.draw(3, 1).tolist()))
+print(("objmode_fn", lib.objmode_fn(2, {"a": 1})))
+print(("objmode_loop", lib.objmode_loop(5)))
+lib.SCALE = 10
+print(("objmode_global", lib.objmode_fn(2, {"b": 1})))
+print(("objmode_state", lib.objmode_fn.signatures, lib.objmode_fn.nopython_signatures,
+       len(lib.objmode_fn.overloads)))
 if "--other" in sys.argv:
     print(("cos", repr(lib.make_unary(math.cos)(2.0))))
     print(("npexp", lib.make_unary(np.exp)(np.arange(4.0)).tolist()))

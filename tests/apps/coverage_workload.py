@@ -1,7 +1,7 @@
 """Training workload of tests/test_kinds_coverage.py: each closure over a builtin once."""
 import numpy as np
 
-import builtin_closures_lib as lib
+import coverage_lib as lib
 
 lib.sqrt_of(2.0)
 lib.npsqrt_of(np.arange(4.0))
@@ -10,3 +10,5 @@ np.random.random(5)          # NumPy's generator state moves on (the closure's c
 lib.draw(3, 1)
 apply, _ = lib.make_rebindable()
 apply(9.0)
+lib.objmode_fn(2, {"a": 1})
+lib.objmode_loop(5)

@@ -4,7 +4,7 @@ one factory are different code; the image must tell them apart by what the cell 
 import math
 
 import numpy as np
-from numba import njit
+from numba import jit, njit
 
 
 def make_unary(fn):
@@ -54,3 +54,24 @@ sqrt_of = make_unary(math.sqrt)
 npsqrt_of = make_unary(np.sqrt)
 len_of = make_len(len)
 draw = make_random(np.random.random)
+
+
+# ------------------------------------------------------------------ object mode
+SCALE = 3
+
+
+@jit(forceobj=True)
+def objmode_fn(x, d):
+    """Object mode: reads the global SCALE when it runs (rebinding it changes the result
+    without compiling again, under the JIT and from the image)."""
+    d = dict(d)
+    d["k"] = sorted(d) + [x * SCALE, "s"]
+    return d
+
+
+@jit(forceobj=True, looplift=False)
+def objmode_loop(n):
+    acc = []
+    for i in range(n):
+        acc.append(str(i))
+    return ",".join(acc)
