@@ -50,8 +50,10 @@ def test_other_builtin_held_is_a_miss_not_the_old_code(image, tmp_path):
     assert out == plain.stdout            # cos, exp, log: not the image's sqrt
     assert "('cos', '-0.4161468365471424')" in out and "('rebound', '2.1972245773362196')" in out
     missed = sorted(m["qualname"] for m in misses)
-    assert missed == ["make_rebindable.<locals>.apply", "make_unary.<locals>.apply",
-                      "make_unary.<locals>.apply"], misses
+    assert missed == ["make_pusher.<locals>.push", "make_rebindable.<locals>.apply",
+                      "make_unary.<locals>.apply", "make_unary.<locals>.apply"], misses
+    pusher = next(m for m in misses if m["qualname"] == "make_pusher.<locals>.push")
+    assert "its environment holds another closure's objects" in pusher["reason"]
 
 
 def test_builtin_methods_are_keyed_by_what_they_are_bound_to():

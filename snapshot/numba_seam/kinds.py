@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import types as pytypes
 import warnings
+import weakref
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from ..image import kinds as K
@@ -115,15 +116,45 @@ class Kind:
         data, env, fndesc, library = code
         entry_point = standins.make_entry_point(e.module, e.qualname, image.address(e.symbols["wrapper"]),
                                                 env, (library, image.keepalive))
+        extra = getattr(data, "extra", None) or {}
+        if extra.get("live_cells"):
+            _bind_live_cells(env, self.py_func(owner), extra["live_cells"])
         cres = self.compile_result(owner, code, entry_point)
         owner.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
         owner.add_overload(cres)          # what Dispatcher.compile does on a cache hit, minus the cache
-        extra = getattr(data, "extra", None) or {}
         if "generator" in extra:          # its functions by their names in the image (stable names)
             gen = {**extra["generator"], "roles": {r: e.symbols[r][len(image.prefix):]
                                                    for r in extra["generator"]["roles"]}}
             standins.register_generator(owner, library, fndesc, gen, data.return_type)
         return cres
+
+
+def _bind_live_cells(env, py_func, live: dict[int, str]) -> None:
+    """Put the closure's own objects into an object-mode entry's environment, where the JIT's
+    code holds them (the payload has copies: a list the code appends to must be the caller's).
+    One code has one environment: a second closure of the same code and equal cell values but
+    other objects is left to the JIT, which compiles it with its own environment."""
+    from ..errors import Unservable
+    cells = {}
+    for name, cell in zip(py_func.__code__.co_freevars, py_func.__closure__ or ()):
+        try:
+            cells[name] = cell.cell_contents
+        except ValueError:
+            raise Unservable(f"object mode: closure cell {name!r} is empty") from None
+    bound = _LIVE_CELLS.get(env)
+    now = {int(i): cells[name] for i, name in live.items()}
+    if bound is not None:
+        if any(bound[i] is not now[i] for i in now):
+            raise Unservable("object mode: its environment holds another closure's objects "
+                             "(one code, one environment; this closure compiles its own)")
+        return
+    for i, v in now.items():
+        env.consts[i] = v
+    _LIVE_CELLS[env] = now
+
+
+# the closure objects each object-mode environment was given (Environment has __slots__)
+_LIVE_CELLS: "weakref.WeakKeyDictionary[Any, dict[int, Any]]" = weakref.WeakKeyDictionary()
 
 
 class DispatcherKind(Kind):

@@ -23,9 +23,13 @@ lib.SCALE = 10
 print(("objmode_global", lib.objmode_fn(2, {"b": 1})))
 print(("objmode_state", lib.objmode_fn.signatures, lib.objmode_fn.nopython_signatures,
        len(lib.objmode_fn.overloads)))
+print(("objmode_closure", lib.push(1), lib.push(2), lib.box))
 if "--other" in sys.argv:
     print(("cos", repr(lib.make_unary(math.cos)(2.0))))
     print(("npexp", lib.make_unary(np.exp)(np.arange(4.0)).tolist()))
     apply, rebind = lib.make_rebindable()
     rebind(math.log)
     print(("rebound", repr(apply(9.0))))
+    other = []
+    push2 = lib.make_pusher(other)          # same code, equal cells, another list: its own code
+    print(("objmode_other_closure", push2(5), other, lib.push(3), lib.box))

@@ -75,3 +75,16 @@ def objmode_loop(n):
     for i in range(n):
         acc.append(str(i))
     return ",".join(acc)
+
+
+def make_pusher(store):
+    """An object-mode closure: its code holds ``store`` itself (the caller sees what it appends)."""
+    @jit(forceobj=True, looplift=False)
+    def push(x):
+        store.append(x)
+        return len(store)
+    return push
+
+
+box = []
+push = make_pusher(box)
