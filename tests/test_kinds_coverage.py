@@ -1,9 +1,16 @@
-"""Issue 25, item 3: closures holding builtin functions are served like Numba's cache serves
-them, identified by what each cell holds (a builtin by its qualified name, a builtin method
-also by what it is bound to, a method of NumPy's global generator by its name, not by the
-generator's changing state). One image from tests/apps/coverage_workload.py; the app
-runs from it with compilation forbidden, then with closures of the same code holding other
-builtins, which must be misses computing with the builtin they hold."""
+"""Issue 25, item 3: every kind Numba's own cache serves is served from the image.
+
+- closures holding builtin functions, identified by what each cell holds (a builtin by its
+  qualified name, a builtin method also by what it is bound to, a method of NumPy's global
+  generator by its name, not by the generator's changing state);
+- object-mode functions (``forceobj=True``), reading their globals when they run and holding
+  the closure's own objects (not the payload's copies);
+- code exec'd in globals of its own (no ``__name__``), whose environment Numba's cache refuses.
+
+One image from tests/apps/coverage_workload.py; the app runs from it with compilation
+forbidden and must print what the plain JIT prints; with --other, closures of the same code
+holding other builtins or objects, and generated code reading another value, must be misses
+that compute what the JIT computes."""
 from __future__ import annotations
 
 import json
@@ -50,10 +57,12 @@ def test_other_builtin_held_is_a_miss_not_the_old_code(image, tmp_path):
     assert out == plain.stdout            # cos, exp, log: not the image's sqrt
     assert "('cos', '-0.4161468365471424')" in out and "('rebound', '2.1972245773362196')" in out
     missed = sorted(m["qualname"] for m in misses)
-    assert missed == ["make_pusher.<locals>.push", "make_rebindable.<locals>.apply",
+    assert missed == ["kernel", "make_pusher.<locals>.push", "make_rebindable.<locals>.apply",
                       "make_unary.<locals>.apply", "make_unary.<locals>.apply"], misses
     pusher = next(m for m in misses if m["qualname"] == "make_pusher.<locals>.push")
     assert "its environment holds another closure's objects" in pusher["reason"]
+    generated = next(m for m in misses if m["qualname"] == "kernel")
+    assert generated["reason"].startswith("global K (read compiling <dynamic>.kernel) differs"), generated
 
 
 def test_builtin_methods_are_keyed_by_what_they_are_bound_to():

@@ -63,7 +63,8 @@ class Kind:
     def identity(self, owner) -> tuple[str, str, str]:
         """(module, qualname, compile options text) of what ``owner`` compiles."""
         f = self.py_func(owner)
-        return f.__module__, f.__qualname__, self.options(owner)
+        # a function exec'd in globals without __name__ has no module: Numba's name for it
+        return f.__module__ or "<dynamic>", f.__qualname__, self.options(owner)
 
     def options(self, owner) -> str:
         """Every compile input of ``owner`` besides the function and the signature, as text:
@@ -117,8 +118,15 @@ class Kind:
         entry_point = standins.make_entry_point(e.module, e.qualname, image.address(e.symbols["wrapper"]),
                                                 env, (library, image.keepalive))
         extra = getattr(data, "extra", None) or {}
-        if extra.get("live_cells"):
-            _bind_live_cells(env, self.py_func(owner), extra["live_cells"])
+        if extra.get("objectmode"):
+            py_func = self.py_func(owner)
+            if env.globals is not py_func.__globals__:
+                # object-mode code reads its globals through its environment when it runs
+                from ..errors import Unservable
+                raise Unservable("object mode: the environment's globals would not be the "
+                                 "function's own (exec'd with another module's __name__)")
+            if extra.get("live_cells"):
+                _bind_live_cells(env, py_func, extra["live_cells"])
         cres = self.compile_result(owner, code, entry_point)
         owner.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
         owner.add_overload(cres)          # what Dispatcher.compile does on a cache hit, minus the cache
@@ -515,10 +523,15 @@ def _unservable_reason(rec: Recorded, spec: Specialization) -> str | None:
             if problem is not None:
                 return f"code embeds process addresses (dynamic globals): {problem}"
             spec.extra["dynamic"] = named
-    # jitclass parts made by Numba from templates (ctor, Box accessors) have exec'd
-    # globals; nopython code reads only the environment's constants, which are kept.
-    if cres.environment is not None and not cres.environment.can_cache() and spec.kind != K.JITCLASS:
-        return "environment of a dynamically created function"
+    # A function exec'd in globals of its own (no __name__: jitclass parts Numba makes from
+    # templates, code generators') has an environment Numba's cache refuses (can_cache).
+    # Nopython code reads only the environment's constants, which the payload keeps; the
+    # values it read from those globals are checked like a module's (image/validity).
+    # Object-mode code reads the globals themselves when it runs: the environment would have
+    # to be given the function's own globals at install.
+    if cres.environment is not None and not cres.environment.can_cache() and cres.objectmode:
+        return ("environment of a dynamically created function (object mode: serving needs the "
+                "environment made with the function's own globals at install)")
     if spec.py_func is None:
         return "no Python function"
     pipeline = getattr(getattr(owner, "_compiler", None), "pipeline_class", None)

@@ -1,7 +1,6 @@
-"""App of tests/test_kinds_coverage.py: the workload's closures over builtins (served), then
-with --other closures of the same code holding other builtins (each must be a miss that
-computes with the builtin held, never the image's code of the old one); object-mode
-functions (served, reading their globals when they run)."""
+"""App of tests/test_kinds_coverage.py: closures over builtins, object-mode functions and
+generated code, served; with --other, closures of the same code holding other builtins or
+objects and generated code reading another value (each a miss computing what the JIT does)."""
 import math
 import sys
 
@@ -24,6 +23,7 @@ print(("objmode_global", lib.objmode_fn(2, {"b": 1})))
 print(("objmode_state", lib.objmode_fn.signatures, lib.objmode_fn.nopython_signatures,
        len(lib.objmode_fn.overloads)))
 print(("objmode_closure", lib.push(1), lib.push(2), lib.box))
+print(("generated", repr(lib.kernel(np.arange(5.0)))))
 if "--other" in sys.argv:
     print(("cos", repr(lib.make_unary(math.cos)(2.0))))
     print(("npexp", lib.make_unary(np.exp)(np.arange(4.0)).tolist()))
@@ -33,3 +33,4 @@ if "--other" in sys.argv:
     other = []
     push2 = lib.make_pusher(other)          # same code, equal cells, another list: its own code
     print(("objmode_other_closure", push2(5), other, lib.push(3), lib.box))
+    print(("generated_other", repr(lib.make_kernel(3.0)(np.arange(5.0)))))   # K differs: stale

@@ -88,3 +88,24 @@ def make_pusher(store):
 
 box = []
 push = make_pusher(box)
+
+
+# ------------------------------------------------------------------ generated code
+# exec'd in globals of its own (no __name__, as code generators do): Numba's cache refuses its
+# environment; its nopython code reads only the environment's constants
+KERNEL_SRC = """
+def kernel(a):
+    s = 0.0
+    for x in a:
+        s += np.sqrt(x) * K
+    return s
+"""
+
+
+def make_kernel(k):
+    ns = {"np": np, "K": k}
+    exec(KERNEL_SRC, ns)
+    return njit(ns["kernel"])
+
+
+kernel = make_kernel(2.0)

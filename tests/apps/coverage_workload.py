@@ -1,4 +1,4 @@
-"""Training workload of tests/test_kinds_coverage.py: each closure over a builtin once."""
+"""Training workload of tests/test_kinds_coverage.py: each function of coverage_lib once."""
 import numpy as np
 
 import coverage_lib as lib
@@ -13,3 +13,4 @@ apply(9.0)
 lib.objmode_fn(2, {"a": 1})
 lib.objmode_loop(5)
 lib.push(1)
+lib.kernel(np.arange(5.0))
