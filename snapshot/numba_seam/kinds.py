@@ -483,12 +483,17 @@ def _unservable_reason(rec: Recorded, spec: Specialization) -> str | None:
     if spec.kind == K.OBJMODE:
         pass            # object-mode code, but a block the image serves (install: lifted_compile)
     elif isinstance(owner, nbdisp.LiftedCode):
-        return "lifted loop (object mode)"
+        # its dispatcher is made by loop lifting while its function compiles, and lives only in
+        # that function's environment: see "contains lifted loops"
+        return ("lifted loop (object mode): servable only with its function, once loop lifting "
+                "is rerun at install to rebuild the loops' dispatchers")
     if cres.lifted and not all(isinstance(x, nbdisp.ObjModeLiftedWith) for x in cres.lifted):
         # the function's code calls its lifted loops through dispatchers held in its
         # environment; serving them needs each loop's dispatcher rebuilt in this process and
         # its own entries (Numba's cache pickles them by value, which snap's payload cannot)
-        return "contains lifted loops (object mode): serving needs its loops' dispatchers rebuilt"
+        return ("contains lifted loops (object mode): its code calls dispatchers that loop lifting "
+                "made while it compiled; servable once loop lifting is rerun at install to rebuild "
+                "them (without lowering) and each loop is served from its own entry")
     if cres.objectmode and spec.kind not in (K.OBJMODE, K.DISPATCHER):
         return f"object mode ({spec.kind}): served for @jit dispatchers only"
     if cres.objectmode and spec.kind == K.DISPATCHER:
