@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 from ..errors import Unfingerprintable
 
 # Bump when the fingerprint algorithm changes: old images then read as stale.
-ALGORITHM = "4"
+ALGORITHM = "3"
 
 
 def _h() -> "hashlib._Hash":
