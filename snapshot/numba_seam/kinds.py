@@ -489,11 +489,12 @@ def _unservable_reason(rec: Recorded, spec: Specialization) -> str | None:
                 "is rerun at install to rebuild the loops' dispatchers")
     if cres.lifted and not all(isinstance(x, nbdisp.ObjModeLiftedWith) for x in cres.lifted):
         # the function's code calls its lifted loops through dispatchers held in its
-        # environment; serving them needs each loop's dispatcher rebuilt in this process and
-        # its own entries (Numba's cache pickles them by value, which snap's payload cannot)
-        return ("contains lifted loops (object mode): its code calls dispatchers that loop lifting "
-                "made while it compiled; servable once loop lifting is rerun at install to rebuild "
-                "them (without lowering) and each loop is served from its own entry")
+        # environment, made from its IR while it compiled. Numba's own cache refuses these too
+        # (LiftedLoop.can_cache is False: "Cannot cache ... as it uses lifted code").
+        return ("contains lifted loops (object mode; Numba's cache does not serve them either): its "
+                "code calls dispatchers that loop lifting made while it compiled; servable once loop "
+                "lifting is rerun at install to rebuild them (without lowering) and each loop is "
+                "served from its own entry")
     if cres.objectmode and spec.kind not in (K.OBJMODE, K.DISPATCHER):
         return f"object mode ({spec.kind}): served for @jit dispatchers only"
     if cres.objectmode and spec.kind == K.DISPATCHER:
