@@ -415,6 +415,8 @@ def _base_spec(kind: str, rec: Recorded, py_func) -> Specialization:
     spec.extra["cells"] = rec.cells or {}
     md = getattr(cres, "metadata", None) or {}
     spec.extra["explicit_return"] = bool(md.get("snap_explicit_return"))
+    if md.get("snap_requested_return") is not None:
+        spec.extra["requested_return"] = md["snap_requested_return"]
     if md.get("snap_warnings"):
         spec.extra["warnings"] = md["snap_warnings"]
     return spec

@@ -23,6 +23,7 @@ print(("objmode_global", lib.objmode_fn(2, {"b": 1})))
 print(("objmode_state", lib.objmode_fn.signatures, lib.objmode_fn.nopython_signatures,
        len(lib.objmode_fn.overloads)))
 print(("objmode_closure", lib.push(1), lib.push(2), lib.box))
+print(("objmode_eager", lib.objmode_eager(4), lib.objmode_eager.signatures))
 print(("generated", repr(lib.kernel(np.arange(5.0)))))
 if "--other" in sys.argv:
     print(("cos", repr(lib.make_unary(math.cos)(2.0))))

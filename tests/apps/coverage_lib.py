@@ -109,3 +109,9 @@ def make_kernel(k):
 
 
 kernel = make_kernel(2.0)
+
+
+@jit("int32(int32)", forceobj=True)
+def objmode_eager(x):
+    """Object mode with a declared signature: compiled returning pyobject, requested as int32."""
+    return x + SCALE
