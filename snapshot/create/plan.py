@@ -233,7 +233,9 @@ def _identity(spec: Specialization, settings: dict[str, str] | None = None,
     spec.extra["class_ids"] = class_trackers(spec.py_func, spec.args)
     consulted = frozenset(c for c in observed.code if c != own and _locatable(c[0]))
     return _Identity(spec.kind, spec.module, spec.qualname, options, closure, code, argkeys,
-                     type_key(spec.return_type), bool(spec.extra.get("explicit_return")),
+                     # (an object-mode entry: the return type it was requested with)
+                     type_key(spec.extra.get("requested_return") or spec.return_type),
+                     bool(spec.extra.get("explicit_return")),
                      tuple(sorted(values.items())), consulted,
                      tuple(sorted({**(settings or {}), **observed.settings}.items())),
                      tuple(sorted(spec.extra["class_ids"])))

@@ -458,10 +458,13 @@ def _feed_object(h, v: Any, t: type, depth: int, active: set[int]) -> None:
             h.update(f"ufunc:{v.__name__};".encode())
             return
     if isinstance(v, (pytypes.BuiltinFunctionType, pytypes.BuiltinMethodType)) or t.__name__ in _COMPILED_FUNCTIONS:
-        # compiled code (C, Cython): named; what it does comes with its package's version
-        self_ = getattr(v, "__self__", None)
-        owner = self_.__name__ if isinstance(self_, pytypes.ModuleType) else getattr(v, "__module__", "")
-        h.update(f"builtin:{owner}.{getattr(v, '__qualname__', v.__name__)};".encode())
+        _feed_builtin(h, v, depth, active)
+        return
+    if t is pytypes.MethodType and _module_global(v):
+        # a method of a module-level object its module names (``np.random.random``, bound to
+        # NumPy's global RandomState): named like a function; the state of the object it is
+        # bound to (a random generator's) is not what Numba compiles a call of it from
+        h.update(f"global-method:{v.__module__}.{v.__name__};".encode())
         return
     if isinstance(v, (slice, range)):
         h.update(t.__name__.encode())
@@ -489,6 +492,35 @@ def _feed_object(h, v: Any, t: type, depth: int, active: set[int]) -> None:
             h.update(f"obj:{vmod}.{name};".encode())    # e.g. a builtin singleton named at module level
             return
     _feed_state(h, v, t, depth, active)
+
+
+def _feed_builtin(h, v: Any, depth: int, active: set[int]) -> None:
+    """Compiled code (C, Cython) by its qualified name: what it does comes with its package's
+    version. A builtin method is also what it is bound to (``[1].append`` is not ``[2].append``,
+    ``dict.fromkeys`` not ``MyDict.fromkeys``): its ``__self__`` structurally (raising
+    ``Unfingerprintable`` if that has no structure), unless that is a module or a module-level
+    object its module names (``time.time``; ``np.random.seed`` of NumPy's global generator)."""
+    self_ = getattr(v, "__self__", None)
+    name = getattr(v, "__qualname__", None) or getattr(v, "__name__", "")
+    if self_ is None or isinstance(self_, pytypes.ModuleType):
+        owner = self_.__name__ if self_ is not None else getattr(v, "__module__", "")
+        h.update(f"builtin:{owner}.{name};".encode())
+        return
+    if _module_global(v):
+        h.update(f"builtin:{v.__module__}.{v.__name__};".encode())
+        return
+    h.update(f"builtin-method:{name}(".encode())
+    _feed(h, self_, depth + 1, active)
+    h.update(b")")
+
+
+def _module_global(v: Any) -> bool:
+    """Is ``v`` the object its pinned module holds under its name (a bound method its module
+    exports, e.g. ``numpy.random.random``)?"""
+    mod, name = getattr(v, "__module__", None), getattr(v, "__name__", None)
+    if not isinstance(mod, str) or not isinstance(name, str) or not pinned(mod):
+        return False
+    return getattr(sys.modules.get(mod), name, None) is v
 
 
 def _feed_state(h, v: Any, t: type, depth: int, active: set[int]) -> None:

@@ -151,12 +151,15 @@ class AddressNamer:
         if array is not None:
             return (f"the data of the global array {array} (Numba embeds the address of a "
                     f"non-contiguous or larger than 1 MB global array's data, which cannot be "
-                    f"relocated into another process)")
+                    f"relocated into another process; servable if the image named the array and "
+                    f"filled the slot at install with its data address)")
         # (no address in the text: it is part of the manifest, which must be reproducible)
         where = f" inside {os.path.basename(fname)} with no exported symbol there" if fname else ""
         return (f"an address{where} that is not a Cython __pyx_capi__ function, a known symbol "
                 f"or a module-level object (e.g. a ctypes callback, data of a large or "
-                f"non-contiguous global array, or an object made at run time)")
+                f"non-contiguous global array, or an object made at run time); servable only if "
+                f"what it points to is reachable by a name in every process (a module attribute, an "
+                f"exported symbol, a Cython capsule)")
 
     def _array_data(self, addr: int) -> str | None:
         """``module.attr`` of a module-level NumPy array whose data holds ``addr`` (None if none)."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import types as pytypes
 import warnings
+import weakref
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from ..image import kinds as K
@@ -66,7 +67,8 @@ class Kind:
     def identity(self, owner) -> tuple[str, str, str]:
         """(module, qualname, compile options text) of what ``owner`` compiles."""
         f = self.py_func(owner)
-        return f.__module__, f.__qualname__, self.options(owner)
+        # a function exec'd in globals without __name__ has no module: Numba's name for it
+        return f.__module__ or "<dynamic>", f.__qualname__, self.options(owner)
 
     def options(self, owner) -> str:
         """Every compile input of ``owner`` besides the function and the signature, as text:
@@ -104,16 +106,16 @@ class Kind:
     def target_context(self, owner):
         return owner.targetdescr.target_context
 
-    def compile_result(self, owner, code: ImageCode, entry_point: Any = None, explicit: bool = False) -> Any:
+    def compile_result(self, owner, code: ImageCode, entry_point: Any = None) -> Any:
         """The compile result Numba's caller expects, standing in for the image's code."""
         from . import standins
         data, env, fndesc, library = code
         # (the type annotation of a served dispatcher's entry is the side compilation's, made
         # when something reads it: standins.LazyAnnotation)
+        objectmode = self.name == K.OBJMODE or bool((getattr(data, "extra", None) or {}).get("objectmode"))
         return standins.make_compile_result(self.target_context(owner), fndesc=fndesc, library=library,
                                             env=env, entry_point=entry_point, args=data.args,
-                                            return_type=data.return_type,
-                                            objectmode=self.name == K.OBJMODE)
+                                            return_type=data.return_type, objectmode=objectmode)
 
     def place(self, owner, code: ImageCode, e, image: MappedImage) -> Any:
         """Install the entry's code into ``owner``; its compile result."""
@@ -121,15 +123,52 @@ class Kind:
         data, env, fndesc, library = code
         entry_point = standins.make_entry_point(e.module, e.qualname, image.address(e.symbols["wrapper"]),
                                                 env, (library, image.keepalive))
-        cres = self.compile_result(owner, code, entry_point, e.explicit)
+        extra = getattr(data, "extra", None) or {}
+        if extra.get("objectmode"):
+            py_func = self.py_func(owner)
+            if env.globals is not py_func.__globals__:
+                # object-mode code reads its globals through its environment when it runs
+                from ..errors import Unservable
+                raise Unservable("object mode: the environment's globals would not be the "
+                                 "function's own (exec'd with another module's __name__)")
+            if extra.get("live_cells"):
+                _bind_live_cells(env, py_func, extra["live_cells"])
+        cres = self.compile_result(owner, code, entry_point)
         owner.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
         owner.add_overload(cres)          # what Dispatcher.compile does on a cache hit, minus the cache
-        extra = getattr(data, "extra", None) or {}
         if "generator" in extra:          # its functions by their names in the image (stable names)
             gen = {**extra["generator"], "roles": {r: e.symbols[r][len(image.prefix):]
                                                    for r in extra["generator"]["roles"]}}
             standins.register_generator(owner, library, fndesc, gen, data.return_type)
         return cres
+
+
+def _bind_live_cells(env, py_func, live: dict[int, str]) -> None:
+    """Put the closure's own objects into an object-mode entry's environment, where the JIT's
+    code holds them (the payload has copies: a list the code appends to must be the caller's).
+    One code has one environment: a second closure of the same code and equal cell values but
+    other objects is left to the JIT, which compiles it with its own environment."""
+    from ..errors import Unservable
+    cells = {}
+    for name, cell in zip(py_func.__code__.co_freevars, py_func.__closure__ or ()):
+        try:
+            cells[name] = cell.cell_contents
+        except ValueError:
+            raise Unservable(f"object mode: closure cell {name!r} is empty") from None
+    bound = _LIVE_CELLS.get(env)
+    now = {int(i): cells[name] for i, name in live.items()}
+    if bound is not None:
+        if any(bound[i] is not now[i] for i in now):
+            raise Unservable("object mode: its environment holds another closure's objects "
+                             "(one code, one environment; this closure compiles its own)")
+        return
+    for i, v in now.items():
+        env.consts[i] = v
+    _LIVE_CELLS[env] = now
+
+
+# the closure objects each object-mode environment was given (Environment has __slots__)
+_LIVE_CELLS: "weakref.WeakKeyDictionary[Any, dict[int, Any]]" = weakref.WeakKeyDictionary()
 
 
 class DispatcherKind(Kind):
@@ -384,6 +423,8 @@ def _base_spec(kind: str, rec: Recorded, py_func) -> Specialization:
     spec.extra["cells"] = rec.cells or {}
     md = getattr(cres, "metadata", None) or {}
     spec.extra["explicit_return"] = bool(md.get("snap_explicit_return"))
+    if md.get("snap_requested_return") is not None:
+        spec.extra["requested_return"] = md["snap_requested_return"]
     if md.get("snap_warnings"):
         spec.extra["warnings"] = md["snap_warnings"]
     return spec
@@ -452,11 +493,25 @@ def _unservable_reason(rec: Recorded, spec: Specialization) -> str | None:
     if spec.kind == K.OBJMODE:
         pass            # object-mode code, but a block the image serves (install: lifted_compile)
     elif isinstance(owner, nbdisp.LiftedCode):
-        return "lifted loop (object mode)"
-    elif cres.objectmode:
-        return "object mode"
+        # its dispatcher is made by loop lifting while its function compiles, and lives only in
+        # that function's environment: see "contains lifted loops"
+        return ("lifted loop (object mode): servable only with its function, once loop lifting "
+                "is rerun at install to rebuild the loops' dispatchers")
     if cres.lifted and not all(isinstance(x, nbdisp.ObjModeLiftedWith) for x in cres.lifted):
-        return "contains lifted loops (object mode)"
+        # the function's code calls its lifted loops through dispatchers held in its
+        # environment, made from its IR while it compiled. Numba's own cache refuses these too
+        # (LiftedLoop.can_cache is False: "Cannot cache ... as it uses lifted code").
+        return ("contains lifted loops (object mode; Numba's cache does not serve them either): its "
+                "code calls dispatchers that loop lifting made while it compiled; servable once loop "
+                "lifting is rerun at install to rebuild them (without lowering) and each loop is "
+                "served from its own entry")
+    if cres.objectmode and spec.kind not in (K.OBJMODE, K.DISPATCHER):
+        return f"object mode ({spec.kind}): served for @jit dispatchers only"
+    if cres.objectmode and spec.kind == K.DISPATCHER:
+        # object mode (forceobj=True, or a fallback): native code calling the C API, reading
+        # its globals live through its environment (like a `with objmode` block); Numba's
+        # cache serves it the same way (its environment's constants pickled)
+        spec.extra["objectmode"] = True
     mod = library_module(cres.library)
     defined = {f.name for f in mod.functions if not f.is_declaration}
     if spec.kind in (K.DISPATCHER, K.JITCLASS) and spec.wrapper not in defined:
@@ -484,10 +539,15 @@ def _unservable_reason(rec: Recorded, spec: Specialization) -> str | None:
             if problem is not None:
                 return f"code embeds process addresses (dynamic globals): {problem}"
             spec.extra["dynamic"] = named
-    # jitclass parts made by Numba from templates (ctor, Box accessors) have exec'd
-    # globals; nopython code reads only the environment's constants, which are kept.
-    if cres.environment is not None and not cres.environment.can_cache() and spec.kind != K.JITCLASS:
-        return "environment of a dynamically created function"
+    # A function exec'd in globals of its own (no __name__: jitclass parts Numba makes from
+    # templates, code generators') has an environment Numba's cache refuses (can_cache).
+    # Nopython code reads only the environment's constants, which the payload keeps; the
+    # values it read from those globals are checked like a module's (image/validity).
+    # Object-mode code reads the globals themselves when it runs: the environment would have
+    # to be given the function's own globals at install.
+    if cres.environment is not None and not cres.environment.can_cache() and cres.objectmode:
+        return ("environment of a dynamically created function (object mode: serving needs the "
+                "environment made with the function's own globals at install)")
     if spec.py_func is None:
         return "no Python function"
     pipeline = getattr(getattr(owner, "_compiler", None), "pipeline_class", None)

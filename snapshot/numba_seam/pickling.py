@@ -106,6 +106,9 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
     fd = spec.extra["fndesc"]
     slots = spec.extra.get("box_slots", {})
     extra: dict[str, Any] = {jitclass.slot_role(t): t for t in slots.values()}
+    if spec.extra.get("objectmode"):
+        extra["objectmode"] = True        # dispatched as object-mode code (Dispatcher._insert)
+        extra["live_cells"] = _live_cells(spec)
     if "generator" in spec.extra:
         extra["generator"] = spec.extra["generator"]
     if spec.extra.get("class_ids"):
@@ -119,6 +122,24 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
     data = buf.getvalue()
     loads_entry(data, probe=True)  # fail at build time, not at run time
     return data
+
+
+def _live_cells(spec) -> dict[int, str]:
+    """Object-mode code holds its closure's values in its environment (each ``FreeVar`` a
+    constant) and uses those very objects: a list it appends to is the caller's list. The
+    payload keeps copies; the index of each constant that is a cell's value, by the cell's
+    name, lets the install put the live object back (``Kind.place``)."""
+    env = _lookup_environment(spec.env_name)
+    f = spec.py_func
+    if env is None or f is None or not f.__closure__:
+        return {}
+    cells = {}
+    for name, cell in zip(f.__code__.co_freevars, f.__closure__):
+        try:
+            cells[id(cell.cell_contents)] = name
+        except ValueError:          # an empty cell
+            continue
+    return {i: cells[id(c)] for i, c in enumerate(env.consts) if id(c) in cells}
 
 
 def loads_entry(data: bytes | memoryview, probe: bool = False) -> EntryPayload:

@@ -75,6 +75,10 @@ class Recorder(Patches):
             if isinstance(md, dict):
                 # an explicit return type (eager @njit("f8(f8)")) is a compile input of its own
                 md["snap_explicit_return"] = return_type is not None
+                if return_type is not None and getattr(cres, "objectmode", False):
+                    # object mode compiles `jit("i4(i4)", forceobj=True)` as returning pyobject:
+                    # the request to match is the declared return type
+                    md["snap_requested_return"] = return_type
                 md["snap_warnings"] = [(w.category, str(w.message), w.filename, w.lineno) for w in given]
             return cres
 
