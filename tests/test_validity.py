@@ -116,3 +116,21 @@ def test_training_run_frees_what_the_program_frees(tmp_path):
     assert_ok(run([sys.executable, "transparency_workload.py"], env=env))
     p = snap("create", "-q", "-w", "transparency_workload.py", "-o", str(tmp_path / "t.so"), env=env)
     assert_ok(p)
+
+
+def test_settings_read_making_options_flags_are_inputs(tmp_path):
+    """Settings Numba reads while a dispatcher's options become compiler flags, before the
+    compilation proper (TargetOptions.finalize: EXTEND_VARIABLE_LIFETIMES, DEBUGINFO_DEFAULT)
+    are inputs like those read compiling: under them the JIT compiles other code, so the
+    image does not serve what was compiled without them."""
+    (tmp_path / "w.py").write_text("from numba import njit\n\n\n@njit\ndef f(x):\n    return x + 1\n\n\n"
+                                   "print(f(1))\n")
+    assert_ok(snap("create", "-q", "-w", "w.py", "-o", "t.so", cwd=tmp_path))
+    report = tmp_path / "misses.jsonl"
+    p = run([sys.executable, "w.py"], cwd=tmp_path, env=clean_env(
+        SNAP_SYSIMAGE="t.so", SNAP_REPORT=str(report), NUMBA_EXTEND_VARIABLE_LIFETIMES="1"))
+    assert_ok(p)
+    assert p.stdout == "2\n"
+    misses = _report(report)
+    assert misses["f"][0]["kind"] == "stale", misses
+    assert "EXTEND_VARIABLE_LIFETIMES" in misses["f"][0]["reason"], misses

@@ -127,14 +127,40 @@ class Observer(Patches):
         self._chain: dict[Any, Any] = {}        # frame -> the module (or module name) its last
         #                                         instruction loaded (module attributes, imports)
         self.volatile: set[str] = set()         # state code run at a boundary changes itself
+        # settings read while a dispatcher's options become compiler flags (before the
+        # compilation's window opens: ``TargetOptions.finalize`` reads DEBUGINFO_DEFAULT,
+        # EXTEND_VARIABLE_LIFETIMES...): the next window of this thread gets them
+        self._flag_reads: dict[str, str] | None = None
+        self._pending_flags: dict[str, str] = {}
+        self._flags_thread: int | None = None
 
     # ------------------------------------------------------------ collection
     def _active(self) -> bool:
         return bool(self.stack) and threading.get_ident() == self._thread
 
+    def _reading_settings(self) -> bool:
+        return self._active() or (self._flag_reads is not None
+                                  and threading.get_ident() == self._flags_thread)
+
     def _on_setting(self, name: str, value: str) -> None:
         self.settings.setdefault(name, value)
+        if self._flag_reads is not None and threading.get_ident() == self._flags_thread:
+            self._flag_reads.setdefault(name, value)
+            return
         self.stack[-1].settings.setdefault(name, value)
+
+    def flags(self, run: Callable[[], Any]) -> Any:
+        """Options made compiler flags: the settings read meanwhile belong to the compilation
+        that follows in this thread (``_compile_core``: flags, then ``compile_extra``)."""
+        if self.stack and threading.get_ident() != self._thread:
+            return run()
+        outer = self._flag_reads
+        self._flag_reads, self._flags_thread = {}, threading.get_ident()
+        try:
+            return run()
+        finally:
+            self._pending_flags = {**self._flag_reads, **self._pending_flags}
+            self._flag_reads = outer
 
     def code(self, func) -> None:
         """A function whose code the compiler translated (or ran)."""
@@ -347,6 +373,10 @@ class Observer(Patches):
             self._thread = threading.get_ident()
         elif threading.get_ident() != self._thread:
             return run()
+        if self._pending_flags and threading.get_ident() == self._flags_thread:
+            for name, value in self._pending_flags.items():
+                col.settings.setdefault(name, value)
+            self._pending_flags = {}
         self.stack.append(col)
         prev = sys.gettrace()
         mine = self._prof if pipeline is not None and not pinned(type(pipeline).__module__) else None
@@ -541,7 +571,17 @@ class Observer(Patches):
 
         self.wrap(manager.DataModelManager, "lookup", model_lookup)
 
-        settings = ReadRecorder(active, self._on_setting)
+        from numba.core import options
+
+        orig_parse = options.TargetOptions.__dict__["parse_as_flags"]
+
+        def parse_as_flags(cls, flags, opts):
+            return obs.flags(lambda: orig_parse.__func__(cls, flags, opts))
+
+        options.TargetOptions.parse_as_flags = classmethod(parse_as_flags)
+        self._undo.append(lambda: setattr(options.TargetOptions, "parse_as_flags", orig_parse))
+
+        settings = ReadRecorder(self._reading_settings, self._on_setting)
         settings.install()
         self._undo.append(settings.uninstall)
 
