@@ -36,6 +36,7 @@ class ImageSet:
     # ------------------------------------------------------------ membership
     def add(self, rt: Runtime) -> None:
         """A program image goes after the program's images before it, a library's last."""
+        rt.peers = lambda: self.images
         if rt.package is None:
             self.images.insert(self._programs, rt)
             self._programs += 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 from ..errors import SnapStrictError, UnresolvedReference, Unservable, warn
 from ..image import kinds as K
@@ -78,6 +78,9 @@ class Runtime:
         self._keep: list = []        # objects image code points at (jitclass Box subclasses)
         self._has_builders = bool(set(self.manifest.kinds) & set(K.BUILDER_KINDS))
         self.bases: list[Runtime] = []     # images this one was built on (snap create --base)
+        # the active images in precedence order (images.ImageSet.add sets it): a callee
+        # installed with its caller comes from the first that holds it
+        self.peers: Callable[[], list[Runtime]] | None = None
 
     @property
     def variant(self):
@@ -279,17 +282,28 @@ class Runtime:
             if any(k.startswith("omitted(") for k in keys) or seam.holds_keys(callee, keys):
                 # (an omitted default is keyed by its object: installed when typing asks for it)
                 continue
-            st = self._state(callee, K.DISPATCHER)
-            for ce in st.by_args.get(keys, ()):
-                if ce.explicit or not validity.check_entry(ce, st.py_func, self._fresh_dep, self._settings_changed,
-                                                           self._fresh.module_unchanged).ok:
-                    continue
-                installed = self._try_install(callee, st.kind, ce)
-                if installed is not None:
-                    seam.count_compile(callee, tuple(installed.signature.args))
-                    if ce.callees:
-                        self._install_callees(st.py_func, ce, installed)
+            # from the first active image holding it, as a request of the callee's own would be
+            for rt in (self.peers() if self.peers is not None else (self,)):
+                if not rt.holds_nothing_for(callee) and rt._install_callee(callee, keys):
                     break
+
+    def _install_callee(self, callee, keys: tuple) -> bool:
+        """Install this image's valid entry of ``callee`` for ``keys`` (and its callees)."""
+        st = self._state(callee, K.DISPATCHER)
+        candidates = st.by_args.get(keys, ())
+        if not candidates or not self.load():       # (mapped at its first install)
+            return False
+        for ce in candidates:
+            if ce.explicit or not validity.check_entry(ce, st.py_func, self._fresh_dep, self._settings_changed,
+                                                       self._fresh.module_unchanged).ok:
+                continue
+            installed = self._try_install(callee, st.kind, ce)
+            if installed is not None:
+                seam.count_compile(callee, tuple(installed.signature.args))
+                if ce.callees:
+                    self._install_callees(st.py_func, ce, installed)
+                return True
+        return False
 
     def _note_late(self, owner, st: _OwnerState) -> None:
         """A dispatcher compiled before activation keeps its JIT code: say so, once."""
