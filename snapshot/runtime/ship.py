@@ -34,24 +34,27 @@ def digest_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_image(path: str) -> None:
-    """The linker's own checks (ELF structure, image directory, checksum): SnapError if bad."""
+def _checked(path: str) -> bytes:
+    """The image's bytes as the linker checked them (ELF structure, image directory,
+    checksum): read once, so what is shipped is what was checked even if the file is
+    rewritten meanwhile. SnapError if bad."""
     import linker
     try:
-        linker.ImageFile.open(path, headers=False).close()
+        with linker.ImageFile.open(path, headers=False) as img:
+            return bytes(img.content)
     except (linker.LinkError, OSError) as e:
         raise SnapError(f"cannot use image {path}: {e}") from None
+
+
+def check_image(path: str) -> None:
+    """The linker's own checks (ELF structure, image directory, checksum): SnapError if bad."""
+    _checked(path)
 
 
 def pack(path: str, *, data: bool = True) -> ImageBlob:
     """Read and check an image for shipping (``data=False``: its digest only)."""
     path = os.path.abspath(path)
-    check_image(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise SnapError(f"cannot read image {path}: {e}") from None
+    raw = _checked(path)
     return ImageBlob(os.path.basename(path), digest_bytes(raw), raw if data else None)
 
 
