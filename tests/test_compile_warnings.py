@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from conftest import assert_ok, build_image, clean_env, run, snap
+from conftest import APPS, assert_ok, build_image, clean_env, run, snap
 
 ORDER = ["quiet", "par", "par_int", "reflected", "dot", "dot_again", "cast", "caller"]   # warn_app.ORDER
 OTHER_ORDERS = [["caller", "par"], ["dot_again", "dot", "cast"], ["reflected", "caller", "quiet", "dot", "par_int"]]
@@ -182,3 +182,37 @@ def test_could_raise_reads_the_filters_as_warn_explicit_does():
         assert could_raise(perf, "x", "/a/b.py", 3) is None
         warnings.filters.insert(0, ("bogus", None, Warning, None, 0))   # warn_explicit: RuntimeError
         assert could_raise(perf, "x", "/a/b.py", 3) == "bogus"
+
+
+NAMES_ITS_FUNCTION = '''
+import warnings
+import snaptest_forbid
+from numba import njit
+from numba.core.errors import NumbaDebugInfoWarning
+
+scope = {}
+exec("def foo():\\n    return 1\\n", {}, scope)        # no source file: debug info warns
+foo = njit(debug=True)(scope["foo"])
+with warnings.catch_warnings(record=True) as given:
+    warnings.simplefilter("always", NumbaDebugInfoWarning)
+    print(foo())
+texts = [str(w.message) for w in given if w.category is NumbaDebugInfoWarning]
+print(len(texts), all(repr(foo.py_func) in t for t in texts), texts and texts[0].split(":")[0])
+'''
+
+
+def test_a_warning_naming_the_compiled_function_names_this_processs_function(tmp_path):
+    """Debug info's "Could not find source for function: <function foo at 0x...>" names the
+    function by its repr, an address of the process that compiled it: from the image it is
+    given with this process's function, as the JIT gives it (numba.tests.test_debuginfo
+    test_missing_source)."""
+    (tmp_path / "w.py").write_text(NAMES_ITS_FUNCTION)
+    env = clean_env(PYTHONPATH=str(APPS))
+    plain = run([sys.executable, "w.py"], cwd=tmp_path, env=env)
+    assert_ok(plain)
+    assert plain.stdout.splitlines()[1] == "1 True Could not find source for function"
+    assert_ok(snap("create", "-q", "-w", "w.py", "-o", "w.so", cwd=tmp_path, env=env))
+    served = run([sys.executable, "w.py"], cwd=tmp_path,
+                 env={**env, "SNAP_SYSIMAGE": "w.so", "SNAP_STRICT": "1", "SNAPTEST_FORBID_COMPILE": "1"})
+    assert_ok(served)
+    assert served.stdout == plain.stdout

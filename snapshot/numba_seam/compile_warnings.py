@@ -34,6 +34,30 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 _PERFORMANCE = "numba.core.errors:NumbaPerformanceWarning"
+# Where a warning's text names the function being compiled (``repr(py_func)``, with its
+# address in the training process: debug info's "Could not find source for function:
+# <function foo at 0x7f...>"), the image keeps this in its place and gives the text with
+# the function's repr in the process the warning is given in, as the JIT would.
+FUNCTION_PLACEHOLDER = "<snap:compiled function>"
+
+
+def portable_text(message: Any, py_func: Any) -> str:
+    """The text of a warning given while compiling ``py_func``, as an image keeps it."""
+    text = str(message)
+    if py_func is None:
+        return text
+    try:
+        own = repr(py_func)
+    except Exception:  # noqa: BLE001 - a repr that fails: the text as it is
+        return text
+    return text.replace(own, FUNCTION_PLACEHOLDER) if own else text
+
+
+def local_text(text: str, py_func: Any) -> str:
+    """The kept text with this process's repr of the compiled function (``portable_text``)."""
+    if FUNCTION_PLACEHOLDER not in text or py_func is None:
+        return text
+    return text.replace(FUNCTION_PLACEHOLDER, repr(py_func))
 
 
 def category_names(category: Any) -> list[str]:

@@ -559,15 +559,15 @@ def _unservable_reason(rec: Recorded, spec: Specialization) -> str | None:
     return None
 
 
-def emit_warnings(extra: dict) -> None:
+def emit_warnings(extra: dict, py_func: Any = None) -> None:
     """Give again the warnings compiling the entry gave in the training run (but those
     Numba would not give here: performance warnings under NUMBA_DISABLE_PERFORMANCE_WARNINGS).
     The program's filters print or ignore them; filters that would raise one leave the
     entry to the JIT before this (runtime/warning_filters.py, compile_warnings.py)."""
-    from .compile_warnings import category_names, silenced
+    from .compile_warnings import category_names, local_text, silenced
     for category, message, filename, lineno in extra.get("warnings", ()):
         if not silenced(category_names(category)):
-            warnings.warn_explicit(message, category, filename, lineno)
+            warnings.warn_explicit(local_text(message, py_func), category, filename, lineno)
 
 
 __all__ = ["KINDS", "Kind", "ImageCode", "kind_of", "owner_kind", "specializations", "extract",

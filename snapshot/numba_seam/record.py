@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..image import kinds as K
 from . import Patches, replay
+from .compile_warnings import portable_text
 from .kinds import extract
 from .observe import Observer
 from .specialization import Recorded, observed_now
@@ -79,7 +80,9 @@ class Recorder(Patches):
                     # object mode compiles `jit("i4(i4)", forceobj=True)` as returning pyobject:
                     # the request to match is the declared return type
                     md["snap_requested_return"] = return_type
-                md["snap_warnings"] = [(w.category, str(w.message), w.filename, w.lineno) for w in given]
+                func = getattr(self, "py_func", None)
+                md["snap_warnings"] = [(w.category, portable_text(w.message, func), w.filename, w.lineno)
+                                       for w in given]
             return cres
 
         def finalize_final_module(orig, self):

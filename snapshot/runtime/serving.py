@@ -426,7 +426,7 @@ class Runtime:
                 seam_jitclass.fill_box_slot(mapped.address(sym), extra[role], self._keep)
         if "class_ids" in extra:               # classes it raises: this process's own
             seam.track_classes(kind.py_func(owner), extra["class_ids"], code.data.args)
-        emit_warnings(extra)                   # what compiling it warned
+        emit_warnings(extra, kind.py_func(owner))          # what compiling it warned
         cres = kind.place(owner, code, e, mapped)
         if kind.inspectable:        # what compiles it again if inspected: as it was compiled
             code.library.set_source(owner, code.data.return_type if e.explicit else None,
