@@ -14,7 +14,52 @@ def main() -> None:
     if argv and argv[0] == "run":
         from .launch import main as run_main
         sys.exit(run_main(argv[1:], prog="snap run"))
-    _app()()
+    command = _app()
+    cx = _click_exceptions()
+    try:
+        # not standalone: a usage error (an unknown or misspelt option, a missing value)
+        # is reported on one line below, not in click's three-line block
+        code = command.main(args=argv, standalone_mode=False)
+    except getattr(cx, "NoArgsIsHelpError", ()) as e:     # bare `snap`: the help, as click shows it
+        e.show()
+        sys.exit(e.exit_code)
+    except cx.UsageError as e:
+        sys.exit(_usage_error(e))
+    except cx.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except cx.Abort:
+        sys.stderr.write("Aborted!\n")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_exceptions():
+    """click's exceptions module as typer uses it (typer >= 0.26 vendors click as typer._click)."""
+    import typer
+    return sys.modules[typer.BadParameter.__module__]
+
+
+def _usage_error(e) -> int:
+    """One line for a command line click cannot parse, with where to look next:
+    ``snap create: no such option: --outptu (did you mean --output?); see snap create --help``."""
+    import os
+
+    import typer
+    from .printable import printable
+    where = e.ctx.command_path if e.ctx is not None else os.path.basename(sys.argv[0] or "snap")
+    cx = _click_exceptions()
+    if isinstance(e, cx.NoSuchOption) and e.possibilities:
+        import difflib
+        best = difflib.get_close_matches(e.option_name, e.possibilities, n=1, cutoff=0)
+        msg = f"no such option {e.option_name} (did you mean {best[0]}?)"
+    else:
+        msg = " ".join(e.format_message().split()).rstrip(".")
+        msg = msg[:1].lower() + msg[1:]
+    if where.endswith(" create") and (isinstance(e, cx.NoSuchOption) or msg.startswith("got unexpected extra")):
+        msg += "; arguments for the workload go after `--`"
+    typer.echo(f"{printable(where)}: {printable(msg)}; see {printable(where)} --help", err=True)
+    return e.exit_code
 
 
 def _version() -> str:
@@ -72,8 +117,10 @@ def _app():
                                        "pyproject.toml)"), 2)
         return config.output
 
+    # Unknown options are an error (click's "No such option", with "Did you mean"), never passed
+    # on to the workload: arguments for the workload go after `--` (issue 26).
     @app.command(short_help="Build an image from what a workload compiles.",
-                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
     def create(
         ctx: typer.Context,
         workload: Optional[List[str]] = typer.Option(
@@ -98,7 +145,8 @@ def _app():
             None, "--package", "-p", metavar="PKG",
             help="Build PKG's library image: only the specializations of functions defined in PKG, "
                  "written by default into PKG's directory (PKG/_snap/), where "
-                 "snapshot.activate_package finds it. Default: [tool.snap] package."),
+                 "snapshot.activate_package finds it. Default: [tool.snap] package, unless --output "
+                 "is given; --package '' builds an app image in a library project."),
         base: Optional[List[str]] = typer.Option(
             None, "--base", metavar="IMAGE",
             help="Build an incremental image on IMAGE (repeatable): IMAGE serves the training run, "
@@ -126,12 +174,23 @@ def _app():
                 config = load()
                 workloads = workload or config.workloads
                 out = output or config.output
-                pkg = package or config.package
+                # --package "" builds an app image in a library project; so does --output on the
+                # command line without --package (the [tool.snap] package is for its own output)
+                if package is not None:
+                    pkg = package or None
+                else:
+                    pkg = None if output else config.package
                 if not workloads or not (out or pkg):
                     raise SnapError("give --workload and --output or --package (or set workloads and output "
                                     "or package in [tool.snap] of pyproject.toml)")
-                args = list(ctx.args) or config.args
-                misses = (add_misses or []) + config.add_misses
+                args = _workload_args(ctx) or config.args
+                # a [tool.snap] add-misses file that does not exist yet (the first build of the
+                # fold-misses recipe, before any `snap run --report-misses`) is skipped, said once
+                later = [m for m in config.add_misses if not os.path.lexists(m)]
+                if later and not quiet:
+                    err.print(f"snap create: [tool.snap] add-misses {_esc(', '.join(later))}: no such file "
+                              "yet, skipped", highlight=False, soft_wrap=True)
+                misses = (add_misses or []) + [m for m in config.add_misses if m not in later]
                 with stage_printer(err, quiet) as on_stage:
                     rep = do_create(workloads, out, args, cpu=cpu or config.cpu or "host",
                                     add_misses=misses, package=pkg, bases=base or [], on_stage=on_stage)
@@ -253,6 +312,21 @@ def _app():
         raise typer.Exit(run_main(list(ctx.args), prog="snap run"))
 
     return _plain_arguments(typer.main.get_command(app))
+
+
+def _workload_args(ctx) -> list[str]:
+    """The workload's arguments: everything after the first `--` of the command line.
+    A word before it that is not an option's value is refused (click's UsageError, one
+    line): `snap create -w w.py -o x.so 3` is more likely a mistake than an argument."""
+    raw = sys.argv[1:]
+    tail = raw[raw.index("--") + 1:] if "--" in raw else []
+    extra = list(ctx.args)
+    if extra[len(extra) - len(tail):] == tail:
+        extra = extra[:len(extra) - len(tail)]
+    if extra:
+        raise _click_exceptions().UsageError(f"got unexpected extra argument{'s' if len(extra) > 1 else ''} "
+                               f"({' '.join(extra)})", ctx)
+    return tail
 
 
 def _plain_arguments(command):

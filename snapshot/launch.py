@@ -44,6 +44,17 @@ def run_program(app: str, args: list[str], *, sysimage: "str | list[str] | None"
         if config.output is not None:
             images = [config.output]
             strict = strict or config.strict
+        elif config.package is None:
+            # nothing to run from (a library project's image comes with its package): --strict
+            # and --report-misses would promise what they cannot keep, so they are refused
+            if strict or report:
+                what = " and ".join(o for o, on in (("--strict", strict), ("--report-misses", report)) if on)
+                sys.stderr.write(f"snap run: {what} but no image to run from: give --sysimage IMAGE before "
+                                 f"the program, set SNAP_SYSIMAGE, or set output in [tool.snap] of "
+                                 f"pyproject.toml{_misplaced(app, args)}\n")
+                return 2
+            sys.stderr.write(f"snap run: no image (no --sysimage, SNAP_SYSIMAGE or [tool.snap] output): "
+                             f"{app} runs on the JIT{_misplaced(app, args)}\n")
     if images:
         # the program's images, the first first (the start-up hook activates them in order)
         os.environ["SNAP_SYSIMAGE"] = os.pathsep.join(os.path.abspath(i) for i in images)
@@ -65,6 +76,18 @@ def run_program(app: str, args: list[str], *, sysimage: "str | list[str] | None"
         print_user_traceback(e, app)
         return 130 if isinstance(e, KeyboardInterrupt) else 1
     return 0
+
+
+SNAP_OPTIONS = ("-J", "--sysimage", "--strict", "--report-misses")
+
+
+def _misplaced(app: str, args: list[str]) -> str:
+    """A hint when one of snap run's own options follows the program (and so went to it)."""
+    found = [a for a in args if a.split("=", 1)[0] in SNAP_OPTIONS or (a.startswith("-J") and len(a) > 2)]
+    if not found:
+        return ""
+    return (f" ({found[0]} after {app} is passed to the program; snap run's options go before it: "
+            f"snap run {found[0]} ... {app})")
 
 
 def parser(prog: str) -> argparse.ArgumentParser:

@@ -86,6 +86,56 @@ def _check_shadowing(output: str, modules: dict, search_path: list) -> None:
         raise _shadow_error(output, name, modules[name])
 
 
+def _check_shadowing_before(output: str, workloads: list[str]) -> None:
+    """Before the workload: refuse an image that would hide a module the training run
+    would find in the image's directory (a workload's own directory, or one on this
+    Python's path), rather than after a long training run (``_check_shadowing``)."""
+    name = _module_name(output)
+    if name is None:
+        return
+    import importlib.machinery
+    out_abs = os.path.abspath(output)
+    out_dir = os.path.dirname(out_abs)
+    search = [os.path.dirname(os.path.abspath(w)) for w in workloads] + [p or "." for p in sys.path[1:]]
+    if out_dir not in {os.path.abspath(p) for p in search}:
+        return
+
+    def found(path: list[str]) -> str | None:
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None:
+            return None
+        origin = spec.origin if spec.has_location else None
+        origin = origin or next(iter(spec.submodule_search_locations or []), None)
+        # (the previous build of this very image is no module to hide)
+        return origin if origin and os.path.abspath(origin) != out_abs else None
+
+    # a module next to the image is hidden whoever imports it; one elsewhere on the path,
+    # if the training run is sure to import it (numba, numpy, a workload's own imports)
+    origin = found([out_dir])
+    if origin is None and name in {"numba", "numpy", "llvmlite"} | _imported_names(workloads):
+        origin = found(search)
+    if origin is not None:
+        raise _shadow_error(output, name, origin)
+
+
+def _imported_names(workloads: list[str]) -> set[str]:
+    """Top-level names the workloads import themselves (read, not run; unreadable: none)."""
+    import ast
+    names: set[str] = set()
+    for w in workloads:
+        try:
+            with open(w, "rb") as f:
+                tree = ast.parse(f.read())
+        except (OSError, SyntaxError, ValueError, RecursionError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+    return names
+
+
 def package_output(package: str, workloads: list[str], cpu: str) -> str:
     """Where ``snap create --package`` writes by default: ``<package dir>/_snap/<name>.so``,
     the file ``snapshot.activate_package`` picks for this Python, Numba and CPU.
@@ -161,6 +211,14 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
             raise SnapError(f"miss report {report!r} does not exist")
         if not os.path.isfile(report):     # a FIFO would block the build, a device never end
             raise SnapError(f"miss report {report!r} is not a regular file")
+    if add_misses:
+        # a report none of whose lines is a miss is refused now, not after the training run
+        # (reading one runs and imports nothing; the trace process reads it again to fold it)
+        from .misses import FoldResult, read_report
+        for report in add_misses:
+            for _ in read_report(report, FoldResult()):
+                pass
+    _check_shadowing_before(output, workloads)
     for base in bases:
         _check_base(base)
     if cpu != "host":
