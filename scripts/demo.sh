@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=${SNAP_VENV:-.venv}
+SHOWN=$VENV       # as given, for the hints at the end
 EXAMPLE=examples/kmeans
 # (not kmeans.so: a file named like a module next to it would shadow kmeans.py on import)
 IMAGE=$EXAMPLE/kmeans-image.so
@@ -27,7 +28,9 @@ step "virtualenv $VENV with snap installed"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-PY=$ROOT/$VENV/bin/python
+# SNAP_VENV may be relative (to the repository) or absolute
+case $VENV in /*) ;; *) VENV=$ROOT/$VENV ;; esac
+PY=$VENV/bin/python
 PIPLOG=$(mktemp)
 echo "    installing snap and numba, llvmlite, numpy, lief, typer, rich (up to a minute the first time)"
 # pip's own lines go to the log; what it is collecting and installing is shown as it happens
@@ -95,8 +98,10 @@ EOF
 cat <<EOF
 
 Next: the same image through the start-up hook, command line unchanged:
-    SNAP_SYSIMAGE=$IMAGE $VENV/bin/python $EXAMPLE/app.py
+    SNAP_SYSIMAGE=$IMAGE $SHOWN/bin/python $EXAMPLE/app.py
 Edit a function in $EXAMPLE/kmeans.py and run again: it and its callers JIT-compile, with one warning.
 What the image holds, and whether it would serve here:
-    $VENV/bin/snap info $IMAGE;  $VENV/bin/snap check $IMAGE
+    $SHOWN/bin/snap info $IMAGE;  $SHOWN/bin/snap check $IMAGE
+(or put $SHOWN/bin on PATH; numba-snap is the same command, for where snap is another one,
+such as Ubuntu's /usr/bin/snap)
 EOF

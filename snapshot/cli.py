@@ -13,7 +13,8 @@ def main() -> None:
     argv = sys.argv[1:]
     if argv and argv[0] == "run":
         from .launch import main as run_main
-        sys.exit(run_main(argv[1:], prog="snap run"))
+        name = "numba-snap" if sys.argv[0].endswith("numba-snap") else "snap"    # (the second name)
+        sys.exit(run_main(argv[1:], prog=f"{name} run"))
     command = _app()
     cx = _click_exceptions()
     try:
@@ -264,7 +265,8 @@ def _app():
         verdicts: list[bool] = []
         for path in paths:
             try:
-                rep = check_image(path, deep=deep, source_root=source_root)
+                rep = check_image(path, deep=deep, source_root=source_root,
+                                  others=[p for p in paths if p != path])
             except SnapError as e:
                 if len(paths) == 1:
                     _fail(err, "snap check", e)
@@ -508,6 +510,9 @@ def _render_check(rep) -> None:
     if cpu["variants"] > 1 or cpu["limited_to"]:
         t.add_row("CPU variant", f"{cpu['variants']} in the image",
                   esc(f"would use {cpu['variant']}" if cpu["variant"] else "none fits"), mark(bool(cpu["variant"])))
+    for b in rep.bases:
+        t.add_row("base image", esc(b["file"]), esc(b["path"] or "not found next to it"),
+                  mark(b["status"] == "ok"))
     out.print(t)
     t = Table(title=f"entries against the current sources ({len(rep.entries)})", title_justify="left")
     for c in ("function", "signature", "status"):

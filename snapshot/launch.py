@@ -61,7 +61,17 @@ def run_program(app: str, args: list[str], *, sysimage: "str | list[str] | None"
     if strict:
         os.environ["SNAP_STRICT"] = "1"
     if report:
-        os.environ["SNAP_REPORT"] = os.path.abspath(report)
+        # like --output of snap create: missing directories are created, and a report that
+        # cannot be written is refused now, not warned about at the first miss
+        report = os.path.abspath(report)
+        try:
+            os.makedirs(os.path.dirname(report), exist_ok=True)
+            with open(report, "a"):
+                pass
+        except OSError as e:
+            sys.stderr.write(f"snap run: cannot write the miss report {report!r}: {e.strerror}\n")
+            return 2
+        os.environ["SNAP_REPORT"] = report
     from . import startup
     startup.install_from_env()
     try:
@@ -95,8 +105,10 @@ def parser(prog: str) -> argparse.ArgumentParser:
                                  usage=f"{prog} [-h] [--sysimage IMAGE] [--strict] [--report-misses FILE] "
                                        "program [args ...]")
     ap.add_argument("--sysimage", "-J", metavar="IMAGE", action="append",
-                    help="image built by `snap create` (default: $SNAP_SYSIMAGE); repeat it to "
-                         "run from several images, the first taking precedence")
+                    help="image built by `snap create` (default: $SNAP_SYSIMAGE, else the [tool.snap] "
+                         "output of pyproject.toml); repeat it to run from several images, the first "
+                         "taking precedence. Options go before the program: those after it are the "
+                         "program's")
     ap.add_argument("--strict", action="store_true",
                     help="a miss, stale entry or refused image is an error")
     ap.add_argument("--report-misses", metavar="FILE",

@@ -53,6 +53,7 @@ class CheckReport:
     deep: list[DeepCheck] | None = None
     package: str | None = None               # a library image's package (snap create --package)
     source_root: str | None = None           # where sources were looked for (None: where recorded)
+    bases: list[dict[str, Any]] = field(default_factory=list)   # an incremental image's: file, path, status
 
 
 def find_module_file(module: str) -> str | None:
@@ -181,7 +182,42 @@ def _entry_status(e, sources: _Sources) -> EntryStatus:
     return st
 
 
-def check_image(path: str, *, deep: bool = False, source_root: str | None = None) -> CheckReport:
+def _bases(path: str, manifest: Manifest, others: list[str]) -> list[dict[str, Any]]:
+    """Each base an incremental image was built on (snap create --base), looked for where
+    the runtime looks (next to the image, or a library's in its package) and among the
+    images checked with it (which a program would activate first); the runtime refuses the
+    image without them, or with another build of one of them."""
+    from ..image.fingerprint import sha256_file
+    from ..image.locate import package_directory
+    out = []
+    recorded = manifest.build.get("bases", [])
+    for b in recorded if isinstance(recorded, list) else []:
+        if not isinstance(b, dict):
+            continue
+        name = os.path.basename(str(b.get("file")))
+        where = [os.path.join(os.path.dirname(os.path.abspath(path)), name)]
+        if isinstance(b.get("package"), str):
+            try:
+                where.append(os.path.join(package_directory(b["package"]), PACKAGE_DIR, name))
+            except ValueError:
+                pass
+        where += [os.path.abspath(o) for o in others if os.path.basename(o) == name]
+        found = [w for w in where if os.path.isfile(w)]
+        status, at = "missing", None
+        for w in found:
+            try:
+                same = sha256_file(w) == b.get("sha256")
+            except OSError:
+                continue
+            status, at = ("ok" if same else "another build"), w
+            if same:
+                break
+        out.append({"file": name, "path": at, "status": status})
+    return out
+
+
+def check_image(path: str, *, deep: bool = False, source_root: str | None = None,
+                others: list[str] = ()) -> CheckReport:
     """Would this image serve here? Raises ImageReadError if the file cannot be read as an image.
 
     Sources are looked for under ``source_root`` if given, else, for a library image
@@ -219,16 +255,29 @@ def check_image(path: str, *, deep: bool = False, source_root: str | None = None
         mods = sorted({x for e in missing for x in e.missing})
         reasons.append(f"{len(missing)} of {len(entries)} entries cannot be checked (source missing: "
                        f"{', '.join(mods)})")
+    bases = _bases(op.path, m, list(others))
+    for b in bases:
+        if b["status"] == "missing":
+            reasons.append(f"built on the image {b['file']}, which is not next to it (keep {b['file']} next "
+                           "to it, or check and activate it first)")
+        elif b["status"] == "another build":
+            reasons.append(f"built on another build of {b['file']} than the one at {b['path']} (rebuild it "
+                           f"with --base {b['path']})")
     ok = not reasons
     if ok:
         summary = (f"ok: {op.path} would be served here (environment compatible, "
                    f"{len(entries)} of {len(entries)} entries fresh"
                    + (f", CPU variant {cpu['reason']}" if cpu["variants"] > 1 else "") + ")")
+    elif len(reasons) == len(stale and [1]) + len(missing and [1]) and len(stale) < len(entries):
+        # the image itself would be used: the fresh entries serve, the stale ones go to the JIT
+        fresh = sum(e.status == "fresh" for e in entries)
+        summary = (f"partly served: {op.path}: {fresh} of {len(entries)} entries fresh, served; "
+                   + "; ".join(reasons) + (" (the JIT compiles these)" if stale else ""))
     else:
         summary = f"not served: {op.path}: " + "; ".join(reasons)
     return CheckReport(path=op.path, ok=ok, summary=summary, problems=problems, environment=environment,
                        cpu=cpu, entries=entries, sources=sources.report(), deep=verified,
-                       package=package, source_root=root)
+                       package=package, source_root=root, bases=bases)
 
 
 def check_dict(rep: CheckReport) -> dict[str, Any]:
