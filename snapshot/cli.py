@@ -50,10 +50,10 @@ def _usage_error(e) -> int:
     from .printable import printable
     where = e.ctx.command_path if e.ctx is not None else os.path.basename(sys.argv[0] or "snap")
     cx = _click_exceptions()
-    if isinstance(e, cx.NoSuchOption) and e.possibilities:
+    if isinstance(e, cx.NoSuchOption):
         import difflib
-        best = difflib.get_close_matches(e.option_name, e.possibilities, n=1, cutoff=0)
-        msg = f"no such option {e.option_name} (did you mean {best[0]}?)"
+        best = difflib.get_close_matches(e.option_name, e.possibilities or [], n=1, cutoff=0)
+        msg = f"no such option {e.option_name}" + (f" (did you mean {best[0]}?)" if best else "")
     else:
         msg = " ".join(e.format_message().split()).rstrip(".")
         msg = msg[:1].lower() + msg[1:]
@@ -189,8 +189,8 @@ def _app():
                 # fold-misses recipe, before any `snap run --report-misses`) is skipped, said once
                 later = [m for m in config.add_misses if not os.path.lexists(m)]
                 if later and not quiet:
-                    err.print(f"snap create: [tool.snap] add-misses {_esc(', '.join(later))}: no such file "
-                              "yet, skipped", highlight=False, soft_wrap=True)
+                    err.print(_esc(f"snap create: [tool.snap] add-misses {', '.join(later)}: no such file "
+                                   "yet, skipped"), highlight=False, soft_wrap=True)
                 misses = (add_misses or []) + [m for m in config.add_misses if m not in later]
                 with stage_printer(err, quiet) as on_stage:
                     rep = do_create(workloads, out, args, cpu=cpu or config.cpu or "host",

@@ -272,7 +272,7 @@ def check_image(path: str, *, deep: bool = False, source_root: str | None = None
         # the image itself would be used: the fresh entries serve, the stale ones go to the JIT
         fresh = sum(e.status == "fresh" for e in entries)
         summary = (f"partly served: {op.path}: {fresh} of {len(entries)} entries fresh, served; "
-                   + "; ".join(reasons) + (" (the JIT compiles these)" if stale else ""))
+                   + "; ".join(reasons) + (", left to the JIT" if stale else ""))
     else:
         summary = f"not served: {op.path}: " + "; ".join(reasons)
     return CheckReport(path=op.path, ok=ok, summary=summary, problems=problems, environment=environment,
