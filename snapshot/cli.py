@@ -15,6 +15,9 @@ def main() -> None:
         from .launch import main as run_main
         name = "numba-snap" if sys.argv[0].endswith("numba-snap") else "snap"    # (the second name)
         sys.exit(run_main(argv[1:], prog=f"{name} run"))
+    from .startup import inspecting
+    inspecting()            # an image named by SNAP_SYSIMAGE is inspected here, not activated
+    import typer
     command = _app()
     cx = _click_exceptions()
     try:
@@ -29,7 +32,7 @@ def main() -> None:
     except cx.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except cx.Abort:
+    except typer.Abort:
         sys.stderr.write("Aborted!\n")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
@@ -168,7 +171,7 @@ def _app():
 
         from .create.lifeline import Interrupted, interruptions
         from .project import load
-        from .create.progress import print_summary, stage_printer
+        from .create.progress import print_summary, stage_printer, workload_output
         # SIGTERM, SIGHUP and SIGQUIT end it as Ctrl-C does: same cleanup, one line (lifeline.py)
         with interruptions():
             try:
@@ -194,7 +197,8 @@ def _app():
                 misses = (add_misses or []) + [m for m in config.add_misses if m not in later]
                 with stage_printer(err, quiet) as on_stage:
                     rep = do_create(workloads, out, args, cpu=cpu or config.cpu or "host",
-                                    add_misses=misses, package=pkg, bases=base or [], on_stage=on_stage)
+                                    add_misses=misses, package=pkg, bases=base or [], on_stage=on_stage,
+                                    on_output=workload_output(err, quiet, stdout_taken=as_json))
             except SnapError as e:
                 _fail(err, "snap create", e, getattr(e, "exit_code", 1))
             except KeyboardInterrupt as e:
@@ -422,6 +426,10 @@ def _render_info(inf) -> None:
                 v = describe(v)
             except Exception:  # noqa: BLE001 - an odd manifest: shown as it is
                 pass
+        if k == "bases" and isinstance(v, list):      # an incremental image's: what it runs on
+            v = [f"{b.get('file')} ({b.get('entries', '?')} entries, prefix {b.get('prefix')}, "
+                 f"sha256 {str(b.get('sha256'))[:16]}...)" + (f", package {b['package']}" if b.get("package") else "")
+                 if isinstance(b, dict) else b for b in v]
         head.add_row(f"build {esc(str(k))}", esc(", ".join(map(str, v)) if isinstance(v, list) else str(v)))
     head.add_row("symbol prefix", esc(inf.prefix))
     head.add_row("native code", f"{inf.code_size} bytes in {len(inf.entries)} entries")

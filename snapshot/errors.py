@@ -163,6 +163,8 @@ def strict_error_line(e: BaseException) -> str:
     if not msg.startswith("snap:"):
         msg = "snap: " + msg
     where = user_location(e.__traceback__)
+    if where and getattr(e, "at_import", False):      # refused at activation, by the start-up hook
+        return msg + f"; the image was activated when {where} imported numba (SNAP_DEBUG=1 shows the traceback)"
     return msg + (f"; at {where}" if where else "") + " (SNAP_DEBUG=1 shows the traceback)"
 
 

@@ -63,13 +63,18 @@ def run_program(app: str, args: list[str], *, sysimage: "str | list[str] | None"
     if report:
         # like --output of snap create: missing directories are created, and a report that
         # cannot be written is refused now, not warned about at the first miss
+        # (nothing is written while nothing is missed: the file appears at the first miss)
         report = os.path.abspath(report)
         try:
             os.makedirs(os.path.dirname(report), exist_ok=True)
-            with open(report, "a"):
-                pass
         except OSError as e:
-            sys.stderr.write(f"snap run: cannot write the miss report {report!r}: {e.strerror}\n")
+            sys.stderr.write(f"snap run: cannot write the miss report {report!r}: cannot create its "
+                             f"directory ({e.strerror})\n")
+            return 2
+        if os.path.isdir(report) or not os.access(report if os.path.exists(report) else
+                                                  os.path.dirname(report), os.W_OK):
+            sys.stderr.write(f"snap run: cannot write the miss report {report!r}: "
+                             + ("it is a directory\n" if os.path.isdir(report) else "permission denied\n"))
             return 2
         os.environ["SNAP_REPORT"] = report
     from . import startup

@@ -27,7 +27,20 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
+_inspecting = False
+
+
+def inspecting() -> None:
+    """This process is snap's own command (``snap create/info/check/doctor``): an image in
+    SNAP_SYSIMAGE is something it inspects, never what it runs on (no activation, and
+    no warning of the runtime's about it when the command imports numba)."""
+    global _inspecting
+    _inspecting = True
+
+
 def _activate() -> None:
+    if _inspecting:
+        return
     from . import gcpause
     gcpause.pause()     # before allocating much: no full collection of numba's heap here
     try:
@@ -104,8 +117,13 @@ def _activate_now() -> None:
         activate(resolve(image), strict=strict, report=report)
     # the program's images, in precedence order (os.pathsep-separated, like PATH); whatever
     # goes wrong inside snap, the program must still run (on the JIT)
+    from .errors import SnapStrictError
     for image in images_of(value):
-        Guard(strict)(f"activating {image}", activate, image)
+        try:
+            Guard(strict)(f"activating {image}", activate, image)
+        except SnapStrictError as e:
+            e.at_import = True      # the user's line only imported numba: said so, not blamed
+            raise
 
 
 def images_of(value: str) -> list[str]:

@@ -127,6 +127,10 @@ def test_check_of_an_incremental_image_needs_its_base(tmp_path):
     (tmp_path / "top.py").write_text("import alib\nalib.f(1)\nalib.f(2.5)\n")
     assert_ok(snap("create", "-q", "-w", "wl.py", "-o", "base.so", cwd=tmp_path))
     assert_ok(snap("create", "-q", "-w", "top.py", "--base", "base.so", "-o", "inc/top.so", cwd=tmp_path))
+    info = snap("info", "inc/top.so", cwd=tmp_path)       # item 13: the base said as a user reads it
+    assert_ok(info)
+    assert "build bases" in info.stdout and "base.so (3 entries, prefix _snap" in info.stdout
+    assert "{'" not in info.stdout
     p = snap("check", "inc/top.so", cwd=tmp_path)
     assert p.returncode == 1, p.stdout
     assert "built on the image base.so, which is not next to it" in p.stdout.strip().splitlines()[-1]
@@ -200,3 +204,134 @@ def test_report_misses_creates_its_directory(tmp_path):
     p = snap("run", "-J", "a.so", "--report-misses", "file/r.jsonl", "app.py", cwd=tmp_path)
     assert p.returncode == 2 and p.stdout == ""
     assert "cannot write the miss report" in _one_line(p)
+
+
+# ------------------------------------------------------------ item 6: the live line and the workload's output
+def _in_a_terminal(cmd: list[str], cwd) -> tuple[int, str]:
+    import os
+    import pty
+    import subprocess
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=clean_env(TERM="xterm"), stdin=slave, stdout=slave,
+                            stderr=slave, close_fds=True)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return proc.wait(timeout=120), out.decode(errors="replace")
+
+
+def test_workload_output_is_not_glued_to_the_live_line(tmp_path):
+    import re
+    from conftest import snap_exe
+    (tmp_path / "wl.py").write_text(
+        "import sys, time, numba\n@numba.njit\ndef f(x):\n    return x + 1\n"
+        "for i in range(4):\n    print('OUT', f(i))\n    print('ERR', i, file=sys.stderr)\n    time.sleep(0.4)\n")
+    rc, text = _in_a_terminal([snap_exe(), "create", "-w", "wl.py", "-o", "w-image.so"], tmp_path)
+    assert rc == 0, text[-2000:]
+    # each line of the workload's own starts a line of the terminal: after a newline, or after
+    # the erase of the live line (rich: CR, then erase-line), never after the live line's text
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)        # the escapes themselves
+    for word in ("OUT 1", "OUT 4", "ERR 0", "ERR 3"):
+        assert word in shown, shown[-2000:]
+    for m in re.finditer(r"(OUT|ERR) \d", shown):
+        before = shown[:m.start()].rsplit("\n", 1)[-1].rsplit("\r", 1)[-1]
+        assert before.strip() == "", repr(shown[max(0, m.start() - 200):m.end()])
+    assert "compiled so far" in shown
+
+
+# ------------------------------------------------------------ item 9: snap doctor
+def test_doctor_says_each_image_once_and_the_project_strictness(tmp_path):
+    _project(tmp_path, '[tool.snap]\nworkloads = ["wl.py"]\noutput = "app-image.so"\nstrict = true\n')
+    assert_ok(snap("create", "-q", cwd=tmp_path))
+    (tmp_path / "bad.so").write_bytes(b"not an image")
+    p = snap("doctor", cwd=tmp_path)
+    assert_ok(p)
+    assert "ok: ok:" not in p.stdout
+    assert f"[tool.snap] output {tmp_path / 'app-image.so'}: ok: would be served here" in p.stdout
+    assert (f"snap run app.py    -> {tmp_path / 'app-image.so'} (strict: a miss is an error, from [tool.snap])"
+            in p.stdout)
+    p = snap("doctor", cwd=tmp_path, env=clean_env(SNAP_SYSIMAGE="app-image.so:bad.so"))
+    assert p.returncode == 1
+    assert "SNAP_SYSIMAGE      app-image.so: ok: would be served here" in p.stdout
+    assert "SNAP_SYSIMAGE #2   bad.so: PROBLEM: not an ELF file, not a snap image" in p.stdout
+    assert "python app.py      -> app-image.so:bad.so\n" in p.stdout
+    assert p.stderr == ""               # the runtime's own warning about bad.so: not snap's to give here
+    doc = json.loads(snap("doctor", "--json", cwd=tmp_path, env=clean_env(SNAP_SYSIMAGE="bad.so")).stdout)
+    assert doc["images"]["SNAP_SYSIMAGE"]["would_serve"] is False
+    assert doc["strict"] == {"python app.py": False, "snap run app.py": False}
+
+
+# ------------------------------------------------------------ item 12: a library image and typed containers
+TDLIB = '''\
+import numba
+from numba import typed, types
+import snapshot
+snapshot.activate_package(__name__)
+
+@numba.njit
+def make(n):
+    d = typed.Dict.empty(types.int64, types.float64)
+    for i in range(n):
+        d[i] = i * 0.5
+    return d
+
+@numba.njit
+def listed(n):
+    out = typed.List()
+    for i in range(n):
+        out.append(i * 2)
+    return out
+'''
+TDUSE = ("import sys\nsys.path.insert(0, sys.argv[1])\nimport snaptest_forbid\nimport tdlib\n"
+         "d = tdlib.make(5)\nl = tdlib.listed(4)\n"
+         "print(sum(v for k, v in d.items()), len(d), d[1], list(d.keys()), list(l), l[2], len(l))\n")
+
+
+def test_library_image_serves_the_typed_container_methods_its_workload_used(tmp_path):
+    from conftest import APPS
+    (tmp_path / "tdlib").mkdir()
+    (tmp_path / "tdlib" / "__init__.py").write_text(TDLIB)
+    (tmp_path / "wl.py").write_text(TDUSE)
+    (tmp_path / "app.py").write_text(TDUSE)
+    env = clean_env(PYTHONPATH=str(APPS))
+    p = snap("create", "--json", "-w", "wl.py", "--package", "tdlib", "--", str(APPS), cwd=tmp_path, env=env)
+    assert_ok(p)
+    doc = json.loads(p.stdout)
+    served = {e["function"] for e in doc["entries"]}
+    assert {"tdlib.make", "tdlib.listed", "numba.typed.typeddict._iter", "numba.typed.typeddict._length",
+            "numba.typed.typeddict._getitem"} <= served, served
+    assert not [s for s in doc["skipped"] if s["reason"].startswith("not in package")], doc["skipped"]
+    jit = run([sys.executable, "app.py", str(APPS)], cwd=tmp_path, env=clean_env(PYTHONPATH=str(APPS)))
+    assert_ok(jit)
+    # the user's process: the library's image active, Numba's compiler forbidden, strict
+    served_run = run([sys.executable, "app.py", str(APPS)], cwd=tmp_path,
+                     env=clean_env(PYTHONPATH=str(APPS), SNAPTEST_FORBID_COMPILE="1", SNAP_STRICT="1"))
+    assert_ok(served_run)
+    assert served_run.stdout == jit.stdout == "5.0 5 0.5 [0, 1, 2, 3, 4] [0, 2, 4, 6] 4 4\n"
+
+
+# ------------------------------------------------------------ item 15: refusals say what to do next
+def test_refusals_say_what_to_do_next(tmp_path):
+    _project(tmp_path)
+    (tmp_path / "plain.py").write_text("print('no numba here')\n")
+    p = snap("create", "-w", "plain.py", "-o", "e.so", cwd=tmp_path)
+    assert p.returncode != 0
+    assert "snap create failed: the workload compiled nothing the image can serve: Numba compiled nothing" \
+        in p.stderr and "call its jitted functions" in p.stderr
+    assert not (tmp_path / "e.so").exists()
+    # an image whose CPU this machine cannot run (SNAP_CPU: taken to be a lower level)
+    assert_ok(snap("create", "-q", "--cpu", "x86-64-v2", "-w", "wl.py", "-o", "v2.so", cwd=tmp_path))
+    p = snap("check", "v2.so", cwd=tmp_path, env=clean_env(SNAP_CPU="x86-64"))
+    assert p.returncode == 1
+    assert "--cpu portable" in p.stdout.strip().splitlines()[-1]
+    p = run([sys.executable, "app.py"], cwd=tmp_path, env=clean_env(SNAP_CPU="x86-64", SNAP_SYSIMAGE="v2.so"))
+    assert_ok(p)
+    assert "build it for several machines with snap create --cpu portable" in p.stderr

@@ -188,12 +188,14 @@ _PASSED_ON = ("SNAP_CPU", "SNAP_VARIANT_HELPER", "SNAP_CACHE_DIR")
 
 def create(workloads: list[str], output: str | None, args: list[str] | None = None, *, cpu: str = "host",
            add_misses: list[str] = (), package: str | None = None, bases: list[str] = (),
-           on_stage: Callable[[str, str], None] = lambda name, detail: None) -> CreateReport:
+           on_stage: Callable[[str, str], None] = lambda name, detail: None,
+           on_output: Callable[[int, str], None] | None = None) -> CreateReport:
     """Build an image from workloads; raise SnapError (with nothing written) on any failure.
 
     With ``package`` the image is that library's (only its functions' entries) and
     ``output`` defaults to the file in the package that ``snapshot.activate_package``
-    finds (``package_output``).
+    finds (``package_output``). With ``on_output`` the workload's stdout (1) and stderr (2)
+    are given to it line by line (for a live progress line), else inherited.
     """
     if package is not None:
         _check_package(package)
@@ -265,8 +267,12 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
         with signals_held() as unblock:
             if unblock:
                 env[UNBLOCK_ENV] = ",".join(str(int(s)) for s in sorted(unblock))
+            piped = subprocess.PIPE if on_output is not None else None
+            if on_output is not None:
+                env.setdefault("PYTHONUNBUFFERED", "1")     # its lines as they are written
             proc = subprocess.Popen(cmd, pass_fds=(wfd, out_fd), env=env, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+                                    stdout=piped, stderr=piped, start_new_session=True)
+        relays = _relay(proc, on_output) if on_output is not None else []
         os.close(wfd)
         wfd = -1
         import linker  # noqa: F401 - _verify's imports (numpy...) load while the child works
@@ -296,6 +302,8 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
                     modules, search_path = ev.get("modules", {}), ev.get("search_path", [])
                     imported_dir = ev.get("package_dir")
         rc = proc.wait()
+        for t in relays:       # (a process the workload left running may hold the pipes)
+            t.join(timeout=2)
         if rc != 0:
             if rc < 0:
                 error = error or f"the build process was killed by signal {signal.Signals(-rc).name}"
@@ -329,6 +337,24 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
                 os.unlink(leftover)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _relay(proc: subprocess.Popen, on_output: Callable[[int, str], None]) -> list:
+    """Threads giving each line of the child's stdout and stderr to ``on_output``."""
+    import threading
+
+    def pump(stream, fd: int) -> None:
+        with stream:
+            for raw in iter(stream.readline, b""):
+                try:
+                    on_output(fd, raw.decode("utf-8", "replace"))
+                except Exception:  # noqa: BLE001 - a terminal gone: the build goes on
+                    pass
+    threads = [threading.Thread(target=pump, args=(stream, fd), daemon=True, name=f"snap-relay-{fd}")
+               for stream, fd in ((proc.stdout, 1), (proc.stderr, 2))]
+    for t in threads:
+        t.start()
+    return threads
 
 
 def _open_output(out_abs: str, tmp: str, output: str) -> tuple[int, str | None]:

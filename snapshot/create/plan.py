@@ -95,6 +95,13 @@ def _calls_threading_layer(modules: list) -> bool:
     return any(f.is_declaration and f.name in THREADING_SYMBOLS for m in modules for f in m.functions)
 
 
+# Numba's own methods of typed containers used from Python (numba.typed: len, [], iteration
+# of a typed.Dict / typed.List): kept in a library image when its workload compiled them.
+# The library's users call them on the containers its functions return, with the library's
+# types; they are Numba's code (pinned by the fingerprint), not another library's.
+CONTAINER_HELPERS = ("numba.typed.",)
+
+
 def in_package(module: str, package: str | None) -> bool:
     """Is a function of ``module`` part of ``package`` (None: every module is)?"""
     return package is None or module == package or module.startswith(package + ".")
@@ -135,10 +142,12 @@ def plan(specs: list[Specialization], libraries: list, names: StableNames, packa
         if spec.internal:
             internal += 1
             continue
-        if not in_package(spec.module, package):
+        if not in_package(spec.module, package) and not spec.module.startswith(CONTAINER_HELPERS):
             skipped.append(Skipped(spec.module, spec.qualname, _safe_signature(spec), f"not in package {package}"))
             continue
         if spec.reason is not None:
+            if base_entry(spec.library) is not None:
+                continue    # a base image serves it (--base): neither this image's nor the JIT's
             skipped.append(Skipped(spec.module, spec.qualname, _safe_signature(spec), spec.reason))
             continue
         try:

@@ -54,6 +54,28 @@ def stage_printer(console: Console, quiet: bool) -> Iterator[Callable[[str, str]
         yield on_stage
 
 
+def workload_output(console: Console, quiet: bool, stdout_taken: bool = False
+                    ) -> Callable[[int, str], None] | None:
+    """Where the workload's output goes. While the live line is shown (a terminal): printed
+    through ``console``, above the live line, one line at a time, instead of written into the
+    terminal by the child, glued to the line rich redraws. With ``stdout_taken`` (--json: the
+    summary is stdout's one document) its stdout goes to stderr. None (the child writes to the
+    streams it inherits): neither."""
+    import sys
+    live = not quiet and console.is_terminal
+    if not live and not stdout_taken:
+        return None
+
+    def show(fd: int, line: str) -> None:
+        if live and (fd == 2 or stdout_taken or sys.stdout.isatty()):
+            console.print(Text(line.rstrip("\n")), highlight=False, soft_wrap=True, markup=False)
+            return
+        stream = sys.stderr if fd == 2 or stdout_taken else sys.stdout   # where it was going
+        stream.write(line)
+        stream.flush()
+    return show
+
+
 def _size(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":

@@ -79,5 +79,21 @@ def verdict(manifest: Any, here: dict | None = None, features: frozenset[str] | 
     return problems, choice
 
 
+def what_next(problems: list[str], choice: Choice) -> str:
+    """What to do about an image refused for ``problems`` (``verdict``'s), as the end of its
+    message: another environment is rebuilt in, a CPU that lacks features is built for with a
+    portable target."""
+    if not problems:
+        return ""
+    cpu = choice.variant is None
+    steps = []
+    if len(problems) > (1 if cpu else 0):
+        steps.append("rebuild the image with this Python, Numba and NumPy (snap create here)")
+    if cpu:
+        steps.append("build it for several machines with snap create --cpu portable (or a level "
+                     "this CPU has, such as --cpu x86-64-v2)")
+    return " (what to do: " + "; ".join(steps) + ")"
+
+
 def _absent(v: Any) -> Any:
     return "(absent)" if v is None else v

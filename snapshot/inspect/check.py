@@ -10,7 +10,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..image.compat import rows, verdict
+from ..image.compat import rows, verdict, what_next
 from ..image.host import host_cpu
 from ..image.variants import Choice, usable_features, variants_of
 from ..image.freshness import CLOSURE, Freshness
@@ -247,7 +247,7 @@ def check_image(path: str, *, deep: bool = False, source_root: str | None = None
         if failed:
             reasons.append("verification failed: " + ", ".join(failed))
     if problems:
-        reasons.append("built for another environment: " + "; ".join(problems))
+        reasons.append("built for another environment: " + "; ".join(problems) + what_next(problems, choice))
     if stale:
         changed = sorted({f for e in stale for f in e.changed})
         reasons.append(f"{len(stale)} of {len(entries)} entries stale ({', '.join(changed)} changed)")

@@ -49,7 +49,7 @@ def hook_works() -> tuple[bool, str]:
     return p.stdout.strip() == "True", ""
 
 
-def _image(path: str | None, source: str) -> dict | None:
+def _image(path: str | None, source: str, others: list[str] = ()) -> dict | None:
     if not path:
         return None
     from ..errors import SnapError
@@ -59,7 +59,7 @@ def _image(path: str | None, source: str) -> dict | None:
         doc["detail"] = "does not exist"
         return doc
     try:
-        rep = check_image(path)
+        rep = check_image(path, others=list(others))
     except SnapError as e:
         doc["detail"] = " ".join(str(e).split())
         return doc
@@ -68,32 +68,65 @@ def _image(path: str | None, source: str) -> dict | None:
     return doc
 
 
+def library_images() -> list[dict]:
+    """Library images shipped inside installed packages (``PKG/_snap/*.so`` in site-packages):
+    each package activates its own when imported (``snapshot.activate_package``)."""
+    from ..image.packaged import PACKAGE_DIR
+    dirs = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    found = []
+    for d in dict.fromkeys(dirs):
+        try:
+            packages = sorted(os.listdir(d))
+        except OSError:
+            continue
+        for pkg in packages:
+            shipped = os.path.join(d, pkg, PACKAGE_DIR)
+            try:
+                names = sorted(n for n in os.listdir(shipped) if n.endswith(".so"))
+            except OSError:
+                continue
+            found += [{"package": pkg, "path": os.path.join(shipped, n)} for n in names]
+    return found
+
+
 def diagnose() -> dict:
     from ..errors import SnapError
     from ..project import load
     files = hook_files()
     works, why = hook_works()
+    from ..startup import images_of
     env_image = os.environ.get("SNAP_SYSIMAGE") or None
+    env_images = images_of(env_image or "")         # a.so:b.so is two images, the first first
+    strict = os.environ.get("SNAP_STRICT", "").strip().lower() not in ("", "0", "false", "no")
+    project_strict = False
     try:
         config = load()
         project, project_error = config.output, None
+        project_strict = config.strict
         pyproject = str(config.path) if config.path else None
     except SnapError as e:
         project, project_error, pyproject = None, str(e), None
-    import numba
+    from importlib.metadata import version      # (numba not imported: nothing here runs it)
+    images = {"SNAP_SYSIMAGE": _image(env_images[0] if env_images else None, "SNAP_SYSIMAGE", env_images[1:])}
+    for i, path in enumerate(env_images[1:], 2):
+        images[f"SNAP_SYSIMAGE #{i}"] = _image(path, f"SNAP_SYSIMAGE #{i}", env_images[:i - 1])
+    images["project"] = _image(project, "[tool.snap] output")
     doc = {
-        "python": sys.executable, "python_version": sys.version.split()[0], "numba": numba.__version__,
+        "python": sys.executable, "python_version": sys.version.split()[0], "numba": version("numba"),
         "hook": {"installed": works, "files": files, "detail": why},
-        "pyproject": pyproject, "project_error": project_error,
-        "images": {"SNAP_SYSIMAGE": _image(env_image, "SNAP_SYSIMAGE"),
-                   "project": _image(project, "[tool.snap] output")},
+        "pyproject": pyproject, "project_error": project_error, "project_strict": project_strict,
+        "images": images, "library_images": library_images(),
     }
     # Which image each way of starting a program uses (without --sysimage):
     doc["uses"] = {
         "python app.py": env_image if works else None,
         "snap run app.py": env_image or project,
     }
-    named = [i for i in doc["images"].values() if i is not None]
+    # ... and whether a miss is an error there
+    doc["strict"] = {"python app.py": strict, "snap run app.py": strict or (not env_image and project_strict)}
+    named = [i for i in images.values() if i is not None]
     doc["ok"] = works and project_error is None and all(i["would_serve"] for i in named)
     return doc
 
@@ -118,11 +151,24 @@ def render(doc: dict, out) -> None:
     elif doc["pyproject"]:
         out.print(f"project            {esc(doc['pyproject'])}")
     for key, img in doc["images"].items():
-        label = esc("SNAP_SYSIMAGE     " if key == "SNAP_SYSIMAGE" else "[tool.snap] output")
+        label = esc(f"{key:<18}" if key.startswith("SNAP_SYSIMAGE") else "[tool.snap] output")
         if img is None:
             out.print(f"{label} (not set)")
         else:
-            out.print(f"{label} {esc(img['path'])}: {ok if img['would_serve'] else bad}: "
-                      f"{esc(img['detail'])}")
+            detail = img["detail"]
+            for verdict in ("ok: ", "not served: ", "partly served: "):   # said once, by the mark
+                if detail.startswith(verdict):
+                    detail = detail[len(verdict) if verdict == "ok: " else 0:]
+            for sep in (": ", " "):                        # and the path once, before it
+                if detail.startswith(img["path"] + sep):
+                    detail = detail[len(img["path"]) + len(sep):]
+                    break
+            out.print(f"{label} {esc(img['path'])}: {ok if img['would_serve'] else bad}: {esc(detail)}")
+    for lib in doc["library_images"]:
+        out.print(f"library image      {esc(lib['package'])}: {esc(lib['path'])} (activated by the package "
+                  "when it is imported)")
     for how, image in doc["uses"].items():
-        out.print(f"{how:<18} -> " + (esc(image) if image else "no image (runs on the JIT)"))
+        strict = " (strict: a miss is an error" + (", from \\[tool.snap]" if how.startswith("snap")
+                                                    and not doc["strict"]["python app.py"] else "") + ")"
+        out.print(f"{how:<18} -> " + (esc(image) if image else "no image (runs on the JIT)")
+                  + (strict if image and doc["strict"][how] else ""))

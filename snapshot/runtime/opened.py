@@ -16,7 +16,7 @@ from typing import Any, Callable
 import linker
 
 from ..errors import SnapError, SnapStrictError, warn_image
-from ..image.compat import verdict
+from ..image.compat import verdict, what_next
 from ..image.variants import Variant, choose, symbol, usable_features, variants_of
 from ..image.manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Entry, ManifestError, ManifestIndex
 from ..image.payload import Payloads
@@ -51,7 +51,8 @@ class OpenedImage:
         except (TypeError, ValueError, AttributeError, KeyError) as e:   # fields of the wrong type
             raise SnapError(f"cannot use image {path}: corrupted manifest ({e})") from None
         if problems:
-            raise SnapError(f"image {path} was built for another environment: " + "; ".join(problems))
+            raise SnapError(f"image {path} was built for another environment: " + "; ".join(problems)
+                            + what_next(problems, choice))
         # the CPU variant whose code runs here, chosen once for the whole image, and why
         self.variant: Variant = choice.variant
         self.variant_reason: str = choice.reason

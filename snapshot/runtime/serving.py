@@ -454,10 +454,10 @@ class Runtime:
         else:
             why = f"{type(exc).__name__}: {exc}"
         msg = (f"snap: cannot install {e.module}.{e.qualname}{e.signature} from the image "
-               f"{os.path.basename(self.path)} ({why}); it will be JIT-compiled")
-        if self.strict:
+               f"{os.path.basename(self.path)} ({why})")
+        if self.strict:         # (nothing is compiled: the program stops here)
             raise SnapStrictError(msg + " (strict mode)") from exc
-        warn(msg)
+        warn(msg + "; it will be JIT-compiled")
 
     def _invalid(self, e: Entry, verdict: validity.Verdict) -> None:
         """An entry of the right identity that is not valid here (an input it consulted changed:
@@ -474,12 +474,11 @@ class Runtime:
 
     def _warn_stale(self, function: str, what: str) -> None:
         """``what`` will be JIT-compiled: an error in strict mode, else warned once per function."""
-        msg = f"snap: {what} will be JIT-compiled"
-        if self.strict:
-            raise SnapStrictError(msg + " (strict mode)")
+        if self.strict:         # (nothing is compiled: the program stops here)
+            raise SnapStrictError(f"snap: {what} is stale, not served (strict mode)")
         if function not in self._warned:
             self._warned.add(function)
-            warn(msg)
+            warn(f"snap: {what} will be JIT-compiled")
 
     @cached_property
     def _skipped(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
