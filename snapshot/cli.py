@@ -46,7 +46,7 @@ def _click_exceptions():
 
 def _usage_error(e) -> int:
     """One line for a command line click cannot parse, with where to look next:
-    ``snap create: no such option: --outptu (did you mean --output?); see snap create --help``."""
+    ``snap create: no such option --outptu (did you mean --output?); ...; see snap create --help``."""
     import os
 
     import typer

@@ -105,8 +105,24 @@ def _misplaced(app: str, args: list[str]) -> str:
             f"snap run {found[0]} ... {app})")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a command line it cannot parse said on one line as ``snap create/info/
+    check`` say it (an unknown option with the closest known one), not usage + error."""
+
+    def error(self, message: str):
+        if message.startswith("give the Python program"):     # usage shown: it says what is missing
+            super().error(message)
+        if message.startswith("unrecognized arguments: "):
+            import difflib
+            first = message.split(": ", 1)[1].split()[0]
+            known = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+            best = difflib.get_close_matches(first.split("=", 1)[0], known, n=1)
+            message = f"no such option {first}" + (f" (did you mean {best[0]}?)" if best else "")
+        self.exit(2, f"{self.prog}: {message}; see {self.prog} --help\n")
+
+
 def parser(prog: str) -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog=prog, description=USAGE,
+    ap = _Parser(prog=prog, description=USAGE,
                                  usage=f"{prog} [-h] [--sysimage IMAGE] [--strict] [--report-misses FILE] "
                                        "program [args ...]")
     ap.add_argument("--sysimage", "-J", metavar="IMAGE", action="append",

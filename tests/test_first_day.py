@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import assert_ok, clean_env, run, snap
+from conftest import assert_ok, clean_env, run, snap, snap_exe
 
 LIB = "import numba\n@numba.njit\ndef f(x):\n    return x * 2\n@numba.njit\ndef g(x):\n    return x + 1\n"
 # the workload leaves a mark when it runs: a refused command line must not run it
@@ -63,7 +63,6 @@ def test_arguments_after_double_dash_go_to_the_workload(tmp_path):
 
 
 def test_second_console_name_is_the_same_command(tmp_path):
-    from conftest import snap_exe
     from pathlib import Path
     exe = Path(snap_exe()).with_name("numba-snap")
     assert exe.exists(), "pyproject.toml [project.scripts] numba-snap"
@@ -75,6 +74,15 @@ def test_second_console_name_is_the_same_command(tmp_path):
     p = run([str(exe), "run", "-J", "a.so", "app.py"], cwd=tmp_path)
     assert_ok(p)
     assert p.stdout == "2 2 5.0\n"
+
+
+def test_snap_run_unknown_option_before_the_program_is_one_line(tmp_path):
+    _project(tmp_path)
+    for cmd in ([snap_exe(), "run"], [sys.executable, "-m", "snapshot"]):
+        p = run([*cmd, "--strcit", "app.py"], cwd=tmp_path)
+        assert p.returncode == 2 and p.stdout == ""
+        prog = "snap run" if cmd[-1] == "run" else "python -m snapshot"
+        assert _one_line(p) == f"{prog}: no such option --strcit (did you mean --strict?); see {prog} --help"
 
 
 # ------------------------------------------------------------ item 2: snap run with no image
@@ -230,7 +238,6 @@ def _in_a_terminal(cmd: list[str], cwd) -> tuple[int, str]:
 
 def test_workload_output_is_not_glued_to_the_live_line(tmp_path):
     import re
-    from conftest import snap_exe
     (tmp_path / "wl.py").write_text(
         "import sys, time, numba\n@numba.njit\ndef f(x):\n    return x + 1\n"
         "for i in range(4):\n    print('OUT', f(i))\n    print('ERR', i, file=sys.stderr)\n    time.sleep(0.4)\n")
@@ -335,3 +342,28 @@ def test_refusals_say_what_to_do_next(tmp_path):
     p = run([sys.executable, "app.py"], cwd=tmp_path, env=clean_env(SNAP_CPU="x86-64", SNAP_SYSIMAGE="v2.so"))
     assert_ok(p)
     assert "build it for several machines with snap create --cpu portable" in p.stderr
+
+
+# ------------------------------------------------------------ item 11: demo.sh with an absolute SNAP_VENV
+def test_demo_runs_with_an_absolute_virtualenv(tmp_path):
+    """scripts/demo.sh in a copy of the clone, SNAP_VENV an absolute path elsewhere: a virtualenv
+    whose python is this one (pip made a no-op: nothing is installed), its snap this snap."""
+    import os
+    from conftest import ROOT
+    clone = tmp_path / "clone"
+    (clone / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "demo.sh", clone / "scripts" / "demo.sh")
+    shutil.copytree(ROOT / "examples" / "kmeans", clone / "examples" / "kmeans",
+                    ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    venv = tmp_path / "elsewhere" / "venv"
+    (venv / "bin").mkdir(parents=True)
+    stubs = {"python": f'[ "$1 $2" = "-m pip" ] && exit 0\nexec "{sys.executable}" "$@"\n',
+             "snap": f'exec "{snap_exe()}" "$@"\n'}
+    for name, body in stubs.items():
+        (venv / "bin" / name).write_text("#!/bin/sh\n" + body)
+        os.chmod(venv / "bin" / name, 0o755)
+    p = run(["bash", str(clone / "scripts" / "demo.sh")], cwd=tmp_path, env=clean_env(SNAP_VENV=str(venv)))
+    assert_ok(p)
+    assert "results identical: yes" in p.stdout
+    assert f"{venv}/bin/snap info examples/kmeans/kmeans-image.so" in p.stdout
+    assert (clone / "examples" / "kmeans" / "kmeans-image.so").exists()

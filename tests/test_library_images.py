@@ -246,6 +246,19 @@ def test_check_where_the_library_is_deployed(fresh, library, tmp_path):
     assert "0 of 2 images would be served here" in p.stdout
 
 
+def test_doctor_lists_the_installed_library_image(fresh, tmp_path):
+    """snap doctor in the user's environment names the library images installed packages ship
+    (issue 26 item 9): each package activates its own, no SNAP_SYSIMAGE involved."""
+    python, site = fresh
+    installed = next((site / "snaplib" / PACKAGE_DIR).glob("*.so"))
+    cmd = "import sys; from snapshot.cli import main; sys.argv = ['snap', 'doctor'] + sys.argv[1:]; main()"
+    p = run([str(python), "-c", cmd, "--json"], cwd=tmp_path, env=no_snap_env(tmp_path))
+    doc = json.loads(p.stdout)
+    assert {"package": "snaplib", "path": str(installed)} in doc["library_images"]
+    p = run([str(python), "-c", cmd], cwd=tmp_path, env=no_snap_env(tmp_path))
+    assert f"library image      snaplib: {installed} (activated by the package when it is imported)" in p.stdout
+
+
 def test_training_run_with_a_self_activating_library(library, tmp_path):
     """The library activates its own image at import; in snap create's training child that
     is a no-op, so the application's image holds everything it compiled (self-contained)."""
