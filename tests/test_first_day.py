@@ -345,6 +345,7 @@ def test_refusals_say_what_to_do_next(tmp_path):
 
 
 # ------------------------------------------------------------ item 11: demo.sh with an absolute SNAP_VENV
+@pytest.mark.slow      # the whole demo (a build, two runs of the example): half a minute
 def test_demo_runs_with_an_absolute_virtualenv(tmp_path):
     """scripts/demo.sh in a copy of the clone, SNAP_VENV an absolute path elsewhere: a virtualenv
     whose python is this one (pip made a no-op: nothing is installed), its snap this snap."""
