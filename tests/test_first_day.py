@@ -135,6 +135,9 @@ def test_check_of_an_incremental_image_needs_its_base(tmp_path):
     (tmp_path / "top.py").write_text("import alib\nalib.f(1)\nalib.f(2.5)\n")
     assert_ok(snap("create", "-q", "-w", "wl.py", "-o", "base.so", cwd=tmp_path))
     assert_ok(snap("create", "-q", "-w", "top.py", "--base", "base.so", "-o", "inc/top.so", cwd=tmp_path))
+    p = snap("create", "-q", "-w", "wl.py", "--base", "base.so", "-o", "same.so", cwd=tmp_path)   # item 15
+    assert p.returncode != 0 and _one_line(p).endswith(
+        "Numba compiled nothing while it ran (the base images serve everything it called)")
     info = snap("info", "inc/top.so", cwd=tmp_path)       # item 13: the base said as a user reads it
     assert_ok(info)
     assert "build bases" in info.stdout and "base.so (3 entries, prefix _snap" in info.stdout

@@ -77,8 +77,10 @@ def build_image(specs: list[Specialization], libraries: list, *, targets: list[C
         where = f" in package {package}" if package else ""
         raise BuildError(f"the workload compiled nothing{where} the image can serve"
                          + (f" ({len(skipped)} specialization(s) left to the JIT)" if skipped else "")
-                         + ("" if specs else ": Numba compiled nothing while it ran (does it import your "
-                            "code and call its jitted functions, with the types your program uses?)"))
+                         + ("" if specs else ": Numba compiled nothing while it ran"
+                            + (" (the base images serve everything it called)" if bases else
+                               " (does it import your code and call its jitted functions, with the "
+                               "types your program uses?)")))
     if package:
         build_info["package"] = package
     # every warning the workload's compilations gave (served or not): the runtime holds them
