@@ -131,9 +131,11 @@ def parser(prog: str) -> argparse.ArgumentParser:
                          "taking precedence. Options go before the program: those after it are the "
                          "program's")
     ap.add_argument("--strict", action="store_true",
-                    help="a miss, stale entry or refused image is an error")
+                    help="a miss, stale entry or refused image is an error (default: $SNAP_STRICT, "
+                         "else the [tool.snap] strict of the project's image)")
     ap.add_argument("--report-misses", metavar="FILE",
-                    help="append every JIT compilation that still happens to FILE (JSON lines)")
+                    help="append every JIT compilation that still happens to FILE (JSON lines; "
+                         "missing directories are created)")
     # program is optional to argparse only so that a missing one gets its own message
     # (argparse would also call the optional `args` required)
     ap.add_argument("program", nargs="?", help="the Python program to run")
