@@ -87,9 +87,9 @@ def _check_shadowing(output: str, modules: dict, search_path: list) -> None:
 
 
 def _check_shadowing_before(output: str, workloads: list[str]) -> None:
-    """Before the workload: refuse an image that would hide a module the training run
-    would find in the image's directory (a workload's own directory, or one on this
-    Python's path), rather than after a long training run (``_check_shadowing``)."""
+    """Before the workload: refuse an image in a directory on the training run's path (a
+    workload's own, or one on this Python's path) that would hide a module the run is sure
+    to import, rather than after a long training run (``_check_shadowing``)."""
     name = _module_name(output)
     if name is None:
         return
@@ -109,13 +109,13 @@ def _check_shadowing_before(output: str, workloads: list[str]) -> None:
         # (the previous build of this very image is no module to hide)
         return origin if origin and os.path.abspath(origin) != out_abs else None
 
-    # a module next to the image is hidden whoever imports it; one elsewhere on the path,
-    # if the training run is sure to import it (numba, numpy, a workload's own imports)
-    origin = found([out_dir])
-    if origin is None and name in {"numba", "numpy", "llvmlite"} | _imported_names(workloads):
-        origin = found(search)
-    if origin is not None:
-        raise _shadow_error(output, name, origin)
+    # a module the training run is sure to import (numba, numpy, a workload's own imports),
+    # next to the image or elsewhere on the path; the rest is found after the run, among the
+    # modules it imported (a workload itself runs as __main__: `-o w.so` beside w.py is fine)
+    if name in {"numba", "numpy", "llvmlite"} | _imported_names(workloads):
+        origin = found([out_dir, *search])
+        if origin is not None:
+            raise _shadow_error(output, name, origin)
 
 
 def _imported_names(workloads: list[str]) -> set[str]:
