@@ -3,10 +3,17 @@
 The same tests run three times: under the plain JIT, as the training workload of
 `snap create`, and from the image. Every test that passes under the plain JIT
 must pass under `snap create` (the training run is transparent) and from the
-image (an image never changes a result). The default run takes two quick
-modules; the larger set (once as built, once from a generated CPU variant) is marked slow:
+image (an image never changes a result). The default run takes three quick
+modules (QUICK); the larger sets are marked slow, each its own test so that one can
+run alone: FULL (once as built, once from a generated CPU variant) and each list
+of MORE (``-k language``):
 
     bash scripts/test.sh -m slow -k numba_suite
+
+A test that cannot pass from an image by design is listed in IMAGE_EXCLUDED (or
+TRAINING_EXCLUDED for the training run) with the reason; every other difference
+is a bug in snap, fixed with a regression test outside the suite run
+(tests/test_suite_regressions.py).
 """
 from __future__ import annotations
 
