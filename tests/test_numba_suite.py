@@ -3,10 +3,17 @@
 The same tests run three times: under the plain JIT, as the training workload of
 `snap create`, and from the image. Every test that passes under the plain JIT
 must pass under `snap create` (the training run is transparent) and from the
-image (an image never changes a result). The default run takes two quick
-modules; the larger set (once as built, once from a generated CPU variant) is marked slow:
+image (an image never changes a result). The default run takes three quick
+modules (QUICK); the larger sets are marked slow, each its own test so that one can
+run alone: FULL (once as built, once from a generated CPU variant) and each list
+of MORE (``-k language``):
 
     bash scripts/test.sh -m slow -k numba_suite
+
+A test that cannot pass from an image by design is listed in IMAGE_EXCLUDED (or
+TRAINING_EXCLUDED for the training run) with the reason; every other difference
+is a bug in snap, fixed with a regression test outside the suite run
+(tests/test_suite_regressions.py).
 """
 from __future__ import annotations
 
@@ -21,12 +28,20 @@ from conftest import ROOT, assert_ok, clean_env, run, snap
 from snapshot.image.variants import parse_targets
 
 RUNNER = str(ROOT / "scripts" / "numba_suite.py")
-QUICK = ["numba.tests.test_closure", "numba.tests.test_recursion"]
+QUICK = ["numba.tests.test_closure", "numba.tests.test_recursion", "numba.tests.test_mathlib"]
 FULL = ["numba.tests.test_dictobject", "numba.tests.test_typedlist", "numba.tests.test_jitclasses",
         "numba.tests.test_generators", "numba.tests.test_closure", "numba.tests.test_recursion",
         "numba.tests.test_record_dtype", "numba.tests.npyufunc.test_gufunc",
         # inspection of served entries (inspect_llvm/asm/cfg/types, annotation info, debug info)
         "numba.tests.test_dispatcher.TestDispatcherMethods", "numba.tests.test_debuginfo.TestDebugInfoEmission"]
+# More of the suite, one slow test each (a list takes 5-10 minutes of plain JIT on 2 cores):
+# the Python language as Numba compiles it (builtins, containers, iteration, exceptions,
+# literal dispatch, enums, math, typeof) ...
+LANGUAGE = ["numba.tests.test_builtins", "numba.tests.test_lists", "numba.tests.test_tuples",
+            "numba.tests.test_optional", "numba.tests.test_enums", "numba.tests.test_typeof",
+            "numba.tests.test_iteration", "numba.tests.test_literal_dispatch",
+            "numba.tests.test_mathlib", "numba.tests.test_exceptions"]
+MORE = {"language": LANGUAGE}
 # Tests that cannot pass under `snap create` by design (the training run compiles every
 # cache=True function afresh, so cache hits they assert never happen), with the reason.
 TRAINING_EXCLUDED: dict[str, str] = {}
@@ -37,6 +52,9 @@ IMAGE_EXCLUDED: dict[str, str] = {
         "served from the image, a callee's specializations are installed with their caller only "
         "for dispatchers its typing finds in its globals, closure cells or jitclass types: `baz` "
         "is called from an @overload's implementation, which exists only once the caller is typed",
+    "numba.tests.test_lists.TestListInitialValues.test_mutation_not_carried_single_function":
+        "the same pattern for lists: `baz.signatures` of a callee called only from an @overload's "
+        "implementation",
 }
 
 
@@ -97,6 +115,13 @@ def test_quick_modules_pass_from_the_image(tmp_path):
 @pytest.mark.slow
 def test_numba_suite_passes_from_the_image(tmp_path):
     _check(_differential(tmp_path, FULL))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(MORE))
+def test_more_of_numbas_suite_passes_from_the_image(tmp_path, name):
+    """One of the lists in MORE (``-k language`` runs one alone)."""
+    _check(_differential(tmp_path, MORE[name]))
 
 
 @pytest.mark.slow

@@ -129,9 +129,11 @@ def plan(specs: list[Specialization], libraries: list, names: StableNames, packa
             continue
         for name in _defined(mod):
             by_symbol.setdefault(name, lib)
-    # Callees are tracked only outside numba itself (its code is pinned by the fingerprint).
-    by_library = {id(s.library): s for s in specs
-                  if not s.module.startswith("numba.") and s.py_func is not None}
+    # Every jitted function's library -> its specialization: what an entry's code links. As
+    # dependencies only callees outside numba itself count (its code is pinned by the
+    # fingerprint); as callees installed with their caller, every dispatcher's (the JIT leaves
+    # its state so, whichever package defines it: numba's own tests live in ``numba.tests``).
+    by_library = {id(s.library): s for s in specs if s.py_func is not None}
 
     planned: list[Planned] = []
     skipped: list[Skipped] = []
@@ -295,9 +297,10 @@ def _plan_one(spec: Specialization, ident: _Identity, by_symbol: dict, by_librar
     # read as stale); what it does is fixed by its maker (Numba's, pinned by the
     # fingerprint) and the caller's own types, whose identity is the entry's.
     linked = linked_libraries(spec.library)
-    callees = [d for lib in linked
-               if (d := by_library.get(id(lib))) is not None and d is not spec
-               and not generated(d.py_func)]
+    linked_specs = [d for lib in linked
+                    if (d := by_library.get(id(lib))) is not None and d is not spec
+                    and not generated(d.py_func)]
+    callees = [d for d in linked_specs if not d.module.startswith("numba.")]
     deps = {(d.module, d.qualname, code_fingerprint(d.py_func.__code__)) for d in callees}
     deps.update(ident.consulted)       # code it compiled (inlined too) or ran while compiling
     # callees a base image served (``--base``): their code is the base's, as it was built
@@ -311,7 +314,7 @@ def _plan_one(spec: Specialization, ident: _Identity, by_symbol: dict, by_librar
         argkeys=list(ident.argkeys), ret=ident.ret, explicit=ident.explicit, values=dict(ident.values),
         generated=generated(spec.py_func), cells=dict(spec.extra.get("cells") or {}),
         threads=spec.parfors or _calls_threading_layer(modules),
-        callees=_dispatcher_callees(callees),
+        callees=_dispatcher_callees(linked_specs),
     )
     return Planned(spec, entry, blob, libraries, modules, dict(symbols), sorted(envs), dict(ident.settings)), callees
 

@@ -22,3 +22,10 @@ for name, f in (("add", call_add), ("sub", call_sub)):
     res = np.zeros_like(x)
     f(x, 10.0, res)
     print("gufunc", name, res.tolist())
+first, second, callee, caller = s.numba_package_closures()
+for f in (first, second):
+    try:
+        f(1)
+    except Exception as e:      # noqa: BLE001 - the class and arguments are the result
+        print("raised", type(e).__name__, e.args)
+print("caller", caller(0), "callee signatures", callee.signatures)

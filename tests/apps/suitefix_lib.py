@@ -81,3 +81,22 @@ def gufunc_callers():
         return call
 
     return caller_of(add), caller_of(sub)
+
+
+def numba_package_closures():
+    """Closures made by a factory of a module under ``numba.`` (Numba's shipped tests): its
+    code is pinned by Numba's version, its closures' cells are not (numba test_exceptions
+    test_raise_nested_nopython served the outer function of one class's raiser for another's); and one of them
+    called from a user function, whose served call installs it into its dispatcher as the
+    JIT's compilation would (numba test_lists test_list_of_list_ctor read ``signatures``)."""
+    from numba.tests.test_exceptions import MyError, UDEArgsToSuper, outer_function, raise_instance
+    # outer closures holding a dispatcher each: of one factory, other cells
+    first = njit(outer_function(njit(raise_instance(MyError, "message"))))
+    second = njit(outer_function(njit(raise_instance(UDEArgsToSuper, "message"))))
+    callee = njit(raise_instance(MyError, "callee"))
+
+    @njit
+    def caller(i):
+        return callee(i) + 1
+
+    return first, second, callee, caller
