@@ -85,3 +85,15 @@ def test_no_version_checks_outside_the_seam():
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "snapshot").rglob("*.py")
                  if p.name != "releases.py" and pattern.search(p.read_text())]
     assert offenders == []
+
+
+@pytest.mark.slow
+def test_smoke_on_the_oldest_supported_numba():
+    """scripts/matrix.py for (this CPython, numba 0.63): a virtualenv with the oldest supported
+    Numba (made once, kept in .matrix/), the k-means example, three real libraries and the
+    bitwise harness served with compilation forbidden and identical to the JIT there."""
+    py = "%d.%d" % sys.version_info[:2]
+    p = run([sys.executable, str(ROOT / "scripts" / "matrix.py"), "--python", py, "--numba", "0.63"],
+            cwd=ROOT, env=clean_env(), timeout=3600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"CPython {py}, numba 0.63.1: green (5 passed" in p.stdout, p.stdout
