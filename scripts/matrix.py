@@ -50,14 +50,16 @@ SMOKE = ("tests/test_example_smoke.py",
 
 
 def find_python(version: str) -> str | None:
-    """An interpreter for CPython ``version``: pythonX.Y on PATH, or pyenv's newest X.Y.*."""
-    exe = shutil.which(f"python{version}")
-    if exe:
-        return exe
+    """An interpreter for CPython ``version`` that runs: pyenv's newest X.Y.*, else pythonX.Y
+    on PATH (pyenv's shims are on PATH too, and fail where no pyenv version selects X.Y)."""
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     found = sorted((p for p in root.glob(f"{version}.*") if re.fullmatch(rf"{re.escape(version)}\.\d+", p.name)),
                    key=lambda p: int(p.name.rsplit(".", 1)[1]))
-    return str(found[-1] / "bin" / "python") if found else None
+    candidates = [str(p / "bin" / "python") for p in reversed(found)] + [shutil.which(f"python{version}") or ""]
+    for exe in candidates:
+        if exe and subprocess.run([exe, "-c", "import venv"], capture_output=True).returncode == 0:
+            return exe
+    return None
 
 
 def venv_dir(py: str, nb: str) -> Path:
