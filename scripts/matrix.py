@@ -100,7 +100,7 @@ def run_pair(py: str, nb: str) -> dict:
             capture_output=True, text=True).stdout.split()
         t1 = time.time()
         log.flush()
-        p = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *SMOKE],
+        p = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=0", *SMOKE],
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         log.write(p.stdout)
     summary = (p.stdout.strip().splitlines() or [""])[-1].strip("= ")
