@@ -8,17 +8,18 @@ true from the release that made the change, with what changed and why snap cares
   ``__repr__`` without the object's address. Before it, every cfunc wrapper Numba emits
   (``CPUContext.create_cfunc_wrapper``) embeds ``repr(context)``, ``<...CPUContext object
   at 0x7f...>``, as a string constant, so two builds of one workload differed in those
-  bytes. The training run of older releases gives the context the same address-free repr
-  (record.py), so an image is reproducible on every supported release.
+  bytes. The training run of older releases gives the context 0.67's address-free repr
+  (backports.py, installed by record.py), so an image is reproducible on every
+  supported release.
 * ``CONTENT_NAMED_PICKLES`` (numba 0.67, same issue): the globals holding pickled
   constants (``.const.pickledata.*``, ``.const.picklebuf.*``) are named by the SHA-1 of
-  their content rather than by ``id(obj)``. snap does not rely on either naming (the
-  linker renames module-local symbols); the flag documents the difference for readers
-  of generated IR.
+  their content rather than by ``id(obj)``. The names reach the image's symbol table, so
+  the training run of older releases names them by content too (backports.py): the
+  same names, and so the same bytes, as numba 0.67+ gives.
 
 Nothing else in snap compares Numba versions: other modules import a flag from here.
 An image still records the exact Numba it was built with and is refused by any other
-(snapshot/image/host.py), whatever these flags say.
+(its fingerprint: snapshot/image/host.py, compat.py), whatever these flags say.
 """
 from __future__ import annotations
 
