@@ -156,7 +156,7 @@ def defined_here(function: str) -> bool:
             if obj is None:
                 return False
         return True
-    return False
+    return True      # nothing imports: required (the library's importorskip decides)
 
 
 @pytest.mark.parametrize("workload, module", LIBRARIES)
