@@ -137,6 +137,28 @@ def _load(path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+def defined_here(function: str) -> bool:
+    """Does the installed release of the library define ``function`` (module.qualname)? The
+    matrix (scripts/matrix.py) installs each CPython's newest releases: sparse 0.17, the
+    last for CPython 3.10, has no ``_compressed.indexing.get_basic_selection`` yet.
+    Functions local to a factory (``<locals>``) and the workload's own count as defined."""
+    import importlib
+    if "<locals>" in function or function.startswith("__main__."):
+        return True
+    parts = function.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for name in parts[i:]:
+            obj = getattr(obj, name, None)
+            if obj is None:
+                return False
+        return True
+    return True      # nothing imports: required (the library's importorskip decides)
+
+
 @pytest.mark.parametrize("workload, module", LIBRARIES)
 def test_library_served_from_image(workload: str, module: str, tmp_path):
     pytest.importorskip(module)
@@ -158,7 +180,8 @@ def test_library_served_from_image(workload: str, module: str, tmp_path):
     kinds = {}
     for e in doc["entries"]:
         kinds.setdefault(e["function"], set()).add(e["kind"])
-    missing = {f: k for f, k in MUST_SERVE.get(workload, {}).items() if k not in kinds.get(f, ())}
+    missing = {f: k for f, k in MUST_SERVE.get(workload, {}).items()
+               if k not in kinds.get(f, ()) and defined_here(f)}
     assert not missing, (
         f"{workload}: not served by the image: "
         + ", ".join(f"{f} ({k})" for f, k in missing.items())

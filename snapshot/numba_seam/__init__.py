@@ -1,4 +1,4 @@
-"""The ONE place that touches Numba internals (supported: numba 0.68.x).
+"""The ONE place that touches Numba internals (supported: numba 0.63 to 0.68).
 
 Everything else in snapshot/ works on plain records and Numba's public types, so
 a Numba upgrade is a change to this package (and its tests), not a hunt through
@@ -17,7 +17,9 @@ the code:
 * ``values``: what identifies Numba's objects when a compilation reads one;
 * ``pickling``: the payload's Numba types and constants;
 * ``typecodec``: argument types as data (miss reports: parsed, never unpickled);
-* ``post_import``: a leaf (run a callback right after a module is imported).
+* ``post_import``: a leaf (run a callback right after a module is imported);
+* ``releases``: which Numba this is, and every difference between the supported
+  releases as a flag named by the release that made it (no version checks elsewhere).
 
 This module itself stays cheap to import: the runtime path imports it.
 """
@@ -28,7 +30,7 @@ from typing import Any, Callable
 
 from . import post_import, values  # noqa: F401 - values: what identifies Numba objects (fingerprint)
 
-SUPPORTED_NUMBA = ("0.68",)
+# the supported minors: releases.SUPPORTED (imported lazily there: it imports numba)
 
 ENV_PREFIX = "_ZN08NumbaEnv"
 UNRESOLVED_PREFIX = ".numba.unresolved$"

@@ -490,6 +490,10 @@ class Observer(Patches):
         def resolve_value_type(orig, ctx, val):
             # a typeof implementation of a user's class runs here
             mod = type(val).__module__
+            if not isinstance(mod, str):
+                # CPython 3.10: a Cython function's type has a member descriptor there
+                # (3.11+: "_cython_3_1_0"); its C name says the module, as 3.11 does
+                mod = type.__repr__(type(val))[8:-2].rpartition(".")[0] or None
             profile = not pinned(mod) and not (mod or "").startswith("_cython")   # compiled functions
             return obs.boundary(None, profile, lambda: orig(ctx, val)) if profile else orig(ctx, val)
 

@@ -176,6 +176,10 @@ class Recorder(Patches):
 
         from numba.core import types
         self.wrap(types.Generator, "__init__", generator_init)
+        # numba < 0.67 puts process addresses into emitted code: reproducible builds need
+        # 0.67's names (releases.py, backports.py)
+        from . import backports
+        backports.install(self)
         self.wrap(dispatcher._DispatcherBase, "add_overload", add_overload)
         self.wrap(dispatcher._FunctionCompiler, "compile", function_compile)
         self.wrap(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_final_module)
