@@ -47,6 +47,10 @@ SMOKE = ("tests/test_example_smoke.py",
          "tests/test_libraries.py::test_library_served_from_image[numbagg]",
          "tests/test_libraries.py::test_library_served_from_image[sparse]",
          "tests/test_bitwise.py::test_image_matches_jit_bitwise")
+# --quick (the default test suite on the oldest Numba, tests/test_numba_releases.py): the
+# k-means example alone, in a venv with nothing but snap, that Numba and pytest (~1.5 min)
+QUICK_DEPS = ("pytest>=7",)
+QUICK = ("tests/test_example_smoke.py",)
 
 
 def find_python(version: str) -> str | None:
@@ -56,6 +60,8 @@ def find_python(version: str) -> str | None:
     found = sorted((p for p in root.glob(f"{version}.*") if re.fullmatch(rf"{re.escape(version)}\.\d+", p.name)),
                    key=lambda p: int(p.name.rsplit(".", 1)[1]))
     candidates = [str(p / "bin" / "python") for p in reversed(found)] + [shutil.which(f"python{version}") or ""]
+    if version == "%d.%d" % sys.version_info[:2]:       # this interpreter (a venv's base one)
+        candidates.append(getattr(sys, "_base_executable", None) or sys.executable)
     for exe in candidates:
         if exe and subprocess.run([exe, "-c", "import venv"], capture_output=True).returncode == 0:
             return exe
@@ -66,12 +72,18 @@ def venv_dir(py: str, nb: str) -> Path:
     return CACHE / f"cp{py.replace('.', '')}-numba{nb}"
 
 
-def ensure_venv(py: str, nb: str, log) -> Path:
-    """The pair's virtualenv, created and installed once (kept: later runs reuse it)."""
+def ensure_venv(py: str, nb: str, log, quick: bool = False) -> Path:
+    """The pair's virtualenv, created and installed once (kept: later runs reuse it; a venv
+    made for ``--quick`` gets the libraries of the full smoke when a full run needs them)."""
     d = venv_dir(py, nb)
     python = d / "bin" / "python"
     stamp = d / ".snap-matrix-ok"
     if stamp.exists():
+        full = d / ".snap-matrix-full"
+        if not quick and not full.exists():
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                            *SMOKE_DEPS], check=True, stdout=log, stderr=log)
+            full.write_text("")
         return python
     exe = find_python(py)
     if exe is None:
@@ -79,19 +91,21 @@ def ensure_venv(py: str, nb: str, log) -> Path:
     shutil.rmtree(d, ignore_errors=True)
     subprocess.run([exe, "-m", "venv", str(d)], check=True, stdout=log, stderr=log)
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    f"numba=={NUMBAS[nb]}", "-e", str(ROOT), *SMOKE_DEPS],
+                    f"numba=={NUMBAS[nb]}", "-e", str(ROOT), *(QUICK_DEPS if quick else SMOKE_DEPS)],
                    check=True, stdout=log, stderr=log)
     stamp.write_text(NUMBAS[nb] + "\n")
+    if not quick:
+        (d / ".snap-matrix-full").write_text("")
     return python
 
 
-def run_pair(py: str, nb: str) -> dict:
+def run_pair(py: str, nb: str, quick: bool = False) -> dict:
     CACHE.mkdir(parents=True, exist_ok=True)
     logpath = CACHE / f"cp{py.replace('.', '')}-numba{nb}.log"
     t0 = time.time()
     with open(logpath, "w") as log:
         try:
-            python = ensure_venv(py, nb, log)
+            python = ensure_venv(py, nb, log, quick)
         except (RuntimeError, subprocess.CalledProcessError) as e:
             return {"status": "setup failed", "detail": str(e), "seconds": round(time.time() - t0)}
         versions = subprocess.run(
@@ -100,12 +114,13 @@ def run_pair(py: str, nb: str) -> dict:
             capture_output=True, text=True).stdout.split()
         t1 = time.time()
         log.flush()
-        p = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=0", *SMOKE],
+        p = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=0",
+                            *(QUICK if quick else SMOKE)],
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         log.write(p.stdout)
     summary = (p.stdout.strip().splitlines() or [""])[-1].strip("= ")
     counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|error|errors|skipped)", summary)}
-    ok = p.returncode == 0 and counts.get("passed", 0) == len(SMOKE)
+    ok = p.returncode == 0 and counts.get("passed", 0) == len(QUICK if quick else SMOKE)
     return {"status": "green" if ok else "FAILED", "python": versions[0] if versions else py,
             "numba": versions[1] if len(versions) > 1 else NUMBAS[nb],
             "llvmlite": versions[2] if len(versions) > 2 else "?",
@@ -141,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--python", nargs="+", default=list(PYTHONS), choices=PYTHONS)
     ap.add_argument("--numba", nargs="+", default=list(NUMBAS), choices=list(NUMBAS))
+    ap.add_argument("--quick", action="store_true",
+                    help="the k-means example alone (not recorded in the results)")
     ap.add_argument("--table", action="store_true", help="print the recorded results, run nothing")
     ap.add_argument("--markdown", metavar="FILE", help="write the table into FILE between the matrix markers")
     ns = ap.parse_args(argv)
@@ -150,14 +167,16 @@ def main(argv: list[str] | None = None) -> int:
         for py in ns.python:
             for nb in ns.numba:
                 print(f"matrix: CPython {py}, numba {NUMBAS[nb]} ...", flush=True)
-                r = run_pair(py, nb)
+                r = run_pair(py, nb, ns.quick)
                 r["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-                results[f"{py}/{nb}"] = r
+                if not ns.quick:
+                    results[f"{py}/{nb}"] = r
                 failed |= r["status"] != "green"
                 print(f"matrix: CPython {py}, numba {NUMBAS[nb]}: {r['status']} "
                       f"({r.get('tests', r.get('detail', ''))}, {r.get('seconds')} s)", flush=True)
-                RESULTS.parent.mkdir(parents=True, exist_ok=True)
-                RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True))
+                if not ns.quick:
+                    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+                    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True))
     print(table(results, markdown=False))
     if ns.markdown:
         path = Path(ns.markdown)

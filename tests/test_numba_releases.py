@@ -87,6 +87,17 @@ def test_no_version_checks_outside_the_seam():
     assert offenders == []
 
 
+def test_example_served_on_the_oldest_supported_numba():
+    """The default run's check of the oldest supported Numba (``matrix.py --quick``): a
+    virtualenv with numba 0.63 (made once, kept in .matrix/), the k-means example built and
+    served there with compilation forbidden, identical to that Numba's JIT."""
+    py = "%d.%d" % sys.version_info[:2]
+    p = run([sys.executable, str(ROOT / "scripts" / "matrix.py"), "--python", py, "--numba", "0.63",
+             "--quick"], cwd=ROOT, env=clean_env(), timeout=1800)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"CPython {py}, numba 0.63.1: green (1 passed" in p.stdout, p.stdout
+
+
 @pytest.mark.slow
 def test_smoke_on_the_oldest_supported_numba():
     """scripts/matrix.py for (this CPython, numba 0.63): a virtualenv with the oldest supported
