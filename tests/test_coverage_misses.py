@@ -1,8 +1,9 @@
 """Issue 25, "every miss has a reason a user can act on": misses Numba's own suite is full of.
 
 - A compilation that fails (a typing error a test expects) leaves no code to store; its miss
-  says the training run never compiled it successfully, for that signature and that code only
-  (another signature, or another exec'd function of the same name, is not in the image).
+  says the training run never compiled it successfully, for that signature, code and closure
+  only (another signature, another exec'd function of the same name, a closure of the same
+  code over another value, is not in the image).
 - A specialization whose argument types name a jitted function made inside another function
   (a sort key) says so, and that defining the function at module level makes it servable,
   also when the program freed that function before the image was built.
@@ -51,6 +52,12 @@ def test_failed_exec_code_is_told_apart_from_other_code_of_its_name(misses):
     # the failing one, and one never compiled (another code): the compiling one is served
     assert sorted(r.split(" (")[0] for r in bar) == sorted([
         FAILED_PREFIX, "the image holds another function of this name"]), bar
+
+
+def test_failed_closure_is_told_apart_from_closures_of_its_code(misses):
+    get = [m["reason"] for m in misses if m["function"] == "failed_lib.make_getitem.<locals>.get"]
+    assert sorted(r.split(" (")[0] for r in get) == sorted([
+        FAILED_PREFIX, "its closure holds other values than the image's entries were compiled with"]), get
 
 
 def test_argument_naming_a_local_jitted_function_says_how_to_serve_it(misses):

@@ -22,6 +22,7 @@ from linker.objects import allocated_size
 from ..errors import BuildError, SnapError
 from ..image.fingerprint import file_digest
 from ..image.host import process_fingerprint
+from ..image.identity import entry_failure_key
 from ..image import kinds as K
 from ..image.manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Manifest, Skipped, Source
 from ..image.payload import pack_payloads
@@ -50,10 +51,10 @@ class BuildResult:
 
 def failed_skips(failed, planned: list, skipped: list[Skipped]) -> list[Skipped]:
     """``skipped`` with the compilations the training run saw fail (``Recorder.failed``:
-    module, qualname, signature, exception class, code fingerprint) that no entry of that code
-    and signature, nor a specialization skipped for another reason, accounts for: a miss of one
+    module, qualname, signature, exception class, ``identity.failure_key``) that no entry of that
+    code, closure and signature, nor a specialization skipped for another reason, accounts for: a miss of one
     in the image process then says what it is, not that the image lacks it."""
-    have = {(p.entry.module, p.entry.qualname, p.entry.signature.split(" -> ")[0], p.entry.code)
+    have = {(p.entry.module, p.entry.qualname, p.entry.signature.split(" -> ")[0], entry_failure_key(p.entry))
             for p in planned}
     other = {(s.module, s.qualname, s.signature.split(" -> ")[0]) for s in skipped}
     out = list(skipped)

@@ -89,8 +89,8 @@ class Skipped(NamedTuple):
     qualname: str
     signature: str
     reason: str
-    # code fingerprint of the function, for a compilation that failed (kinds.FAILED_PREFIX): of
-    # that code only (generated code shares names); "" for the others
+    # for a compilation that failed (kinds.FAILED_PREFIX): the function's code and closure
+    # (identity.failure_key), as the failure is of them only; "" for the others
     code: str = ""
 
 

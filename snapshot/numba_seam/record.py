@@ -31,7 +31,7 @@ class Recorder(Patches):
         self.on_library: Callable[[Any], None] | None = None
         # what each compilation consulted (its entry's inputs: observe.py)
         self.observer = Observer()
-        # (module, qualname, signature, exception class, code) of each compilation that raised:
+        # (module, qualname, signature, exception class, code and closure) of each compilation that raised:
         # nothing to store (Numba's cache stores no failure either), but a miss of one in the
         # image process is told as what it is (create/plan.py, failed_skips)
         self.failed: list[tuple[str, str, str, str, str]] = []
@@ -42,12 +42,11 @@ class Recorder(Patches):
         if isinstance(exc, ForceLiteralArg):
             return          # Numba's request to compile again with literal types: no failure
         try:
-            from ..image.fingerprint import cached_code_fingerprint
+            from ..image.identity import failure_key
             from . import signature_text
             py_func = compiler.py_func
             self.failed.append((getattr(py_func, "__module__", None) or "<dynamic>", py_func.__qualname__,
-                                signature_text(args), type(exc).__name__,
-                                cached_code_fingerprint(py_func.__code__)))
+                                signature_text(args), type(exc).__name__, failure_key(py_func)))
         except Exception:  # noqa: BLE001 - only a miss reason depends on it
             pass
 

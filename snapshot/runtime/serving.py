@@ -534,11 +534,11 @@ class Runtime:
 
 
 def _code_now(owner) -> str:
-    """Code fingerprint of the function ``owner`` compiles ("-" if it has none)."""
-    from ..image.fingerprint import cached_code_fingerprint
+    """``identity.failure_key`` of the function ``owner`` compiles ("-" if it has none)."""
+    from ..image.identity import failure_key
     from ..numba_seam import owner_py_func
     try:
-        return cached_code_fingerprint(owner_py_func(owner).__code__)
+        return failure_key(owner_py_func(owner))
     except Exception:  # noqa: BLE001 - only a miss reason depends on it
         return "-"
 

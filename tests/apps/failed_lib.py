@@ -33,3 +33,11 @@ def failing(f, *args):
     except Exception as e:  # noqa: BLE001
         return type(e).__name__, str(e).splitlines()[0]
     return "no error"
+
+
+def make_getitem(item):
+    """One code, closures over other items (Numba's test_record_dtype): one index is out of range."""
+    @njit
+    def get(t):
+        return t[item]
+    return get
