@@ -47,6 +47,13 @@ def test_failed_compilation_is_told_as_such_for_its_signature_only(misses):
     assert "(int64)" not in add_one                                    # served
 
 
+def test_failed_compilation_with_a_jitclass_argument_is_told_as_such(misses):
+    """A jitclass type's text names its class's address: the miss is matched without it."""
+    as_int = _reasons(misses, "failed_lib.as_int")
+    assert list(as_int) == ["(instance.jitclass.Floaty#<>)"], as_int
+    assert as_int["(instance.jitclass.Floaty#<>)"].startswith(FAILED_PREFIX), as_int
+
+
 def test_failed_exec_code_is_told_apart_from_other_code_of_its_name(misses):
     bar = [m["reason"] for m in misses if m["function"] == "<dynamic>.bar"]
     # the failing one, and one never compiled (another code): the compiling one is served

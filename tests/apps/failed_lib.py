@@ -2,6 +2,7 @@
 exec'd functions sharing one name (one compiles, one fails), and a sort key made inside a
 function (tests/test_coverage_misses.py): each miss must say what it is."""
 from numba import njit
+from numba.experimental import jitclass
 from numba.typed import List
 
 
@@ -41,3 +42,19 @@ def make_getitem(item):
     def get(t):
         return t[item]
     return get
+
+
+@jitclass([])
+class Floaty:
+    """float() works on it, int() fails to type (Numba's test_jitclasses test_numeric_fallback):
+    its type is named after the class's address, another in every process."""
+    def __init__(self):
+        pass
+
+    def __float__(self):
+        return 3.5
+
+
+@njit
+def as_int(x):
+    return int(x)
