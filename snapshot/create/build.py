@@ -22,7 +22,9 @@ from linker.objects import allocated_size
 from ..errors import BuildError, SnapError
 from ..image.fingerprint import file_digest
 from ..image.host import process_fingerprint
-from ..image.manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Manifest, Source
+from ..image.identity import entry_failure_key
+from ..image import kinds as K
+from ..image.manifest import MANIFEST_SECTION, PAYLOAD_SECTION, Manifest, Skipped, Source
 from ..image.payload import pack_payloads
 from ..image.variants import Variant, tag
 from ..numba_seam import compile_warnings
@@ -47,11 +49,28 @@ class BuildResult:
 
 
 
+def failed_skips(failed, planned: list, skipped: list[Skipped]) -> list[Skipped]:
+    """``skipped`` with the compilations the training run saw fail (``Recorder.failed``:
+    module, qualname, signature, exception class, ``identity.failure_key``) that no entry of that
+    code, closure and signature, nor a specialization skipped for another reason, accounts for: a miss of one
+    in the image process then says what it is, not that the image lacks it."""
+    have = {(p.entry.module, p.entry.qualname, p.entry.signature.split(" -> ")[0], entry_failure_key(p.entry))
+            for p in planned}
+    other = {(s.module, s.qualname, s.signature.split(" -> ")[0]) for s in skipped}
+    out = list(skipped)
+    for module, qualname, signature, error, code in dict.fromkeys(failed):
+        if (module, qualname, signature, code) not in have and (module, qualname, signature) not in other:
+            have.add((module, qualname, signature, code))
+            out.append(Skipped(module, qualname, signature, K.failed_reason(error), code))
+    out.sort(key=lambda s: (s.module, s.qualname, s.signature, s.reason, s.code))
+    return out
+
+
 def build_image(specs: list[Specialization], libraries: list, *, targets: list[CpuTarget],
                 trained: CpuTarget, variants: VariantBuilder | None = None,
                 build_info: dict | None = None, package: str | None = None,
                 progress: Progress = lambda s: None, bases: list[str] = (),
-                observed: Any = None) -> BuildResult:
+                observed: Any = None, failed: list[tuple[str, str, str, str, str]] = ()) -> BuildResult:
     """The image of ``specs`` with one code variant per CPU target (lowest first); the
     training run compiled for ``trained``, the other variants are ``variants``' (replayed
     from the recorded IR). With ``bases`` (images that served the training run), an
@@ -73,6 +92,7 @@ def build_image(specs: list[Specialization], libraries: list, *, targets: list[C
     planned, skipped, internal, files = plan(specs, libraries, names, package,
                                              getattr(observed, "settings", None),
                                              frozenset(getattr(observed, "volatile", ())))
+    skipped = failed_skips(failed, planned, skipped)
     if not planned:
         where = f" in package {package}" if package else ""
         raise BuildError(f"the workload compiled nothing{where} the image can serve"

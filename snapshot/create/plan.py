@@ -154,6 +154,8 @@ def plan(specs: list[Specialization], libraries: list, names: StableNames, packa
             continue
         try:
             identity = _identity(spec, settings, volatile)
+        except ReferenceError:
+            identity = FREED
         except Exception as e:  # noqa: BLE001 - one specialization never costs the whole build
             identity = f"cannot identify it ({type(e).__name__}: {e})"
         if isinstance(identity, str):
@@ -189,6 +191,14 @@ def plan(specs: list[Specialization], libraries: list, names: StableNames, packa
                                 sorted(p.entry.deps)))
     skipped.sort(key=lambda s: (s.module, s.qualname, s.signature, s.reason))
     return planned, skipped, internal, files
+
+
+# Numba's Dispatcher type holds its dispatcher weakly: a jitted function made inside another
+# function and passed as an argument (a sort key) is gone once the program dropped it
+FREED = ("its argument types name a jitted function the program freed before the image was built "
+         "(one made inside another function, passed as an argument); servable once that function "
+         "is defined at module level, where every process finds it by name (Numba's cache cannot "
+         "serve it either: a new process has another dispatcher of that code)")
 
 
 def _safe_signature(spec: Specialization) -> str:

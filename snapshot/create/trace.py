@@ -233,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                                          **({"add-misses": [os.path.basename(m) for m in ns.add_misses]}
                                             if ns.add_misses else {})},
                              package=ns.package, bases=ns.base, observed=recorder.observer,
+                             failed=recorder.failed,
                              progress=progress)
         with os.fdopen(ns.out_fd, "wb") as f:
             half = len(result.image) // 2

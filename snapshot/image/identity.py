@@ -66,6 +66,19 @@ def other_identity(entries: list, key: EntryKey, func: pytypes.FunctionType) -> 
     return "compiled with other options (target options, locals= or pipeline) than the image's entries"
 
 
+def failure_key(func: pytypes.FunctionType) -> str:
+    """What a compilation the training run saw fail is listed under besides its name and
+    signature (``Skipped.code``): the function's code and closure, as an entry's key has
+    them (a closure over ``10`` fails where one of the same code over ``"a"`` compiled)."""
+    key = key_of("", "", func)
+    return key.code if key.closure is None else f"{key.code}|{key.closure}"
+
+
+def entry_failure_key(e) -> str:
+    """``failure_key`` of the function an entry was compiled from."""
+    return e.code if e.closure is None else f"{e.code}|{e.closure}"
+
+
 def entry_key(e) -> EntryKey:
     return EntryKey(e.kind, e.options, e.closure, e.code)
 

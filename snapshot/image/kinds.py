@@ -23,3 +23,14 @@ MISS_STALE = "stale"
 MISS_NOT_SERVABLE = "not servable"
 MISS_REFUSED = "refused"            # the image as a whole cannot be used here
 MISS_LATE = "late"                  # compiled before the image was activated
+
+# The reason given for a compilation the training run saw fail (a typing error a test expects):
+# written by the build (create/build.py), recognised by the runtime (runtime/serving.py).
+FAILED_PREFIX = "the training run never compiled this successfully"
+
+
+def failed_reason(error: str) -> str:
+    """Why a signature whose compilation raised ``error`` in the training run is not served."""
+    return (f"{FAILED_PREFIX} ({error} there): a failed compilation leaves no code to store (Numba's "
+            "cache stores none either), and the JIT raises the same error here unless the code or "
+            "types it depends on changed; nothing to act on unless the call is expected to compile")

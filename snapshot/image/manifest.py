@@ -89,6 +89,9 @@ class Skipped(NamedTuple):
     qualname: str
     signature: str
     reason: str
+    # for a compilation that failed (kinds.FAILED_PREFIX): the function's code and closure
+    # (identity.failure_key), as the failure is of them only; "" for the others
+    code: str = ""
 
 
 class Source(NamedTuple):
@@ -360,7 +363,7 @@ def type_problem(m: Manifest) -> str | None:
             if p:
                 return p
     for sk in m.skipped:
-        p = strs(sk, ("module", "qualname", "signature", "reason"), "skipped")
+        p = strs(sk, ("module", "qualname", "signature", "reason", "code"), "skipped")
         if p:
             return p
     for so in m.sources:

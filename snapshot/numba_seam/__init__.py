@@ -126,10 +126,14 @@ def type_str(t) -> str:
         return f"dispatcher({f.__module__}.{f.__qualname__})"
     text = str(t)
     # generator types name their Python function with its address
-    return _FUNC_ADDR.sub(">", text) if " at 0x" in text else text
+    text = _FUNC_ADDR.sub(">", text) if " at 0x" in text else text
+    # jitclass types are named after their class's address (a counter in the training run):
+    # the text a miss is matched with must read the same in every process
+    return _JITCLASS_ADDR.sub(r"\1#", text) if "jitclass." in text else text
 
 
 _FUNC_ADDR = re.compile(r" at 0x[0-9a-f]+>")
+_JITCLASS_ADDR = re.compile(r"(jitclass\.[^#<>\s]*)#[0-9a-f]+(?=<)")
 
 
 def set_cpu_target(name: str, features: str) -> None:

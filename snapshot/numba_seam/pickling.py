@@ -41,7 +41,8 @@ def _pickler(buf: io.BytesIO):
                 if "<locals>" in f.__qualname__:
                     raise pickle.PicklingError(
                         f"refers to {f.__module__}.{f.__qualname__}, a jitted function made "
-                        "inside another function (cannot be found by name)")
+                        "inside another function (cannot be found by name; servable once it is "
+                        "defined at module level)")
                 return ("dispatcher", f.__module__, f.__qualname__)
             if isinstance(obj, FunctionType) and "<locals>" not in obj.__qualname__:
                 # the Python function of a jitted function (e.g. a generator type's gen_func):

@@ -31,6 +31,24 @@ class Recorder(Patches):
         self.on_library: Callable[[Any], None] | None = None
         # what each compilation consulted (its entry's inputs: observe.py)
         self.observer = Observer()
+        # (module, qualname, signature, exception class, code and closure) of each compilation that raised:
+        # nothing to store (Numba's cache stores no failure either), but a miss of one in the
+        # image process is told as what it is (create/plan.py, failed_skips)
+        self.failed: list[tuple[str, str, str, str, str]] = []
+
+    def keep_failure(self, compiler, args, exc: BaseException) -> None:
+        """Record a compilation that raised (a typing error a test expects, a lowering error)."""
+        from numba.core.errors import ForceLiteralArg
+        if isinstance(exc, ForceLiteralArg):
+            return          # Numba's request to compile again with literal types: no failure
+        try:
+            from ..image.identity import failure_key
+            from . import signature_text
+            py_func = compiler.py_func
+            self.failed.append((getattr(py_func, "__module__", None) or "<dynamic>", py_func.__qualname__,
+                                signature_text(args), type(exc).__name__, failure_key(py_func)))
+        except Exception:  # noqa: BLE001 - only a miss reason depends on it
+            pass
 
     def keep(self, owner, cres, kind: str) -> None:
         """Record a compile result, extracted right away: the training run must not keep the
@@ -43,6 +61,9 @@ class Recorder(Patches):
         rec = Recorded(owner, cres, kind, *observed_now(owner, cres))
         try:
             rec.spec = extract(rec)
+            # its readable signature now: a jitted function its types name (a key function
+            # made inside a test) may be freed before the build, which then can only say so
+            rec.spec.extra["signature"] = rec.spec.signature
             rec.spec.owner = None
             rec.owner = None
         except Exception:  # noqa: BLE001 - extracted again, with the error kept, at build time
@@ -65,13 +86,18 @@ class Recorder(Patches):
             # The warnings this compilation gives (NumbaTypeSafetyWarning, performance
             # warnings...) are part of what the JIT does: kept with the entry and given again
             # when it is installed. They are shown here as usual, after the compile.
-            with warnings.catch_warnings(record=True) as given:
-                # all of them, also those the filters here hide: a served process's own
-                # filters decide (numba_seam/kinds.py emit_warnings, runtime/warning_filters.py)
-                warnings.simplefilter("always")
-                cres = orig(self, args, return_type)
-            for w in given:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+            try:
+                with warnings.catch_warnings(record=True) as given:
+                    # all of them, also those the filters here hide: a served process's own
+                    # filters decide (numba_seam/kinds.py emit_warnings, runtime/warning_filters.py)
+                    warnings.simplefilter("always")
+                    cres = orig(self, args, return_type)
+            except Exception as e:
+                rec.keep_failure(self, args, e)
+                raise
+            finally:        # (also those of a compilation that failed, as the JIT shows them)
+                for w in given:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
             md = getattr(cres, "metadata", None)
             if isinstance(md, dict):
                 # an explicit return type (eager @njit("f8(f8)")) is a compile input of its own

@@ -71,7 +71,8 @@ class Specialization:
 
     @property
     def signature(self) -> str:
-        return signature_text(self.args, self.return_type)
+        # (the text made when it was recorded: a dispatcher in its types may be freed since)
+        return self.extra.get("signature") or signature_text(self.args, self.return_type)
 
 
 def class_trackers(py_func, args: tuple = ()) -> dict[str, tuple[tuple[str, str | int], ...]]:

@@ -484,20 +484,28 @@ class Runtime:
     def _skipped(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
         """(module, qualname) -> [(signature, why the image does not serve it)] (read at the
         first miss)."""
-        out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        out: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
         for s in self.manifest.skipped:
-            out.setdefault((s.module, s.qualname), []).append((s.signature, s.reason))
+            out.setdefault((s.module, s.qualname), []).append((s.signature, s.reason, s.code))
         return out
 
-    def _skipped_reason(self, key: tuple[str, str], sig: str) -> str | None:
+    def _skipped_reason(self, owner, key: tuple[str, str], sig: str) -> str | None:
         """Why ``snap create`` left this function (this signature of it, if listed) to the JIT."""
         listed = self._skipped.get(key)
         if not listed:
             return None
-        for signature, reason in listed:
+        code = None
+        for signature, reason, failed_code in listed:
             if signature == sig or signature.startswith(sig + " -> "):
-                return reason
-        return listed[0][1] if not self.manifest.has(*key) else None
+                if not failed_code:
+                    return reason
+                if code is None:        # a failed compilation: of that code only
+                    code = _code_now(owner)
+                if failed_code == code:
+                    return reason
+        # (a failed compilation is of its signature only: another may well compile)
+        listed = [reason for _, reason, failed_code in listed if not failed_code]
+        return listed[0] if listed and not self.manifest.has(*key) else None
 
     def miss_reason(self, owner, key: tuple[str, str], sig: str) -> tuple[str, str] | None:
         """(miss kind, reason) this image gives for a compilation it did not serve, or None when
@@ -511,7 +519,7 @@ class Runtime:
             return K.MISS_STALE, self._stale_by_func[key]
         if key in self._unservable:
             return K.MISS_NOT_SERVABLE, self._unservable[key]
-        skipped = self._skipped_reason(key, sig)
+        skipped = self._skipped_reason(owner, key, sig)
         if skipped is not None:
             return K.MISS_NOT_SERVABLE, skipped
         if st is not None and st.why is not None:
@@ -522,6 +530,16 @@ class Runtime:
 
     def __repr__(self) -> str:
         return f"<snap image {self.path!r}{f' of {self.package}' if self.package else ''}>"
+
+
+def _code_now(owner) -> str:
+    """``identity.failure_key`` of the function ``owner`` compiles ("-" if it has none)."""
+    from ..image.identity import failure_key
+    from ..numba_seam import owner_py_func
+    try:
+        return failure_key(owner_py_func(owner))
+    except Exception:  # noqa: BLE001 - only a miss reason depends on it
+        return "-"
 
 
 def _closure_now(py_func) -> str | None:
