@@ -404,3 +404,44 @@ def test_an_image_path_that_is_no_regular_file_warns_and_the_jit_runs(built, tmp
     assert_ok(p)
     assert p.stdout.splitlines()[0] == _jit(d, "fsmall")
     assert "not a regular file" in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_copy_sealed_against_writes_even_when_the_kernel_holds_its_pages():
+    """``F_SEAL_WRITE`` fails with EBUSY while the kernel holds an extra reference on one of
+    the copy's pages (memory pressure: page migration, reclaim; seen as "cannot use image:
+    device or resource busy" and a whole run on the JIT with four builds beside it). Here a
+    page is held the way the kernel documents it, spliced into a pipe (vmsplice): the copy
+    is still sealed -- every write refused -- and nothing fails."""
+    import ctypes
+    import errno
+    import fcntl
+
+    from linker import loader
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_long]
+
+    class IoVec(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+    fd = loader._sealed_file("pinned.so")
+    r, w = os.pipe()
+    try:
+        os.write(fd, b"\x7fELF" + bytes(8188))
+        addr = libc.mmap(None, 8192, 1, 1, fd, 0)                   # PROT_READ, MAP_SHARED
+        assert addr not in (None, ctypes.c_void_p(-1).value)
+        assert libc.vmsplice(w, ctypes.byref(IoVec(addr, 4096)), 1, 0) == 4096
+        libc.munmap(ctypes.c_void_p(addr), ctypes.c_size_t(8192))
+        with pytest.raises(OSError) as plain:                       # what the kernel does
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, loader._SEALS)
+        assert plain.value.errno == errno.EBUSY
+        loader._seal(fd)
+        with pytest.raises(PermissionError):
+            os.pwrite(fd, b"x", 0)
+        with pytest.raises(PermissionError):
+            os.ftruncate(fd, 1)
+        assert fcntl.fcntl(fd, fcntl.F_GET_SEALS) & fcntl.F_SEAL_SEAL
+    finally:
+        for f in (fd, r, w):
+            os.close(f)
