@@ -45,6 +45,26 @@ def run(cmd: list[str], *, cwd: Path | str = APPS, env: dict | None = None,
                           capture_output=True, text=True, timeout=timeout)
 
 
+def in_a_terminal(cmd: list[str], cwd: Path | str, env: dict | None = None) -> tuple[int, str]:
+    """Run ``cmd`` with a pseudo-terminal as stdin, stdout and stderr (a user's terminal):
+    (exit status, everything it wrote)."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env if env is not None else clean_env(TERM="xterm"),
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:                  # EIO: the terminal's other side is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return proc.wait(timeout=120), out.decode(errors="replace")
+
+
 def snap(*args: str, **kw) -> subprocess.CompletedProcess:
     return run([snap_exe(), *args], **kw)
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import assert_ok, clean_env, run, snap, snap_exe
+from conftest import assert_ok, clean_env, in_a_terminal, run, snap, snap_exe
 
 LIB = "import numba\n@numba.njit\ndef f(x):\n    return x * 2\n@numba.njit\ndef g(x):\n    return x + 1\n"
 # the workload leaves a mark when it runs: a refused command line must not run it
@@ -218,33 +218,12 @@ def test_report_misses_creates_its_directory(tmp_path):
 
 
 # ------------------------------------------------------------ item 6: the live line and the workload's output
-def _in_a_terminal(cmd: list[str], cwd) -> tuple[int, str]:
-    import os
-    import pty
-    import subprocess
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=clean_env(TERM="xterm"), stdin=slave, stdout=slave,
-                            stderr=slave, close_fds=True)
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    return proc.wait(timeout=120), out.decode(errors="replace")
-
-
 def test_workload_output_is_not_glued_to_the_live_line(tmp_path):
     import re
     (tmp_path / "wl.py").write_text(
         "import sys, time, numba\n@numba.njit\ndef f(x):\n    return x + 1\n"
         "for i in range(4):\n    print('OUT', f(i))\n    print('ERR', i, file=sys.stderr)\n    time.sleep(0.4)\n")
-    rc, text = _in_a_terminal([snap_exe(), "create", "-w", "wl.py", "-o", "w-image.so"], tmp_path)
+    rc, text = in_a_terminal([snap_exe(), "create", "-w", "wl.py", "-o", "w-image.so"], tmp_path)
     assert rc == 0, text[-2000:]
     # each line of the workload's own starts a line of the terminal: after a newline, or after
     # the erase of the live line (rich: CR, then erase-line), never after the live line's text

@@ -234,28 +234,10 @@ def test_progress_lines_when_piped(tmp_path):
 
 
 def test_live_progress_on_a_terminal_counts_specializations(tmp_path):
-    import os
-    import pty
-    import subprocess
+    from conftest import in_a_terminal, snap_exe
     (tmp_path / "wl.py").write_text(SLOW_WORKLOAD)
-    from conftest import snap_exe
-    master, slave = pty.openpty()
-    env = clean_env(TERM="xterm")
-    proc = subprocess.Popen([snap_exe(), "create", "-w", "wl.py", "-o", "w-image.so"], cwd=tmp_path, env=env,
-                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    assert proc.wait(timeout=120) == 0
-    text = out.decode(errors="replace")
+    status, text = in_a_terminal([snap_exe(), "create", "-w", "wl.py", "-o", "w-image.so"], tmp_path)
+    assert status == 0
     assert "running workload wl.py (1 s; 2 specialization(s) compiled so far)" in text, text[-2000:]
 
 

@@ -12,13 +12,18 @@ HOOK_MODULE = "snapshot.startup"
 _MAX_PTH = 1 << 20
 
 
-def hook_files() -> list[str]:
-    """The .pth files of this interpreter's site directories that start snap's start-up hook."""
+def site_dirs() -> list[str]:
+    """This interpreter's site-packages directories (the user's too, where enabled), once each."""
     dirs = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
     if site.ENABLE_USER_SITE:
         dirs.append(site.getusersitepackages())
+    return list(dict.fromkeys(dirs))
+
+
+def hook_files() -> list[str]:
+    """The .pth files of this interpreter's site directories that start snap's start-up hook."""
     found = []
-    for d in dict.fromkeys(dirs):
+    for d in site_dirs():
         try:
             names = sorted(os.listdir(d))
         except OSError:
@@ -72,11 +77,8 @@ def library_images() -> list[dict]:
     """Library images shipped inside installed packages (``PKG/_snap/*.so`` in site-packages):
     each package activates its own when imported (``snapshot.activate_package``)."""
     from ..image.packaged import PACKAGE_DIR
-    dirs = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
-    if site.ENABLE_USER_SITE:
-        dirs.append(site.getusersitepackages())
     found = []
-    for d in dict.fromkeys(dirs):
+    for d in site_dirs():
         try:
             packages = sorted(os.listdir(d))
         except OSError:
