@@ -470,6 +470,14 @@ def _render_info(inf) -> None:
         for s in inf.skipped:
             t.add_row(esc(s["function"]), esc(s["signature"]), esc(s["reason"]))
         out.print(t)
+    if inf.failed:          # not specializations: the JIT raises the same errors (image.kinds.failed)
+        t = Table(title=f"failed in the training run, not stored ({len(inf.failed)})", title_justify="left")
+        for c in ("function", "signature", "error"):
+            t.add_column(c)
+        for s in inf.failed:
+            t.add_row(esc(s["function"]), esc(s["signature"]),
+                      esc(s["reason"].partition("(")[2].partition(" there)")[0]))
+        out.print(t)
     t = Table(title=f"sources ({len(inf.sources)})", title_justify="left")
     for c in ("module", "path", "digest"):
         t.add_column(c)

@@ -27,6 +27,7 @@ class CreateReport:
     output: str
     entries: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
+    failed: int = 0                      # compilations the training run saw fail (not stored)
     internal: int = 0
     size: int = 0
     seconds: float = 0.0
@@ -292,6 +293,7 @@ def create(workloads: list[str], output: str | None, args: list[str] | None = No
                 elif ev.get("event") == "summary":
                     report.entries = ev["entries"]
                     report.skipped = ev["skipped"]
+                    report.failed = ev.get("failed", 0)
                     report.internal = ev["internal"]
                     report.size = ev["size"]
                     report.workload_seconds = ev["workload_time"]

@@ -103,6 +103,8 @@ def print_summary(console: Console, rep: CreateReport) -> None:
     console.print(
         f"[bold]{len(rep.entries)}[/] specialization(s) served by the image, "
         f"[bold]{len(rep.skipped)}[/] left to the JIT"
+        + (f" ({rep.failed} compilation(s) failed in the workload, as they will under the JIT)"
+           if rep.failed else "")
         + (f", {rep.internal} internal helper(s) compiled into their callers" if rep.internal else "")
         + f"; image {_size(rep.size)}"
         + (f", CPU variants {', '.join(rep.variants)}" if rep.variants else "")

@@ -20,6 +20,7 @@ import time
 import traceback
 from typing import NoReturn
 
+from ..image import kinds as K
 from ..program import exec_script, print_user_traceback
 from .lifeline import guard_group, stall_point, training_child_start
 
@@ -258,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
                 entries=[{"function": f"{e.module}.{e.qualname}", "signature": e.signature,
                           "kind": e.kind} for e in m.entries],
                 skipped=[{"function": f"{s.module}.{s.qualname}", "signature": s.signature,
-                          "reason": s.reason} for s in m.skipped],
+                          "reason": s.reason} for s in m.skipped if not K.failed(s.reason)],
+                failed=sum(K.failed(s.reason) for s in m.skipped),
                 internal=result.internal, size=len(result.image), miss_problems=problems,
                 modules=_top_level_modules(), package_dir=_package_dir(ns.package), search_path=list(dict.fromkeys(search_path)),
                 workload_time=workload_time, timings=result.timings,

@@ -29,6 +29,14 @@ MISS_LATE = "late"                  # compiled before the image was activated
 FAILED_PREFIX = "the training run never compiled this successfully"
 
 
+def failed(reason: str) -> bool:
+    """Is this skipped specialization a compilation the training run saw fail? (Kept in the
+    manifest for the runtime's miss reason; not a specialization the workload compiled, so
+    summaries count it apart from what is left to the JIT: Numba's own overload resolution
+    tries and drops implementations, `ol_hasattr` and the like, in most real workloads.)"""
+    return reason.startswith(FAILED_PREFIX)
+
+
 def failed_reason(error: str) -> str:
     """Why a signature whose compilation raised ``error`` in the training run is not served."""
     return (f"{FAILED_PREFIX} ({error} there): a failed compilation leaves no code to store (Numba's "

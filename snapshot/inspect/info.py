@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ImageReadError
 from ..image.inputs import describe
+from ..image import kinds as K
 from ..image.manifest import PAYLOAD_SECTION, describe_target
 from ..image.variants import Variant, symbol, variants_of
 from .read import elf_name, enum_name, lief_parse, open_image, text_of
@@ -64,6 +65,11 @@ class SegmentInfo:
     filesize: int
 
 
+def _skip_info(s) -> dict[str, str]:
+    return {"function": f"{text_of(s.module)}.{text_of(s.qualname)}", "signature": text_of(s.signature),
+            "reason": text_of(s.reason)}
+
+
 @dataclass
 class ImageInfo:
     path: str
@@ -74,7 +80,8 @@ class ImageInfo:
     build: dict[str, Any]
     prefix: str
     entries: list[EntryInfo]
-    skipped: list[dict[str, str]]
+    skipped: list[dict[str, str]]      # left to the JIT, with the reason
+    failed: list[dict[str, str]]       # compilations the training run saw fail (image.kinds.failed)
     sources: list[dict[str, Any]]
     imports: list[str]
     sections: list[SectionInfo]
@@ -130,8 +137,8 @@ def read_info(path: str) -> ImageInfo:
     return ImageInfo(
         path=op.path, file_size=len(op.data), format=m.format, fingerprint=m.fingerprint, cpu=m.cpu,
         build=m.build, prefix=m.prefix, entries=entries,
-        skipped=[{"function": f"{text_of(s.module)}.{text_of(s.qualname)}", "signature": text_of(s.signature),
-                  "reason": text_of(s.reason)} for s in m.skipped],
+        skipped=[_skip_info(s) for s in m.skipped if not K.failed(text_of(s.reason))],
+        failed=[_skip_info(s) for s in m.skipped if K.failed(text_of(s.reason))],
         sources=[s._asdict() for s in m.sources],
         imports=list(op.image.imports),
         sections=sections, segments=segments,
