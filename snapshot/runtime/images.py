@@ -115,7 +115,8 @@ class ImageSet:
     def _miss(self, owner, args: tuple, nested: bool = False) -> None:
         """Report a compilation no image served. One nested in another compilation (a callee
         typed from a caller the JIT compiles) is reported only when an image held it and
-        could not serve it (stale, not servable): the caller's miss says the rest."""
+        could not serve it (stale, not servable; not one that failed in the training run):
+        the caller's miss says the rest."""
         key, name, sig = describe(owner, args)
         for rt in self.images:
             said = rt.miss_reason(owner, key, sig)
@@ -130,7 +131,10 @@ class ImageSet:
             else:
                 kind, reason = K.MISS_NOT_IN_IMAGE, "function not in the image"
                 where = os.pathsep.join(rt.path for rt in self.images)
-        if nested and kind in (K.MISS_NOT_IN_IMAGE, K.MISS_REFUSED, K.MISS_LATE):
+        if nested and (kind in (K.MISS_NOT_IN_IMAGE, K.MISS_REFUSED, K.MISS_LATE) or K.failed(reason)):
+            # (a nested compilation the training run saw fail: an implementation Numba's
+            # overload resolution tries and drops, `ol_hasattr` and the like; the JIT fails
+            # it the same way here, and the caller's miss is the one to report)
             return
         record_jit(self.report, kind, name, sig, reason, args, image=where)
         if self.strict:
