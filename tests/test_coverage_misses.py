@@ -24,10 +24,14 @@ APP = "failed_app.py"
 
 
 @pytest.fixture(scope="module")
-def misses(tmp_path_factory) -> list[dict]:
+def image(tmp_path_factory):
+    return build_image(tmp_path_factory, "failed_workload.py", "failed.so")[0]
+
+
+@pytest.fixture(scope="module")
+def misses(image) -> list[dict]:
     plain = run([sys.executable, APP])
     assert_ok(plain)
-    image, _ = build_image(tmp_path_factory, "failed_workload.py", "failed.so")
     report = image.parent / "misses.jsonl"
     served = snap("run", "--sysimage", str(image), "--report-misses", str(report), APP, env=clean_env())
     assert_ok(served)
@@ -71,3 +75,18 @@ def test_argument_naming_a_local_jitted_function_says_how_to_serve_it(misses):
     sort = _reasons(misses, "numba.typed.typedlist._sort")
     assert list(sort) == ["(ListType[int64], dispatcher(failed_lib.sort_with_local_key.<locals>.key), bool)"]
     assert "defined at module level" in next(iter(sort.values()))
+
+
+def test_failed_compilations_are_listed_apart_from_what_is_left_to_the_jit(image):
+    """They are not specializations the workload compiled (Numba's overload resolution tries
+    and drops implementations in most real workloads): `snap info` lists them apart."""
+    info = snap("info", "--json", str(image))
+    assert_ok(info)
+    doc = json.loads(info.stdout)
+    failed = {(s["function"], s["signature"]) for s in doc["failed"]}
+    assert ("failed_lib.add_one", "(unicode_type)") in failed
+    assert all(s["reason"].startswith(FAILED_PREFIX) for s in doc["failed"])
+    assert not [s for s in doc["skipped"] if s["reason"].startswith(FAILED_PREFIX)]
+    text = snap("info", str(image), env=clean_env())
+    assert_ok(text)
+    assert "failed in the training run, not stored" in text.stdout
