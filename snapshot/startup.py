@@ -9,6 +9,7 @@ variables are inherited by child processes (multiprocessing workers included).
   SNAP_STRICT=1        a miss, stale entry or refused image is an error
   SNAP_REPORT=file     append every JIT compilation that still happens (JSON lines)
   SNAP_DEBUG=1         a strict-mode error shows its whole traceback (default: one line)
+  SNAP_NO_DEFER=1      import what numba imports at start-up at once (see numba_seam/deferred.py)
 
 A relative SNAP_SYSIMAGE that does not exist from the working directory is looked
 up along ``sys.path`` (how ``snapshot.ray`` ships an image in Ray's ``py_modules``).
@@ -139,3 +140,7 @@ def install_from_env() -> None:
     install_strict_excepthook()
     from .numba_seam.post_import import when_imported
     when_imported("numba", lambda _: _activate())
+    if not _flag("SNAP_NO_DEFER"):
+        # what numba imports and a served process never uses stays unexecuted until touched
+        from .numba_seam.deferred import defer
+        defer()

@@ -18,6 +18,8 @@ the code:
 * ``pickling``: the payload's Numba types and constants;
 * ``typecodec``: argument types as data (miss reports: parsed, never unpickled);
 * ``post_import``: a leaf (run a callback right after a module is imported);
+* ``deferred`` (run time): what ``import numba`` imports and serving never uses, executed
+  at its first use;
 * ``releases``: which Numba this is, and every difference between the supported
   releases as a flag named by the release that made it (no version checks elsewhere).
 
