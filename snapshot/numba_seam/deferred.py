@@ -34,6 +34,8 @@ import threading
 import types
 from typing import Any
 
+from .post_import import spec_from_others
+
 # Modules numba 0.63-0.68 imports at start-up that serving never touches (checked on the
 # k-means example and the libraries' workloads: none of them executed in a served run).
 DEFERRED = ("yaml", "importlib.metadata", "html", "scipy")
@@ -151,13 +153,8 @@ class _Finder:
         if name not in self.names:
             return None
         self.names.discard(name)          # one module object per name: deferred once
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None:
-                break
-        else:
+        spec = spec_from_others(self, name, path, target)
+        if spec is None:
             return None
         if spec.loader is None or not hasattr(spec.loader, "exec_module") or \
                 type(spec.loader).__name__ == "ExtensionFileLoader":

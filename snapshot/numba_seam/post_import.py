@@ -14,6 +14,18 @@ from typing import Any, Callable
 Callback = Callable[[Any], None]
 
 
+def spec_from_others(me: Any, name: str, path: Any = None, target: Any = None) -> Any:
+    """The spec the finders on ``sys.meta_path`` other than ``me`` give for ``name`` (for a
+    finder that only wraps what the others find), or None."""
+    for finder in sys.meta_path:
+        if finder is me or not hasattr(finder, "find_spec"):
+            continue
+        spec = finder.find_spec(name, path, target)
+        if spec is not None:
+            return spec
+    return None
+
+
 class _Finder:
     def __init__(self) -> None:
         self.pending: dict[str, list[Callback]] = {}
@@ -21,13 +33,8 @@ class _Finder:
     def find_spec(self, name, path=None, target=None):
         if name not in self.pending:
             return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None:
-                break
-        else:
+        spec = spec_from_others(self, name, path, target)
+        if spec is None:
             return None
         loader = spec.loader
         if loader is None or not hasattr(loader, "exec_module"):
