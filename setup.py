@@ -1,7 +1,8 @@
 """Installs snap-sysimage.pth next to the packages: the SNAP_SYSIMAGE start-up hook.
 
 Everything else is in pyproject.toml. A .pth line runs at interpreter start-up;
-ours imports snapshot.startup only when SNAP_SYSIMAGE is set.
+ours imports snapshot.startup only when SNAP_SYSIMAGE (or SNAP_TRAINING_CHILDREN, in the
+child processes of `snap create`'s workload) is set.
 
 Two ways in, one per kind of install:
   pip install .     build_py copies the file into build_lib: the wheel's root (purelib).

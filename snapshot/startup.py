@@ -1,7 +1,8 @@
 """Start-up hook: ``SNAP_SYSIMAGE=my.so python app.py``.
 
-Installed as a ``.pth`` line that imports this module only when SNAP_SYSIMAGE is
-set, so ordinary interpreters pay nothing. Activation waits until the program
+Installed as a ``.pth`` line that imports this module only when SNAP_SYSIMAGE (or
+SNAP_TRAINING_CHILDREN: a child of ``snap create``'s workload) is set, so ordinary
+interpreters pay nothing. Activation waits until the program
 imports numba (a program that never does never opens the image), and the
 variables are inherited by child processes (multiprocessing workers included).
 
@@ -133,6 +134,13 @@ def images_of(value: str) -> list[str]:
 
 
 def install_from_env() -> None:
+    if os.environ.get("SNAP_TRAINING_CHILDREN"):
+        # a child process of `snap create`'s workload: what it compiles is noted, so the build
+        # can say so (numba_seam/children.py)
+        from .numba_seam import children
+        if children.in_child():
+            from .numba_seam.post_import import when_imported
+            when_imported("numba", lambda _: children.listen())
     if not os.environ.get("SNAP_SYSIMAGE"):
         return
     _seen.add(os.environ["SNAP_SYSIMAGE"])

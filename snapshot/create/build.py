@@ -66,11 +66,29 @@ def failed_skips(failed, planned: list, skipped: list[Skipped]) -> list[Skipped]
     return out
 
 
+def child_skips(children, planned: list, skipped: list[Skipped]) -> list[Skipped]:
+    """``skipped`` with what only the workload's child processes compiled (``numba_seam.children``:
+    module, qualname, signature, pid) and no entry or skipped specialization of the training
+    process accounts for: left to the JIT, with what to do."""
+    def args(signature: str) -> str:
+        return signature.split(" -> ")[0]
+    have = {(p.entry.module, p.entry.qualname, args(p.entry.signature)) for p in planned}
+    have |= {(s.module, s.qualname, args(s.signature)) for s in skipped}
+    out = list(skipped)
+    for module, qualname, signature, _pid in children:
+        if (module, qualname, args(signature)) not in have:
+            have.add((module, qualname, args(signature)))
+            out.append(Skipped(module, qualname, signature, K.child_reason()))
+    out.sort(key=lambda s: (s.module, s.qualname, s.signature, s.reason, s.code))
+    return out
+
+
 def build_image(specs: list[Specialization], libraries: list, *, targets: list[CpuTarget],
                 trained: CpuTarget, variants: VariantBuilder | None = None,
                 build_info: dict | None = None, package: str | None = None,
                 progress: Progress = lambda s: None, bases: list[str] = (),
-                observed: Any = None, failed: list[tuple[str, str, str, str, str]] = ()) -> BuildResult:
+                observed: Any = None, failed: list[tuple[str, str, str, str, str]] = (),
+                children: list[tuple[str, str, str, int]] = ()) -> BuildResult:
     """The image of ``specs`` with one code variant per CPU target (lowest first); the
     training run compiled for ``trained``, the other variants are ``variants``' (replayed
     from the recorded IR). With ``bases`` (images that served the training run), an
@@ -93,12 +111,25 @@ def build_image(specs: list[Specialization], libraries: list, *, targets: list[C
                                              getattr(observed, "settings", None),
                                              frozenset(getattr(observed, "volatile", ())))
     skipped = failed_skips(failed, planned, skipped)
+    n_skipped = len(skipped)
+    skipped = child_skips(children, planned, skipped)
+    in_children = len(skipped) - n_skipped
+    if in_children:
+        pids = len({pid for *_, pid in children})
+        notes.append(f"{in_children} specialization(s) compiled only in {pids} child process(es) of the "
+                     "workload (multiprocessing workers, subprocesses): not stored, what they compile "
+                     "ends with them; left to the JIT (call them in the workload's own process too to "
+                     "have them served)")
     if not planned:
         where = f" in package {package}" if package else ""
         raise BuildError(f"the workload compiled nothing{where} the image can serve"
                          + (f" ({len(skipped)} specialization(s) left to the JIT)" if skipped else "")
                          + ("" if specs else ": Numba compiled nothing while it ran"
-                            + (" (the base images serve everything it called)" if bases else
+                            + (f" in the workload's own process ({in_children} specialization(s) were "
+                               "compiled in its child processes -- multiprocessing workers, "
+                               "subprocesses -- whose compilations end with them: call those "
+                               "functions in the workload's own process)" if in_children else
+                               " (the base images serve everything it called)" if bases else
                                " (does it import your code and call its jitted functions, with the "
                                "types your program uses?)")))
     if package:

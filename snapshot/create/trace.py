@@ -191,6 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     counter = CompileCounter(events, recorder.records) if ns.events_fd is not None else None
     if counter is not None:
         counter.start()
+    # what the workload's child processes compile dies with them: they note it here
+    import tempfile
+
+    from ..numba_seam import children
+    spool_fd, spool = tempfile.mkstemp(prefix="snap-children-", suffix=".jsonl")
+    os.close(spool_fd)
+    children.start(spool)
     t0 = time.perf_counter()
     search_path: list[str] = []        # what the workloads imported from (snap create: no shadowing)
     for workload in ns.workload:
@@ -201,10 +208,12 @@ def main(argv: list[str] | None = None) -> int:
             print_user_traceback(e, workload)
             events.send("error", stage="workload",
                         message=f"workload {workload} raised {type(e).__name__}: {e}")
+            children.collect(spool)      # (removes the file)
             return 2
         if status not in (None, 0):
             events.send("error", stage="workload",
                         message=f"workload {workload} exited with status {status}")
+            children.collect(spool)      # (removes the file)
             return 2
     from .misses import fold
     problems: list[str] = []
@@ -214,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             folded = fold(report, _mains)
         except SnapError as e:
             events.send("error", stage="misses", message=str(e))
+            children.collect(spool)      # (removes the file)
             return 2
         problems += folded.problems
     workload_time = time.perf_counter() - t0
@@ -221,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         counter.stop()
     recorder.uninstall()
     inputs.uninstall()
+    in_children = children.collect(spool)
 
     from .build import build_image
 
@@ -234,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                                          **({"add-misses": [os.path.basename(m) for m in ns.add_misses]}
                                             if ns.add_misses else {})},
                              package=ns.package, bases=ns.base, observed=recorder.observer,
-                             failed=recorder.failed,
+                             failed=recorder.failed, children=in_children,
                              progress=progress)
         with os.fdopen(ns.out_fd, "wb") as f:
             half = len(result.image) // 2

@@ -37,6 +37,16 @@ def failed(reason: str) -> bool:
     return reason.startswith(FAILED_PREFIX)
 
 
+CHILD_PREFIX = "compiled only in a child process of the training workload"
+
+
+def child_reason() -> str:
+    """Why a specialization only the training workload's child processes compiled is not served."""
+    return (f"{CHILD_PREFIX} (a multiprocessing worker or a subprocess, whose compilations end with "
+            "it): snap create stores what the workload's own process compiles; call this function "
+            "with these types there too (e.g. once before starting the workers) to have it served")
+
+
 def failed_reason(error: str) -> str:
     """Why a signature whose compilation raised ``error`` in the training run is not served."""
     return (f"{FAILED_PREFIX} ({error} there): a failed compilation leaves no code to store (Numba's "

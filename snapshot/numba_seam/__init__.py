@@ -8,6 +8,7 @@ the code:
 * ``record``, ``gufunc_record``, ``jitclass``, ``addresses`` (training run):
   hooks that see every specialization, code library and process address;
 * ``observe`` (training run): what each compilation consulted, an entry's inputs;
+* ``children`` (training run): what the workload's child processes compile, noted;
 * ``install``, ``standins``, ``resolver``, ``cache_guard`` (run time): hooks on
   Numba's compile requests, the objects that hold image code, the imports'
   addresses, and keeping Numba's on-disk cache loadable;

@@ -17,6 +17,7 @@ from . import Patches, replay
 from .compile_warnings import portable_text
 from .kinds import extract
 from .observe import Observer
+from . import children
 from .specialization import Recorded, observed_now
 
 
@@ -57,6 +58,12 @@ class Recorder(Patches):
         Code an active image placed (a base image of an incremental build) is not recorded:
         it was not compiled, and the new image reaches it through its import table."""
         if (getattr(cres, "metadata", None) or {}).get("snap"):
+            return
+        if children.in_child():
+            # a forked child of the training process (a multiprocessing worker): what it
+            # compiles dies with it; noted, so the build says so (numba_seam/children.py)
+            sig = cres.signature
+            children.note(owner, sig.args, sig.return_type)
             return
         rec = Recorded(owner, cres, kind, *observed_now(owner, cres))
         try:
