@@ -146,8 +146,13 @@ def install_from_env() -> None:
     _seen.add(os.environ["SNAP_SYSIMAGE"])
     from .excepthook import install_strict_excepthook
     install_strict_excepthook()
-    from .numba_seam.post_import import when_imported
+    from .numba_seam.post_import import around_import, when_imported
     when_imported("numba", lambda _: _activate())
+    # no cyclic collection while numba imports (it allocates ~50k container objects, no
+    # cyclic garbage; the collections it triggers cost ~6% of `import numba`, measured) and
+    # until the image is activated (then gc.freeze: runtime/activation.py)
+    from . import gcpause
+    around_import("numba", gcpause.pause, gcpause.resume)
     if not _flag("SNAP_NO_DEFER"):
         # what numba imports and a served process never uses stays unexecuted until touched
         from .numba_seam.deferred import defer

@@ -147,3 +147,29 @@ def test_the_first_toucher_runs_a_deferred_module_once_others_wait_errors_raise(
     p = run([sys.executable, "-c", SEAM.format(d=str(tmp_path), runs=str(runs))], cwd=tmp_path)
     assert_ok(p)
     assert p.stdout.strip() == "OK"
+
+
+GC_PROBE = '''
+import gc, json, sys
+if "--off" in sys.argv:
+    gc.disable()
+runs = []
+gc.callbacks.append(lambda phase, info: phase == "start" and runs.append(info["generation"]))
+import numba
+print("GC " + json.dumps({"during_import": len(runs), "enabled": gc.isenabled()}))
+'''
+
+
+def test_no_cyclic_collection_while_a_served_process_imports_numba(tmp_path, project):
+    d, image = project
+    (tmp_path / "gcprobe.py").write_text(GC_PROBE)
+
+    def probe(*args: str, **env: str) -> dict:
+        p = run([sys.executable, "gcprobe.py", *args], cwd=tmp_path, env=clean_env(**env))
+        assert_ok(p)
+        return json.loads(next(x for x in p.stdout.splitlines() if x.startswith("GC "))[3:])
+    assert probe()["during_import"] > 0                    # the plain import collects, often
+    served = probe(SNAP_SYSIMAGE=str(image))
+    assert served == {"during_import": 0, "enabled": True}  # none, and the collector back on
+    # a program that turned the collector off keeps it off
+    assert probe("--off", SNAP_SYSIMAGE=str(image)) == {"during_import": 0, "enabled": False}

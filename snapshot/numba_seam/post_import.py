@@ -29,9 +29,11 @@ def spec_from_others(me: Any, name: str, path: Any = None, target: Any = None) -
 class _Finder:
     def __init__(self) -> None:
         self.pending: dict[str, list[Callback]] = {}
+        # (enter, leave) around a module's import and its callbacks (leave: also if it raises)
+        self.around: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {}
 
     def find_spec(self, name, path=None, target=None):
-        if name not in self.pending:
+        if name not in self.pending and name not in self.around:
             return None
         spec = spec_from_others(self, name, path, target)
         if spec is None:
@@ -42,9 +44,16 @@ class _Finder:
         exec_module = loader.exec_module
 
         def exec_then_call(module):
-            exec_module(module)
-            for callback in self.pending.pop(name, []):
-                callback(module)
+            enter, leave = self.around.pop(name, (None, None))
+            if enter is not None:
+                enter()
+            try:
+                exec_module(module)
+                for callback in self.pending.pop(name, []):
+                    callback(module)
+            finally:
+                if leave is not None:
+                    leave()
 
         loader.exec_module = exec_then_call
         return spec
@@ -67,6 +76,18 @@ def when_imported(module: str, callback: Callback) -> None:
         _finder = _finder or _Finder()
         sys.meta_path.insert(0, _finder)
     _finder.pending.setdefault(module, []).append(callback)
+
+
+def around_import(module: str, enter: Callable[[], None], leave: Callable[[], None]) -> None:
+    """``enter()`` right before ``module`` is executed (if it is not imported yet), ``leave()``
+    after it and the callbacks ``when_imported`` gave it ran, or raised."""
+    global _finder
+    if module in sys.modules:
+        return
+    if _finder is None or _finder not in sys.meta_path:
+        _finder = _finder or _Finder()
+        sys.meta_path.insert(0, _finder)
+    _finder.around[module] = (enter, leave)
 
 
 def discard(module: str, callback: Callback) -> None:
