@@ -15,6 +15,7 @@ from ..image.fingerprint import type_key
 from ..image.kinds import ALL as ALL_KINDS
 from ..image.kinds import BUILDER_KINDS, CFUNC, DISPATCHER, DUFUNC, OBJMODE
 from . import UNRESOLVED_PREFIX, Patches, owner_py_func
+from . import dispatcher_types as seam_dispatcher_types
 
 
 def is_plain_dispatcher(owner) -> bool:
@@ -51,8 +52,9 @@ def count_compile(owner, sig) -> None:
 def callee_dispatchers(py_func, types_: tuple) -> dict[tuple[str, str], Any]:
     """(module, qualname) -> the dispatchers a function's compilation can reach as callees,
     where Numba's typing finds them: the globals its code names (and their attributes it
-    names: ``mod.f``), its closure cells, and the methods of the jitclass instances among
-    ``types_`` (its argument and return types: a jitclass part calls its class's methods)."""
+    names: ``mod.f``), its closure cells, the methods of the jitclass instances among
+    ``types_`` (its argument and return types: a jitclass part calls its class's methods)
+    and the jitted functions passed in (dispatcher types among ``types_``)."""
     from numba.core import dispatcher
     found: dict[tuple[str, str], Any] = {}
 
@@ -80,6 +82,8 @@ def callee_dispatchers(py_func, types_: tuple) -> dict[tuple[str, str], Any]:
     for t in types_:
         for v in (getattr(t, "jit_methods", None) or {}).values():
             take(v)
+    for t in seam_dispatcher_types(types_):
+        take(t._wr())            # a jitted function passed in: typing the call compiles it
     return found
 
 

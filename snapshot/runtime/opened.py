@@ -183,9 +183,10 @@ class OpenedImage:
         return parse(self.manifest.build.get("compile_warnings"))
 
     # ------------------------------------------------------------ entries
-    def payload(self, e: Entry) -> Any:
-        """The entry's unpickled payload (resolves references against this process)."""
-        return loads_entry(self.payloads[e.payload])
+    def payload(self, e: Entry, args: tuple | None = None) -> Any:
+        """The entry's unpickled payload (resolves references against this process; a jitted
+        function passed in, against ``args``: the argument types of the call it serves)."""
+        return loads_entry(self.payloads[e.payload], arg_types=args)
 
     def fill_slots(self, e: Entry, data: Any = None) -> dict[str, Any]:
         """Fill the address slots and environment slots the entry's code reads (once per

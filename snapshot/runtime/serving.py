@@ -277,7 +277,7 @@ class Runtime:
         for module, qualname, argkeys in e.callees:
             callee = found.get((module, qualname))
             if callee is None or not callee._can_compile:
-                continue        # an @overload's implementation, a callee passed in: not reachable
+                continue        # an @overload's implementation: not reachable
             keys = tuple(argkeys)
             if any(k.startswith("omitted(") for k in keys) or seam.holds_keys(callee, keys):
                 # (an omitted default is keyed by its object: installed when typing asks for it)
@@ -410,7 +410,7 @@ class Runtime:
             return None
         data = None
         if args is not None:
-            data = self.image.payload(e)
+            data = self.image.payload(e, args)
             if not seam.same_types(data.args, args):
                 return None
             data = data._replace(args=tuple(args))     # e.g. this process's Omitted defaults

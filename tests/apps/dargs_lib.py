@@ -1,0 +1,36 @@
+"""Jitted functions passed as arguments (issue 25): the specializations of a caller whose
+argument types name a jitted function (``types.Dispatcher``), and ``typed.List.sort(key=...)``,
+which wraps its key in a new ``njit`` dispatcher at every call."""
+import numpy as np
+from numba import njit
+from numba.typed import List
+
+
+@njit
+def apply(f, a):
+    """``f`` passed as an argument: its compiled code is called from apply's."""
+    return f(a) * 2.0 + 1.0
+
+
+@njit
+def twice(x):
+    return x * 3.5 - 1.0
+
+
+def make_scale(k):
+    """A jitted function made inside a function (found by no name), over a closure."""
+    @njit
+    def scale(x):
+        return np.sin(x) * k
+    return scale
+
+
+def plain_key(x):
+    """A plain function used as a sort key: ``sort`` wraps it in a new ``njit`` each time."""
+    return np.cos(x)
+
+
+def sort_by(values, key, reverse=False):
+    lst = List([float(v) for v in values])
+    lst.sort(key=key, reverse=reverse)
+    return np.array(list(lst))
