@@ -133,6 +133,8 @@ def _lookup(module: str, qualname: str) -> Any:
 
 
 def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
+    from numba.core.dispatcher import _DispatcherBase
+    live = _live_cells(spec) if spec.extra.get("objectmode") else {}
     envs = {}
     for name in env_names:
         env = _lookup_environment(name)
@@ -140,14 +142,21 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
             # its code reads constants (dtypes for boxing, exception classes...) from it:
             # an empty one would crash or misbehave at run time
             raise LookupError(f"the environment {name} of code linked into it no longer exists")
-        envs[rename(name)] = (env.globals.get("__name__", spec.module), list(env.consts))
+        consts = list(env.consts)
+        if name == spec.env_name:
+            # a jitted function in a closure cell (made inside a function: found by no name) is
+            # put there at install, from the closure (``_bind_live_cells``); the closure's
+            # fingerprint, part of the entry's identity, holds its code and options
+            consts = [None if i in live and isinstance(c, _DispatcherBase) else c
+                      for i, c in enumerate(consts)]
+        envs[rename(name)] = (env.globals.get("__name__", spec.module), consts)
     from . import jitclass
     fd = spec.extra["fndesc"]
     slots = spec.extra.get("box_slots", {})
     extra: dict[str, Any] = {jitclass.slot_role(t): t for t in slots.values()}
     if spec.extra.get("objectmode"):
         extra["objectmode"] = True        # dispatched as object-mode code (Dispatcher._insert)
-        extra["live_cells"] = _live_cells(spec)
+        extra["live_cells"] = live
     if "generator" in spec.extra:
         extra["generator"] = spec.extra["generator"]
     if spec.extra.get("class_ids"):

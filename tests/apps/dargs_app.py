@@ -27,8 +27,10 @@ if not OTHER:
     show("sort_lambda_rev", lib.sort_by(vals, lambda x: 1.0 / (1.0 + x * x), reverse=True))
     show("sort_neg", lib.sort_by(vals, lambda x: -x))
     show("sort_plain", lib.sort_by(vals, lib.plain_key))
+    show("objmode_cell", lib.make_objmode_caller(1.5)(2.0))
 else:
     # another closure value (same code), other code under the same names
     show("apply_local", lib.apply(lib.make_scale(-0.5), a))
     show("sort_lambda", lib.sort_by(vals, lambda x: x * x - 1.0))
     show("sort_neg", lib.sort_by(vals, lambda x: x))
+    show("objmode_cell", lib.make_objmode_caller(-2.0)(2.0))

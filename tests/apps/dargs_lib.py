@@ -2,7 +2,7 @@
 argument types name a jitted function (``types.Dispatcher``), and ``typed.List.sort(key=...)``,
 which wraps its key in a new ``njit`` dispatcher at every call."""
 import numpy as np
-from numba import njit
+from numba import jit, njit
 from numba.typed import List
 
 
@@ -34,3 +34,16 @@ def sort_by(values, key, reverse=False):
     lst = List([float(v) for v in values])
     lst.sort(key=key, reverse=reverse)
     return np.array(list(lst))
+
+
+def make_objmode_caller(k):
+    """Object-mode code calling a jitted function made inside a function: its environment
+    holds that dispatcher (a closure cell), found by no name in another process."""
+    @njit
+    def inner(x):
+        return x * k - 0.25
+
+    @jit(forceobj=True)
+    def outer(x):
+        return inner(x + 4.0)
+    return outer
