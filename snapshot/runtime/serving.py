@@ -274,10 +274,16 @@ class Runtime:
         dispatchers Numba's typing finds (``seam.callee_dispatchers``); a callee holding its
         specialization already is left as it is (recursion ends there)."""
         found = seam.callee_dispatchers(py_func, (*cres.signature.args, cres.signature.return_type))
+        overloads_searched = False
         for module, qualname, argkeys in e.callees:
             callee = found.get((module, qualname))
+            if callee is None and not overloads_searched:
+                # called from an @overload's implementation: found through the overload function
+                overloads_searched = True
+                found = {**seam.overload_callee_dispatchers(py_func), **found}
+                callee = found.get((module, qualname))
             if callee is None or not callee._can_compile:
-                continue        # an @overload's implementation: not reachable
+                continue        # not reachable
             keys = tuple(argkeys)
             if any(k.startswith("omitted(") for k in keys) or seam.holds_keys(callee, keys):
                 # (an omitted default is keyed by its object: installed when typing asks for it)

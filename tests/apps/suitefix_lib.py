@@ -100,3 +100,44 @@ def numba_package_closures():
         return callee(i) + 1
 
     return first, second, callee, caller
+
+
+def overload_callee_state():
+    """A jitted function called only from an @overload's implementation (numba
+    test_dictobject / test_lists test_mutation_not_carried_single_function read
+    ``baz.signatures`` after ``foo()``): its caller's served call installs it into its
+    dispatcher, as typing the overload would compile it under the JIT. The overload
+    function's closure holds it; Numba's typing finds the overload in its registry."""
+    from numba import literally
+    from numba.extending import overload
+
+    @njit
+    def nop(*args):
+        pass
+
+    out = []
+    for fn, iv in (nop, None), (literally, {'a': 1, 'b': 2, 'c': 3}):
+        @njit
+        def baz(x):
+            pass
+
+        def bar(z):
+            pass
+
+        @overload(bar)
+        def ol_bar(z):
+            def impl(z):
+                fn(z)
+                baz(z)
+            return impl
+
+        @njit
+        def foo():
+            x = {'a': 1, 'b': 2, 'c': 3}
+            bar(x)
+            x['d'] = 4
+            return x
+
+        foo()
+        out.append((iv, baz.signatures[0][0].initial_value, len(baz.signatures)))
+    return out
