@@ -118,7 +118,11 @@ class _Templates(FunctionParts):
                 if tmpl not in found:
                     found.append(tmpl)
                 key = getattr(tmpl, "key", None)
-                if isinstance(key, pytypes.FunctionType) and not pinned(name[0]):
+                # (a pinned package's typing function is identified by its version, unless
+                # it is a closure: one factory's overloads differ by their cells alone, as
+                # Numba's tests make them -- ``@overload(bar) def ol_bar(z)`` over a callee)
+                if isinstance(key, pytypes.FunctionType) and (
+                        not pinned(name[0]) or getattr(f, "__closure__", None)):
                     got = self._by_key.setdefault(id(key), (key, []))[1]
                     if tmpl not in got:
                         got.append(tmpl)

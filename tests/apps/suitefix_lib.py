@@ -141,3 +141,21 @@ def overload_callee_state():
         foo()
         out.append((iv, baz.signatures[0][0].initial_value, len(baz.signatures)))
     return out
+
+
+def numba_tests_overload_closures():
+    """The same from Numba's own test modules (a pinned package: its code is identified by
+    Numba's version): the two ``foo`` of the loop differ only by the closure of the overload
+    function typing their ``bar`` (over ``nop`` or ``literally``, and its ``baz``): two
+    entries, each served for its own, not one for both."""
+    import unittest
+
+    from numba.tests.test_dictobject import TestTypedDictInitialValues
+    from numba.tests.test_lists import TestListInitialValues
+    out = []
+    for case in (TestTypedDictInitialValues, TestListInitialValues):
+        result = unittest.TestResult()
+        case("test_mutation_not_carried_single_function").run(result)
+        out.append((case.__name__, result.wasSuccessful(),
+                    [str(e[1]).strip().splitlines()[-1] for e in result.failures + result.errors]))
+    return out
