@@ -30,4 +30,4 @@ for f in (first, second):
         print("raised", type(e).__name__, e.args)
 print("caller", caller(0), "callee signatures", callee.signatures)
 print("overload callee", s.overload_callee_state())
-print("numba tests' overload closures", s.numba_tests_overload_closures())
+print("numba tests", s.numba_test_cases())

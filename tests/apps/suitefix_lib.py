@@ -143,19 +143,27 @@ def overload_callee_state():
     return out
 
 
-def numba_tests_overload_closures():
-    """The same from Numba's own test modules (a pinned package: its code is identified by
-    Numba's version): the two ``foo`` of the loop differ only by the closure of the overload
-    function typing their ``bar`` (over ``nop`` or ``literally``, and its ``baz``): two
-    entries, each served for its own, not one for both."""
+def numba_test_cases():
+    """Tests of Numba's own modules (a pinned package: its code is identified by Numba's
+    version), run as they are:
+
+    - test_mutation_not_carried_single_function (dict and list): the two ``foo`` of its
+      loop differ only by the closure of the overload function typing their ``bar`` (over
+      ``nop`` or ``literally``, and its ``baz``): two entries, each served for its own;
+    - TestListSort.test_sort_all_args: four ``<lambda>`` of one method, passed as sort keys,
+      share their qualname: each ``_sort`` specialization is served for its own key's code
+      (a pinned function made inside another one is told by its code, not its name)."""
     import unittest
 
     from numba.tests.test_dictobject import TestTypedDictInitialValues
     from numba.tests.test_lists import TestListInitialValues
+    from numba.tests.test_typedlist import TestListSort
     out = []
-    for case in (TestTypedDictInitialValues, TestListInitialValues):
+    for case, name in ((TestTypedDictInitialValues, "test_mutation_not_carried_single_function"),
+                       (TestListInitialValues, "test_mutation_not_carried_single_function"),
+                       (TestListSort, "test_sort_all_args")):
         result = unittest.TestResult()
-        case("test_mutation_not_carried_single_function").run(result)
-        out.append((case.__name__, result.wasSuccessful(),
-                    [str(e[1]).strip().splitlines()[-1] for e in result.failures + result.errors]))
+        case(name).run(result)
+        out.append((case.__name__, name, result.wasSuccessful(),
+                    [str(e[1]).strip().splitlines()[-1][:200] for e in result.failures + result.errors]))
     return out
