@@ -4,7 +4,9 @@ in a new ``njit`` dispatcher at every call) are served from the image, matched b
 function's identity (name, code, closure, options), never by the dispatcher object of the
 training run. A passed function of other code or another closure is a miss, never another
 function's code. Object-mode code whose closure holds such a function is served too (its
-environment takes the dispatcher from the closure at install). The app runs from the image with every Numba compiler entry point made to
+environment takes the dispatcher from the closure at install), and so is nopython code
+embedding the address of a jitted function held by its closure (the address slot is filled
+from the closure at install). The app runs from the image with every Numba compiler entry point made to
 raise, and its output (each result's bytes) is compared with a plain-JIT run."""
 from __future__ import annotations
 
@@ -55,7 +57,9 @@ def test_passed_functions_are_in_the_image(info):
                  ("numba.typed.typedlist._sort", "(ListType[float64], dispatcher(__main__.<lambda>), bool)"),
                  ("numba.typed.typedlist._sort", "(ListType[float64], dispatcher(dargs_lib.plain_key), bool)"),
                  # object mode over a closure cell holding a jitted function made inside a function
-                 ("dargs_lib.make_objmode_caller.<locals>.outer", "(float64)")]:
+                 ("dargs_lib.make_objmode_caller.<locals>.outer", "(float64)"),
+                 # nopython code embedding the address of such a function (a sort key)
+                 ("dargs_lib.make_sorter.<locals>.udt", "(ListType[float64])")]:
         assert want in served, (want, sorted(served))
     assert not [s for s in info["skipped"] if "dispatcher(" in s.get("signature", "")], info["skipped"]
 
@@ -86,6 +90,7 @@ def test_other_code_or_closure_passed_in_is_a_miss_not_a_wrong_result(image, tmp
     assert ("dargs_lib.apply", "(dispatcher(dargs_lib.make_scale.<locals>.scale), array(float64, 1d, C))") in missed
     assert ("numba.typed.typedlist._sort", "(ListType[float64], dispatcher(__main__.<lambda>), bool)") in missed
     assert ("dargs_lib.make_objmode_caller.<locals>.outer", "(float64)") in missed
+    assert ("dargs_lib.make_sorter.<locals>.udt", "(ListType[float64])") in missed
 
 
 def test_other_code_passed_in_is_refused_even_with_compilation_forbidden(image, tmp_path):

@@ -357,8 +357,10 @@ def _dynamic_slots(spec: Specialization, modules: list) -> dict[str, dict] | str
     code); the global -> target map is kept in ``spec.extra["dynamic"]`` for the rewrite.
     """
     named = dict(spec.extra.get("dynamic", {}))
+    local = addresses.closure_targets(spec.py_func, spec.module, spec.qualname)
     for mod in modules:
-        found, problem = addresses.name_dynamic_globals(mod, skip=spec.extra.get("box_slots", {}))
+        found, problem = addresses.name_dynamic_globals(mod, skip=spec.extra.get("box_slots", {}),
+                                                        local=local)
         if problem is not None:
             return f"code embeds process addresses (dynamic globals): {problem}"
         named.update(found)

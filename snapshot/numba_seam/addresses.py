@@ -16,7 +16,11 @@ usually something that can be *named* in any process:
 * ``object``: a module attribute (the Python object whose ``id()`` was taken);
 * ``pointer``: a module-level ctypes function pointer holding the address (a
   ctypes callback, or a library function ``dladdr`` cannot name, e.g. an IFUNC
-  such as libm's ``cos``).
+  such as libm's ``cos``);
+* ``cell``: a jitted function held by a closure cell of the entry's own function
+  (one made inside a function, used as a value: a sort key in ``lst.sort(key=keyfn)``),
+  found at install in the closure of the function the entry is installed for, whose
+  fingerprint (part of the entry's identity) holds that function's code and options.
 
 At build time each such global becomes a **late-bound slot**: an 8-byte image
 global, initially null, exported under a name derived from the target (so the
@@ -55,7 +59,7 @@ _registered: dict[str, int] = {}        # name -> address, from ll.add_symbol wh
 @dataclass(frozen=True)
 class Target:
     """Something an address can be found from in any process (JSON in the manifest)."""
-    kind: str             # "capsule" | "symbol" | "object" | "pointer"
+    kind: str             # "capsule" | "symbol" | "object" | "pointer" | "cell"
     module: str           # Python module (capsule, object, pointer); library file (symbol, may be "")
     name: str             # capsule name; symbol name; attribute path
     type: str = ""        # object: qualified name of its type (checked when resolving)
@@ -277,10 +281,37 @@ def dynamic_globals(module) -> dict[str, int | None]:
 _namer: AddressNamer | None = None
 
 
-def name_dynamic_globals(module, skip=()) -> tuple[dict[str, Target], str | None]:
+def closure_targets(py_func, module: str, qualname: str) -> dict[int, Target]:
+    """Address -> ``cell`` target of each jitted function in ``py_func``'s closure cells (the
+    ``id`` Numba embeds for a jitted function used as a value), for the entry of
+    ``module.qualname`` compiled from it. The target names the function's code too: only
+    the function it was compiled from resolves it."""
+    from numba.core.dispatcher import _DispatcherBase
+
+    from ..image.fingerprint import code_fingerprint
+    out: dict[int, Target] = {}
+    code = getattr(py_func, "__code__", None)
+    if code is None:
+        return out
+    fp = code_fingerprint(code)
+    for name, cell in zip(code.co_freevars, py_func.__closure__ or ()):
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(v, _DispatcherBase):
+            ty = type(v)
+            out[id(v)] = Target("cell", module, f"{qualname}|{name}|{fp}",
+                                type=f"{ty.__module__}.{ty.__qualname__}")
+    return out
+
+
+def name_dynamic_globals(module, skip=(), local: dict[int, Target] | None = None
+                         ) -> tuple[dict[str, Target], str | None]:
     """Global name -> target for every dynamic global of ``module`` not in ``skip``; or the first problem.
 
     ``skip``: globals handled elsewhere (jitclass box slots, see jitclass.box_slots).
+    ``local``: targets of addresses found from the entry's own function (``closure_targets``).
     Globals are keyed by their canonical name (``canonical_dynamic``): ``rewrite_module``
     merges the copies llvmlite named ``<hex>.<n>`` into it.
     """
@@ -294,7 +325,7 @@ def name_dynamic_globals(module, skip=()) -> tuple[dict[str, Target], str | None
             continue
         if addr is None:
             return {}, f"a process-address global {gname} whose name does not give the address"
-        t = _namer.name(addr)
+        t = (local or {}).get(addr) or _namer.name(addr)
         if isinstance(t, str):
             return {}, t
         named[gname] = t
@@ -414,8 +445,44 @@ def _resolve(t: Target) -> int:
 _MISSING = object()
 
 
-def fill_slots(slots: dict[str, dict], address_of) -> None:
-    """Resolve every target and write the slots (all resolved before any is written)."""
-    values = [(address_of(sym), resolve(Target.from_json(doc))) for sym, doc in sorted(slots.items())]
+def fill_slots(slots: dict[str, dict], address_of, py_func=None) -> None:
+    """Resolve every target and write the slots (all resolved before any is written).
+    ``py_func``: the function the entry is installed for (``cell`` targets are in its closure)."""
+    values = []
+    for sym, doc in sorted(slots.items()):
+        t = Target.from_json(doc)
+        where = address_of(sym)
+        values.append((where, _resolve_cell(t, py_func, where) if t.kind == "cell" else resolve(t)))
     for where, value in values:
         ctypes.c_void_p.from_address(where).value = value
+
+
+# slot address -> the object whose address a ``cell`` slot holds (one code, one slot: another
+# closure's object of the same identity is left to the JIT, which compiles its own code)
+_cell_slots: dict[int, Any] = {}
+
+
+def _resolve_cell(t: Target, py_func, where: int) -> int:
+    from ..errors import Unservable
+    from ..image.fingerprint import code_fingerprint
+    qualname, _, rest = t.name.partition("|")
+    cell_name, _, fp = rest.partition("|")
+    code = getattr(py_func, "__code__", None)
+    if (code is None or py_func.__module__ != t.module or py_func.__qualname__ != qualname
+            or code_fingerprint(code) != fp or cell_name not in code.co_freevars):
+        raise Unservable(f"its code holds the address of a jitted function in the closure of "
+                         f"{t.module}.{qualname}, installed only with that function")
+    cell = (py_func.__closure__ or ())[code.co_freevars.index(cell_name)]
+    try:
+        obj = cell.cell_contents
+    except ValueError:
+        raise Unservable(f"closure cell {cell_name!r} is empty") from None
+    ty = type(obj)
+    if f"{ty.__module__}.{ty.__qualname__}" != t.type:
+        raise Unservable(f"closure cell {cell_name!r} holds a {ty.__qualname__}, not a {t.type}")
+    held = _cell_slots.get(where)
+    if held is not None and held is not obj:
+        raise Unservable(f"its code holds the address of the jitted function of closure cell "
+                         f"{cell_name!r} of another closure of this code (one code, one address)")
+    _cell_slots[where] = obj         # kept alive: the code holds its address for good
+    return id(obj)

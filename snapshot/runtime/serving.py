@@ -422,7 +422,7 @@ class Runtime:
             data = data._replace(args=tuple(args))     # e.g. this process's Omitted defaults
         if e.threads:        # before its code can run: the threading layer, as compiling it starts it
             self.image.start_threads()
-        code = self.image.code(e, kind.target_context(owner), data)
+        code = self.image.code(e, kind.target_context(owner), data, kind.py_func(owner))
         if self.bases:
             self._prepare_bases(e)
         mapped = self.image.mapped

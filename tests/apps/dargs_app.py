@@ -28,9 +28,15 @@ if not OTHER:
     show("sort_neg", lib.sort_by(vals, lambda x: -x))
     show("sort_plain", lib.sort_by(vals, lib.plain_key))
     show("objmode_cell", lib.make_objmode_caller(1.5)(2.0))
+    show("sort_in_jit", lib.sort_in_jit(lib.make_sorter(-1.0), vals))
 else:
     # another closure value (same code), other code under the same names
     show("apply_local", lib.apply(lib.make_scale(-0.5), a))
     show("sort_lambda", lib.sort_by(vals, lambda x: x * x - 1.0))
     show("sort_neg", lib.sort_by(vals, lambda x: x))
     show("objmode_cell", lib.make_objmode_caller(-2.0)(2.0))
+    show("sort_in_jit", lib.sort_in_jit(lib.make_sorter(2.0), vals))
+    # the training run's closure value again, in a second closure: the image's code holds the
+    # first one's address (one code, one address): compiled by the JIT
+    show("sort_in_jit_again", lib.sort_in_jit(lib.make_sorter(-1.0), vals))
+    show("sort_in_jit_again2", lib.sort_in_jit(lib.make_sorter(-1.0), vals))

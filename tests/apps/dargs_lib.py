@@ -47,3 +47,21 @@ def make_objmode_caller(k):
     def outer(x):
         return inner(x + 4.0)
     return outer
+
+
+def make_sorter(sign):
+    """Jitted code using a jitted function made inside a function as a value (its key):
+    Numba embeds that dispatcher's address, found at install in the closure cell."""
+    @njit
+    def keyfn(x):
+        return sign * x
+
+    @njit
+    def udt(lst):
+        lst.sort(key=keyfn)
+        return lst
+    return udt
+
+
+def sort_in_jit(sorter, values):
+    return np.array(list(sorter(List([float(v) for v in values]))))
