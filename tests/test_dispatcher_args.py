@@ -6,7 +6,8 @@ training run. A passed function of other code or another closure is a miss, neve
 function's code. Object-mode code whose closure holds such a function is served too (its
 environment takes the dispatcher from the closure at install), and so is nopython code
 embedding the address of a jitted function held by its closure (the address slot is filled
-from the closure at install). The app runs from the image with every Numba compiler entry point made to
+from the closure at install; or, for a lambda in jitted code Numba makes a jitted function
+of, with one made again from its code). The app runs from the image with every Numba compiler entry point made to
 raise, and its output (each result's bytes) is compared with a plain-JIT run."""
 from __future__ import annotations
 
@@ -59,7 +60,9 @@ def test_passed_functions_are_in_the_image(info):
                  # object mode over a closure cell holding a jitted function made inside a function
                  ("dargs_lib.make_objmode_caller.<locals>.outer", "(float64)"),
                  # nopython code embedding the address of such a function (a sort key)
-                 ("dargs_lib.make_sorter.<locals>.udt", "(ListType[float64])")]:
+                 ("dargs_lib.make_sorter.<locals>.udt", "(ListType[float64])"),
+                 # a lambda in jitted code passed as a key (a jitted function Numba makes)
+                 ("dargs_lib.sort_arrays_by_sum", "(ListType[array(float64, 1d, C)])")]:
         assert want in served, (want, sorted(served))
     assert not [s for s in info["skipped"] if "dispatcher(" in s.get("signature", "")], info["skipped"]
 

@@ -358,9 +358,10 @@ def _dynamic_slots(spec: Specialization, modules: list) -> dict[str, dict] | str
     """
     named = dict(spec.extra.get("dynamic", {}))
     local = addresses.closure_targets(spec.py_func, spec.module, spec.qualname)
+    # (those named when it compiled are kept: a jitted function Numba made then is gone now)
+    skip = {*spec.extra.get("box_slots", {}), *named}
     for mod in modules:
-        found, problem = addresses.name_dynamic_globals(mod, skip=spec.extra.get("box_slots", {}),
-                                                        local=local)
+        found, problem = addresses.name_dynamic_globals(mod, skip=skip, local=local)
         if problem is not None:
             return f"code embeds process addresses (dynamic globals): {problem}"
         named.update(found)

@@ -20,7 +20,10 @@ usually something that can be *named* in any process:
 * ``cell``: a jitted function held by a closure cell of the entry's own function
   (one made inside a function, used as a value: a sort key in ``lst.sort(key=keyfn)``),
   found at install in the closure of the function the entry is installed for, whose
-  fingerprint (part of the entry's identity) holds that function's code and options.
+  fingerprint (part of the entry's identity) holds that function's code and options;
+* ``made``: a jitted function Numba made while compiling the entry, from a function
+  defined inside its code (``lst.sort(key=lambda a: a.sum())`` in jitted code:
+  ``MakeFunctionToJitFunction``), made again at install from that code constant.
 
 At build time each such global becomes a **late-bound slot**: an 8-byte image
 global, initially null, exported under a name derived from the target (so the
@@ -59,7 +62,7 @@ _registered: dict[str, int] = {}        # name -> address, from ll.add_symbol wh
 @dataclass(frozen=True)
 class Target:
     """Something an address can be found from in any process (JSON in the manifest)."""
-    kind: str             # "capsule" | "symbol" | "object" | "pointer" | "cell"
+    kind: str             # "capsule" | "symbol" | "object" | "pointer" | "cell" | "made"
     module: str           # Python module (capsule, object, pointer); library file (symbol, may be "")
     name: str             # capsule name; symbol name; attribute path
     type: str = ""        # object: qualified name of its type (checked when resolving)
@@ -306,6 +309,50 @@ def closure_targets(py_func, module: str, qualname: str) -> dict[int, Target]:
     return out
 
 
+def _nested_code(code) -> list:
+    """The code objects defined inside ``code`` (at any depth)."""
+    import types as pytypes
+    out, stack = [], [code]
+    while stack:
+        c = stack.pop()
+        for k in c.co_consts:
+            if isinstance(k, pytypes.CodeType):
+                out.append(k)
+                stack.append(k)
+    return out
+
+
+def made_targets(py_func, module: str, qualname: str, cres) -> dict[int, Target]:
+    """Address -> ``made`` target of each jitted function Numba made while compiling ``cres``
+    from a function defined inside ``py_func``'s code (a lambda passed as a sort key in
+    jitted code): found among the compilation's types (alive while it is recorded). Only a
+    function without closure or defaults (what ``made_function`` makes again)."""
+    from numba.core import types
+
+    from ..image.fingerprint import code_fingerprint
+    out: dict[int, Target] = {}
+    code = getattr(py_func, "__code__", None)
+    typemap = getattr(getattr(cres, "type_annotation", None), "typemap", None)
+    if code is None or not isinstance(typemap, dict):
+        return out
+    nested = {id(c) for c in _nested_code(code)}
+    if not nested:
+        return out
+    for t in typemap.values():
+        if type(t) is not types.Dispatcher:
+            continue
+        d = t._wr()
+        f = getattr(d, "py_func", None)
+        if (f is None or id(f.__code__) not in nested or f.__closure__ or f.__defaults__
+                or f.__kwdefaults__ or f.__globals__ is not py_func.__globals__
+                or {k: v for k, v in d.targetoptions.items() if v is not None} != {"nopython": True}):
+            continue
+        ty = type(d)
+        out[id(d)] = Target("made", module, f"{qualname}|{code_fingerprint(f.__code__)}|"
+                            f"{code_fingerprint(code)}", type=f"{ty.__module__}.{ty.__qualname__}")
+    return out
+
+
 def name_dynamic_globals(module, skip=(), local: dict[int, Target] | None = None
                          ) -> tuple[dict[str, Target], str | None]:
     """Global name -> target for every dynamic global of ``module`` not in ``skip``; or the first problem.
@@ -452,7 +499,8 @@ def fill_slots(slots: dict[str, dict], address_of, py_func=None) -> None:
     for sym, doc in sorted(slots.items()):
         t = Target.from_json(doc)
         where = address_of(sym)
-        values.append((where, _resolve_cell(t, py_func, where) if t.kind == "cell" else resolve(t)))
+        values.append((where, _resolve_cell(t, py_func, where) if t.kind == "cell"
+                       else _resolve_made(t, py_func, where) if t.kind == "made" else resolve(t)))
     for where, value in values:
         ctypes.c_void_p.from_address(where).value = value
 
@@ -486,3 +534,33 @@ def _resolve_cell(t: Target, py_func, where: int) -> int:
                          f"{cell_name!r} of another closure of this code (one code, one address)")
     _cell_slots[where] = obj         # kept alive: the code holds its address for good
     return id(obj)
+
+
+def _resolve_made(t: Target, py_func, where: int) -> int:
+    """A ``made`` target: the jitted function Numba made from a function defined inside the
+    entry's code, made again from that code constant as Numba makes it (``njit()`` of the
+    function ``ir_utils`` creates from the code, with the caller's globals); one per slot."""
+    from ..errors import Unservable
+    from ..image.fingerprint import code_fingerprint
+    held = _cell_slots.get(where)
+    if held is not None:
+        return id(held)
+    qualname, _, rest = t.name.partition("|")
+    inner_fp, _, fp = rest.partition("|")
+    code = getattr(py_func, "__code__", None)
+    if (code is None or py_func.__module__ != t.module or py_func.__qualname__ != qualname
+            or code_fingerprint(code) != fp):
+        raise Unservable(f"its code holds the address of a jitted function made from code inside "
+                         f"{t.module}.{qualname}, installed only with that function")
+    inner = [c for c in _nested_code(code) if code_fingerprint(c) == inner_fp]
+    if not inner or inner[0].co_freevars:
+        raise Unservable(f"the code of the jitted function {t.module}.{qualname} makes is not in it")
+    from numba import njit
+    from numba.core.ir_utils import _create_function_from_code_obj
+    func = _create_function_from_code_obj(inner[0], "", "", "", py_func.__globals__)
+    disp = njit()(func)
+    ty = type(disp)
+    if f"{ty.__module__}.{ty.__qualname__}" != t.type:
+        raise Unservable(f"a jitted function made here is a {ty.__qualname__}, not a {t.type}")
+    _cell_slots[where] = disp        # kept alive: the code holds its address for good
+    return id(disp)

@@ -29,6 +29,7 @@ if not OTHER:
     show("sort_plain", lib.sort_by(vals, lib.plain_key))
     show("objmode_cell", lib.make_objmode_caller(1.5)(2.0))
     show("sort_in_jit", lib.sort_in_jit(lib.make_sorter(-1.0), vals))
+    show("sort_arrays", lib.sort_arrays([a * k for k in (3.0, -1.0, 2.0, 0.5)]))
 else:
     # another closure value (same code), other code under the same names
     show("apply_local", lib.apply(lib.make_scale(-0.5), a))

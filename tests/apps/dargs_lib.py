@@ -65,3 +65,15 @@ def make_sorter(sign):
 
 def sort_in_jit(sorter, values):
     return np.array(list(sorter(List([float(v) for v in values]))))
+
+
+@njit
+def sort_arrays_by_sum(lst):
+    """A lambda in jitted code passed as a key: Numba makes a jitted function of it while
+    compiling and embeds its address (made again from the code constant at install)."""
+    lst.sort(key=lambda arr: np.sum(arr))
+    return lst
+
+
+def sort_arrays(arrays):
+    return np.concatenate(list(sort_arrays_by_sum(List(arrays))))
