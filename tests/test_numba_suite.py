@@ -46,16 +46,7 @@ MORE = {"language": LANGUAGE}
 # cache=True function afresh, so cache hits they assert never happen), with the reason.
 TRAINING_EXCLUDED: dict[str, str] = {}
 # Tests that inspect side effects of compiling, which an image does not compile, with the reason.
-IMAGE_EXCLUDED: dict[str, str] = {
-    "numba.tests.test_dictobject.TestTypedDictInitialValues.test_mutation_not_carried_single_function":
-        "inspects the overloads a callee gains when its caller is JIT-compiled (`baz.signatures`); "
-        "served from the image, a callee's specializations are installed with their caller only "
-        "for dispatchers its typing finds in its globals, closure cells or jitclass types: `baz` "
-        "is called from an @overload's implementation, which exists only once the caller is typed",
-    "numba.tests.test_lists.TestListInitialValues.test_mutation_not_carried_single_function":
-        "the same pattern for lists: `baz.signatures` of a callee called only from an @overload's "
-        "implementation",
-}
+IMAGE_EXCLUDED: dict[str, str] = {}
 
 
 def _outcomes(path: Path) -> dict:

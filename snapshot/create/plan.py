@@ -24,7 +24,7 @@ from ..numba_seam.jitclass import slot_role
 from ..numba_seam.kinds import KINDS
 from ..numba_seam.library import base_entry, library_module, linked_libraries, referenced_envs
 from ..numba_seam.pickling import dumps_entry
-from ..numba_seam.specialization import Specialization, class_trackers
+from ..numba_seam.specialization import Specialization, arg_keys, class_trackers
 
 
 @dataclass
@@ -194,11 +194,13 @@ def plan(specs: list[Specialization], libraries: list, names: StableNames, packa
 
 
 # Numba's Dispatcher type holds its dispatcher weakly: a jitted function made inside another
-# function and passed as an argument (a sort key) is gone once the program dropped it
+# function and passed as an argument (a sort key) is gone once the program dropped it. Its
+# identity is taken when its caller compiles (``key_passed_functions``); this is left for a
+# specialization whose identity could not be taken then
 FREED = ("its argument types name a jitted function the program freed before the image was built "
-         "(one made inside another function, passed as an argument); servable once that function "
-         "is defined at module level, where every process finds it by name (Numba's cache cannot "
-         "serve it either: a new process has another dispatcher of that code)")
+         "(one made inside another function, passed as an argument), whose identity could not be "
+         "taken when it compiled; servable once that function is defined at module level, where "
+         "every process finds it by name")
 
 
 def _safe_signature(spec: Specialization) -> str:
@@ -244,14 +246,18 @@ def _identity(spec: Specialization, settings: dict[str, str] | None = None,
         if fp == inputs.CONFLICT:
             return f"it read {inputs.describe(loc)} with two different values while it compiled"
     options = spec.extra["compile_options"]     # its kind's identity, as the runtime computes it
-    argkeys = tuple(type_key(t) for t in spec.args)
+    argkeys = arg_keys(spec)        # (a jitted function passed in: keyed when it compiled)
     for t, k in zip(spec.args, argkeys):
         if PROCESS_ADDRESS.search(k):
             return (f"argument type {type_str(t)} names an object of the training "
                     "process (its key differs in every process)")
     code = code_fingerprint(spec.py_func.__code__)
     own = (spec.module, spec.qualname, code)
-    spec.extra["class_ids"] = class_trackers(spec.py_func, spec.args)
+    try:
+        spec.extra["class_ids"] = class_trackers(spec.py_func, spec.args)
+    except ReferenceError:
+        if "class_ids" not in spec.extra:       # (taken when it compiled, if a function passed
+            raise                               # in is gone since)
     consulted = frozenset(c for c in observed.code if c != own and _locatable(c[0]))
     return _Identity(spec.kind, spec.module, spec.qualname, options, closure, code, argkeys,
                      # (an object-mode entry: the return type it was requested with)
@@ -338,7 +344,7 @@ def _dispatcher_callees(callees: list) -> list:
         if d.kind not in (K.DISPATCHER, K.JITCLASS):
             continue
         try:
-            out.add((d.module, d.qualname, tuple(type_key(t) for t in d.args)))
+            out.add((d.module, d.qualname, arg_keys(d)))
         except Exception:  # noqa: BLE001 - a type without a stable key: not installed with it
             continue
     return [[m, q, list(a)] for m, q, a in sorted(out)]
@@ -351,8 +357,11 @@ def _dynamic_slots(spec: Specialization, modules: list) -> dict[str, dict] | str
     code); the global -> target map is kept in ``spec.extra["dynamic"]`` for the rewrite.
     """
     named = dict(spec.extra.get("dynamic", {}))
+    local = addresses.closure_targets(spec.py_func, spec.module, spec.qualname)
+    # (those named when it compiled are kept: a jitted function Numba made then is gone now)
+    skip = {*spec.extra.get("box_slots", {}), *named}
     for mod in modules:
-        found, problem = addresses.name_dynamic_globals(mod, skip=spec.extra.get("box_slots", {}))
+        found, problem = addresses.name_dynamic_globals(mod, skip=skip, local=local)
         if problem is not None:
             return f"code embeds process addresses (dynamic globals): {problem}"
         named.update(found)

@@ -623,10 +623,12 @@ def _feed_function(h, f: pytypes.FunctionType, depth: int, active: set[int]) -> 
         h.update(b"typed-by")
         _feed(h, typing, depth + 1, active)
     code = f.__code__
-    if pinned(f.__module__):
+    if pinned(f.__module__) and "<locals>" not in f.__qualname__:
         # its code comes with its package's version, but not what a closure made by that
         # code holds: one factory's closures (numba.tests' ``raise_instance(MyError, ...)``
-        # and ``raise_instance(OtherError, ...)``) differ by their cells and defaults alone
+        # and ``raise_instance(OtherError, ...)``) differ by their cells and defaults alone.
+        # (A function made inside another one is not named apart by its qualname: the four
+        # ``<lambda>`` of one numba.tests method, passed as sort keys, are told by their code.)
         h.update(b";")
         if not (f.__closure__ or f.__defaults__ or f.__kwdefaults__):
             return

@@ -139,6 +139,21 @@ _FUNC_ADDR = re.compile(r" at 0x[0-9a-f]+>")
 _JITCLASS_ADDR = re.compile(r"(jitclass\.[^#<>\s]*)#[0-9a-f]+(?=<)")
 
 
+def dispatcher_types(types_, depth: int = 0) -> list:
+    """The ``types.Dispatcher`` types among ``types_`` and inside their tuple types: jitted
+    functions passed as arguments (``f(g)``, a sort key). Such a type holds its dispatcher
+    object weakly and equals only itself: across processes it is matched by the key of the
+    function it wraps (``fingerprint.type_key``), never by the object."""
+    from numba.core import types
+    out = []
+    for t in types_:
+        if type(t) is types.Dispatcher:
+            out.append(t)
+        elif isinstance(t, types.BaseTuple) and depth < 8:
+            out.extend(dispatcher_types(t.types, depth + 1))
+    return out
+
+
 def set_cpu_target(name: str, features: str) -> None:
     """Make Numba's JIT optimize and generate code for this CPU (training run only):
     set before anything compiles, the optimizer's cost models and the backend both see

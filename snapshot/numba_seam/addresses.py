@@ -16,7 +16,14 @@ usually something that can be *named* in any process:
 * ``object``: a module attribute (the Python object whose ``id()`` was taken);
 * ``pointer``: a module-level ctypes function pointer holding the address (a
   ctypes callback, or a library function ``dladdr`` cannot name, e.g. an IFUNC
-  such as libm's ``cos``).
+  such as libm's ``cos``);
+* ``cell``: a jitted function held by a closure cell of the entry's own function
+  (one made inside a function, used as a value: a sort key in ``lst.sort(key=keyfn)``),
+  found at install in the closure of the function the entry is installed for, whose
+  fingerprint (part of the entry's identity) holds that function's code and options;
+* ``made``: a jitted function Numba made while compiling the entry, from a function
+  defined inside its code (``lst.sort(key=lambda a: a.sum())`` in jitted code:
+  ``MakeFunctionToJitFunction``), made again at install from that code constant.
 
 At build time each such global becomes a **late-bound slot**: an 8-byte image
 global, initially null, exported under a name derived from the target (so the
@@ -55,7 +62,7 @@ _registered: dict[str, int] = {}        # name -> address, from ll.add_symbol wh
 @dataclass(frozen=True)
 class Target:
     """Something an address can be found from in any process (JSON in the manifest)."""
-    kind: str             # "capsule" | "symbol" | "object" | "pointer"
+    kind: str             # "capsule" | "symbol" | "object" | "pointer" | "cell" | "made"
     module: str           # Python module (capsule, object, pointer); library file (symbol, may be "")
     name: str             # capsule name; symbol name; attribute path
     type: str = ""        # object: qualified name of its type (checked when resolving)
@@ -277,10 +284,81 @@ def dynamic_globals(module) -> dict[str, int | None]:
 _namer: AddressNamer | None = None
 
 
-def name_dynamic_globals(module, skip=()) -> tuple[dict[str, Target], str | None]:
+def closure_targets(py_func, module: str, qualname: str) -> dict[int, Target]:
+    """Address -> ``cell`` target of each jitted function in ``py_func``'s closure cells (the
+    ``id`` Numba embeds for a jitted function used as a value), for the entry of
+    ``module.qualname`` compiled from it. The target names the function's code too: only
+    the function it was compiled from resolves it."""
+    from numba.core.dispatcher import _DispatcherBase
+
+    from ..image.fingerprint import code_fingerprint
+    out: dict[int, Target] = {}
+    code = getattr(py_func, "__code__", None)
+    if code is None:
+        return out
+    fp = code_fingerprint(code)
+    for name, cell in zip(code.co_freevars, py_func.__closure__ or ()):
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(v, _DispatcherBase):
+            ty = type(v)
+            out[id(v)] = Target("cell", module, f"{qualname}|{name}|{fp}",
+                                type=f"{ty.__module__}.{ty.__qualname__}")
+    return out
+
+
+def _nested_code(code) -> list:
+    """The code objects defined inside ``code`` (at any depth)."""
+    import types as pytypes
+    out, stack = [], [code]
+    while stack:
+        c = stack.pop()
+        for k in c.co_consts:
+            if isinstance(k, pytypes.CodeType):
+                out.append(k)
+                stack.append(k)
+    return out
+
+
+def made_targets(py_func, module: str, qualname: str, cres) -> dict[int, Target]:
+    """Address -> ``made`` target of each jitted function Numba made while compiling ``cres``
+    from a function defined inside ``py_func``'s code (a lambda passed as a sort key in
+    jitted code): found among the compilation's types (alive while it is recorded). Only a
+    function without closure or defaults (what ``made_function`` makes again)."""
+    from numba.core import types
+
+    from ..image.fingerprint import code_fingerprint
+    out: dict[int, Target] = {}
+    code = getattr(py_func, "__code__", None)
+    typemap = getattr(getattr(cres, "type_annotation", None), "typemap", None)
+    if code is None or not isinstance(typemap, dict):
+        return out
+    nested = {id(c) for c in _nested_code(code)}
+    if not nested:
+        return out
+    for t in typemap.values():
+        if type(t) is not types.Dispatcher:
+            continue
+        d = t._wr()
+        f = getattr(d, "py_func", None)
+        if (f is None or id(f.__code__) not in nested or f.__closure__ or f.__defaults__
+                or f.__kwdefaults__ or f.__globals__ is not py_func.__globals__
+                or {k: v for k, v in d.targetoptions.items() if v is not None} != {"nopython": True}):
+            continue
+        ty = type(d)
+        out[id(d)] = Target("made", module, f"{qualname}|{code_fingerprint(f.__code__)}|"
+                            f"{code_fingerprint(code)}", type=f"{ty.__module__}.{ty.__qualname__}")
+    return out
+
+
+def name_dynamic_globals(module, skip=(), local: dict[int, Target] | None = None
+                         ) -> tuple[dict[str, Target], str | None]:
     """Global name -> target for every dynamic global of ``module`` not in ``skip``; or the first problem.
 
     ``skip``: globals handled elsewhere (jitclass box slots, see jitclass.box_slots).
+    ``local``: targets of addresses found from the entry's own function (``closure_targets``).
     Globals are keyed by their canonical name (``canonical_dynamic``): ``rewrite_module``
     merges the copies llvmlite named ``<hex>.<n>`` into it.
     """
@@ -294,7 +372,7 @@ def name_dynamic_globals(module, skip=()) -> tuple[dict[str, Target], str | None
             continue
         if addr is None:
             return {}, f"a process-address global {gname} whose name does not give the address"
-        t = _namer.name(addr)
+        t = (local or {}).get(addr) or _namer.name(addr)
         if isinstance(t, str):
             return {}, t
         named[gname] = t
@@ -414,8 +492,75 @@ def _resolve(t: Target) -> int:
 _MISSING = object()
 
 
-def fill_slots(slots: dict[str, dict], address_of) -> None:
-    """Resolve every target and write the slots (all resolved before any is written)."""
-    values = [(address_of(sym), resolve(Target.from_json(doc))) for sym, doc in sorted(slots.items())]
+def fill_slots(slots: dict[str, dict], address_of, py_func=None) -> None:
+    """Resolve every target and write the slots (all resolved before any is written).
+    ``py_func``: the function the entry is installed for (``cell`` targets are in its closure)."""
+    values = []
+    for sym, doc in sorted(slots.items()):
+        t = Target.from_json(doc)
+        where = address_of(sym)
+        values.append((where, _resolve_cell(t, py_func, where) if t.kind == "cell"
+                       else _resolve_made(t, py_func, where) if t.kind == "made" else resolve(t)))
     for where, value in values:
         ctypes.c_void_p.from_address(where).value = value
+
+
+# slot address -> the object whose address a ``cell`` slot holds (one code, one slot: another
+# closure's object of the same identity is left to the JIT, which compiles its own code)
+_cell_slots: dict[int, Any] = {}
+
+
+def _resolve_cell(t: Target, py_func, where: int) -> int:
+    from ..errors import Unservable
+    from ..image.fingerprint import code_fingerprint
+    qualname, _, rest = t.name.partition("|")
+    cell_name, _, fp = rest.partition("|")
+    code = getattr(py_func, "__code__", None)
+    if (code is None or py_func.__module__ != t.module or py_func.__qualname__ != qualname
+            or code_fingerprint(code) != fp or cell_name not in code.co_freevars):
+        raise Unservable(f"its code holds the address of a jitted function in the closure of "
+                         f"{t.module}.{qualname}, installed only with that function")
+    cell = (py_func.__closure__ or ())[code.co_freevars.index(cell_name)]
+    try:
+        obj = cell.cell_contents
+    except ValueError:
+        raise Unservable(f"closure cell {cell_name!r} is empty") from None
+    ty = type(obj)
+    if f"{ty.__module__}.{ty.__qualname__}" != t.type:
+        raise Unservable(f"closure cell {cell_name!r} holds a {ty.__qualname__}, not a {t.type}")
+    held = _cell_slots.get(where)
+    if held is not None and held is not obj:
+        raise Unservable(f"its code holds the address of the jitted function of closure cell "
+                         f"{cell_name!r} of another closure of this code (one code, one address)")
+    _cell_slots[where] = obj         # kept alive: the code holds its address for good
+    return id(obj)
+
+
+def _resolve_made(t: Target, py_func, where: int) -> int:
+    """A ``made`` target: the jitted function Numba made from a function defined inside the
+    entry's code, made again from that code constant as Numba makes it (``njit()`` of the
+    function ``ir_utils`` creates from the code, with the caller's globals); one per slot."""
+    from ..errors import Unservable
+    from ..image.fingerprint import code_fingerprint
+    held = _cell_slots.get(where)
+    if held is not None:
+        return id(held)
+    qualname, _, rest = t.name.partition("|")
+    inner_fp, _, fp = rest.partition("|")
+    code = getattr(py_func, "__code__", None)
+    if (code is None or py_func.__module__ != t.module or py_func.__qualname__ != qualname
+            or code_fingerprint(code) != fp):
+        raise Unservable(f"its code holds the address of a jitted function made from code inside "
+                         f"{t.module}.{qualname}, installed only with that function")
+    inner = [c for c in _nested_code(code) if code_fingerprint(c) == inner_fp]
+    if not inner or inner[0].co_freevars:
+        raise Unservable(f"the code of the jitted function {t.module}.{qualname} makes is not in it")
+    from numba import njit
+    from numba.core.ir_utils import _create_function_from_code_obj
+    func = _create_function_from_code_obj(inner[0], "", "", "", py_func.__globals__)
+    disp = njit()(func)
+    ty = type(disp)
+    if f"{ty.__module__}.{ty.__qualname__}" != t.type:
+        raise Unservable(f"a jitted function made here is a {ty.__qualname__}, not a {t.type}")
+    _cell_slots[where] = disp        # kept alive: the code holds its address for good
+    return id(disp)

@@ -15,6 +15,7 @@ from ..image.fingerprint import type_key
 from ..image.kinds import ALL as ALL_KINDS
 from ..image.kinds import BUILDER_KINDS, CFUNC, DISPATCHER, DUFUNC, OBJMODE
 from . import UNRESOLVED_PREFIX, Patches, owner_py_func
+from . import dispatcher_types as seam_dispatcher_types
 
 
 def is_plain_dispatcher(owner) -> bool:
@@ -51,8 +52,9 @@ def count_compile(owner, sig) -> None:
 def callee_dispatchers(py_func, types_: tuple) -> dict[tuple[str, str], Any]:
     """(module, qualname) -> the dispatchers a function's compilation can reach as callees,
     where Numba's typing finds them: the globals its code names (and their attributes it
-    names: ``mod.f``), its closure cells, and the methods of the jitclass instances among
-    ``types_`` (its argument and return types: a jitclass part calls its class's methods)."""
+    names: ``mod.f``), its closure cells, the methods of the jitclass instances among
+    ``types_`` (its argument and return types: a jitclass part calls its class's methods)
+    and the jitted functions passed in (dispatcher types among ``types_``)."""
     from numba.core import dispatcher
     found: dict[tuple[str, str], Any] = {}
 
@@ -80,7 +82,76 @@ def callee_dispatchers(py_func, types_: tuple) -> dict[tuple[str, str], Any]:
     for t in types_:
         for v in (getattr(t, "jit_methods", None) or {}).values():
             take(v)
+    for t in seam_dispatcher_types(types_):
+        take(t._wr())            # a jitted function passed in: typing the call compiles it
     return found
+
+
+def overload_callee_dispatchers(py_func) -> dict[tuple[str, str], Any]:
+    """(module, qualname) -> the dispatchers the @overload implementations of the functions
+    ``py_func`` names can call: typing a call of such a function runs its overload function,
+    whose implementation calls the jitted functions of the overload function's closure cells
+    and globals (``@overload(bar) def ol_bar(z): def impl(z): baz(z)``). The overloads are
+    found where Numba's typing finds them: its typing registry (``_overloads_index``)."""
+    from numba.core import dispatcher, types
+    found: dict[tuple[str, str], Any] = {}
+    values = []
+    code = getattr(py_func, "__code__", None)
+    if code is None:
+        return found
+    glb = py_func.__globals__
+    values.extend(glb[n] for n in code.co_names if n in glb)
+    for cell in py_func.__closure__ or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:
+            pass
+    index = _overloads_index()
+    for v in values:
+        if not isinstance(v, pytypes.FunctionType):
+            continue
+        for tpl in index.get(id(v), ()):
+            ol = getattr(tpl, "_overload_func", None)
+            if not isinstance(ol, pytypes.FunctionType):
+                continue
+            reach = []
+            for cell in ol.__closure__ or ():
+                try:
+                    reach.append(cell.cell_contents)
+                except ValueError:
+                    pass
+            names: set[str] = set()
+            stack = [ol.__code__]
+            while stack:                  # its implementation's code (nested in it) too
+                c = stack.pop()
+                names.update(c.co_names)
+                stack.extend(k for k in c.co_consts if isinstance(k, pytypes.CodeType))
+            reach.extend(ol.__globals__[n] for n in names if n in ol.__globals__)
+            for r in reach:
+                if isinstance(r, dispatcher.Dispatcher):
+                    f = getattr(r, "py_func", None)
+                    if f is not None:
+                        found.setdefault((f.__module__, f.__qualname__), r)
+    return found
+
+
+_OVERLOADS: dict[int, list] = {}      # id of a Python function -> its @overload templates
+_OVERLOADS_READ = [0]                 # how much of the registry's list is indexed
+
+
+def _overloads_index() -> dict[int, list]:
+    """The typing templates registered for Python functions (``@overload(func)`` ->
+    ``infer_global(func, types.Function(template))``), by the function's ``id``: read from
+    Numba's typing registry, only the part appended since the last call (the registry
+    keeps what it registers: the ids stay theirs)."""
+    from numba.core import types
+    from numba.core.typing.templates import builtin_registry
+    registered = builtin_registry.globals
+    for func, typ in registered[_OVERLOADS_READ[0]:]:
+        if isinstance(func, pytypes.FunctionType) and isinstance(typ, types.Function):
+            _OVERLOADS.setdefault(id(func), []).extend(typ.templates)
+    _OVERLOADS_READ[0] = len(registered)
+    return _OVERLOADS
 
 
 def holds_keys(owner, keys: tuple) -> bool:

@@ -535,7 +535,9 @@ def _unservable_reason(rec: Recorded, spec: Specialization) -> str | None:
         if slots is not None:
             spec.extra["box_slots"] = slots   # only jitclass Box subclasses: filled at install
         else:
-            named, problem = addresses.name_dynamic_globals(mod)
+            named, problem = addresses.name_dynamic_globals(
+                mod, local={**addresses.closure_targets(spec.py_func, spec.module, spec.qualname),
+                            **addresses.made_targets(spec.py_func, spec.module, spec.qualname, cres)})
             if problem is not None:
                 return f"code embeds process addresses (dynamic globals): {problem}"
             spec.extra["dynamic"] = named

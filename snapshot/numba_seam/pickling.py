@@ -24,18 +24,27 @@ def _lookup_environment(name: str):
     return lookup_environment(name)
 
 
-def _pickler(buf: io.BytesIO):
+def _pickler(buf: io.BytesIO, passed: dict[int, tuple[Any, str]] | None = None):
     """Numba's pickler (cloudpickle for functions by value) + dispatchers by reference.
 
+    ``passed``: the types of jitted functions passed as arguments that cannot be found by
+    name (``id`` -> (type, key)): each is written as a reference to the argument type of that
+    key (``("argtype", key)``), which the install takes from the call it serves.
     Made on demand: this module is imported on the start-up path, before numba.
     """
-    from numba.core import serialize
+    from numba.core import serialize, types
     from numba.core.dispatcher import Dispatcher
 
     from . import jitclass
+    passed = passed or {}
 
     class Pickler(serialize.NumbaPickler):
         def persistent_id(self, obj):
+            if type(obj) is types.Dispatcher:
+                got = passed.get(id(obj))
+                if got is not None and got[0] is obj:
+                    return ("argtype", got[1])
+                return None
             if isinstance(obj, Dispatcher):
                 f = obj.py_func
                 if "<locals>" in f.__qualname__:
@@ -56,7 +65,36 @@ def _pickler(buf: io.BytesIO):
 
 
 class _Unpickler(pickle.Unpickler):
+    def __init__(self, file, arg_types: tuple | None = None, known: dict[str, Any] | None = None) -> None:
+        super().__init__(file)
+        self.arg_types = arg_types
+        self._passed: dict[str, Any] | None = known     # (the build's probe: its own types)
+
+    def passed(self, key: str):
+        """The dispatcher type of this key among the argument types of the call served."""
+        if self.arg_types is None and self._passed is None:
+            from ..errors import Unservable
+            raise Unservable("its argument types name a jitted function passed in: installed "
+                             "only for a call that passes that function")
+        if self._passed is None:
+            from ..image.fingerprint import type_key
+
+            from . import dispatcher_types
+            self._passed = {}
+            for t in dispatcher_types(self.arg_types):
+                try:
+                    self._passed.setdefault(type_key(t), t)
+                except Exception:  # noqa: BLE001 - a freed or unfingerprintable one: no match
+                    continue
+        t = self._passed.get(key)
+        if t is None:
+            from ..errors import Unservable
+            raise Unservable("the jitted function passed in is not the one its code was compiled with")
+        return t
+
     def persistent_load(self, pid):
+        if pid[0] == "argtype":
+            return self.passed(pid[1])
         if pid[0] == "jitclass":
             from . import jitclass
             try:
@@ -95,6 +133,8 @@ def _lookup(module: str, qualname: str) -> Any:
 
 
 def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
+    from numba.core.dispatcher import _DispatcherBase
+    live = _live_cells(spec) if spec.extra.get("objectmode") else {}
     envs = {}
     for name in env_names:
         env = _lookup_environment(name)
@@ -102,14 +142,21 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
             # its code reads constants (dtypes for boxing, exception classes...) from it:
             # an empty one would crash or misbehave at run time
             raise LookupError(f"the environment {name} of code linked into it no longer exists")
-        envs[rename(name)] = (env.globals.get("__name__", spec.module), list(env.consts))
+        consts = list(env.consts)
+        if name == spec.env_name:
+            # a jitted function in a closure cell (made inside a function: found by no name) is
+            # put there at install, from the closure (``_bind_live_cells``); the closure's
+            # fingerprint, part of the entry's identity, holds its code and options
+            consts = [None if i in live and isinstance(c, _DispatcherBase) else c
+                      for i, c in enumerate(consts)]
+        envs[rename(name)] = (env.globals.get("__name__", spec.module), consts)
     from . import jitclass
     fd = spec.extra["fndesc"]
     slots = spec.extra.get("box_slots", {})
     extra: dict[str, Any] = {jitclass.slot_role(t): t for t in slots.values()}
     if spec.extra.get("objectmode"):
         extra["objectmode"] = True        # dispatched as object-mode code (Dispatcher._insert)
-        extra["live_cells"] = _live_cells(spec)
+        extra["live_cells"] = live
     if "generator" in spec.extra:
         extra["generator"] = spec.extra["generator"]
     if spec.extra.get("class_ids"):
@@ -119,10 +166,37 @@ def dumps_entry(spec, env_names: list[str], rename=lambda name: name) -> bytes:
     payload = EntryPayload(args=spec.args, return_type=spec.return_type, envs=envs, fndesc=fd,
                            extra=extra)
     buf = io.BytesIO()
-    _pickler(buf).dump(payload)
+    passed = _passed_unnamed(spec)
+    _pickler(buf, passed).dump(payload)
     data = buf.getvalue()
-    loads_entry(data, probe=True)  # fail at build time, not at run time
+    # fail at build time, not at run time
+    loads_entry(data, probe=True, known={k: t for t, k in passed.values()})
     return data
+
+
+def _passed_unnamed(spec) -> dict[int, tuple[Any, str]]:
+    """The dispatcher types among the argument types whose jitted function cannot be found by
+    name in another process (made inside a function, a fresh ``njit`` of a plain function, or
+    freed since): ``id`` -> (type, key), keys as taken when it compiled (``key_passed_functions``).
+    Those found by name are pickled by name, as before; a type of a freed function that was
+    not keyed when it compiled is left to fail (not servable)."""
+    from ..image.fingerprint import type_key
+
+    from . import dispatcher_types
+    taken = {id(t): (t, k) for t, k in spec.extra.get("dispatcher_keys") or ()}
+    out = {}
+    for t in dispatcher_types(spec.args):
+        d = t._wr()
+        if d is not None:
+            f = d.py_func
+            if "<locals>" not in f.__qualname__ and _lookup(f.__module__, f.__qualname__) is d:
+                continue                  # found by name everywhere: by name
+        got = taken.get(id(t))
+        if got is not None and got[0] is t:
+            out[id(t)] = got
+        elif d is not None:
+            out[id(t)] = (t, type_key(t))
+    return out
 
 
 def _live_cells(spec) -> dict[int, str]:
@@ -143,9 +217,13 @@ def _live_cells(spec) -> dict[int, str]:
     return {i: cells[id(c)] for i, c in enumerate(env.consts) if id(c) in cells}
 
 
-def loads_entry(data: bytes | memoryview, probe: bool = False) -> EntryPayload:
+def loads_entry(data: bytes | memoryview, probe: bool = False, arg_types: tuple | None = None,
+                known: dict[str, Any] | None = None) -> EntryPayload:
+    """An entry's payload; ``arg_types``: the argument types of the call it is installed for
+    (a jitted function passed in is taken from them; without them such a payload raises
+    ``Unservable``)."""
     try:
-        payload = _Unpickler(io.BytesIO(data)).load()
+        payload = _Unpickler(io.BytesIO(data), arg_types, known).load()
         return payload if probe else _name_generator(payload)
     except UnresolvedReference:
         if probe:

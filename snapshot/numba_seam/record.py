@@ -18,7 +18,7 @@ from .compile_warnings import portable_text
 from .kinds import extract
 from .observe import Observer
 from . import children
-from .specialization import Recorded, observed_now
+from .specialization import Recorded, key_passed_functions, observed_now
 
 
 class Recorder(Patches):
@@ -71,6 +71,7 @@ class Recorder(Patches):
             # its readable signature now: a jitted function its types name (a key function
             # made inside a test) may be freed before the build, which then can only say so
             rec.spec.extra["signature"] = rec.spec.signature
+            key_passed_functions(rec.spec)      # (the same: what identifies it, taken now)
             rec.spec.owner = None
             rec.owner = None
         except Exception:  # noqa: BLE001 - extracted again, with the error kept, at build time

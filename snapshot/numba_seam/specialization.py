@@ -75,6 +75,44 @@ class Specialization:
         return self.extra.get("signature") or signature_text(self.args, self.return_type)
 
 
+def key_passed_functions(spec: "Specialization") -> None:
+    """Keys of a specialization's jitted functions passed as arguments, taken while they live.
+
+    Numba's ``types.Dispatcher`` holds its dispatcher weakly, and a function made inside
+    another one and passed in (``typed.List.sort(key=...)`` wraps its key in a new ``njit``
+    every call) is usually gone when the image is built. What the build needs of it is taken
+    at compile time: each argument's key (``fingerprint.type_key``: the wrapped function's
+    name, code, defaults, closure and options, what every process computes alike), the key
+    of each dispatcher type (the payload refers to it through the argument it types:
+    ``pickling``), and the classes its code raises (``class_trackers``). Nothing is kept of
+    the dispatcher itself."""
+    from . import dispatcher_types
+    try:
+        found = dispatcher_types((*spec.args, spec.return_type))
+    except Exception:  # noqa: BLE001 - then nothing is taken (the build says why)
+        return
+    if not found:
+        return
+    from ..image.fingerprint import type_key
+    try:
+        spec.extra["argkeys"] = tuple(type_key(t) for t in spec.args)
+        spec.extra["dispatcher_keys"] = [(t, type_key(t)) for t in found]
+        spec.extra["class_ids"] = class_trackers(spec.py_func, spec.args)
+    except Exception:  # noqa: BLE001 - e.g. an unfingerprintable closure: the build gives the reason
+        for k in ("argkeys", "dispatcher_keys", "class_ids"):
+            spec.extra.pop(k, None)
+
+
+def arg_keys(spec: "Specialization") -> tuple:
+    """``type_key`` of each argument type: as taken when it compiled (``key_passed_functions``),
+    else now."""
+    keys = spec.extra.get("argkeys")
+    if keys is not None:
+        return tuple(keys)
+    from ..image.fingerprint import type_key
+    return tuple(type_key(t) for t in spec.args)
+
+
 def class_trackers(py_func, args: tuple = ()) -> dict[str, tuple[tuple[str, str | int], ...]]:
     """Classes that Numba pickled by value (cloudpickle: a class made inside a function,
     raised as an exception) and that the entry's code may raise: their tracker id -> the

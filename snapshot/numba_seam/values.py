@@ -118,7 +118,12 @@ class _Templates(FunctionParts):
                 if tmpl not in found:
                     found.append(tmpl)
                 key = getattr(tmpl, "key", None)
-                if isinstance(key, pytypes.FunctionType) and not pinned(name[0]):
+                # (a pinned package's typing function is identified by its version, unless
+                # it is a closure: one factory's overloads differ by their cells alone, as
+                # Numba's tests make them -- ``@overload(bar) def ol_bar(z)`` over a callee;
+                # see _typing_part)
+                if isinstance(key, pytypes.FunctionType) and (
+                        not pinned(name[0]) or getattr(f, "__closure__", None)):
                     got = self._by_key.setdefault(id(key), (key, []))[1]
                     if tmpl not in got:
                         got.append(tmpl)
@@ -134,10 +139,31 @@ class _Templates(FunctionParts):
         got = self._by_key.get(id(f))
         if got is None or got[0] is not f:
             return None
-        return tuple((typing_function(t), template_options(t)) for t in got[1])
+        return tuple((_typing_part(typing_function(t)), template_options(t)) for t in got[1])
 
     def version(self) -> int:
         return self._seen
+
+
+def _typing_part(f: Any) -> Any:
+    """What identifies a typing function: itself (code, cells...), but for a closure of a
+    pinned package (Numba's tests make overloads inside test methods) only its name and the
+    functions its cells hold (jitted or not: what its implementation calls, ``fn`` and
+    ``baz`` in ``@overload(bar) def ol_bar(z): def impl(z): fn(z); baz(z)``). Its code comes
+    with the package's version; other cells (the test's ``self``, whose state differs in
+    every process) are not fingerprinted, as no cell of a pinned function was before."""
+    from ..image.fingerprint import jitted_py_func
+    if not isinstance(f, pytypes.FunctionType) or not pinned(f.__module__):
+        return f
+    cells = []
+    for name, cell in zip(f.__code__.co_freevars, f.__closure__ or ()):
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(v, pytypes.FunctionType) or jitted_py_func(v) is not None:
+            cells.append((name, v))
+    return (f"{f.__module__}.{f.__qualname__}", tuple(cells))
 
 
 _templates = _Templates()

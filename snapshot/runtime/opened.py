@@ -183,21 +183,23 @@ class OpenedImage:
         return parse(self.manifest.build.get("compile_warnings"))
 
     # ------------------------------------------------------------ entries
-    def payload(self, e: Entry) -> Any:
-        """The entry's unpickled payload (resolves references against this process)."""
-        return loads_entry(self.payloads[e.payload])
+    def payload(self, e: Entry, args: tuple | None = None) -> Any:
+        """The entry's unpickled payload (resolves references against this process; a jitted
+        function passed in, against ``args``: the argument types of the call it serves)."""
+        return loads_entry(self.payloads[e.payload], arg_types=args)
 
-    def fill_slots(self, e: Entry, data: Any = None) -> dict[str, Any]:
+    def fill_slots(self, e: Entry, data: Any = None, py_func: Any = None) -> dict[str, Any]:
         """Fill the address slots and environment slots the entry's code reads (once per
         entry; its environments by name). Also for an entry of a base image whose code an
-        image built on top of it calls without installing it."""
+        image built on top of it calls without installing it. ``py_func``: the function it
+        is installed for (an address in its closure)."""
         if data is None:
             data = self.payload(e)
         prefix = self.manifest.prefix
         addr = self.address
         if e.dynamic:
             from ..numba_seam import addresses as address_slots   # only images with slots need it
-            address_slots.fill_slots(e.dynamic, addr)    # before anything can call the code
+            address_slots.fill_slots(e.dynamic, addr, py_func)    # before anything can call the code
         envs = {}
         for env_sym in e.envs:
             name = env_sym[len(prefix):]
@@ -213,7 +215,7 @@ class OpenedImage:
             envs[name] = env
         return envs
 
-    def code(self, e: Entry, targetctx, data: Any = None) -> ImageCode:
+    def code(self, e: Entry, targetctx, data: Any = None, py_func: Any = None) -> ImageCode:
         """What every kind of entry needs from the image: payload, address slots and
         environments filled, the function descriptor and the library standing in for it."""
         if not self._typeof_light:            # before the first call of image code types its arguments
@@ -221,7 +223,7 @@ class OpenedImage:
             resolver.lighten_array_typeof()
         if data is None:
             data = self.payload(e)
-        envs = self.fill_slots(e, data)
+        envs = self.fill_slots(e, data, py_func)
         prefix = self.manifest.prefix
         addr = self.address
         mangled = e.symbols["function"][len(prefix):]

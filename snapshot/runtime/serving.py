@@ -274,10 +274,16 @@ class Runtime:
         dispatchers Numba's typing finds (``seam.callee_dispatchers``); a callee holding its
         specialization already is left as it is (recursion ends there)."""
         found = seam.callee_dispatchers(py_func, (*cres.signature.args, cres.signature.return_type))
+        overloads_searched = False
         for module, qualname, argkeys in e.callees:
             callee = found.get((module, qualname))
+            if callee is None and not overloads_searched:
+                # called from an @overload's implementation: found through the overload function
+                overloads_searched = True
+                found = {**seam.overload_callee_dispatchers(py_func), **found}
+                callee = found.get((module, qualname))
             if callee is None or not callee._can_compile:
-                continue        # an @overload's implementation, a callee passed in: not reachable
+                continue        # not reachable
             keys = tuple(argkeys)
             if any(k.startswith("omitted(") for k in keys) or seam.holds_keys(callee, keys):
                 # (an omitted default is keyed by its object: installed when typing asks for it)
@@ -410,13 +416,13 @@ class Runtime:
             return None
         data = None
         if args is not None:
-            data = self.image.payload(e)
+            data = self.image.payload(e, args)
             if not seam.same_types(data.args, args):
                 return None
             data = data._replace(args=tuple(args))     # e.g. this process's Omitted defaults
         if e.threads:        # before its code can run: the threading layer, as compiling it starts it
             self.image.start_threads()
-        code = self.image.code(e, kind.target_context(owner), data)
+        code = self.image.code(e, kind.target_context(owner), data, kind.py_func(owner))
         if self.bases:
             self._prepare_bases(e)
         mapped = self.image.mapped

@@ -29,3 +29,5 @@ for f in (first, second):
     except Exception as e:      # noqa: BLE001 - the class and arguments are the result
         print("raised", type(e).__name__, e.args)
 print("caller", caller(0), "callee signatures", callee.signatures)
+print("overload callee", s.overload_callee_state())
+print("numba tests", s.numba_test_cases())

@@ -100,3 +100,79 @@ def numba_package_closures():
         return callee(i) + 1
 
     return first, second, callee, caller
+
+
+def overload_callee_state():
+    """A jitted function called only from an @overload's implementation (numba
+    test_dictobject / test_lists test_mutation_not_carried_single_function read
+    ``baz.signatures`` after ``foo()``): its caller's served call installs it into its
+    dispatcher, as typing the overload would compile it under the JIT. The overload
+    function's closure holds it; Numba's typing finds the overload in its registry."""
+    from numba import literally
+    from numba.extending import overload
+
+    @njit
+    def nop(*args):
+        pass
+
+    out = []
+    for fn, iv in (nop, None), (literally, {'a': 1, 'b': 2, 'c': 3}):
+        @njit
+        def baz(x):
+            pass
+
+        def bar(z):
+            pass
+
+        @overload(bar)
+        def ol_bar(z):
+            def impl(z):
+                fn(z)
+                baz(z)
+            return impl
+
+        @njit
+        def foo():
+            x = {'a': 1, 'b': 2, 'c': 3}
+            bar(x)
+            x['d'] = 4
+            return x
+
+        foo()
+        out.append((iv, baz.signatures[0][0].initial_value, len(baz.signatures)))
+    return out
+
+
+def numba_test_cases():
+    """Tests of Numba's own modules (a pinned package: its code is identified by Numba's
+    version), run as they are:
+
+    - test_mutation_not_carried_single_function (dict and list): the two ``foo`` of its
+      loop differ only by the closure of the overload function typing their ``bar`` (over
+      ``nop`` or ``literally``, and its ``baz``): two entries, each served for its own;
+    - TestListSort.test_sort_all_args: four ``<lambda>`` of one method, passed as sort keys,
+      share their qualname: each ``_sort`` specialization is served for its own key's code
+      (a pinned function made inside another one is told by its code, not its name);
+    - TestLiteralStrKeyDict.test_literal_value: the overload function typing ``bar`` holds
+      the test's ``self`` in its closure (its state differs in every process): not part of
+      ``foo``'s identity, which is served."""
+    import os
+    import unittest
+
+    from numba.tests.test_dictobject import TestLiteralStrKeyDict, TestTypedDictInitialValues
+    from numba.tests.test_lists import TestListInitialValues
+    from numba.tests.test_typedlist import TestListSort
+    out = []
+    for case, name in ((TestTypedDictInitialValues, "test_mutation_not_carried_single_function"),
+                       (TestListInitialValues, "test_mutation_not_carried_single_function"),
+                       (TestListSort, "test_sort_all_args"),
+                       (TestLiteralStrKeyDict, "test_literal_value")):
+        result = unittest.TestResult()
+        test = case(name)
+        # a test's state differs in every process (under a runner: the records of its result
+        # object): here, the process id
+        test.snap_pid = os.getpid()
+        test.run(result)
+        out.append((case.__name__, name, result.wasSuccessful(),
+                    [str(e[1]).strip().splitlines()[-1][:200] for e in result.failures + result.errors]))
+    return out
