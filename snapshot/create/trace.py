@@ -200,38 +200,17 @@ def main(argv: list[str] | None = None) -> int:
     children.start(spool)
     t0 = time.perf_counter()
     search_path: list[str] = []        # what the workloads imported from (snap create: no shadowing)
-    for workload in ns.workload:
-        events.send("stage", name="workload", detail=workload)
-        try:
-            status = run_workload(workload, ns.args, _mains, search_path)
-        except BaseException as e:  # noqa: BLE001 - report any failure of user code
-            print_user_traceback(e, workload)
-            events.send("error", stage="workload",
-                        message=f"workload {workload} raised {type(e).__name__}: {e}")
-            children.collect(spool)      # (removes the file)
-            return 2
-        if status not in (None, 0):
-            events.send("error", stage="workload",
-                        message=f"workload {workload} exited with status {status}")
-            children.collect(spool)      # (removes the file)
-            return 2
-    from .misses import fold
-    problems: list[str] = []
-    for report in ns.add_misses:
-        events.send("stage", name="misses", detail=report)
-        try:
-            folded = fold(report, _mains)
-        except SnapError as e:
-            events.send("error", stage="misses", message=str(e))
-            children.collect(spool)      # (removes the file)
-            return 2
-        problems += folded.problems
+    try:
+        status, problems = _train(ns, events, search_path)
+    finally:
+        in_children = children.collect(spool)      # (and the file removed, whatever happened)
+    if status:
+        return status
     workload_time = time.perf_counter() - t0
     if counter is not None:
         counter.stop()
     recorder.uninstall()
     inputs.uninstall()
-    in_children = children.collect(spool)
 
     from .build import build_image
 
@@ -277,6 +256,36 @@ def main(argv: list[str] | None = None) -> int:
                 workload_time=workload_time, timings=result.timings,
                 variants=[v["target"] for v in m.variants], notes=result.notes)
     return 0
+
+
+def _train(ns, events: Events, search_path: list[str]) -> tuple[int, list[str]]:
+    """Run the workloads, then fold the miss reports given: (0, the reports' problems), or
+    (2, []) when a workload failed or a report could not be read (said to the parent)."""
+    from ..errors import SnapError
+    for workload in ns.workload:
+        events.send("stage", name="workload", detail=workload)
+        try:
+            status = run_workload(workload, ns.args, _mains, search_path)
+        except BaseException as e:  # noqa: BLE001 - report any failure of user code
+            print_user_traceback(e, workload)
+            events.send("error", stage="workload",
+                        message=f"workload {workload} raised {type(e).__name__}: {e}")
+            return 2, []
+        if status not in (None, 0):
+            events.send("error", stage="workload",
+                        message=f"workload {workload} exited with status {status}")
+            return 2, []
+    from .misses import fold
+    problems: list[str] = []
+    for report in ns.add_misses:
+        events.send("stage", name="misses", detail=report)
+        try:
+            folded = fold(report, _mains)
+        except SnapError as e:
+            events.send("error", stage="misses", message=str(e))
+            return 2, []
+        problems += folded.problems
+    return 0, problems
 
 
 if __name__ == "__main__":
