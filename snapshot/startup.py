@@ -155,5 +155,6 @@ def install_from_env() -> None:
     around_import("numba", gcpause.pause, gcpause.resume)
     if not _flag("SNAP_NO_DEFER"):
         # what numba imports and a served process never uses stays unexecuted until touched
-        from .numba_seam.deferred import defer
-        defer()
+        from .numba_seam import deferred, deferred_lowering
+        deferred.defer()
+        deferred_lowering.defer()

@@ -49,12 +49,16 @@ def count_compile(owner, sig) -> None:
         misses[sig] += 1
 
 
-def callee_dispatchers(py_func, types_: tuple) -> dict[tuple[str, str], Any]:
+def callee_dispatchers(py_func, types_: tuple, names: frozenset[str] = frozenset()) -> dict[tuple[str, str], Any]:
     """(module, qualname) -> the dispatchers a function's compilation can reach as callees,
     where Numba's typing finds them: the globals its code names (and their attributes it
     names: ``mod.f``), its closure cells, the methods of the jitclass instances among
     ``types_`` (its argument and return types: a jitclass part calls its class's methods)
-    and the jitted functions passed in (dispatcher types among ``types_``)."""
+    and the jitted functions passed in (dispatcher types among ``types_``).
+
+    A module's attribute is read from its namespace; through the module's ``__getattr__``
+    (a lazy module: ``numba.typed`` imports its submodules there, ~10 ms) only for
+    ``names``, the qualnames of the callees looked for."""
     from numba.core import dispatcher
     found: dict[tuple[str, str], Any] = {}
 
@@ -70,8 +74,12 @@ def callee_dispatchers(py_func, types_: tuple) -> dict[tuple[str, str], Any]:
         for name in code.co_names:
             v = glb.get(name)
             if isinstance(v, pytypes.ModuleType):
+                space = v.__dict__
                 for attr in code.co_names:
-                    take(getattr(v, attr, None))
+                    if attr in space:
+                        take(space[attr])
+                    elif attr in names:
+                        take(getattr(v, attr, None))
             else:
                 take(v)
         for cell in py_func.__closure__ or ():
@@ -136,7 +144,8 @@ def overload_callee_dispatchers(py_func) -> dict[tuple[str, str], Any]:
 
 
 _OVERLOADS: dict[int, list] = {}      # id of a Python function -> its @overload templates
-_OVERLOADS_READ = [0]                 # how much of the registry's list is indexed
+_OVERLOADS_READ = [0, 0]              # how much of the registry's list is indexed, at which
+                                      # deferred_lowering.generation
 
 
 def _overloads_index() -> dict[int, list]:
@@ -146,7 +155,11 @@ def _overloads_index() -> dict[int, list]:
     keeps what it registers: the ids stay theirs)."""
     from numba.core import types
     from numba.core.typing.templates import builtin_registry
+    from . import deferred_lowering
     registered = builtin_registry.globals
+    if _OVERLOADS_READ[1] != deferred_lowering.generation:     # entries moved: read it again
+        _OVERLOADS.clear()
+        _OVERLOADS_READ[:] = [0, deferred_lowering.generation]
     for func, typ in registered[_OVERLOADS_READ[0]:]:
         if isinstance(func, pytypes.FunctionType) and isinstance(typ, types.Function):
             _OVERLOADS.setdefault(id(func), []).extend(typ.templates)

@@ -27,6 +27,7 @@ from ..image.fingerprint import sha256_file
 from ..image.validity import PINNED
 from ..numba_seam import install as seam
 from ..numba_seam import jitclass as seam_jitclass
+from ..numba_seam import resolver
 from ..numba_seam.cpu import jit_target
 from .images import ImageSet
 from .serving import Runtime
@@ -105,6 +106,7 @@ def _activate(path: str, strict: bool, report: str | None, package: str | None,
             _install_hooks(None)
         return None
     _images.add(rt)
+    resolver.lighten_array_typeof()      # before the program's first call types its arguments
     # Without a miss report or strict mode only the kinds the images hold need hooks
     # (each hook costs ~10 us at activation); with them, every kind's misses count.
     _install_hooks(None if _images.strict or _images.report else frozenset(rt.manifest.kinds))

@@ -273,7 +273,8 @@ class Runtime:
         ``signatures`` and ``stats`` read the same after its caller alone was compiled. Only
         dispatchers Numba's typing finds (``seam.callee_dispatchers``); a callee holding its
         specialization already is left as it is (recursion ends there)."""
-        found = seam.callee_dispatchers(py_func, (*cres.signature.args, cres.signature.return_type))
+        found = seam.callee_dispatchers(py_func, (*cres.signature.args, cres.signature.return_type),
+                                        frozenset(qualname for _, qualname, _ in e.callees))
         overloads_searched = False
         for module, qualname, argkeys in e.callees:
             callee = found.get((module, qualname))
