@@ -89,6 +89,8 @@ for name in sys.modules:
     groups[key] = groups.get(key, 0) + 1
 print("LOADED", len(sys.modules), sorted(groups.items(), key=lambda kv: -kv[1])[:25])
 print("PENDING", pending())
+from snapshot.numba_seam import deferred_lowering
+print("LOWERING", "numba.np.npyimpl" not in sys.modules and deferred_lowering.pending())
 """
 
 
@@ -98,7 +100,8 @@ def loaded_report(prog: Program, tmp: str, runs: int) -> None:
     _, _, p = checked_run([PY, "-c", LOADED_PROBE], env, prog.dir)
     lines = {ln.split(" ", 1)[0]: ln.split(" ", 1)[1] for ln in p.stdout.splitlines() if " " in ln}
     print(f"\nA served k-means process after its first result: {lines.get('LOADED', '?')}")
-    print(f"Deferred by snap and never executed: {lines.get('PENDING', '?')}")
+    print(f"Deferred by snap and never executed: {lines.get('PENDING', '?')}; a DUFunc's lowering "
+          f"(numba.np.npyimpl) deferred and never imported: {lines.get('LOWERING', '?')}")
     own: dict[str, int] = {}
     tree: list[tuple[int, str]] = []
     for i in range(min(runs, 7)):
