@@ -96,6 +96,28 @@ def build_image(tmp_path_factory, workload: str, name: str) -> tuple[Path, str]:
     return out, p.stderr
 
 
+def small_project(tmp_path_factory, name: str, files: dict[str, str], image: str) -> tuple[Path, Path]:
+    """A directory holding ``files`` (one named ``workload.py``) and the image ``snap create``
+    builds from that workload there: (directory, image)."""
+    d = tmp_path_factory.mktemp(name)
+    for fname, text in files.items():
+        (d / fname).write_text(text)
+    out = d / image
+    assert_ok(snap("create", "-q", "-w", "workload.py", "-o", str(out), cwd=d))
+    return d, out
+
+
+def tagged_json(d: Path, script: str, tag: str, *args: str, **env: str) -> dict:
+    """Run ``script`` in ``d`` (a clean environment plus ``env``), with no SnapWarning, and
+    return the JSON it printed on its line starting with ``tag``."""
+    import json
+    p = run([sys.executable, script, *args], cwd=d, env=clean_env(**env))
+    assert_ok(p)
+    assert "SnapWarning" not in p.stderr, p.stderr
+    line = next(x for x in p.stdout.splitlines() if x.startswith(tag + " "))
+    return json.loads(line[len(tag) + 1:])
+
+
 def app_reference(app: str) -> dict[str, str]:
     """Plain-JIT output of an app in tests/apps, without and with --extra (the ground truth)."""
     base = run([sys.executable, app])

@@ -4,14 +4,13 @@ uses stays unexecuted until something touches it, and then behaves as an ordinar
 Measured by scripts/bench_start.py (never timed here)."""
 from __future__ import annotations
 
-import json
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from conftest import assert_ok, clean_env, run, snap
+from conftest import assert_ok, run, small_project, tagged_json
 
 LIB = '''
 import numpy as np
@@ -62,21 +61,11 @@ print("PROBE " + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> tuple[Path, Path]:
-    d = tmp_path_factory.mktemp("deferred")
-    (d / "dlib.py").write_text(LIB)
-    (d / "workload.py").write_text(WORKLOAD)
-    (d / "probe.py").write_text(PROBE)
-    image = d / "d.so"
-    assert_ok(snap("create", "-q", "-w", "workload.py", "-o", str(image), cwd=d))
-    return d, image
+    return small_project(tmp_path_factory, "deferred", {"dlib.py": LIB, "workload.py": WORKLOAD, "probe.py": PROBE}, "d.so")
 
 
 def _probe(d: Path, *args: str, **env: str) -> dict:
-    p = run([sys.executable, "probe.py", *args], cwd=d, env=clean_env(**env))
-    assert_ok(p)
-    assert "SnapWarning" not in p.stderr, p.stderr
-    line = next(x for x in p.stdout.splitlines() if x.startswith("PROBE "))
-    return json.loads(line[len("PROBE "):])
+    return tagged_json(d, "probe.py", "PROBE", *args, **env)
 
 
 def test_a_served_start_leaves_what_numba_imports_and_serving_never_uses_unexecuted(project):
@@ -165,9 +154,7 @@ def test_no_cyclic_collection_while_a_served_process_imports_numba(tmp_path, pro
     (tmp_path / "gcprobe.py").write_text(GC_PROBE)
 
     def probe(*args: str, **env: str) -> dict:
-        p = run([sys.executable, "gcprobe.py", *args], cwd=tmp_path, env=clean_env(**env))
-        assert_ok(p)
-        return json.loads(next(x for x in p.stdout.splitlines() if x.startswith("GC "))[3:])
+        return tagged_json(tmp_path, "gcprobe.py", "GC", *args, **env)
     assert probe()["during_import"] > 0                    # the plain import collects, often
     served = probe(SNAP_SYSIMAGE=str(image))
     assert served == {"during_import": 0, "enabled": True}  # none, and the collector back on

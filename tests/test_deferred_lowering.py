@@ -6,13 +6,11 @@ the DUFunc compiled on a miss, and overload resolution over registrations made m
 Measured by scripts/bench_start.py (never timed here)."""
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import assert_ok, clean_env, run, snap
+from conftest import small_project, tagged_json
 
 LIB = '''
 import numpy as np
@@ -67,21 +65,11 @@ print("APP " + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> tuple[Path, Path]:
-    d = tmp_path_factory.mktemp("dlower")
-    (d / "vlib.py").write_text(LIB)
-    (d / "workload.py").write_text(WORKLOAD)
-    (d / "app.py").write_text(APP)
-    image = d / "v.so"
-    assert_ok(snap("create", "-q", "-w", "workload.py", "-o", str(image), cwd=d))
-    return d, image
+    return small_project(tmp_path_factory, "dlower", {"vlib.py": LIB, "workload.py": WORKLOAD, "app.py": APP}, "v.so")
 
 
 def _app(d: Path, *args: str, **env: str) -> dict:
-    p = run([sys.executable, "app.py", *args], cwd=d, env=clean_env(**env))
-    assert_ok(p)
-    assert "SnapWarning" not in p.stderr, p.stderr
-    line = next(x for x in p.stdout.splitlines() if x.startswith("APP "))
-    return json.loads(line[len("APP "):])
+    return tagged_json(d, "app.py", "APP", *args, **env)
 
 
 def test_a_served_dufunc_caller_runs_without_numbas_ufunc_lowering(project):
