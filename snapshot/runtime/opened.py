@@ -73,7 +73,6 @@ class OpenedImage:
         self._envs: dict[str, Any] = {}      # environments whose addresses are in env slots
         # function -> why the program's warning filters leave it to the JIT (warning_filters.py)
         self.filtered: dict[tuple[str, str], str] = {}
-        self._typeof_light = False           # resolver.lighten_array_typeof done
         self._resolve: "Callable[[str], int | None] | None" = None   # what mapping resolved imports with
 
     # ------------------------------------------------------------ mapping
@@ -218,9 +217,6 @@ class OpenedImage:
     def code(self, e: Entry, targetctx, data: Any = None, py_func: Any = None) -> ImageCode:
         """What every kind of entry needs from the image: payload, address slots and
         environments filled, the function descriptor and the library standing in for it."""
-        if not self._typeof_light:            # before the first call of image code types its arguments
-            self._typeof_light = True
-            resolver.lighten_array_typeof()
         if data is None:
             data = self.payload(e)
         envs = self.fill_slots(e, data, py_func)
