@@ -20,9 +20,11 @@ mode writes any for the next):
 
 for the k-means example and, with ``--libraries``, the real-library workloads of
 tests/workloads (image built once, each started from it and running main() once).
-Then what a served k-means process still has loaded and why: modules by package,
-the deferred ones left unexecuted, and the import chains that cost the most (from
-``-X importtime``, minimum over runs of each module's own time).
+Then what a served k-means process still has loaded and why: modules by package and
+by role (what serving uses, what only a compilation runs), the deferred ones left
+unexecuted, the import chains that cost the most (from ``-X importtime``, minimum
+over runs of each module's own time), and the ceiling: the served start without any
+module only a compilation runs, the most deferring imports could still gain.
 
 Nothing is asserted; a busy machine inflates everything (the load average is printed).
 """
@@ -94,8 +96,57 @@ print("LOWERING", "numba.np.npyimpl" not in sys.modules and deferred_lowering.pe
 """
 
 
-def loaded_report(prog: Program, tmp: str, runs: int) -> None:
-    """What a served k-means process has loaded, and which import chains cost the most."""
+# Modules whose code only a compilation runs: Numba's pipeline, lowering and code generation,
+# its typing and lowering declarations, parfors and stencils, LLVM through llvmlite. A served
+# process still executes them because Numba's own modules import each other at module level
+# (decorators -> stencil -> registry -> dispatcher -> compiler; np.ufunc -> parallel -> wrappers ->
+# caching -> base -> llvmlite.binding; dispatcher's default ``pipeline_class=compiler.Compiler``;
+# registry's ``options = cpu.CPUTargetOptions``...). Counting all of them as removable is the
+# most optimistic bound on what deferring imports could still save (datamodel and llvmlite.ir
+# are included although ``numba.core.types`` registers data models at import).
+COMPILE_ONLY = (
+    "llvmlite.binding", "llvmlite.ir", "numba.parfors", "numba.stencils", "numba.cpython",
+    "numba.core.datamodel", "numba.core.rewrites", "numba.core.unsafe",
+    *(f"numba.core.{m}" for m in (
+        "compiler", "compiler_machinery", "untyped_passes", "typed_passes", "object_mode_passes",
+        "lowering", "pylowering", "interpreter", "byteflow", "ir", "ir_utils", "analysis",
+        "controlflow", "dataflow", "ssa", "postproc", "consts", "transforms", "withcontexts",
+        "inline_closurecall", "typeinfer", "annotations", "generators", "funcdesc", "callconv",
+        "pythonapi", "cgutils", "debuginfo", "base", "cpu", "codegen", "llvm_bindings",
+        "callwrapper", "externals", "intrinsics", "optional", "boxing", "imputils", "environment",
+        "fastmathpass", "removerefctpass", "caching", "tracing", "targetconfig",
+        "runtime.nrtopt", "runtime.nrtdynmod")),
+    *(f"numba.core.typing.{m}" for m in (
+        "builtins", "npydecl", "arraydecl", "mathdecl", "cmathdecl", "listdecl", "setdecl",
+        "dictdecl", "enumdecl", "collections", "cffi_utils", "ctypes_utils", "randomdecl",
+        "npdatetime")),
+    *(f"numba.np.{m}" for m in (
+        "arrayobj", "npyimpl", "ufunc_db", "npyfuncs", "math", "npdatetime", "linalg", "arraymath",
+        "polynomial", "random", "unsafe", "ufunc.wrappers", "ufunc.array_exprs")),
+    *(f"numba.misc.{m}" for m in (
+        "llvm_pass_timings", "inspection", "firstlinefinder", "coverage_support", "quicksort",
+        "mergesort", "cffiimpl")),
+    "numba.experimental.jitclass.overloads",
+)
+
+
+def role(module: str) -> str:
+    """What a served process loads a module for (the rows of the ceiling table)."""
+    top = module.split(".")[0]
+    if any(module == p or module.startswith(p + ".") for p in COMPILE_ONLY):
+        return "Numba: only a compilation runs it (compiler, lowering, declarations, LLVM)"
+    if top in ("numba", "llvmlite"):
+        return "Numba: what serving uses (types, typeof, dispatchers, registry, typed, NRT)"
+    if top == "numpy":
+        return "NumPy (the program imports it)"
+    if top in ("snapshot", "linker"):
+        return "snap"
+    return "the standard library, the program and the rest"
+
+
+def loaded_report(prog: Program, tmp: str, runs: int) -> int:
+    """What a served k-means process has loaded, and which import chains cost the most; returns
+    the own import time (us) of the modules only a compilation runs."""
     env = clean_env(tmp, "probe-", SNAP_SYSIMAGE=prog.image)
     _, _, p = checked_run([PY, "-c", LOADED_PROBE], env, prog.dir)
     lines = {ln.split(" ", 1)[0]: ln.split(" ", 1)[1] for ln in p.stdout.splitlines() if " " in ln}
@@ -128,9 +179,31 @@ def loaded_report(prog: Program, tmp: str, runs: int) -> None:
         by_group[".".join(name.split(".")[:2]) if top in ("numba", "llvmlite", "snapshot") else top] += us
     print(f"\nOwn import time by package (minimum of {min(runs, 7)} runs, sum {sum(own.values()) / 1000:.0f} ms):\n")
     table(["package", "ms"], [(k, f"{v / 1000:.1f}") for k, v in by_group.most_common(20)])
+    by_role: Counter[str] = Counter()
+    for name, us in own.items():
+        by_role[role(name)] += us
+    print("\nThe same time by what the module is there for (own ms; the first row is the most "
+          "any deferral of imports could still remove):\n")
+    table(["role", "ms"], [(k, f"{v / 1000:.1f}") for k, v in by_role.most_common()])
     print("\nThe costliest import chains (cumulative ms, depth <= 4):\n")
     rows = [(f"{'  ' * d}{n}", f"{cum[n] / 1000:.1f}") for d, n in tree if d <= 4 and cum[n] >= 4000]
     table(["module (indented: imported by the one below it)", "ms"], rows)
+    return sum(us for name, us in own.items() if role(name) == role("numba.core.compiler"))
+
+
+def ceiling(prog: Program, data: dict, removable_us: int, modes: list[str]) -> None:
+    """The most a served start could gain from deferring imports: its time without any of
+    the modules only a compilation runs (their own time under ``-X importtime``, which
+    over-states it: an optimistic bound)."""
+    d = data[prog.name]
+    served = med(r["ttfx"] for r in d["served"])
+    best = served - removable_us / 1e6
+    refs = [("served, SNAP_NO_DEFER=1", "served_all")] + \
+        ([("the baseline checkout", "baseline")] if "baseline" in modes else [])
+    ratios = ", ".join(f"{best / med(r['ttfx'] for r in d[m]):.2f}x of {label}" for label, m in refs)
+    print(f"\nCeiling for {prog.name}: served {fmt_s(served)} minus {removable_us / 1000:.0f} ms of "
+          f"modules only a compilation runs = {fmt_s(best)} at best, {ratios}, if no module of "
+          "Numba's compiler, lowering, declarations or LLVM were executed at all.")
 
 
 def report(progs: list[Program], data: dict, runs: int, modes: list[str]) -> None:
@@ -193,7 +266,7 @@ def main() -> int:
         for _, (prog, mode) in interleaved(ns.runs, steps):
             data[prog.name][mode].append(run_mode(prog, mode, tmp, baseline))
         report(progs, data, ns.runs, modes)
-        loaded_report(progs[0], tmp, ns.runs)
+        ceiling(progs[0], data, loaded_report(progs[0], tmp, ns.runs), modes)
         write_json(ns.json, {"runs": ns.runs, "data": {
             p: {m: [{k: v for k, v in r.items() if k != "results"} for r in rs] for m, rs in d.items()}
             for p, d in data.items()}})
