@@ -192,13 +192,20 @@ def compiled_dispatchers(skip: frozenset) -> list:
 
 
 def same_types(recorded: tuple, requested: tuple) -> bool:
-    """Recorded (unpickled) argument types equal to the requested ones; an ``Omitted``
-    default is equal by value (Numba keys it by the id of this process's object)."""
+    """Recorded (unpickled) argument types equal to the requested ones, once their keys
+    matched (``type_key``: the caller looked the entry up by them).
+
+    An ``Omitted`` pair is equal by those keys alone: Numba keys an unhashable default by
+    the id of this process's object, and the key snap recorded was taken from the default
+    itself at build time (its bytes, shape, strides and flags: what the compiled code
+    froze). The unpickled copy is not the default: pickling gives an array that owns its
+    data, writeable, with strides of its own where they are free (an empty array's), so
+    comparing it would refuse the default it was compiled for."""
     from numba.core import types
     if len(recorded) != len(requested):
         return False
-    return all(type_key(a) == type_key(b) if isinstance(a, types.Omitted) and isinstance(b, types.Omitted)
-               else a == b for a, b in zip(recorded, requested))
+    return all(isinstance(b, types.Omitted) if isinstance(a, types.Omitted) else a == b
+               for a, b in zip(recorded, requested))
 
 
 def argument_types(disp, values: tuple) -> tuple:
