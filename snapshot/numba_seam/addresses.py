@@ -62,11 +62,15 @@ _registered: dict[str, int] = {}        # name -> address, from ll.add_symbol wh
 @dataclass(frozen=True)
 class Target:
     """Something an address can be found from in any process (JSON in the manifest)."""
-    kind: str             # "capsule" | "symbol" | "object" | "pointer" | "cell" | "made"
-    module: str           # Python module (capsule, object, pointer); library file (symbol, may be "")
-    name: str             # capsule name; symbol name; attribute path
+    kind: str             # "capsule" | "symbol" | "object" | "pointer" | "cell" | "global" | "made"
+    module: str           # Python module (capsule, object, pointer, cell, global); library file (symbol, may be "")
+    name: str             # capsule name; symbol name; attribute path; holder|variable|code (cell, global)
     type: str = ""        # object: qualified name of its type (checked when resolving)
     threads: bool = False  # symbol of Numba's threading layer (start it before resolving)
+    # cell, global: how the entry's function reaches the function holding it (a jitted callee
+    # compiled into it), "" for its own; not part of the slot's name: every entry whose code
+    # holds this address shares the one slot (the linker keeps one copy of the callee's code)
+    via: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,8 +84,8 @@ class Target:
 
     def slot_name(self) -> str:
         """Image symbol of the slot: readable, and a pure function of the target (reproducible)."""
-        digest = hashlib.blake2b(json.dumps(self.to_json(), sort_keys=True).encode(),
-                                 digest_size=4).hexdigest()
+        doc = {k: v for k, v in self.to_json().items() if k != "via"}
+        digest = hashlib.blake2b(json.dumps(doc, sort_keys=True).encode(), digest_size=4).hexdigest()
         readable = re.sub(r"[^A-Za-z0-9_.]", "_", f"{self.kind}.{self.name}")[:80]
         return f"{SLOT_PREFIX}{readable}.{digest}"
 
@@ -284,29 +288,80 @@ def dynamic_globals(module) -> dict[str, int | None]:
 _namer: AddressNamer | None = None
 
 
-def closure_targets(py_func, module: str, qualname: str) -> dict[int, Target]:
-    """Address -> ``cell`` target of each jitted function in ``py_func``'s closure cells (the
-    ``id`` Numba embeds for a jitted function used as a value), for the entry of
-    ``module.qualname`` compiled from it. The target names the function's code too: only
-    the function it was compiled from resolves it."""
+def closure_targets(py_func, module: str, qualname: str, depth: int = 3) -> dict[int, Target]:
+    """Address -> target of each jitted function the code compiled from ``py_func`` may embed
+    (the ``id`` Numba embeds for a jitted function used as a value) and no module attribute
+    reaches: one held by a closure cell of ``py_func`` (``cell``), by a global of its own
+    globals dictionary (``global``: a function a code generator exec'd or eval'd in a scope
+    it made -- datashader's ``expand_varargs`` evaluates its kernels in a copy of the
+    factory's globals and locals, so a closure variable becomes such a global), or by those
+    of a jitted callee reached that way, whose code is compiled into the entry's (the same
+    target, with ``via``: the steps from ``py_func``, each function's code named on the way).
+    A target names the code of every function on its path: only the function the entry was
+    compiled from, with callees of the same code, resolves it."""
     from numba.core.dispatcher import _DispatcherBase
 
     from ..image.fingerprint import code_fingerprint
     out: dict[int, Target] = {}
-    code = getattr(py_func, "__code__", None)
-    if code is None:
+    if getattr(py_func, "__code__", None) is None:
         return out
-    fp = code_fingerprint(code)
-    for name, cell in zip(code.co_freevars, py_func.__closure__ or ()):
+    top = f"{qualname}|{code_fingerprint(py_func.__code__)}"
+    seen = {id(py_func)}
+    queue: list[tuple[Any, tuple[str, ...]]] = [(py_func, ())]
+    while queue:
+        func, path = queue.pop(0)           # breadth first: the shortest path to each function
+        private = not _module_globals(func.__globals__)
+        for (kind, var), value in references(func):
+            if not isinstance(value, _DispatcherBase):
+                continue
+            step = f"{'c' if kind == 'cell' else 'g'}.{var}"
+            if (kind == "cell" or private) and id(value) not in out:
+                ty = f"{type(value).__module__}.{type(value).__qualname__}"
+                # the held function's own identity too: one code may hold other functions in
+                # other closures (datashader's draw_segment, one per glyph's append), each in
+                # code of its own specialization, so each its own slot
+                holder = f"{func.__qualname__}|{var}|{code_fingerprint(func.__code__)}|{_held_key(value)}"
+                out[id(value)] = Target(kind, module if not path else func.__module__, holder,
+                                        type=ty, via="|".join((top, *path)) if path else "")
+            inner = getattr(value, "py_func", None)
+            if (len(path) + 1 < depth and id(inner) not in seen
+                    and isinstance(getattr(inner, "__code__", None), type(py_func.__code__))):
+                seen.add(id(inner))
+                queue.append((inner, path + (f"{step}@{code_fingerprint(inner.__code__)}",)))
+    return out
+
+
+def _held_key(disp) -> str:
+    """Identity of a jitted function held by a closure or globals (``value_key``: its code,
+    defaults, cells and options), "" when it has none."""
+    from ..image.fingerprint import value_key
+    try:
+        return value_key(disp)
+    except Exception:  # noqa: BLE001 - no stable identity: matched by type alone, as before
+        return ""
+
+
+def references(func) -> list[tuple[tuple[str, str], Any]]:
+    """((``cell`` | ``global``, name), value) of ``func``'s closure cells and of the globals its
+    code (and the code nested in it: inner functions Numba inlines) names."""
+    code = func.__code__
+    refs: list[tuple[tuple[str, str], Any]] = []
+    for name, cell in zip(code.co_freevars, func.__closure__ or ()):
         try:
-            v = cell.cell_contents
+            refs.append((("cell", name), cell.cell_contents))
         except ValueError:
             continue
-        if isinstance(v, _DispatcherBase):
-            ty = type(v)
-            out[id(v)] = Target("cell", module, f"{qualname}|{name}|{fp}",
-                                type=f"{ty.__module__}.{ty.__qualname__}")
-    return out
+    g = func.__globals__
+    names = sorted(set(code.co_names).union(*(c.co_names for c in _nested_code(code))))
+    refs.extend((("global", n), g[n]) for n in names if n in g)
+    return refs
+
+
+def _module_globals(g: dict) -> bool:
+    """Is ``g`` a module's namespace (its attributes reach what it holds)?"""
+    name = g.get("__name__") if isinstance(g, dict) else None
+    mod = sys.modules.get(name) if isinstance(name, str) else None
+    return mod is not None and getattr(mod, "__dict__", None) is g
 
 
 def _nested_code(code) -> list:
@@ -499,7 +554,7 @@ def fill_slots(slots: dict[str, dict], address_of, py_func=None) -> None:
     for sym, doc in sorted(slots.items()):
         t = Target.from_json(doc)
         where = address_of(sym)
-        values.append((where, _resolve_cell(t, py_func, where) if t.kind == "cell"
+        values.append((where, _resolve_cell(t, py_func, where) if t.kind in ("cell", "global")
                        else _resolve_made(t, py_func, where) if t.kind == "made" else resolve(t)))
     for where, value in values:
         ctypes.c_void_p.from_address(where).value = value
@@ -511,29 +566,62 @@ _cell_slots: dict[int, Any] = {}
 
 
 def _resolve_cell(t: Target, py_func, where: int) -> int:
+    """A ``cell`` or ``global`` target (``closure_targets``): the jitted function its holder
+    -- the installed function, or a jitted callee reached from it through ``via`` -- holds
+    now, the holder and every function on the way of the recorded code."""
     from ..errors import Unservable
     from ..image.fingerprint import code_fingerprint
-    qualname, _, rest = t.name.partition("|")
-    cell_name, _, fp = rest.partition("|")
-    code = getattr(py_func, "__code__", None)
-    if (code is None or py_func.__module__ != t.module or py_func.__qualname__ != qualname
-            or code_fingerprint(code) != fp or cell_name not in code.co_freevars):
-        raise Unservable(f"its code holds the address of a jitted function in the closure of "
+    qualname, var, fp, *held_key = t.name.split("|")
+    holder, entry = py_func, t.via.split("|") if t.via else None
+    if entry is not None:
+        if (getattr(py_func, "__code__", None) is None or py_func.__qualname__ != entry[0]
+                or code_fingerprint(py_func.__code__) != entry[1]):
+            raise Unservable(f"its code holds the address of a jitted function reached from "
+                             f"{entry[0]}, installed only with that function")
+        for step in entry[2:]:        # a jitted callee of the recorded code: continue in it
+            kind, _, rest = step.partition(".")
+            name, _, next_fp = rest.partition("@")
+            holder = getattr(_read(holder, "cell" if kind == "c" else "global", name), "py_func", None)
+            if getattr(holder, "__code__", None) is None or code_fingerprint(holder.__code__) != next_fp:
+                raise Unservable(f"{name!r} of the code compiled in is not the jitted function it was "
+                                 "compiled with")
+    if (getattr(holder, "__code__", None) is None or holder.__module__ != t.module
+            or holder.__qualname__ != qualname or code_fingerprint(holder.__code__) != fp):
+        raise Unservable(f"its code holds the address of a jitted function held by "
                          f"{t.module}.{qualname}, installed only with that function")
-    cell = (py_func.__closure__ or ())[code.co_freevars.index(cell_name)]
-    try:
-        obj = cell.cell_contents
-    except ValueError:
-        raise Unservable(f"closure cell {cell_name!r} is empty") from None
+    what = f"{'closure cell' if t.kind == 'cell' else 'global'} {var!r} of {qualname}"
+    if t.kind == "global" and _module_globals(holder.__globals__):
+        raise Unservable(f"{what} is a module's, not of globals of its own")
+    obj = _read(holder, t.kind, var)
     ty = type(obj)
     if f"{ty.__module__}.{ty.__qualname__}" != t.type:
-        raise Unservable(f"closure cell {cell_name!r} holds a {ty.__qualname__}, not a {t.type}")
+        raise Unservable(f"{what} holds a {ty.__qualname__}, not a {t.type}")
+    if held_key and held_key[0] and _held_key(obj) != held_key[0]:
+        raise Unservable(f"{what} holds another jitted function than the one compiled in")
     held = _cell_slots.get(where)
     if held is not None and held is not obj:
-        raise Unservable(f"its code holds the address of the jitted function of closure cell "
-                         f"{cell_name!r} of another closure of this code (one code, one address)")
+        raise Unservable(f"its code holds the address of the jitted function of {what} "
+                         f"of another function of this code (one code, one address)")
     _cell_slots[where] = obj         # kept alive: the code holds its address for good
     return id(obj)
+
+
+def _read(func, kind: str, var: str) -> Any:
+    """The value of closure cell (``cell``) or global (``global``) ``var`` of ``func``."""
+    from ..errors import Unservable
+    code = getattr(func, "__code__", None)
+    if kind == "cell":
+        names = code.co_freevars if code is not None else ()
+        if var not in names:
+            raise Unservable(f"{getattr(func, '__qualname__', func)!r} has no closure cell {var!r}")
+        try:
+            return (func.__closure__ or ())[names.index(var)].cell_contents
+        except ValueError:
+            raise Unservable(f"closure cell {var!r} of {func.__qualname__} is empty") from None
+    value = getattr(func, "__globals__", {}).get(var, _MISSING)
+    if value is _MISSING:
+        raise Unservable(f"global {var!r} of {getattr(func, '__qualname__', func)} is not defined")
+    return value
 
 
 def _resolve_made(t: Target, py_func, where: int) -> int:

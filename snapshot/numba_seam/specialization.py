@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import owner_py_func, signature_text
+from .addresses import references
 
 
 @dataclass
@@ -147,29 +148,9 @@ def class_trackers(py_func, args: tuple = ()) -> dict[str, tuple[tuple[str, str 
         if id(func) in seen or not isinstance(func, pytypes.FunctionType):
             continue
         seen.add(id(func))
-        for step, value in _references(func):
+        for step, value in references(func):
             _follow(value, path + (step,), tracked, out, queue, _DispatcherBase, depth=0)
     return out
-
-
-def _references(func) -> list[tuple[tuple[str, str], Any]]:
-    """(step, value) of the closure cells and the globals ``func``'s code names."""
-    code = func.__code__
-    refs: list[tuple[tuple[str, str], Any]] = []
-    for name, cell in zip(code.co_freevars, func.__closure__ or ()):
-        try:
-            refs.append((("cell", name), cell.cell_contents))
-        except ValueError:
-            continue
-    names: dict[str, None] = {}
-    stack = [code]
-    while stack:                            # nested code (inner functions Numba inlines)
-        c = stack.pop()
-        names.update(dict.fromkeys(c.co_names))
-        stack.extend(k for k in c.co_consts if isinstance(k, pytypes.CodeType))
-    g = func.__globals__
-    refs.extend((("global", n), g[n]) for n in names if n in g)
-    return refs
 
 
 def _follow(value, path: tuple, tracked, out: dict, queue: list, jitted: type, depth: int) -> None:
