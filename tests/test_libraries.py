@@ -12,9 +12,10 @@ reference arrays.
 
 Every library has a check in the default run (issue 24): each workload JIT-compiles
 in well under a minute. pynndescent's full workload (`NNDescent` + `query`) takes
-minutes to trace cold: it is marked slow (run the whole set with
-`bash scripts/test.sh -m "slow or not slow"`); pynndescent_small_workload.py calls
-the same jitted building blocks in the default run.
+minutes to trace cold, stumpy's (its parallel matrix profiles) about one: they are
+marked slow (run the whole set with `bash scripts/test.sh -m "slow or not slow"`);
+pynndescent_small_workload.py and stumpy_small_workload.py call their jitted building
+blocks in the default run.
 """
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ LIBRARIES = [
     pytest.param("librosa", "librosa", id="librosa"),
     pytest.param("pynndescent_small", "pynndescent", id="pynndescent-small"),
     pytest.param("pynndescent", "pynndescent", id="pynndescent", marks=pytest.mark.slow),
+    pytest.param("quantecon", "quantecon", id="quantecon"),
+    pytest.param("stumpy_small", "stumpy", id="stumpy-small"),
+    pytest.param("stumpy", "stumpy", id="stumpy", marks=pytest.mark.slow),
+    pytest.param("datashader", "datashader", id="datashader"),
 ]
 # the slow per-CPU-level check: numba-stats, numbagg, sparse, librosa
 CPU_VARIANT_LIBRARIES = LIBRARIES[:4]
@@ -129,7 +134,54 @@ MUST_SERVE: dict[str, dict[str, str]] = {
         "pynndescent.search.deheap_sort_serial": "dispatcher",
         "__main__.weighted_l1": "dispatcher",           # a user metric passed to the library
     },
+    "quantecon": {
+        # a user's jitted function passed in (types.Dispatcher), defaults left out (Omitted),
+        # one of them an empty array (matched by the key of the default, not its pickled copy)
+        "quantecon.optimize.nelder_mead.nelder_mead": "dispatcher",
+        "quantecon.optimize.nelder_mead._nelder_mead_algorithm": "dispatcher",
+        "quantecon.optimize.root_finding.brentq": "dispatcher",
+        "quantecon.optimize.root_finding.newton": "dispatcher",
+        "quantecon.optimize.root_finding._results": "dispatcher",     # a namedtuple returned
+        "quantecon.markov.core._generate_sample_paths": "dispatcher",
+        "quantecon.markov.gth_solve._gth_solve_jit": "dispatcher",
+        "quantecon.game_theory.lemke_howson._lemke_howson_tbl": "dispatcher",
+        "quantecon.optimize.pivoting._min_ratio_test_no_tie_breaking": "dispatcher",  # a literal
+        "quantecon.random.utilities._sample_without_replacement": "gufunc",
+        "__main__.user_kernel": "dispatcher",           # a user kernel calling the library's @overload
+    },
+    "stumpy_small": {
+        "stumpy.core._mass": "dispatcher",
+        "stumpy.core._rolling_nanstd_1d": "dispatcher",
+        "stumpy.core.calculate_distance_profile": "dispatcher",
+        "stumpy.core._rolling_isconstant": "dispatcher",
+    },
+    "datashader": {
+        # kernels generated as source per reduction and glyph, evaluated in scopes of their own
+        # (expand_varargs); the line glyphs pass a jitted `append` held in such a scope as a
+        # value, through callees (extend_cpu -> perform_extend_line -> draw_segment)
+        "datashader.glyphs.line.draw_segment": "dispatcher",
+        "datashader.glyphs.line.perform_extend_line": "dispatcher",
+        "datashader.glyphs.line.extend_cpu": "dispatcher",
+        "datashader.glyphs.points.extend_cpu": "dispatcher",
+        "datashader.transfer_functions._build_spread_kernel.<locals>.kernel": "dispatcher",
+        "datashader.reductions.where._append": "dispatcher",
+        "<dynamic>.append": "dispatcher",                # the generated append itself
+    },
+    "stumpy": {                                          # parallel=True matrix profiles
+        "stumpy.stump._stump": "dispatcher",
+        "stumpy.stump._compute_diagonal": "dispatcher",
+        "stumpy.aamp._aamp": "dispatcher",
+        "stumpy.mstump._compute_multi_D": "dispatcher",
+        "stumpy.scrump._prescrump": "dispatcher",
+        "stumpy.core._shift_insert_at_index": "dispatcher",    # literal strings, omitted ones
+        "stumpy.core._update_incremental_PI": "dispatcher",
+    },
 }
+
+
+# Made by a code generator under a module-level name no module attribute holds (datashader
+# evaluates its kernels in scopes of their own): defined whenever the library is installed.
+GENERATED = {f for f in MUST_SERVE["datashader"] if f.startswith("datashader.glyphs.")}
 
 
 def _load(path) -> dict[str, np.ndarray]:
@@ -141,9 +193,10 @@ def defined_here(function: str) -> bool:
     """Does the installed release of the library define ``function`` (module.qualname)? The
     matrix (scripts/matrix.py) installs each CPython's newest releases: sparse 0.17, the
     last for CPython 3.10, has no ``_compressed.indexing.get_basic_selection`` yet.
-    Functions local to a factory (``<locals>``) and the workload's own count as defined."""
+    Functions local to a factory (``<locals>``), made by a code generator (GENERATED) and the
+    workload's own count as defined."""
     import importlib
-    if "<locals>" in function or function.startswith("__main__."):
+    if "<locals>" in function or function.startswith("__main__.") or function in GENERATED:
         return True
     parts = function.split(".")
     for i in range(len(parts) - 1, 0, -1):

@@ -6,7 +6,7 @@ must pass under `snap create` (the training run is transparent) and from the
 image (an image never changes a result). The default run takes three quick
 modules (QUICK); the larger sets are marked slow, each its own test so that one can
 run alone: FULL (once as built, once from a generated CPU variant) and each list
-of MORE (``-k language``, ``-k objects``, ``-k control``):
+of MORE (``-k language``, ``-k objects``, ``-k control``, ``-k containers``):
 
     bash scripts/test.sh -m slow -k numba_suite
 
@@ -51,7 +51,12 @@ OBJECTS = ["numba.tests.test_serialize", "numba.tests.test_globals", "numba.test
 CONTROL = ["numba.tests.test_dicts", "numba.tests.test_slices", "numba.tests.test_range",
            "numba.tests.test_flow_control", "numba.tests.test_casting", "numba.tests.test_maxmin",
            "numba.tests.test_usecases", "numba.tests.test_polynomial"]
-MORE = {"language": LANGUAGE, "objects": OBJECTS, "control": CONTROL}
+# ... and containers and algorithms over them (sets, heapq, sorting, number constructors,
+# array iteration: 385 tests, all passing from the image the first time, 97% of 2,406
+# compilations served; the rest tests expecting a typing error)
+CONTAINERS = ["numba.tests.test_sets", "numba.tests.test_heapq", "numba.tests.test_sort",
+              "numba.tests.test_numberctor", "numba.tests.test_array_iterators"]
+MORE = {"language": LANGUAGE, "objects": OBJECTS, "control": CONTROL, "containers": CONTAINERS}
 # Tests that cannot pass under `snap create` by design (the training run compiles every
 # cache=True function afresh, so cache hits they assert never happen), with the reason.
 _CACHE_STATS = "numba.tests.test_struct_ref.TestStructRefCaching.test_structref_caching"
