@@ -118,6 +118,15 @@ def tagged_json(d: Path, script: str, tag: str, *args: str, **env: str) -> dict:
     return json.loads(line[len(tag) + 1:])
 
 
+def assert_served_as_jit(d: Path, image: Path, script: str = "app.py", tag: str = "APP") -> dict:
+    """``script`` in ``d`` prints the same JSON (results as hex: bit for bit) under the plain
+    JIT and from ``image`` in strict mode (a miss is an error); returns it."""
+    plain = tagged_json(d, script, tag)
+    served = tagged_json(d, script, tag, SNAP_SYSIMAGE=str(image), SNAP_STRICT="1")
+    assert served == plain
+    return plain
+
+
 def app_reference(app: str) -> dict[str, str]:
     """Plain-JIT output of an app in tests/apps, without and with --extra (the ground truth)."""
     base = run([sys.executable, app])

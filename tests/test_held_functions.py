@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_ok, small_project, snap, tagged_json
+from conftest import assert_ok, assert_served_as_jit, small_project, snap
 
 LIB = '''
 import numpy as np
@@ -108,7 +108,4 @@ def test_every_specialization_is_in_the_image(project):
 
 
 def test_served_and_identical_to_the_jit(project):
-    d, image = project
-    plain = tagged_json(d, "app.py", "APP")
-    served = tagged_json(d, "app.py", "APP", SNAP_SYSIMAGE=str(image), SNAP_STRICT="1")
-    assert served == plain
+    assert_served_as_jit(*project)

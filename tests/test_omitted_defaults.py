@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import small_project, tagged_json
+from conftest import assert_served_as_jit, small_project
 
 LIB = '''
 import numpy as np
@@ -58,7 +58,4 @@ def project(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def test_array_defaults_are_served_and_identical(project):
-    d, image = project
-    plain = tagged_json(d, "app.py", "APP")
-    served = tagged_json(d, "app.py", "APP", SNAP_SYSIMAGE=str(image), SNAP_STRICT="1")
-    assert served == plain
+    assert_served_as_jit(*project)

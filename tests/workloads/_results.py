@@ -14,3 +14,12 @@ def save(out: dict) -> None:
     path = os.environ.get("SNAPTEST_RESULTS")
     if path:
         np.savez(path, **{k: np.asarray(v) for k, v in out.items()})
+
+
+def show(out: dict) -> dict:
+    """Print each result's shape and a checksum of its finite values (what a reader of the
+    run compares at a glance); returns ``out``."""
+    for name in sorted(out):
+        v = np.asarray(out[name], dtype=np.float64)
+        print(f"{name}: shape={v.shape} checksum={np.round(float(np.nansum(v[np.isfinite(v)])), 5)}")
+    return out

@@ -2,6 +2,7 @@
 reductions (count, sum, mean, max, count_cat, by, first/last, where), then shaded.
 datashader generates its aggregation kernels as source text, per reduction and glyph, and
 jit-compiles them (``ngjit`` on exec'd code)."""
+import _results
 import numpy as np
 import pandas as pd
 import datashader as ds
@@ -33,12 +34,8 @@ def main():
     img = tf.shade(cvs.points(df, "x", "y"), how="eq_hist")
     out["shade"] = np.asarray(img.values)
     out["spread"] = np.asarray(tf.spread(img, px=1).values)
-    for name in sorted(out):
-        v = np.asarray(out[name], dtype=np.float64)
-        print(f"{name}: shape={v.shape} checksum={np.round(float(np.nansum(v[np.isfinite(v)])), 5)}")
-    return out
+    return _results.show(out)
 
 
 if __name__ == "__main__":
-    import _results
     _results.save(main())

@@ -4,6 +4,7 @@ program, Lemke-Howson on a bimatrix game, random draws, and a user kernel callin
 library's jitted helpers."""
 import warnings
 
+import _results
 import numpy as np
 import quantecon as qe
 from numba import njit
@@ -76,12 +77,8 @@ def main():
     seed(5)
     out["user_kernel"] = user_kernel(cdf, 50)
     out["cartesian"] = qe.cartesian([np.arange(3.0), np.arange(2.0)])
-    for name in sorted(out):
-        v = np.asarray(out[name], dtype=np.float64)
-        print(f"{name}: shape={v.shape} checksum={np.round(float(np.nansum(v[np.isfinite(v)])), 5)}")
-    return out
+    return _results.show(out)
 
 
 if __name__ == "__main__":
-    import _results
     _results.save(main())

@@ -2,6 +2,7 @@
 distance profiles (z-normalized and not), the arc curve of FLUSS and its regimes over a
 nearest-neighbour index, and stumpy's sliding statistics -- its jitted building blocks,
 compiled in seconds."""
+import _results
 import numpy as np
 import stumpy
 from stumpy import core
@@ -26,12 +27,8 @@ def main():
     out["fluss_cac"], out["fluss_regimes"] = cac, regimes
     mu, sigma = core.compute_mean_std(T, m)
     out["mean"], out["std"] = mu, sigma
-    for name in sorted(out):
-        v = np.asarray(out[name], dtype=np.float64)
-        print(f"{name}: shape={v.shape} checksum={np.round(float(np.nansum(v[np.isfinite(v)])), 5)}")
-    return out
+    return _results.show(out)
 
 
 if __name__ == "__main__":
-    import _results
     _results.save(main())

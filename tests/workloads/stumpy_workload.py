@@ -1,5 +1,6 @@
 """stumpy workload: matrix profiles (self-join, AB-join, non-normalized), motifs, MASS,
 FLUSS, the incremental stumpi, multi-dimensional mstump, scrump/prescrump (seeded), mpdist."""
+import _results
 import numpy as np
 import stumpy
 
@@ -31,12 +32,8 @@ def main():
     sc.update()
     out["scrump_P"], out["scrump_I"] = sc.P_, sc.I_
     out["mpdist"] = np.asarray(stumpy.mpdist(T[:200], T2[:200], m))
-    for name in sorted(out):
-        v = np.asarray(out[name], dtype=np.float64)
-        print(f"{name}: shape={v.shape} checksum={np.round(float(np.nansum(v[np.isfinite(v)])), 5)}")
-    return out
+    return _results.show(out)
 
 
 if __name__ == "__main__":
-    import _results
     _results.save(main())
