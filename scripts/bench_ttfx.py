@@ -145,7 +145,7 @@ runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "micro_a
 
 # --------------------------------------------------------------------------- library workloads
 WORKLOADS = os.path.join(ROOT, "tests", "workloads")
-LIBRARIES = ["numba_stats", "numbagg", "sparse", "librosa", "pynndescent", "quantecon", "stumpy"]
+LIBRARIES = ["numba_stats", "numbagg", "sparse", "librosa", "pynndescent", "quantecon", "stumpy", "datashader"]
 LIB_MODES = [("a", "cold JIT"), ("b", "Numba cache, warm"), ("c", "image: snap run --sysimage")]
 
 LIB_APP = '''\

@@ -357,6 +357,10 @@ def _dynamic_slots(spec: Specialization, modules: list) -> dict[str, dict] | str
     code); the global -> target map is kept in ``spec.extra["dynamic"]`` for the rewrite.
     """
     named = dict(spec.extra.get("dynamic", {}))
+    if not any(addresses.dynamic_globals(mod) for mod in modules):
+        spec.extra["dynamic"] = named
+        return {t.slot_name(): t.to_json() for t in named.values()}
+    # (a walk over the function's closure, own globals and jitted callees: only when needed)
     local = addresses.closure_targets(spec.py_func, spec.module, spec.qualname)
     # (those named when it compiled are kept: a jitted function Numba made then is gone now)
     skip = {*spec.extra.get("box_slots", {}), *named}
