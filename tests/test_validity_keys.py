@@ -240,3 +240,35 @@ def test_a_closure_run_while_compiling_is_identified_with_its_cells(recorder, mo
     assert fresh.fresh("observed_lib", "make_overload.<locals>._ov", fp)
     other = fp.replace(CLOSURE, CLOSURE + "0")
     assert not fresh.fresh("observed_lib", "make_overload.<locals>._ov", other)
+
+
+PINNED_OVERLOADS = '''
+def gen(strict, nrt):
+    def target(a, kw=None):
+        pass
+
+    def ol(a, **kws):
+        def impl(a, kw=10):
+            return a
+        return impl
+
+    overload(target, strict=strict, jit_options={"_nrt": nrt})(ol)
+    return target
+'''
+
+
+def test_options_of_an_overload_made_at_run_time_in_a_pinned_package():
+    """Numba's own tests (a pinned package: code identified by its version) register
+    ``@overload``s inside test methods, the same typing function with other options
+    (``strict=``, ``jit_options=``): a function typed by one is another identity than by the
+    other (found by test_extending: a compilation expected to fail was served instead).
+    Numba's library registers no such typing function (every one made at run time is a
+    closure), so its own overloads stay identified by the version alone."""
+    from numba.extending import overload
+    ns = {"__name__": "numba.tests.snap_pinned_case", "overload": overload}
+    exec(compile(PINNED_OVERLOADS, "<pinned>", "exec"), ns)
+    lax, strict, no_nrt, lax_again = (ns["gen"](s, n) for s, n in
+                                      ((False, True), (True, True), (False, False), (False, True)))
+    assert value_key(lax) != value_key(strict)
+    assert value_key(lax) != value_key(no_nrt)
+    assert value_key(lax) == value_key(lax_again)

@@ -119,11 +119,17 @@ class _Templates(FunctionParts):
                     found.append(tmpl)
                 key = getattr(tmpl, "key", None)
                 # (a pinned package's typing function is identified by its version, unless
-                # it is a closure: one factory's overloads differ by their cells alone, as
-                # Numba's tests make them -- ``@overload(bar) def ol_bar(z)`` over a callee;
-                # see _typing_part)
+                # it is made at run time, inside a function: one factory's overloads differ by
+                # their cells alone, as Numba's tests make them -- ``@overload(bar) def
+                # ol_bar(z)`` over a callee --, or by the options one typing function was
+                # registered with -- ``overload(f, strict=..., jit_options=...)(ol)`` in a
+                # test method; see _typing_part. Numba's library makes no such typing
+                # function but closures (register_jitable), so what its modules register at
+                # import stays out: a served process that has not imported them yet (numba_seam/
+                # deferred_lowering.py) keys the same functions as the build)
                 if isinstance(key, pytypes.FunctionType) and (
-                        not pinned(name[0]) or getattr(f, "__closure__", None)):
+                        not pinned(name[0]) or getattr(f, "__closure__", None)
+                        or "<locals>" in name[1]):
                     got = self._by_key.setdefault(id(key), (key, []))[1]
                     if tmpl not in got:
                         got.append(tmpl)
