@@ -361,7 +361,7 @@ def _stamp(v: Any, t: type) -> tuple | None:
             cells and not all(_immutable(_cell(c)) for c in cells)):
         return None
     g = f.__globals__
-    if getattr(sys.modules.get(g.get("__name__")), "__dict__", None) is not g:
+    if module_of(g) is None:
         return None            # globals of its own: what its code names is part of its key
     return (id(f), id(f.__code__), id(f.__defaults__), id(f.__globals__),
             tuple(id(_cell(c)) for c in cells or ()), FUNCTION_PARTS.version()) + extra
@@ -645,12 +645,10 @@ def _feed_function(h, f: pytypes.FunctionType, depth: int, active: set[int]) -> 
     if pinned(f.__module__):
         return
     g = f.__globals__
-    name = g.get("__name__")
-    mod = sys.modules.get(name) if isinstance(name, str) else None
-    if mod is None or getattr(mod, "__dict__", None) is not g:
+    if module_of(g) is None:
         # generated code with globals of its own (not a module's): no input names them, so the
         # values its code names are part of it
-        for n in _code_names(code):
+        for n in code_names(code):
             if n in g:
                 h.update(n.encode() + b"=")
                 try:
@@ -659,12 +657,21 @@ def _feed_function(h, f: pytypes.FunctionType, depth: int, active: set[int]) -> 
                     h.update(f"?{type(g[n]).__qualname__};".encode())
 
 
-def _code_names(code: pytypes.CodeType) -> tuple[str, ...]:
+def code_names(code: pytypes.CodeType) -> tuple[str, ...]:
+    """The global and attribute names ``code`` and the code nested in it use, sorted."""
     names: set[str] = set(code.co_names)
     for const in code.co_consts:
         if isinstance(const, pytypes.CodeType):
-            names.update(_code_names(const))
+            names.update(code_names(const))
     return tuple(sorted(names))
+
+
+def module_of(namespace: dict) -> str | None:
+    """The module whose namespace ``namespace`` is (None: a dict of its own, as generated code
+    exec'd in a scope it made has)."""
+    name = namespace.get("__name__") if isinstance(namespace, dict) else None
+    mod = sys.modules.get(name) if isinstance(name, str) else None
+    return name if mod is not None and getattr(mod, "__dict__", None) is namespace else None
 
 
 _code_fps: dict[int, tuple[pytypes.CodeType, str]] = {}

@@ -301,7 +301,7 @@ def closure_targets(py_func, module: str, qualname: str, depth: int = 3) -> dict
     compiled from, with callees of the same code, resolves it."""
     from numba.core.dispatcher import _DispatcherBase
 
-    from ..image.fingerprint import code_fingerprint
+    from ..image.fingerprint import code_fingerprint, module_of
     out: dict[int, Target] = {}
     if getattr(py_func, "__code__", None) is None:
         return out
@@ -310,7 +310,7 @@ def closure_targets(py_func, module: str, qualname: str, depth: int = 3) -> dict
     queue: list[tuple[Any, tuple[str, ...]]] = [(py_func, ())]
     while queue:
         func, path = queue.pop(0)           # breadth first: the shortest path to each function
-        private = not _module_globals(func.__globals__)
+        private = module_of(func.__globals__) is None
         for (kind, var), value in references(func):
             if not isinstance(value, _DispatcherBase):
                 continue
@@ -351,17 +351,10 @@ def references(func) -> list[tuple[tuple[str, str], Any]]:
             refs.append((("cell", name), cell.cell_contents))
         except ValueError:
             continue
+    from ..image.fingerprint import code_names
     g = func.__globals__
-    names = sorted(set(code.co_names).union(*(c.co_names for c in _nested_code(code))))
-    refs.extend((("global", n), g[n]) for n in names if n in g)
+    refs.extend((("global", n), g[n]) for n in code_names(code) if n in g)
     return refs
-
-
-def _module_globals(g: dict) -> bool:
-    """Is ``g`` a module's namespace (its attributes reach what it holds)?"""
-    name = g.get("__name__") if isinstance(g, dict) else None
-    mod = sys.modules.get(name) if isinstance(name, str) else None
-    return mod is not None and getattr(mod, "__dict__", None) is g
 
 
 def _nested_code(code) -> list:
@@ -570,7 +563,7 @@ def _resolve_cell(t: Target, py_func, where: int) -> int:
     -- the installed function, or a jitted callee reached from it through ``via`` -- holds
     now, the holder and every function on the way of the recorded code."""
     from ..errors import Unservable
-    from ..image.fingerprint import code_fingerprint
+    from ..image.fingerprint import code_fingerprint, module_of
     qualname, var, fp, *held_key = t.name.split("|")
     holder, entry = py_func, t.via.split("|") if t.via else None
     if entry is not None:
@@ -590,7 +583,7 @@ def _resolve_cell(t: Target, py_func, where: int) -> int:
         raise Unservable(f"its code holds the address of a jitted function held by "
                          f"{t.module}.{qualname}, installed only with that function")
     what = f"{'closure cell' if t.kind == 'cell' else 'global'} {var!r} of {qualname}"
-    if t.kind == "global" and _module_globals(holder.__globals__):
+    if t.kind == "global" and module_of(holder.__globals__) is not None:
         raise Unservable(f"{what} is a module's, not of globals of its own")
     obj = _read(holder, t.kind, var)
     ty = type(obj)

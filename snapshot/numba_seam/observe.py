@@ -49,7 +49,7 @@ from typing import Any, Callable
 
 from ..image import inputs as L
 from ..image.fingerprint import _Empty as _EmptyCell
-from ..image.fingerprint import cached_code_fingerprint, jitted_function, pinned
+from ..image.fingerprint import cached_code_fingerprint, jitted_function, module_of, pinned
 from ..image.freshness import CLOSURE
 from . import Patches
 
@@ -93,13 +93,6 @@ class Inputs:
 
 
 _fp = L.fingerprint
-
-
-def module_of(namespace: dict) -> str | None:
-    """The module whose namespace ``namespace`` is (None: a dict of its own)."""
-    name = namespace.get("__name__")
-    mod = sys.modules.get(name) if isinstance(name, str) else None
-    return name if mod is not None and getattr(mod, "__dict__", None) is namespace else None
 
 
 def _instructions(code: pytypes.CodeType, memo: dict = {}) -> dict[int, tuple[str, Any]]:   # noqa: B006
